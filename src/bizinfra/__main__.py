@@ -1,0 +1,5 @@
+import sys
+
+from bizinfra.cli import main
+
+sys.exit(main())

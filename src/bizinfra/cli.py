@@ -1,0 +1,110 @@
+"""The command line. Exit codes: 0 ok, 1 drift or failed validation, 2 bad input or usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bizinfra import __version__
+
+OK, DRIFT, BAD_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except _BadInput as error:
+        print(error, file=sys.stderr)
+        return BAD_INPUT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bizinfra",
+        description="Compile one description of a business application into the files that run it.",
+    )
+    parser.add_argument("--version", action="version", version=f"bizinfra {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write the generated files for every spec")
+    _add_spec_and_out(generate)
+    generate.set_defaults(run=_generate)
+
+    check = commands.add_parser("check", help="exit 1 with a diff when the generated files are not current")
+    _add_spec_and_out(check)
+    check.set_defaults(run=_check)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec language, for editors")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def _add_spec_and_out(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--spec", type=Path, default=Path("specs"),
+                         help="a spec file, or a folder of *.yaml specs (default: specs/)")
+    command.add_argument("--out", type=Path, default=Path("generated"),
+                         help="the folder generated files go to (default: generated/)")
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _build(spec: Path) -> dict[str, bytes]:
+    from bizinfra.pipeline import build_files
+    from bizinfra.spec.loader import SpecError, load_specs
+
+    try:
+        return build_files(load_specs(spec, shown_as=_shown(spec)))
+    except SpecError as error:
+        count = len(error.problems)
+        raise _BadInput(f"{error}\n{count} problem{'s' if count != 1 else ''} in the spec; nothing was written.") from None
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from bizinfra.writer import NotOwnedError, write_tree
+
+    files = _build(args.spec)
+    try:
+        report = write_tree(args.out, files)
+    except NotOwnedError as error:
+        raise _BadInput(f"{error}\nnothing was written.") from None
+    except OSError as error:
+        raise _BadInput(f"cannot write {args.out}: {error.strerror or error}; nothing was written.") from None
+    print(f"{args.out}: {len(report.written)} written, {len(report.unchanged)} unchanged, "
+          f"{len(report.removed)} removed")
+    return OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bizinfra.writer import check_tree
+
+    drift = check_tree(args.out, _build(args.spec))
+    if not drift:
+        print(f"{args.out}: up to date")
+        return OK
+    for item in drift:
+        print(item)
+    print(f"{args.out}: {len(drift)} file{'s' if len(drift) != 1 else ''} out of date; "
+          "run `python -m bizinfra generate`", file=sys.stderr)
+    return DRIFT
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from bizinfra.spec.schema import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    return OK
+
+
+def _shown(path: Path) -> str:
+    """How a spec path appears in messages and headers: relative to here, never a machine path."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name

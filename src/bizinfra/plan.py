@@ -1,0 +1,295 @@
+"""Resolve a platform, per environment, into the facts every target reads.
+
+A fact two targets share (a port, a label, a host, a secret's name) is computed here,
+once. Targets never derive such a fact themselves: that is what keeps the Deployment,
+the NetworkPolicy, the compose file and the security group agreeing by construction.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bizinfra.spec.models import Platform, Scale, Sizes
+from bizinfra.spec.quantities import memory_bytes, millicores, seconds
+
+MANAGED_BY = "bizinfra"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """An environment variable whose value lives in AWS Secrets Manager (or `.env` locally)."""
+
+    variable: str  # JWT_SECRET, as the process sees it
+    key: str  # the Secrets Manager secret's name
+    property: str | None  # a field of that secret's JSON value, when it holds several
+
+
+@dataclass(frozen=True)
+class DatastorePlan:
+    name: str
+    engine: str  # postgres | redis
+    version: str
+    port: int
+    host: str  # the name services connect to in this environment
+    env_prefix: str
+    users: tuple[str, ...]  # services that use it, sorted
+    databases: tuple[str, ...]  # PostgreSQL databases, one per user service
+    credentials: str  # the Secrets Manager secret holding its credentials
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    port: int
+    image: str  # repository, no tag: the tag is set at deploy time
+    replicas: Scale
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    health_path: str
+    metrics_path: str
+    public_host: str | None
+    calls: tuple[str, ...]
+    callers: tuple[str, ...]
+    uses: tuple[str, ...]
+    labels: Mapping[str, str]  # every object of this service carries these
+    selector: Mapping[str, str]  # the stable subset that selects its pods
+    config_map: str  # its own ConfigMap
+    config: Mapping[str, str]  # its own plain variables
+    secret_name: str  # the Kubernetes Secret its ExternalSecret fills
+    secrets: tuple[SecretRef, ...]
+    service_account: str
+    database: str | None  # its PostgreSQL database, when it uses PostgreSQL
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.name}:{self.port}"
+
+    @property
+    def millicores(self) -> tuple[int, int]:
+        return millicores(self.cpu_request), millicores(self.cpu_limit)
+
+    @property
+    def memory_bytes(self) -> tuple[int, int]:
+        return memory_bytes(self.memory_request), memory_bytes(self.memory_limit)
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    cidr: str
+    zones: int
+    public_subnets: tuple[str, ...]
+    private_subnets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    platform: str
+    name: str
+    source: str  # the spec file, as the user named it
+    runs_on: str
+    production: bool
+    highly_available: bool
+    rollout: str
+    branch: str | None
+    region: str
+    domain: str
+    registry: str
+    namespace: str
+    cluster_name: str
+    private_zone: str
+    nodes: Scale
+    sizes: Sizes
+    network: NetworkPlan
+    labels: Mapping[str, str]  # every object of this environment carries these
+    config_map: str  # the platform-wide ConfigMap
+    config: Mapping[str, str]  # its variables
+    services: tuple[ServicePlan, ...]
+    datastores: tuple[DatastorePlan, ...]
+    availability: float
+    latency_p95_seconds: float
+    error_rate: float  # a fraction, 0.05 for 5%
+    backup_schedule: str
+    backup_keep_days: int
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.platform}-{self.name}"
+
+    def service(self, name: str) -> ServicePlan:
+        return next(service for service in self.services if service.name == name)
+
+    def datastore(self, name: str) -> DatastorePlan:
+        return next(store for store in self.datastores if store.name == name)
+
+
+@dataclass(frozen=True)
+class PlatformPlan:
+    name: str
+    source: str
+    environments: tuple[EnvironmentPlan, ...] = field(default=())
+
+    def on(self, runs_on: str) -> tuple[EnvironmentPlan, ...]:
+        return tuple(env for env in self.environments if env.runs_on == runs_on)
+
+
+def resolve(platform: Platform, source: str) -> PlatformPlan:
+    """The plan of every environment of a platform, in name order."""
+    return PlatformPlan(
+        name=platform.name,
+        source=source,
+        environments=tuple(resolve_environment(platform, env, source) for env in sorted(platform.environments)),
+    )
+
+
+def resolve_environment(platform: Platform, env_name: str, source: str) -> EnvironmentPlan:
+    environment = platform.environments[env_name]
+    kubernetes = environment.runs_on == "kubernetes"
+    labels = {
+        "app.kubernetes.io/part-of": platform.name,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "bizinfra.dev/environment": env_name,
+    }
+    private_zone = f"{platform.name}.internal"
+    datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name)
+                       for name in sorted(platform.datastores))
+    registry = platform.registry or f"ghcr.io/{platform.name}"
+    services = tuple(_service(platform, name, env_name, labels, registry, datastores) for name in sorted(platform.services))
+    return EnvironmentPlan(
+        platform=platform.name,
+        name=env_name,
+        source=source,
+        runs_on=environment.runs_on,
+        production=platform.is_production(env_name),
+        highly_available=environment.highly_available,
+        rollout=environment.rollout,
+        branch=environment.branch,
+        region=platform.region,
+        domain=platform.domain,
+        registry=registry,
+        namespace=platform.name,
+        cluster_name=f"{platform.name}-{env_name}",
+        private_zone=private_zone,
+        nodes=environment.nodes,
+        sizes=environment.sizes,
+        network=_network(platform.network.cidr, platform.network.zones),
+        labels=labels,
+        config_map=f"{platform.name}-config",
+        config=_shared_config(platform.name, env_name, environment.env, services),
+        services=services,
+        datastores=datastores,
+        availability=platform.monitoring.availability,
+        latency_p95_seconds=float(seconds(platform.monitoring.latency_p95)),
+        error_rate=platform.monitoring.error_rate / 100,
+        backup_schedule=platform.backups.schedule,
+        backup_keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
+    )
+
+
+def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: str,
+             datastores: tuple[DatastorePlan, ...]) -> ServicePlan:
+    spec = platform.services[name]
+    override = platform.environments[env_name].services.get(name)
+    resources = (override and override.resources) or spec.resources
+    cpu_request, cpu_limit = resources.cpu.split("..")
+    memory_request, memory_limit = resources.memory.split("..")
+    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": platform.name}
+    used = [store for store in datastores if store.name in spec.uses]
+    database = (spec.database or name.replace("-", "_")) if any(s.engine == "postgres" for s in used) else None
+    return ServicePlan(
+        name=name,
+        port=spec.port,
+        image=spec.image or f"{registry}/{name}",
+        replicas=(override and override.replicas) or spec.replicas,
+        cpu_request=cpu_request,
+        cpu_limit=cpu_limit,
+        memory_request=memory_request,
+        memory_limit=memory_limit,
+        health_path=spec.health,
+        metrics_path=spec.metrics,
+        public_host=_public_host(platform, name, env_name),
+        calls=tuple(sorted(spec.calls)),
+        callers=tuple(sorted(n for n, s in platform.services.items() if name in s.calls)),
+        uses=tuple(sorted(spec.uses)),
+        labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
+        selector=selector,
+        config_map=f"{name}-config",
+        config=_service_config(spec.port, {**spec.env, **(override.env if override else {})}, used, database),
+        secret_name=f"{name}-secrets",
+        secrets=_secrets(platform.name, env_name, spec.secrets, used),
+        service_account=name,
+        database=database,
+    )
+
+
+def _datastore(platform: Platform, name: str, env_name: str, host: str) -> DatastorePlan:
+    spec = platform.datastores[name]
+    users = tuple(sorted(n for n, s in platform.services.items() if name in s.uses))
+    databases = tuple(sorted({platform.services[u].database or u.replace("-", "_") for u in users})) \
+        if spec.engine == "postgres" else ()
+    return DatastorePlan(
+        name=name,
+        engine=spec.engine,
+        version=spec.version,
+        port=platform.datastore_port(name),
+        host=host,
+        env_prefix=platform.env_prefix(name),
+        users=users,
+        databases=databases,
+        credentials=f"{platform.name}/{env_name}/{name}",
+    )
+
+
+def _public_host(platform: Platform, name: str, env_name: str) -> str | None:
+    """The spec's host in production; elsewhere `<first label>.<env>.<rest>` unless overridden."""
+    public = platform.services[name].public
+    override = platform.environments[env_name].services.get(name)
+    if public is None:
+        return None
+    if override and override.public:
+        return override.public.host
+    if platform.is_production(env_name):
+        return public.host
+    first, _, rest = public.host.partition(".")
+    return f"{first}.{env_name}.{rest}"
+
+
+def _service_config(port: int, env: Mapping[str, str], used: list[DatastorePlan], database: str | None) -> dict[str, str]:
+    config = {"PORT": str(port)}
+    for store in used:
+        config[f"{store.env_prefix}_HOST"] = store.host
+        config[f"{store.env_prefix}_PORT"] = str(store.port)
+        if store.engine == "postgres" and database:
+            config[f"{store.env_prefix}_NAME"] = database
+    config.update(env)
+    return dict(sorted(config.items()))
+
+
+def _secrets(platform: str, env_name: str, declared: tuple[str, ...], used: list[DatastorePlan]) -> tuple[SecretRef, ...]:
+    refs = [SecretRef(name, f"{platform}/{env_name}/{name.lower().replace('_', '-')}", None) for name in declared]
+    for store in used:
+        if store.engine == "postgres":
+            refs.append(SecretRef(f"{store.env_prefix}_USERNAME", store.credentials, "username"))
+        refs.append(SecretRef(f"{store.env_prefix}_PASSWORD", store.credentials, "password"))
+    return tuple(sorted(refs, key=lambda ref: ref.variable))
+
+
+def _shared_config(platform: str, env_name: str, env: Mapping[str, str],
+                   services: tuple[ServicePlan, ...]) -> dict[str, str]:
+    config = {"PLATFORM": platform, "ENVIRONMENT": env_name}
+    for service in services:
+        prefix = service.name.upper().replace("-", "_")
+        config[f"{prefix}_PORT"] = str(service.port)
+        config[f"{prefix}_URL"] = service.url
+    config.update(env)
+    return dict(sorted(config.items()))
+
+
+def _network(cidr: str, zones: int) -> NetworkPlan:
+    """Sixteen equal subnets: public ones from the start, private ones from the middle."""
+    subnets = [str(net) for net in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=4)]
+    return NetworkPlan(cidr=cidr, zones=zones, public_subnets=tuple(subnets[:zones]),
+                       private_subnets=tuple(subnets[8:8 + zones]))

@@ -1,0 +1,28 @@
+"""The targets: each a pure function from a platform's plan to the files it produces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from bizinfra.artifacts import Artifact
+from bizinfra.plan import PlatformPlan
+from bizinfra.targets.kubernetes import compile_kubernetes
+
+Target = Callable[[PlatformPlan], list[Artifact]]
+
+TARGETS: dict[str, Target] = {
+    "kubernetes": compile_kubernetes,
+}
+
+
+class CompileError(Exception):
+    """A target produced something no valid platform should: a bug, not bad input."""
+
+
+def compile_plan(plan: PlatformPlan, targets: Iterable[str] = TARGETS) -> list[Artifact]:
+    """Every file the chosen targets produce for one platform, in path order."""
+    artifacts = [artifact for name in targets for artifact in TARGETS[name](plan)]
+    paths = [artifact.path for artifact in artifacts]
+    if len(set(paths)) != len(paths):
+        raise CompileError(f"{plan.name}: two targets produced the same file")
+    return sorted(artifacts, key=lambda artifact: artifact.path)
