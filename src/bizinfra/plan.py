@@ -7,6 +7,7 @@ the NetworkPolicy, the compose file and the security group agreeing by construct
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,29 @@ from bizinfra.spec.models import Platform, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores, seconds
 
 MANAGED_BY = "bizinfra"
+SLOT_LABEL = "bizinfra.dev/slot"  # blue or green, on pods of a blue-green service
+SLOTS = ("blue", "green")
+LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
+INGRESS_CLASS = "alb"  # the AWS Load Balancer Controller's class
+
+
+def aws_name(*parts: str, limit: int = 63) -> str:
+    """`a-b-c`, cut to `limit` with a stable hash suffix when longer, so two long names never collide."""
+    name = "-".join(parts)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - 7].rstrip('-')}-{digest}"
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """A cluster add-on that calls AWS APIs, and the IAM role EKS Pod Identity gives its ServiceAccount."""
+
+    name: str
+    namespace: str
+    service_account: str
+    role_name: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,7 @@ class DatastorePlan:
     users: tuple[str, ...]  # services that use it, sorted
     databases: tuple[str, ...]  # PostgreSQL databases, one per user service
     credentials: str  # the Secrets Manager secret holding its credentials
+    identifier: str  # its AWS identifier (RDS instance, ElastiCache replication group)
 
 
 @dataclass(frozen=True)
@@ -63,6 +88,8 @@ class ServicePlan:
     secrets: tuple[SecretRef, ...]
     service_account: str
     database: str | None  # its PostgreSQL database, when it uses PostgreSQL
+    deployments: tuple[str, ...]  # its Deployments: one, or one per slot for blue-green
+    scrape_annotations: Mapping[str, str]  # what the pod carries so Prometheus scrapes it
 
     @property
     def url(self) -> str:
@@ -114,6 +141,9 @@ class EnvironmentPlan:
     error_rate: float  # a fraction, 0.05 for 5%
     backup_schedule: str
     backup_keep_days: int
+    backup_bucket: str  # S3: Velero backups and database dumps
+    log_bucket: str  # S3: load balancer and CDN access logs
+    identities: tuple[WorkloadIdentity, ...]
 
     @property
     def qualified_name(self) -> str:
@@ -156,6 +186,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     private_zone = f"{platform.name}.internal"
     datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name)
                        for name in sorted(platform.datastores))
+    bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = platform.registry or f"ghcr.io/{platform.name}"
     services = tuple(_service(platform, name, env_name, labels, registry, datastores) for name in sorted(platform.services))
     return EnvironmentPlan(
@@ -186,6 +217,9 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         error_rate=platform.monitoring.error_rate / 100,
         backup_schedule=platform.backups.schedule,
         backup_keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
+        backup_bucket=f"{bucket_stem}-backups",
+        log_bucket=f"{bucket_stem}-logs",
+        identities=_identities(platform.name, env_name),
     )
 
 
@@ -222,6 +256,12 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         secrets=_secrets(platform.name, env_name, spec.secrets, used),
         service_account=name,
         database=database,
+        deployments=_deployments(name, platform.environments[env_name].rollout),
+        scrape_annotations={
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(spec.port),
+            "prometheus.io/path": spec.metrics,
+        },
     )
 
 
@@ -240,6 +280,7 @@ def _datastore(platform: Platform, name: str, env_name: str, host: str) -> Datas
         users=users,
         databases=databases,
         credentials=f"{platform.name}/{env_name}/{name}",
+        identifier=aws_name(platform.name, env_name, name, limit=40),  # ElastiCache ids allow 40
     )
 
 
@@ -293,3 +334,18 @@ def _network(cidr: str, zones: int) -> NetworkPlan:
     subnets = [str(net) for net in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=4)]
     return NetworkPlan(cidr=cidr, zones=zones, public_subnets=tuple(subnets[:zones]),
                        private_subnets=tuple(subnets[8:8 + zones]))
+
+
+def _deployments(name: str, rollout: str) -> tuple[str, ...]:
+    return tuple(f"{name}-{slot}" for slot in SLOTS) if rollout == "blue-green" else (name,)
+
+
+def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
+    """The add-ons the manifests rely on that need AWS permissions, each with its own role."""
+    addons = [
+        ("aws-load-balancer-controller", "kube-system"),
+        ("external-secrets", "external-secrets"),
+        ("velero", "velero"),
+    ]
+    return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
+                 for name, namespace in addons)

@@ -50,6 +50,12 @@ Name = Annotated[
     Field(description="A DNS-1123 label: lower-case letters, digits and '-', at most 40 characters "
           "so that names built from it (`<platform>-<env>-<name>`) stay within Kubernetes' and AWS' limits."),
 ]
+ShortName = Annotated[
+    StrictStr,
+    StringConstraints(max_length=16, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+    Field(description="A DNS-1123 label starting with a letter, at most 16 characters: environment and data store "
+          "names become part of AWS identifiers such as `<platform>-<environment>-<datastore>`."),
+]
 PlatformName = Annotated[
     StrictStr,
     StringConstraints(max_length=20, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
@@ -311,8 +317,8 @@ class Platform(Frozen):
     registry: StrictStr = Field("", description="Where images are pushed; default ghcr.io/<name>.")
     network: Network = Field(default_factory=Network)
     services: dict[Name, Service] = Field(min_length=1)
-    datastores: dict[Name, Datastore] = Field(default_factory=dict)
-    environments: dict[Name, Environment] = Field(default_factory=default_environments, min_length=1)
+    datastores: dict[ShortName, Datastore] = Field(default_factory=dict)
+    environments: dict[ShortName, Environment] = Field(default_factory=default_environments, min_length=1)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
 
