@@ -89,7 +89,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{args.out}: up to date")
         return OK
     for item in drift:
-        print(item)
+        print(item, end="" if item.kind == "modified" else "\n")
     print(f"{args.out}: {len(drift)} file{'s' if len(drift) != 1 else ''} out of date; "
           "run `python -m bizinfra generate`", file=sys.stderr)
     return DRIFT

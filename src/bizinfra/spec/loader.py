@@ -62,7 +62,8 @@ def load_specs(path: Path, shown_as: str | None = None) -> list[Spec]:
         files = [path]
     else:
         raise SpecError([Problem(shown, 1, 1, "", "no such file or folder")])
-    specs, problems = [], []
+    specs: list[Spec] = []
+    problems: list[Problem] = []
     for file in files:
         shown_file = f"{shown.rstrip('/')}/{file.name}" if path.is_dir() else shown
         try:
@@ -117,7 +118,8 @@ def _compose(text: str, filename: str) -> yaml.Node:
         raise SpecError([Problem(filename, 1, 1, "", "the file is empty; a spec needs at least name, domain and services")])
     if len(nodes) > 1:
         mark = nodes[1].start_mark
-        raise SpecError([Problem(filename, mark.line + 1, mark.column + 1, "", "one platform per file: found a second YAML document")])
+        second = "one platform per file: found a second YAML document"
+        raise SpecError([Problem(filename, mark.line + 1, mark.column + 1, "", second)])
     return nodes[0]
 
 

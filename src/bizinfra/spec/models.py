@@ -83,7 +83,9 @@ Port = Annotated[
     Field(description="A TCP port, 1 to 65535."),
 ]
 Region = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
-GitBranch = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")]
+GitBranch = Annotated[
+    StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
+]
 InstanceType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 DatabaseClass = Annotated[StrictStr, StringConstraints(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$")]
 CacheNodeType = Annotated[StrictStr, StringConstraints(pattern=r"^cache\.[a-z0-9-]+\.[a-z0-9]+$")]
@@ -205,7 +207,8 @@ class Service(Frozen):
     public: Public | None = Field(None, description="Set when the service is reachable from the internet.")
     calls: tuple[Name, ...] = Field((), description="The services this one sends requests to.")
     uses: tuple[Name, ...] = Field((), description="The data stores this one reads and writes.")
-    secrets: tuple[EnvName, ...] = Field((), description="Secret environment variables, by name; values live in the secret store.")
+    secrets: tuple[EnvName, ...] = Field(
+        (), description="Secret environment variables, by name; values live in the secret store.")
     env: dict[EnvName, StrictStr] = Field(default_factory=dict, description="Plain (non-secret) environment variables.")
     database: Annotated[StrictStr, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = Field(
         None, description="Its PostgreSQL database name; default the service name with '_' for '-'.")
@@ -253,7 +256,8 @@ class Sizes(Frozen):
     node: InstanceType = Field("t3.medium", description="EC2 instance type of the Kubernetes nodes (seed: t3.medium).")
     database: DatabaseClass = Field("db.t3.medium", description="RDS instance class (seed: db.t3.medium outside production).")
     database_storage: StrictInt = Field(100, ge=20, le=65536, description="RDS storage in GiB (seed: 100).")
-    cache: CacheNodeType = Field("cache.t3.medium", description="ElastiCache node type (seed: cache.t3.medium outside production).")
+    cache: CacheNodeType = Field("cache.t3.medium",
+                                 description="ElastiCache node type (seed: cache.t3.medium outside production).")
 
 
 class ServiceOverride(Frozen):
@@ -265,7 +269,8 @@ class ServiceOverride(Frozen):
 
 class Environment(Frozen):
     runs_on: Literal["compose", "kubernetes"] = Field("kubernetes", description="Where it runs.")
-    production: StrictBool | None = Field(None, description="The live environment; default true only for the one named production.")
+    production: StrictBool | None = Field(
+        None, description="The live environment; default true only for the one named production.")
     branch: GitBranch | None = Field(None, description="The git branch whose pushes deploy here.")
     nodes: ScaleSpec = Field(default_factory=lambda: Scale(min=1, max=1), description="Kubernetes node count.")
     sizes: Sizes = Field(default_factory=Sizes)
