@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -29,12 +28,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bizinfra.spec import quantities
+from bizinfra.spec.base import Frozen
+from bizinfra.spec.patches import Patch
 from bizinfra.spec.text import PathTuple, did_you_mean, dotted
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # -- scalar vocabulary ---------------------------------------------------------------
 
@@ -326,6 +322,7 @@ class Platform(Frozen):
     environments: dict[ShortName, Environment] = Field(default_factory=default_environments, min_length=1)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
+    patches: tuple[Patch, ...] = Field((), description="Edits to generated documents, applied last: the escape hatch.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Platform:
