@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from bizinfra.artifacts import Artifact
+from bizinfra.artifacts import Artifact, Owner
 from bizinfra.plan import resolve
 from bizinfra.render import render
 from bizinfra.secret_scan import scan
@@ -18,31 +19,54 @@ from bizinfra.spec.text import did_you_mean
 from bizinfra.targets import TARGETS, compile_plan
 
 
-def build_files(specs: Iterable[Spec], targets: Iterable[str] = TARGETS) -> dict[str, bytes]:
-    """Every generated file, by its path under the output folder."""
-    targets = list(targets)
+@dataclass(frozen=True)
+class Tree:
+    """Generated files by path under the output folder, and which target and environment made each."""
+
+    files: dict[str, bytes]
+    owners: dict[str, Owner]
+
+
+def build_files(specs: Iterable[Spec]) -> dict[str, bytes]:
+    """Every generated file of every target and environment, by its path under the output folder."""
+    return build_tree(specs).files
+
+
+def build_tree(specs: Iterable[Spec], targets: Iterable[str] = TARGETS,
+               environments: Iterable[str] | None = None) -> Tree:
+    """The files of the chosen targets; with `environments`, only the files of those environments."""
+    targets, wanted = list(targets), None if environments is None else set(environments)
     files: dict[str, bytes] = {}
+    owners: dict[str, Owner] = {}
     for spec in specs:
         plan = resolve(spec.platform, spec.source)
-        artifacts = compile_plan(plan, targets)
+        patched = apply_patches(spec, compile_plan(plan, targets), every_target=set(targets) == set(TARGETS))
+        artifacts = [a for a in patched if wanted is None or a.environment in wanted]
         if not artifacts:
             raise SpecError([Problem(spec.source, 1, 1, "environments", "produces no files: no environment runs "
-                                     "on a platform the chosen targets build for")])
-        for artifact in apply_patches(spec, artifacts):
-            files[f"{plan.name}/{artifact.path}"] = render(artifact, spec.source)
+                                     "where the chosen targets build")])
+        for artifact in artifacts:
+            path = f"{plan.name}/{artifact.path}"
+            files[path] = render(artifact, spec.source)
+            owners[path] = Owner(artifact.target, artifact.environment)
     findings = scan(files)
     if findings:
         raise SpecError([Problem(finding.path, finding.line, 1, "", finding.message) for finding in findings])
-    return files
+    return Tree(files, owners)
 
 
-def apply_patches(spec: Spec, artifacts: list[Artifact]) -> list[Artifact]:
-    """The artifacts with the spec's patches applied, in order; every patch must apply."""
+def apply_patches(spec: Spec, artifacts: list[Artifact], every_target: bool = True) -> list[Artifact]:
+    """The artifacts with the spec's patches applied, in order; every patch must apply.
+
+    When only some targets were built, a patch of a file they do not make is left for a full run.
+    """
     by_path = {artifact.path: artifact for artifact in artifacts}
     problems = []
     for number, patch in enumerate(spec.platform.patches):
         where = ("patches", number)
         artifact = by_path.get(patch.file)
+        if artifact is None and not every_target:
+            continue
         if artifact is None:
             hint = did_you_mean(patch.file, by_path)
             problems.append(spec.problem((*where, "file"), f"bizinfra generates no file '{patch.file}'{hint}"))
