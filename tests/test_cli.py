@@ -128,3 +128,9 @@ def test_an_unchanged_scoped_generate_keeps_the_tree_current(project: Path) -> N
     before = tree(project / "generated")
     assert main(["generate", "--target", "kubernetes", "--env", "production"]) == 0
     assert tree(project / "generated") == before
+
+
+def test_a_scope_that_builds_nothing_is_refused(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--env", "nowhere"]) == 2
+    assert "the chosen targets and environments produce no files" in capsys.readouterr().err
+    assert not (project / "generated").exists()

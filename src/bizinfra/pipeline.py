@@ -36,19 +36,24 @@ def build_tree(specs: Iterable[Spec], targets: Iterable[str] = TARGETS,
                environments: Iterable[str] | None = None) -> Tree:
     """The files of the chosen targets; with `environments`, only the files of those environments."""
     targets, wanted = list(targets), None if environments is None else set(environments)
+    whole = wanted is None and set(targets) == set(TARGETS)
     files: dict[str, bytes] = {}
     owners: dict[str, Owner] = {}
+    specs = list(specs)
     for spec in specs:
         plan = resolve(spec.platform, spec.source)
         patched = apply_patches(spec, compile_plan(plan, targets), every_target=set(targets) == set(TARGETS))
         artifacts = [a for a in patched if wanted is None or a.environment in wanted]
-        if not artifacts:
+        if not artifacts and whole:
             raise SpecError([Problem(spec.source, 1, 1, "environments", "produces no files: no environment runs "
-                                     "where the chosen targets build")])
+                                     "where bizinfra's targets build")])
         for artifact in artifacts:
             path = f"{plan.name}/{artifact.path}"
             files[path] = render(artifact, spec.source)
             owners[path] = Owner(artifact.target, artifact.environment)
+    if not files:
+        names = ", ".join(sorted({spec.source for spec in specs}))
+        raise SpecError([Problem(names, 1, 1, "", "the chosen targets and environments produce no files")])
     findings = scan(files)
     if findings:
         raise SpecError([Problem(finding.path, finding.line, 1, "", finding.message) for finding in findings])
