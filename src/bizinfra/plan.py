@@ -188,7 +188,9 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                        for name in sorted(platform.datastores))
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = platform.registry or f"ghcr.io/{platform.name}"
-    services = tuple(_service(platform, name, env_name, labels, registry, datastores) for name in sorted(platform.services))
+    callers = _callers(platform)
+    services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
+                     for name in sorted(platform.services))
     return EnvironmentPlan(
         platform=platform.name,
         name=env_name,
@@ -224,7 +226,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
 
 
 def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: str,
-             datastores: tuple[DatastorePlan, ...]) -> ServicePlan:
+             datastores: tuple[DatastorePlan, ...], callers: tuple[str, ...]) -> ServicePlan:
     spec = platform.services[name]
     override = platform.environments[env_name].services.get(name)
     resources = (override and override.resources) or spec.resources
@@ -246,7 +248,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         metrics_path=spec.metrics,
         public_host=_public_host(platform, name, env_name),
         calls=tuple(sorted(spec.calls)),
-        callers=tuple(sorted(n for n, s in platform.services.items() if name in s.calls)),
+        callers=callers,
         uses=tuple(sorted(spec.uses)),
         labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
         selector=selector,
@@ -263,6 +265,15 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
             "prometheus.io/path": spec.metrics,
         },
     )
+
+
+def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:
+    """Who calls each service, computed once: asking every service about every other is quadratic."""
+    callers: dict[str, list[str]] = {name: [] for name in platform.services}
+    for caller, service in platform.services.items():
+        for callee in service.calls:
+            callers[callee].append(caller)
+    return {name: tuple(sorted(names)) for name, names in callers.items()}
 
 
 def _datastore(platform: Platform, name: str, env_name: str, host: str) -> DatastorePlan:
