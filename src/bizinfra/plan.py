@@ -147,6 +147,7 @@ class EnvironmentPlan:
     log_bucket: str  # S3: load balancer and CDN access logs
     identities: tuple[WorkloadIdentity, ...]
     deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
+    deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
 
     @property
     def qualified_name(self) -> str:
@@ -226,6 +227,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         log_bucket=f"{bucket_stem}-logs",
         identities=_identities(platform.name, env_name),
         deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
+        deploy_subject=github_subject(platform.delivery.repository, env_name),
     )
 
 
@@ -357,3 +359,8 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
+
+
+def github_subject(repository: str | None, env_name: str) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
+    return f"repo:{repository}:environment:{env_name}" if repository else None

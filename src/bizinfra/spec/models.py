@@ -316,6 +316,10 @@ class Delivery(Frozen):
     rollback: StrictStr = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
                                 "pod. Default a package.json script the application defines: the seed's "
                                 "`prisma migrate reset --force` drops every table, which no rollback should do.")
+    repository: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")] | None = Field(
+        None, description="The GitHub repository (owner/name) whose workflows deploy. Default unset, since "
+        "it cannot be guessed; when set, each deploy role trusts only that repository's jobs in the matching "
+        "GitHub environment (OIDC subject `repo:<owner>/<name>:environment:<env>`).")
     pin_actions: Literal["sha", "tag"] = Field(
         "sha", description="How workflows refer to actions: `sha` pins each to the full commit of a reviewed "
         "release, `tag` to its major tag. Default sha: tags can be moved, as aquasecurity/trivy-action's were "
