@@ -71,11 +71,11 @@ def write(folder: Path, plan: PlatformPlan) -> list[Path]:
 
 def actionlint(paths: list[Path], tmp: Path, policy: str = POLICY) -> str:
     """actionlint's findings; empty when it passes. Paths are explicit: outside a git repository a bare run exits 3."""
-    require_tool("shellcheck")
+    shellcheck = require_tool("shellcheck")
     config = tmp / "actionlint.yaml"
     config.write_text(policy)
-    result = subprocess.run([require_tool("actionlint"), "-oneline", "-config-file", str(config), *map(str, paths)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([require_tool("actionlint"), "-oneline", "-shellcheck", shellcheck, "-config-file",
+                             str(config), *map(str, paths)], capture_output=True, text=True, timeout=120)
     assert result.returncode in (0, 1), result.stderr
     return result.stdout + result.stderr
 
@@ -224,8 +224,18 @@ def test_actionlint_passes_on_random_platforms(tmp_path_factory: pytest.TempPath
 # -- the bundled spec -----------------------------------------------------------------------------------
 
 
-def test_bundled_spec_files(tmp_path: Path) -> None:
+def test_bundled_spec_files() -> None:
     assert sorted(files(bundled())) == ["ci-cd.yml", "database-migration.yml", "infrastructure.yml"]
+
+
+def test_the_actionlint_judge_runs_shellcheck_and_its_policies(tmp_path: Path) -> None:
+    """The judge itself: an unquoted variable, a job without timeout or permissions, a tag pin are all reported."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                   "      - uses: actions/checkout@v7\n      - run: echo $HOME\n")
+    found = actionlint([bad], tmp_path, POLICY + "  require-commit-hash: true\n")
+    for finding in ["SC2086", "timeout-minutes", '"permissions" is required', "not a commit SHA"]:
+        assert finding in found, finding
 
 
 def test_bundled_spec_passes_actionlint_with_commit_pins(tmp_path: Path) -> None:

@@ -401,9 +401,11 @@ def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
 
 
 DRIFT_OF_LIVE_WORKFLOWS = """\
+status=0
 for generated in "$GENERATED"/*.yml; do
-  diff -u "$generated" ".github/workflows/$(basename "$generated")"
+  diff -u "$generated" ".github/workflows/$(basename "$generated")" || status=1
 done
+exit "$status"
 """
 
 
