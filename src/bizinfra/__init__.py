@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bizinfra._version import __version__  # first: modules below read it while this one is loading
 from bizinfra.artifacts import Artifact
 from bizinfra.pipeline import build_files
 from bizinfra.plan import EnvironmentPlan, PlatformPlan, ServicePlan, resolve
@@ -18,8 +19,6 @@ from bizinfra.render import render
 from bizinfra.spec.loader import Problem, Spec, SpecError, load_specs, parse_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets import TARGETS, compile_plan
-
-__version__ = "0.1.0"
 
 
 def load(path: str | Path) -> list[Spec]:
@@ -37,6 +36,7 @@ __all__ = [
     "ServicePlan",
     "Spec",
     "SpecError",
+    "__version__",
     "build_files",
     "compile_plan",
     "load",

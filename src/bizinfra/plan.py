@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bizinfra.spec.models import Platform, Scale, Sizes
+from bizinfra.spec.models import Delivery, Platform, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores, seconds
 
 MANAGED_BY = "bizinfra"
@@ -90,6 +90,8 @@ class ServicePlan:
     database: str | None  # its PostgreSQL database, when it uses PostgreSQL
     deployments: tuple[str, ...]  # its Deployments: one, or one per slot for blue-green
     scrape_annotations: Mapping[str, str]  # what the pod carries so Prometheus scrapes it
+    container: str  # its container's name in every pod template: what `kubectl set image` names
+    dockerfile: str  # its Dockerfile, relative to the repository root (the build context)
 
     @property
     def url(self) -> str:
@@ -144,6 +146,8 @@ class EnvironmentPlan:
     backup_bucket: str  # S3: Velero backups and database dumps
     log_bucket: str  # S3: load balancer and CDN access logs
     identities: tuple[WorkloadIdentity, ...]
+    deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
+    deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
 
     @property
     def qualified_name(self) -> str:
@@ -161,6 +165,7 @@ class PlatformPlan:
     name: str
     source: str
     environments: tuple[EnvironmentPlan, ...] = field(default=())
+    delivery: Delivery = field(default_factory=Delivery)  # CI commands and action pinning
 
     def on(self, runs_on: str) -> tuple[EnvironmentPlan, ...]:
         return tuple(env for env in self.environments if env.runs_on == runs_on)
@@ -172,6 +177,7 @@ def resolve(platform: Platform, source: str) -> PlatformPlan:
         name=platform.name,
         source=source,
         environments=tuple(resolve_environment(platform, env, source) for env in sorted(platform.environments)),
+        delivery=platform.delivery,
     )
 
 
@@ -222,6 +228,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         backup_bucket=f"{bucket_stem}-backups",
         log_bucket=f"{bucket_stem}-logs",
         identities=_identities(platform.name, env_name),
+        deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
+        deploy_subject=github_subject(platform.delivery.repository, env_name),
     )
 
 
@@ -264,6 +272,8 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
             "prometheus.io/port": str(spec.port),
             "prometheus.io/path": spec.metrics,
         },
+        container=name,
+        dockerfile=f"apps/{name}/Dockerfile",  # the seed's Nx monorepo layout
     )
 
 
@@ -360,3 +370,8 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
+
+
+def github_subject(repository: str | None, env_name: str) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
+    return f"repo:{repository}:environment:{env_name}" if repository else None

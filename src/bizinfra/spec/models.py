@@ -302,6 +302,31 @@ class Backups(Frozen):
     keep: Duration = Field("30d", description="How long backups are kept (seed: 30 days).")
 
 
+class Delivery(Frozen):
+    """How the services are built, tested and migrated in CI: the commands of the application's own repository."""
+
+    node_version: Annotated[StrictStr, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")] = Field(
+        "24", description="Node.js version CI installs. Default 24, the Active LTS line; the seed's 20 reached its "
+        "end of life on 2026-04-30.")
+    install: StrictStr = Field("npm ci", description="Installs dependencies from the lockfile (seed: npm ci).")
+    lint: StrictStr = Field("npm run lint", description="The lint command (seed: npm run lint).")
+    test: StrictStr = Field("npm test -- --coverage", description="The test command; it writes coverage/ "
+                            "(seed: npm test -- --coverage).")
+    migrate: StrictStr = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
+                               "inside a live pod of the service (seed: npx prisma migrate deploy).")
+    rollback: StrictStr = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
+                                "pod. Default a package.json script the application defines: the seed's "
+                                "`prisma migrate reset --force` drops every table, which no rollback should do.")
+    repository: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")] | None = Field(
+        None, description="The GitHub repository (owner/name) whose workflows deploy. Default unset, since "
+        "it cannot be guessed; when set, each deploy role trusts only that repository's jobs in the matching "
+        "GitHub environment (OIDC subject `repo:<owner>/<name>:environment:<env>`).")
+    pin_actions: Literal["sha", "tag"] = Field(
+        "sha", description="How workflows refer to actions: `sha` pins each to the full commit of a reviewed "
+        "release, `tag` to its major tag. Default sha: tags can be moved, as aquasecurity/trivy-action's were "
+        "in March 2026 to ship a credential stealer.")
+
+
 # -- the platform ------------------------------------------------------------------------
 
 Problem = tuple[PathTuple, str]
@@ -322,6 +347,7 @@ class Platform(Frozen):
     environments: dict[ShortName, Environment] = Field(default_factory=default_environments, min_length=1)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
+    delivery: Delivery = Field(default_factory=Delivery, description="CI/CD commands and how actions are pinned.")
     patches: tuple[Patch, ...] = Field((), description="Edits to generated documents, applied last: the escape hatch.")
 
     @model_validator(mode="after")

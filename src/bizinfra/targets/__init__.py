@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterable
 
 from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
+from bizinfra.targets.github import compile_github
 from bizinfra.targets.kubernetes import compile_kubernetes
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
+    "github": compile_github,
 }
 
 
