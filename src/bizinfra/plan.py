@@ -144,6 +144,9 @@ class EnvironmentPlan:
     backup_bucket: str  # S3: Velero backups and database dumps
     log_bucket: str  # S3: load balancer and CDN access logs
     identities: tuple[WorkloadIdentity, ...]
+    # The security group (by its Name tag) that Terraform creates for the public load balancer: the
+    # Ingress names it in `alb.ingress.kubernetes.io/security-groups`, the node group admits it on service ports.
+    load_balancer_security_group: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -220,6 +223,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         backup_bucket=f"{bucket_stem}-backups",
         log_bucket=f"{bucket_stem}-logs",
         identities=_identities(platform.name, env_name),
+        load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
     )
 
 
