@@ -323,3 +323,37 @@ def _resolve(root: str, names: list[str], declared: Mapping[str, set[str]], sche
     if attribute and rest and block and rest[0] not in {*block.get("attributes", {}), *block.get("block_types", {})}:
         return f"{address[0]} has no attribute {rest[0]}"
     return None
+
+
+# -- checkov -----------------------------------------------------------------------------
+
+# Checks the generated stacks fail on purpose, each with its reason (also in docs/terraform.md).
+CHECKOV_SKIPS = {
+    "CKV_AWS_394": "Availability zones are taken by position (the first N names, sorted); pinning them would need "
+                   "zone names in the spec, and a zone AWS adds later sorts after the ones in use.",
+    "CKV_AWS_111": "The KMS key policy's `kms:*` for the account root is AWS's default key policy (IAM decides), and "
+                   "the load balancer controller's upstream policy creates load balancers, which have no ARN before.",
+    "CKV_AWS_356": "Same two documents: a key policy's `*` means the key itself; the controller's create and "
+                   "describe calls take no resource ARN.",
+    "CKV_AWS_109": "The KMS key policy lets the account's IAM administer the key: AWS's default key policy.",
+    "CKV_AWS_341": "Hop limit 2, so pods that read instance metadata (the load balancer controller's VPC lookup) "
+                   "still can; pods get AWS credentials from EKS Pod Identity, not the node's role.",
+    "CKV_AWS_260": "Port 80 is open on the public load balancer only, which redirects it to HTTPS.",
+    "CKV2_AWS_5": "The load balancer's security group is attached by the AWS Load Balancer Controller (Ingress "
+                  "annotation), not by Terraform.",
+    "CKV2_AWS_57": "Automatic rotation needs a rotation Lambda per secret kind; the RDS master password, the one "
+                   "secret AWS can rotate natively, is rotated by RDS (manage_master_user_password).",
+    "CKV2_AWS_62": "No consumer of S3 event notifications exists in this stack; enabling them would send nowhere.",
+    "CKV_AWS_144": "Cross-region replication doubles storage cost and needs a second region the spec does not name.",
+    "CKV_AWS_145": "The log bucket must use SSE-S3: load balancer access logs cannot be delivered to SSE-KMS buckets.",
+    "CKV_AWS_157": "Multi-AZ RDS is what `highly_available` turns on; staging is single-AZ by choice (cost).",
+    "CKV_AWS_293": "Deletion protection is on in production; staging stays disposable.",
+    "CKV2_AWS_50": "Redis failover needs two nodes: on when `highly_available`, off in a one-node staging.",
+}
+
+
+def checkov_command(folder: Path) -> list[str]:
+    """checkov over one generated tree, offline; run it with CKV_PARSE_ERROR_FAIL=true so a file it cannot parse
+    fails the run. versions.tf.json is left out: checkov's terraform_json parser rejects any `terraform` block."""
+    return ["checkov", "-d", str(folder), "--framework", "terraform_json", "--skip-download", "--quiet", "--compact",
+            "--skip-path", "versions.tf.json", "--skip-check", ",".join(sorted(CHECKOV_SKIPS)), "-o", "json"]
