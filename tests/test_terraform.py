@@ -160,6 +160,12 @@ def test_bundled_names_agree_with_the_plan() -> None:
     assert resources(files, "aws_s3_bucket")["backups"]["bucket"] == "business-app-com-production-backups"
     addons = {a["addon_name"] for a in resources(files, "aws_eks_addon").values()}
     assert "eks-pod-identity-agent" in addons
+    log_policy = files["storage.tf.json"]["data"]["aws_iam_policy_document"]["logs_bucket"]["statement"]
+    elb_writes = [s["resources"] for s in log_policy if s["sid"].startswith("LoadBalancerAccessLogs")]
+    account = "${data.aws_caller_identity.current.account_id}"
+    assert elb_writes == [[f"${{aws_s3_bucket.logs.arn}}/alb/AWSLogs/{account}/*"]] * 2
+    assert resources(files, "aws_security_group")["load_balancer"]["tags"]["Name"] == \
+        production.load_balancer_security_group == "business-app-production-load-balancer"
 
 
 # -- the checker judges: it must catch what it claims to --------------------------------

@@ -353,3 +353,8 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
+
+
+# Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: the Ingress sets it as
+# `access_logs.s3.prefix`, and the log bucket's policy lets Elastic Load Balancing write under it only.
+LOAD_BALANCER_LOG_PREFIX = "alb"

@@ -121,8 +121,9 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
             "subnet_ids": ref("aws_subnet.private[*].id"),
             "tags": tags(env, store.name),
         }),
+        # A prefix, not a name: a new family (major upgrade) creates the new group before the old one goes.
         resource("aws_db_parameter_group", store.name, {
-            "name": store.identifier,
+            "name_prefix": f"{store.identifier}-",
             "family": postgres_family(store.version),
             "description": f"{store.name}: TLS only, slow queries and connections logged",
             "parameter": [

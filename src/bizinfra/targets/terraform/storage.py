@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bizinfra.plan import EnvironmentPlan
+from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     condition,
@@ -84,15 +84,16 @@ def log_bucket(env: EnvironmentPlan) -> Block:
     """SSE-S3, not KMS: load balancer access logs can only be delivered to SSE-S3 buckets."""
     logs = ref("aws_s3_bucket.logs.arn")
     delivery = principal("Service", "delivery.logs.amazonaws.com")
+    load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{ACCOUNT}/*"
     return bucket("logs", env.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
                   ref("var.log_retention_days"), merge(
         data("aws_elb_service_account", "current", {}),
         policy_document("logs_bucket", [
             tls_only("logs"),
             # Regions older than August 2022 deliver as the region's ELB account, newer ones as the service.
-            statement(["s3:PutObject"], [f"{logs}/*/AWSLogs/{ACCOUNT}/*"], sid="LoadBalancerAccessLogs",
+            statement(["s3:PutObject"], [load_balancer_logs], sid="LoadBalancerAccessLogs",
                       principals=[principal("AWS", ref("data.aws_elb_service_account.current.arn"))]),
-            statement(["s3:PutObject"], [f"{logs}/*/AWSLogs/{ACCOUNT}/*"], sid="LoadBalancerAccessLogsService",
+            statement(["s3:PutObject"], [load_balancer_logs], sid="LoadBalancerAccessLogsService",
                       principals=[principal("Service", "logdelivery.elasticloadbalancing.amazonaws.com")]),
             statement(["s3:PutObject"], [f"{logs}/vpc-flow-logs/AWSLogs/{ACCOUNT}/*"], sid="FlowLogsWrite",
                       principals=[delivery], conditions=[
