@@ -74,7 +74,8 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
     assert sorted(p.name for p in bundled_tree.iterdir()) == ["production", "staging"]
     for env in ("production", "staging"):
         files = read_folder(bundled_tree / env)
-        assert {"versions.tf.json", "main.tf.json", "network.tf.json", "eks.tf.json", "datastores.tf.json",
+        assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
+                "datastores.tf.json",
                 "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
@@ -150,7 +151,8 @@ def test_bundled_names_agree_with_the_plan() -> None:
     assert {r["name"] for r in resources(files, "aws_secretsmanager_secret").values()} == {
         "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret"}
     assert {r["name"] for r in resources(files, "aws_route53_record").values()} == \
-        {"postgres.business-app.internal", "redis.business-app.internal"}
+        {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}"}
+    assert resources(files, "aws_acm_certificate")["public"]["domain_name"] == "api.business-app.com"
     assert resources(files, "aws_route53_zone")["private"]["name"] == "business-app.internal"
     assert resources(files, "aws_eks_cluster")["main"]["name"] == "business-app-production"
     associations = {(a["namespace"], a["service_account"]) for a in
@@ -313,8 +315,13 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         read = {ref.key for service in env.services for ref in service.secrets}
         assert read <= secrets
         assert secrets == read | {store.credentials for store in env.datastores}
-        hosts = {record["name"] for record in resources(files, "aws_route53_record").values()}
-        assert hosts == {store.host for store in env.datastores}
+        private = [r for r in resources(files, "aws_route53_record").values()
+                   if r["zone_id"] == "${aws_route53_zone.private.zone_id}"]
+        assert sorted(record["name"] for record in private) == sorted(store.host for store in env.datastores)
+        public = sorted({service.public_host for service in env.services if service.public_host})
+        certificate = resources(files, "aws_acm_certificate").get("public")
+        covered = [certificate["domain_name"], *certificate.get("subject_alternative_names", [])] if certificate else []
+        assert covered == public
         roles = {role["name"] for role in resources(files, "aws_iam_role").values()}
         assert {identity.role_name for identity in env.identities} <= roles
         assert all(len(name) <= 64 for name in roles)

@@ -96,6 +96,8 @@ def _check_typed(file: str, kind: str, type_: str, label: str, body: Any, known:
         return [f"{where}: aws {schema.version} has no {kind} type {type_}"]
     if not isinstance(body, dict):
         return [f"{where}: must be an object"]
+    if known[type_]["block"].get("deprecated"):
+        return [f"{where}: {type_} is deprecated in aws {schema.version}"]
     if "count" in body and "for_each" in body:
         return [f"{where}: count and for_each together"]
     return [f"{where}{problem}" for problem in _check_block(body, known[type_]["block"], "", top=True)]
@@ -238,6 +240,8 @@ def _interpolations(text: str) -> Iterator[str]:
 def references(expression: str) -> Iterator[tuple[str, list[str]]]:
     """Each traversal in an expression: its root and its dotted names (indexes dropped); calls are skipped."""
     code = _STRING.sub('""', expression)
+    bound = {name for pair in re.findall(r"\bfor\s+([A-Za-z_]\w*)(?:\s*,\s*([A-Za-z_]\w*))?\s+in\b", code)
+             for name in pair if name}  # the variables of `for x in ...` expressions
     while (index := re.search(r"\[([^\[\]]*[A-Za-z_][^\[\]]*)\]", code)) is not None:
         yield from references(index.group(1))  # an index is an expression of its own: aws_subnet.x[count.index]
         code = code[:index.start()] + "[0]" + code[index.end():]
@@ -246,6 +250,8 @@ def references(expression: str) -> Iterator[tuple[str, list[str]]]:
         if code[end:end + 1] == "(" and not match.group(2):
             continue  # a function call
         names = [match.group(1), *re.findall(r"\.([A-Za-z_][\w-]*)", match.group(2))]
+        if names[0] in bound or names[0] in ("for", "in"):
+            continue
         if len(names) == 1 and names[0] not in ROOTS:
             continue  # an object key or a keyword (true, null ...)
         yield names[0], names

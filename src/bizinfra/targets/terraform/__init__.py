@@ -13,8 +13,9 @@ from bizinfra.targets.terraform.blocks import Block, merge, output, ref
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.network import network, security_groups
+from bizinfra.targets.terraform.public import certificate
 from bizinfra.targets.terraform.secrets import secrets
-from bizinfra.targets.terraform.settings import kms_key, outputs, provider, variables, versions
+from bizinfra.targets.terraform.settings import budget, kms_key, outputs, provider, variables, versions
 from bizinfra.targets.terraform.storage import storage
 
 __all__ = ["compile_terraform", "environment_files"]
@@ -29,9 +30,10 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
     """The environment's files by name; a concern with nothing to declare gets no file."""
     files = {
         "versions.tf.json": versions(env),
-        "main.tf.json": merge(provider(env), subnet_cidrs(env), kms_key(env)),
-        "variables.tf.json": variables(),
+        "main.tf.json": merge(provider(env), subnet_cidrs(env), kms_key(env), budget(env)),
+        "variables.tf.json": variables(env),
         "network.tf.json": merge(network(env), security_groups(env)),
+        "public.tf.json": certificate(env),
         "eks.tf.json": cluster(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),

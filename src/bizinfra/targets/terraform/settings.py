@@ -41,7 +41,11 @@ def provider(env: EnvironmentPlan) -> Block:
     )
 
 
-def variables() -> Block:
+# The seed's cost table: staging about $150 a month, production $500 to $800.
+MONTHLY_BUDGET_USD = {True: 800, False: 150}
+
+
+def variables(env: EnvironmentPlan) -> Block:
     return merge(
         variable("kubernetes_version", "string", "The EKS Kubernetes version (major.minor).", KUBERNETES_VERSION),
         variable("cluster_endpoint_public_access", "bool",
@@ -59,7 +63,31 @@ def variables() -> Block:
                  "How long CloudWatch keeps control plane logs and the log bucket keeps access and flow logs.", 365,
                  validation={"condition": f"${{contains({LOG_RETENTION_DAYS}, var.log_retention_days)}}",
                              "error_message": "Use a retention CloudWatch Logs accepts, e.g. 90, 365 or 731."}),
+        variable("monthly_budget_usd", "number", "Monthly cost, in USD, above which the budget alerts.",
+                 MONTHLY_BUDGET_USD[env.production]),
+        variable("budget_alert_emails", "list(string)",
+                 "Who hears when the month's cost passes 80% of the budget or is forecast to pass it; "
+                 "no budget is created while this is empty.", []),
     )
+
+
+def budget(env: EnvironmentPlan) -> Block:
+    """A monthly cost budget over this environment's resources, found by the Environment tag (activate it as a
+    cost allocation tag in the billing console, or the budget sees nothing)."""
+    def notification(kind: str, percent: int) -> Block:
+        return {"comparison_operator": "GREATER_THAN", "threshold": percent, "threshold_type": "PERCENTAGE",
+                "notification_type": kind, "subscriber_email_addresses": ref("var.budget_alert_emails")}
+
+    return resource("aws_budgets_budget", "monthly", {
+        "count": ref("length(var.budget_alert_emails) > 0 ? 1 : 0"),
+        "name": env.qualified_name,
+        "budget_type": "COST",
+        "limit_amount": ref("tostring(var.monthly_budget_usd)"),
+        "limit_unit": "USD",
+        "time_unit": "MONTHLY",
+        "cost_filter": [{"name": "TagKeyValue", "values": [f"user:Environment${env.name}"]}],
+        "notification": [notification("ACTUAL", 80), notification("FORECASTED", 100)],
+    })
 
 
 def kms_key(env: EnvironmentPlan) -> Block:
@@ -106,6 +134,9 @@ def outputs(env: EnvironmentPlan) -> Block:
         output("backup_bucket", ref("aws_s3_bucket.backups.id"), "Velero backups and database dumps."),
         output("log_bucket", ref("aws_s3_bucket.logs.id"), "Load balancer access logs and VPC flow logs."),
     ]
+    if any(service.public_host for service in env.services):
+        parts.append(output("certificate_arn", ref("aws_acm_certificate_validation.public.certificate_arn"),
+                            "The validated certificate of the public hosts (the load balancer finds it by host)."))
     for identity in env.identities:
         parts.append(output(f"{identity.name}_role_arn", ref(f"aws_iam_role.{identity_resource(identity.name)}.arn"),
                             f"The IAM role of {identity.namespace}/{identity.service_account}."))
