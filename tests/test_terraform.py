@@ -7,6 +7,7 @@ import copy
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -322,6 +323,7 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         certificate = resources(files, "aws_acm_certificate").get("public")
         covered = [certificate["domain_name"], *certificate.get("subject_alternative_names", [])] if certificate else []
         assert covered == public
+        assert all(re.fullmatch(r"[a-z][a-z0-9_]*", name) for name in files["outputs.tf.json"]["output"])
         roles = {role["name"] for role in resources(files, "aws_iam_role").values()}
         assert {identity.role_name for identity in env.identities} <= roles
         assert all(len(name) <= 64 for name in roles)

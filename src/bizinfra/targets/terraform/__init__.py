@@ -51,20 +51,21 @@ def subnet_cidrs(env: EnvironmentPlan) -> Block:
 def datastore_outputs(env: EnvironmentPlan) -> Block:
     parts = []
     for store in env.datastores:
+        key = store.name.replace("-", "_")  # output names read as Terraform identifiers, in snake case
         parts += [
-            output(f"{store.name}_host", ref(f"aws_route53_record.{store.name}.fqdn"),
+            output(f"{key}_host", ref(f"aws_route53_record.{store.name}.fqdn"),
                    f"The name services reach {store.name} by ({store.host})."),
-            output(f"{store.name}_address", ref(endpoint(store)), f"The endpoint AWS gives {store.name}."),
-            output(f"{store.name}_credentials_secret_arn",
+            output(f"{key}_address", ref(endpoint(store)), f"The endpoint AWS gives {store.name}."),
+            output(f"{key}_credentials_secret_arn",
                    ref(f"aws_secretsmanager_secret.{store.name}_credentials.arn"),
                    f"The secret ({store.credentials}) services read {store.env_prefix}_* credentials from."),
         ]
         if store.engine == "postgres":
             parts += [
-                output(f"{store.name}_master_secret_arn",
+                output(f"{key}_master_secret_arn",
                        ref(f"aws_db_instance.{store.name}.master_user_secret[0].secret_arn"),
                        f"The secret RDS keeps {store.name}'s master password in: what creates the application role."),
-                output(f"{store.name}_databases", list(store.databases),
+                output(f"{key}_databases", list(store.databases),
                        "The databases the services expect, one per service that uses it."),
             ]
     return merge(*parts)

@@ -138,7 +138,8 @@ def outputs(env: EnvironmentPlan) -> Block:
         parts.append(output("certificate_arn", ref("aws_acm_certificate_validation.public.certificate_arn"),
                             "The validated certificate of the public hosts (the load balancer finds it by host)."))
     for identity in env.identities:
-        parts.append(output(f"{identity.name}_role_arn", ref(f"aws_iam_role.{identity_resource(identity.name)}.arn"),
+        role = identity_resource(identity.name)
+        parts.append(output(f"{role}_role_arn", ref(f"aws_iam_role.{role}.arn"),
                             f"The IAM role of {identity.namespace}/{identity.service_account}."))
     return merge(*parts)
 
