@@ -302,6 +302,7 @@ def test_sizes_and_counts_follow_the_spec(platform: Platform) -> None:
                 db = resources(files, "aws_db_instance")[store.name]
                 assert (db["instance_class"], db["allocated_storage"], db["multi_az"], db["port"]) == \
                     (spec.sizes.database, spec.sizes.database_storage, spec.highly_available, store.port)
+                assert (db["deletion_protection"], db["skip_final_snapshot"]) == (env.production, not env.production)
             else:
                 cache = resources(files, "aws_elasticache_replication_group")[store.name]
                 assert (cache["node_type"], cache["num_cache_clusters"], cache["port"]) == \

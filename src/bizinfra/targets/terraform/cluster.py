@@ -37,6 +37,14 @@ def control_plane(env: EnvironmentPlan) -> Block:
         assume_role_policy("eks_trust", "eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")),
         role_with_policies("cluster", name(env, "cluster", limit=64), "eks_trust", ["AmazonEKSClusterPolicy"],
                            "EKS control plane"),
+        # Envelope encryption of Kubernetes secrets: the control plane uses the key with its own role.
+        policy_document("cluster_encryption", [statement(
+            ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"], [ref("aws_kms_key.main.arn")])]),
+        resource("aws_iam_role_policy", "cluster_encryption", {
+            "name": "secrets-encryption",
+            "role": ref("aws_iam_role.cluster.id"),
+            "policy": ref("data.aws_iam_policy_document.cluster_encryption.json"),
+        }),
         # Created before the cluster so EKS does not create it without retention or encryption.
         resource("aws_cloudwatch_log_group", "cluster", {
             "name": f"/aws/eks/{env.cluster_name}/cluster",
@@ -111,7 +119,8 @@ def nodes(env: EnvironmentPlan) -> Block:
         }),
         resource("aws_eks_node_group", "main", {
             "cluster_name": ref("aws_eks_cluster.main.name"),
-            "node_group_name": name(env, "nodes"),
+            # A prefix, so a change that replaces the group (instance type) brings the new one up first.
+            "node_group_name_prefix": f"{name(env, 'nodes', limit=36)}-",
             "node_role_arn": ref("aws_iam_role.nodes.arn"),
             "subnet_ids": ref("aws_subnet.private[*].id"),
             "ami_type": ami_type(env.sizes.node),
@@ -122,7 +131,7 @@ def nodes(env: EnvironmentPlan) -> Block:
                                 "version": ref("aws_launch_template.nodes.latest_version")},
             "tags": tags(env, "nodes"),
             # The cluster autoscaler moves the desired size between min and max; do not fight it.
-            "lifecycle": {"ignore_changes": ["scaling_config[0].desired_size"]},
+            "lifecycle": {"ignore_changes": ["scaling_config[0].desired_size"], "create_before_destroy": True},
             "depends_on": ["aws_iam_role_policy_attachment.nodes_AmazonEKSWorkerNodePolicy",
                            "aws_iam_role_policy_attachment.nodes_AmazonEKS_CNI_Policy",
                            "aws_iam_role_policy_attachment.nodes_AmazonEC2ContainerRegistryReadOnly"],

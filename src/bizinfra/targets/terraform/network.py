@@ -106,6 +106,14 @@ def routes(env: EnvironmentPlan) -> Block:
             "destination_cidr_block": ANYWHERE,
             "nat_gateway_id": ref(f"aws_nat_gateway.main[{nat}].id"),
         }),
+        # Image layers (ECR serves them from S3), backups and logs reach S3 without paying for NAT.
+        resource("aws_vpc_endpoint", "s3", {
+            "vpc_id": ref("aws_vpc.main.id"),
+            "service_name": f"com.amazonaws.{env.region}.s3",
+            "vpc_endpoint_type": "Gateway",
+            "route_table_ids": ref("aws_route_table.private[*].id"),
+            "tags": tags(env, "s3"),
+        }),
         resource("aws_route_table_association", "private", {
             "count": env.network.zones,
             "subnet_id": ref("aws_subnet.private[count.index].id"),
