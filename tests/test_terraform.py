@@ -32,6 +32,7 @@ from bizinfra.validate.terraform import (
     load_schema,
     read_folder,
 )
+from bizinfra.validate.terraform import main as terraform_check
 from tests.conftest import SPECS, require_tool
 from tests.strategies import platforms
 
@@ -204,6 +205,22 @@ def _broken(change: Any) -> list[str]:
 def test_the_checker_reports_each_kind_of_mistake(change: Any, expected: str) -> None:
     problems = _broken(change)
     assert any(expected in problem for problem in problems), problems
+
+
+def test_the_checker_command_line(bundled_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert terraform_check([str(bundled_tree / "staging"), str(bundled_tree / "production")]) == 0
+    broken = tmp_path / "broken"
+    shutil.copytree(bundled_tree / "staging", broken)
+    network = json.loads((broken / "network.tf.json").read_text())
+    network["resource"]["aws_vpc"]["main"]["cidr"] = network["resource"]["aws_vpc"]["main"].pop("cidr_block")
+    (broken / "network.tf.json").write_text(json.dumps(network))
+    capsys.readouterr()
+    assert terraform_check([str(broken)]) == 1
+    report = capsys.readouterr().out.splitlines()
+    assert f"{broken}/network.tf.json: aws_vpc.main.cidr: unknown attribute or block; did you mean cidr_block? " \
+           "(aws 5.100.0)" in report
+    assert len(report) == 2  # the same mistake, once per schema version
+    assert terraform_check([]) == 2
 
 
 def test_the_6x_schema_rejects_what_6x_removed() -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -195,9 +197,9 @@ def _check_declaration(body: Any, allowed: set[str], required: str) -> list[str]
 
 
 def _closest(name: str, candidates: list[str]) -> str:
-    from difflib import get_close_matches
-
-    match = get_close_matches(name, candidates, n=1)
+    """A known name that contains the unknown one (cidr: cidr_block), else the most similar one."""
+    containing = sorted((c for c in candidates if name in c), key=len)
+    match = containing[:1] or get_close_matches(name, candidates, n=1)
     return f"; did you mean {match[0]}?" if match else ""
 
 
@@ -363,3 +365,21 @@ def checkov_command(folder: Path) -> list[str]:
     fails the run. versions.tf.json is left out: checkov's terraform_json parser rejects any `terraform` block."""
     return ["checkov", "-d", str(folder), "--framework", "terraform_json", "--skip-download", "--quiet", "--compact",
             "--skip-path", "versions.tf.json", "--skip-check", ",".join(sorted(CHECKOV_SKIPS)), "-o", "json"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bizinfra.validate.terraform FOLDER...`: check each configuration folder against both schemas;
+    exit 1 and list the problems when there are any."""
+    folders = sys.argv[1:] if argv is None else argv
+    if not folders:
+        print("usage: python -m bizinfra.validate.terraform FOLDER...", file=sys.stderr)
+        return 2
+    problems = [f"{folder}/{problem} (aws {version})" for folder in folders for version in SCHEMA_VERSIONS
+                for problem in check_folder(read_folder(Path(folder)), load_schema(version))]
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
