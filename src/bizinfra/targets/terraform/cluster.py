@@ -64,6 +64,8 @@ def control_plane(env: EnvironmentPlan) -> Block:
             },
             "encryption_config": {"resources": ["secrets"], "provider": {"key_arn": ref("aws_kms_key.main.arn")}},
             "access_config": {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # At the end of standard support EKS upgrades the cluster instead of billing extended support.
+            "upgrade_policy": {"support_type": "STANDARD"},
             "tags": tags(env, "cluster"),
             "depends_on": ["aws_cloudwatch_log_group.cluster",
                            "aws_iam_role_policy_attachment.cluster_AmazonEKSClusterPolicy"],
