@@ -17,6 +17,7 @@ from bizinfra.targets.terraform.blocks import (
 )
 
 MASTER_USERNAME = "postgres"  # as in the seed; its password lives in the secret RDS manages
+APP_USERNAME = "app"  # the role the services log in as; the master user is only for creating it
 # Backup windows from the seed, in UTC; maintenance follows so the two never overlap.
 BACKUP_WINDOW = "03:00-04:00"
 DATABASE_MAINTENANCE_WINDOW = "Mon:04:00-Mon:05:00"
@@ -140,7 +141,7 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         resource("aws_secretsmanager_secret_version", f"{store.name}_credentials", {
             "secret_id": ref(f"aws_secretsmanager_secret.{store.name}_credentials.id"),
             "secret_string": ref("jsonencode({"
-                                 f'username = "{app_username(env)}", '
+                                 f'username = "{APP_USERNAME}", '
                                  f"password = data.aws_secretsmanager_random_password.{store.name}.random_password"
                                  "})"),
             "lifecycle": {"ignore_changes": ["secret_string"]},
@@ -148,9 +149,6 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
     )
 
 
-def app_username(env: EnvironmentPlan) -> str:
-    """The role the services log in as (not the master user): `<platform>_app`."""
-    return f"{env.platform.replace('-', '_')}_app"
 
 
 def redis_version(version: str) -> str:
