@@ -9,12 +9,14 @@ from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.kubernetes import compile_kubernetes
+from bizinfra.targets.terraform import compile_terraform
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
     "github": compile_github,
+    "terraform": compile_terraform,
 }
 
 
