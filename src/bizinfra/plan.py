@@ -349,3 +349,15 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
+
+
+# -- facts the Kubernetes manifests share with Terraform, monitoring and the images ---------------
+
+MONITORING_NAMESPACE = "monitoring"  # where Prometheus runs; the only namespace allowed to scrape the services
+APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10000 stays clear of host users
+ALB_LOG_PREFIX = "alb"  # the load balancer writes access logs to s3://<log_bucket>/alb/AWSLogs/<account>/
+
+
+def load_balancer_name(env: EnvironmentPlan) -> str:
+    """The public load balancer's name: the Ingress sets it, Terraform looks the ALB up by it (AWS allows 32)."""
+    return aws_name(env.platform, env.name, limit=32)
