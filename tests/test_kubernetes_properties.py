@@ -1,0 +1,233 @@
+"""Properties of the Kubernetes manifests of random whole platforms (tests.strategies.platforms()).
+
+Expected values come from the spec (the user's words: ports, calls, uses, public, replicas), never from the
+plan the target reads; the manifests are read back from the rendered bytes."""
+
+from __future__ import annotations
+
+import ipaddress
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+
+from bizinfra.plan import resolve
+from bizinfra.spec.models import Platform
+from bizinfra.spec.quantities import memory_bytes, millicores
+from bizinfra.validate.kubernetes import KUBERNETES_VERSIONS, document_problems, validate_folders
+from tests.conftest import require_tool
+from tests.kubernetes_support import (
+    DNS,
+    MONITORING,
+    PRIVATE_SUBNETS,
+    PUBLIC_SUBNETS,
+    Document,
+    Edge,
+    allowed_edges,
+    environments,
+    kustomization,
+    matches,
+    named,
+    of_kind,
+    rendered,
+    venv_path,
+    write,
+)
+from tests.strategies import platforms
+
+KUBERNETES_ENVS = ("production", "staging")  # the strategies' environments that run on Kubernetes
+
+
+def deployments_of(platform: Platform, env: str, service: str) -> list[str]:
+    blue_green = platform.environments[env].rollout == "blue-green"
+    return [f"{service}-blue", f"{service}-green"] if blue_green else [service]
+
+
+def spec_replicas(platform: Platform, env: str, service: str) -> tuple[int, int]:
+    override = platform.environments[env].services.get(service)
+    scale = (override and override.replicas) or platform.services[service].replicas
+    return scale.min, scale.max
+
+
+@given(platforms())
+def test_every_port_agrees_with_the_spec(platform: Platform) -> None:
+    for env, documents in environments(rendered(platform)).items():
+        for name, spec in platform.services.items():
+            service = named(documents, "Service", name)
+            assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(spec.port, spec.port)]
+            for deployment in deployments_of(platform, env, name):
+                pod = named(documents, "Deployment", deployment)["spec"]["template"]
+                (container,) = pod["spec"]["containers"]
+                assert [p["containerPort"] for p in container["ports"]] == [spec.port]
+                probes = [container[k]["httpGet"] for k in ("startupProbe", "livenessProbe", "readinessProbe")]
+                assert {(p["port"], p["path"]) for p in probes} == {(spec.port, spec.health)}
+                annotations = pod["metadata"]["annotations"]
+                assert annotations["prometheus.io/port"] == str(spec.port)
+                assert annotations["prometheus.io/path"] == spec.metrics
+            policies = [p["spec"] for p in of_kind(documents, "NetworkPolicy")
+                        if p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == name]
+            ingress_ports = {port["port"] for p in policies for rule in p.get("ingress", []) for port in rule["ports"]}
+            assert ingress_ports == {spec.port}
+
+
+@given(platforms())
+def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -> None:
+    plan = resolve(platform, "spec.yaml")
+    for env, documents in environments(rendered(platform)).items():
+        network = plan.environments[[e.name for e in plan.environments].index(env)].network
+        assert all(_inside(cidr, platform.network.cidr) for cidr in network.public_subnets + network.private_subnets)
+        expected = set()
+        for name, spec in platform.services.items():
+            for deployment in deployments_of(platform, env, name):
+                expected |= {Edge(deployment, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
+                expected.add(Edge(deployment, "ingress", f"namespace:{MONITORING}", "TCP", spec.port))
+                if spec.public:
+                    expected.add(Edge(deployment, "ingress", PUBLIC_SUBNETS, "TCP", spec.port))
+                for caller, caller_spec in platform.services.items():
+                    if name in caller_spec.calls:
+                        expected |= {Edge(deployment, "ingress", peer, "TCP", spec.port)
+                                     for peer in deployments_of(platform, env, caller)}
+                for callee in spec.calls:
+                    expected |= {Edge(deployment, "egress", peer, "TCP", platform.services[callee].port)
+                                 for peer in deployments_of(platform, env, callee)}
+                for store in spec.uses:
+                    expected.add(Edge(deployment, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)))
+        allowed = allowed_edges(documents, list(network.public_subnets), list(network.private_subnets))
+        assert sorted(allowed - expected) == [], "allowed but not declared"
+        assert sorted(expected - allowed) == [], "declared but not allowed"
+        deny = named(documents, "NetworkPolicy", "default-deny")["spec"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
+
+
+def _inside(cidr: str, network: str) -> bool:
+    return ipaddress.IPv4Network(cidr).subnet_of(ipaddress.IPv4Network(network))
+
+
+@given(platforms())
+def test_every_deployment_is_probed_bounded_and_hardened(platform: Platform) -> None:
+    for documents in environments(rendered(platform)).values():
+        for deployment in of_kind(documents, "Deployment"):
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["automountServiceAccountToken"] is False
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            for container in pod["containers"]:
+                assert {"startupProbe", "livenessProbe", "readinessProbe"} <= container.keys()
+                requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+                assert millicores(requests["cpu"]) <= millicores(limits["cpu"])
+                assert memory_bytes(requests["memory"]) <= memory_bytes(limits["memory"])
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["readOnlyRootFilesystem"] is True
+                assert context["runAsNonRoot"] is True and context["runAsUser"] >= 10000
+                assert context["capabilities"] == {"drop": ["ALL"]}
+                assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+                tmp = next(m for m in container["volumeMounts"] if m["mountPath"] == "/tmp")
+                assert next(v for v in pod["volumes"] if v["name"] == tmp["name"])["emptyDir"] is not None
+                name, _, tag = container["image"].rpartition(":")
+                assert name and tag and tag != "latest"
+
+
+@given(platforms())
+def test_autoscalers_and_budgets_follow_the_spec_replicas(platform: Platform) -> None:
+    for env, documents in environments(rendered(platform)).items():
+        for name in platform.services:
+            low, high = spec_replicas(platform, env, name)
+            for deployment_name in deployments_of(platform, env, name):
+                deployment = named(documents, "Deployment", deployment_name)
+                autoscalers = [h for h in of_kind(documents, "HorizontalPodAutoscaler")
+                               if h["spec"]["scaleTargetRef"]["name"] == deployment_name]
+                if high > low:
+                    (hpa,) = autoscalers
+                    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+                    assert low <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] == high
+                    assert "replicas" not in deployment["spec"]  # the autoscaler owns it
+                else:
+                    assert autoscalers == []
+                    if len(deployments_of(platform, env, name)) == 1:
+                        assert deployment["spec"]["replicas"] == low
+                budgets = [b for b in of_kind(documents, "PodDisruptionBudget")
+                           if matches(b["spec"]["selector"]["matchLabels"],
+                                      deployment["spec"]["template"]["metadata"]["labels"])]
+                assert len(budgets) == (1 if low >= 2 else 0)
+
+
+@given(platforms())
+def test_every_selector_matches_its_own_pods_only(platform: Platform) -> None:
+    for documents in environments(rendered(platform)).values():
+        deployments = of_kind(documents, "Deployment")
+        owner = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+                 for d in deployments}
+        for deployment in deployments:
+            assert matches(deployment["spec"]["selector"]["matchLabels"],
+                           deployment["spec"]["template"]["metadata"]["labels"])
+            others = [d for d in deployments if d is not deployment]
+            assert not any(matches(deployment["spec"]["selector"]["matchLabels"],
+                                   d["spec"]["template"]["metadata"]["labels"]) for d in others)
+        for service in of_kind(documents, "Service"):
+            chosen = {d["metadata"]["name"] for d in deployments
+                      if matches(service["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])}
+            assert chosen and {owner[name] for name in chosen} == {service["metadata"]["name"]}
+        for budget in of_kind(documents, "PodDisruptionBudget"):
+            assert sum(matches(budget["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])
+                       for d in deployments) == 1
+        for policy in of_kind(documents, "NetworkPolicy"):
+            selector = policy["spec"]["podSelector"].get("matchLabels", {})
+            assert any(matches(selector, d["spec"]["template"]["metadata"]["labels"]) for d in deployments)
+
+
+@given(platforms())
+def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> None:
+    files = rendered(platform)
+    for env, documents in environments(files).items():
+        def names(kind: str, documents: list[Document] = documents) -> set[str]:
+            return {d["metadata"]["name"] for d in of_kind(documents, kind)}
+
+        secrets = {d["spec"]["target"]["name"] for d in of_kind(documents, "ExternalSecret")}
+        assert not of_kind(documents, "Secret"), "secrets come from ExternalSecrets, never from a manifest"
+        stores = names("ClusterSecretStore")
+        for external in of_kind(documents, "ExternalSecret"):
+            assert external["spec"]["secretStoreRef"]["name"] in stores
+        for deployment in of_kind(documents, "Deployment"):
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] in names("ServiceAccount")
+            for container in pod["containers"]:
+                for source in container["envFrom"]:
+                    if "configMapRef" in source:
+                        assert source["configMapRef"]["name"] in names("ConfigMap")
+                    else:
+                        assert source["secretRef"]["name"] in secrets
+        for hpa in of_kind(documents, "HorizontalPodAutoscaler"):
+            assert hpa["spec"]["scaleTargetRef"]["name"] in names("Deployment")
+        for ingress in of_kind(documents, "Ingress"):
+            assert ingress["spec"]["ingressClassName"] in names("IngressClass")
+            for rule in ingress["spec"]["rules"]:
+                backend = rule["http"]["paths"][0]["backend"]["service"]
+                service = named(documents, "Service", backend["name"])
+                assert backend["port"]["number"] in [p["port"] for p in service["spec"]["ports"]]
+        # every secret the spec declares reaches its service, by name only
+        for name, spec in platform.services.items():
+            variables = {item["secretKey"] for d in of_kind(documents, "ExternalSecret")
+                         if d["metadata"]["labels"]["app.kubernetes.io/name"] == name for item in d["spec"]["data"]}
+            assert set(spec.secrets) <= variables
+        images = {entry["name"] for entry in kustomization(files, env)["images"]}
+        assert {c["image"].rpartition(":")[0] for d in of_kind(documents, "Deployment")
+                for c in d["spec"]["template"]["spec"]["containers"]} == images
+
+
+@given(platforms())
+def test_every_object_passes_the_kubernetes_and_crd_schemas(platform: Platform) -> None:
+    for documents in environments(rendered(platform)).values():
+        assert document_problems(documents) == []
+
+
+@settings(max_examples=3)
+@given(platforms(max_services=4))
+def test_kubernetes_validate_accepts_random_platforms(platform: Platform) -> None:
+    """The command itself (not only its schemas), one run per tree."""
+    venv_path()
+    tool = require_tool("kubernetes-validate")
+    with tempfile.TemporaryDirectory() as folder:
+        folders = write(rendered(platform), Path(folder))
+        assert [f.name for f in folders] == list(KUBERNETES_ENVS)
+        assert validate_folders(tool, folders, KUBERNETES_VERSIONS) == []
