@@ -71,7 +71,7 @@ def test_checkov_finds_nothing_beyond_the_documented_skips(tree: list[Path]) -> 
     assert failed == []
     assert summary["parsing_errors"] == 0 and summary["passed"] > 500
     documents = [d for file in _documents_by_file(tree).values() for d in file]
-    containers = [c for d in documents if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]]
+    containers = [c for d in of_kind(documents, "Deployment") for c in d["spec"]["template"]["spec"]["containers"]]
     assert summary["resource_count"] == len(documents) + len(containers)  # checkov scans each container on its own
 
 

@@ -216,6 +216,23 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
 
 
 @given(platforms())
+def test_every_object_is_labelled_as_part_of_the_platform(platform: Platform) -> None:
+    for env, documents in environments(rendered(platform)).items():
+        for document in documents:
+            labels = document["metadata"]["labels"]
+            assert labels["app.kubernetes.io/part-of"] == platform.name
+            assert labels["app.kubernetes.io/managed-by"] == "bizinfra"
+            assert labels["bizinfra.dev/environment"] == env
+            if labels.get("app.kubernetes.io/name") in platform.services:
+                public = platform.services[labels["app.kubernetes.io/name"]].public is not None
+                assert labels["app.kubernetes.io/component"] == ("public" if public else "internal")
+        for name in platform.services:
+            owned = [d for d in documents if d["metadata"]["labels"].get("app.kubernetes.io/name") == name]
+            assert {d["kind"] for d in owned} >= {"ServiceAccount", "Service", "Deployment", "ConfigMap",
+                                                  "NetworkPolicy"}
+
+
+@given(platforms())
 def test_every_object_passes_the_kubernetes_and_crd_schemas(platform: Platform) -> None:
     for documents in environments(rendered(platform)).values():
         assert document_problems(documents) == []
