@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
+from bizinfra.targets.github import compile_github
 from bizinfra.targets.kubernetes import compile_kubernetes
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
+    "github": compile_github,
 }
 
 
@@ -21,7 +24,7 @@ class CompileError(Exception):
 
 def compile_plan(plan: PlatformPlan, targets: Iterable[str] = TARGETS) -> list[Artifact]:
     """Every file the chosen targets produce for one platform, in path order."""
-    artifacts = [artifact for name in targets for artifact in TARGETS[name](plan)]
+    artifacts = [dataclasses.replace(artifact, target=name) for name in targets for artifact in TARGETS[name](plan)]
     paths = [artifact.path for artifact in artifacts]
     if len(set(paths)) != len(paths):
         raise CompileError(f"{plan.name}: two targets produced the same file")

@@ -18,9 +18,11 @@ def compile_kubernetes(plan: PlatformPlan) -> list[Artifact]:
     for env in plan.on("kubernetes"):
         folder = f"kubernetes/{env.name}"
         files = manifest_files(env)
-        artifacts += [yaml_file(f"{folder}/{name}", *manifests) for name, manifests in files]
-        artifacts.append(yaml_file(f"{folder}/kustomization.yaml", kustomization(env, [name for name, _ in files])))
-        artifacts.append(text_file(f"{folder}/README.md", readme(env, files), comment="<!-- {} -->"))
+        artifacts += [yaml_file(f"{folder}/{name}", *manifests, environment=env.name) for name, manifests in files]
+        artifacts.append(yaml_file(f"{folder}/kustomization.yaml", kustomization(env, [name for name, _ in files]),
+                                   environment=env.name))
+        artifacts.append(text_file(f"{folder}/README.md", readme(env, files), comment="<!-- {} -->",
+                                   environment=env.name))
     return artifacts
 
 

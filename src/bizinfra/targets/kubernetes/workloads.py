@@ -112,7 +112,7 @@ def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest
     if service.secrets:
         env_from.append({"secretRef": {"name": service.secret_name}})
     return {
-        "name": service.name,
+        "name": service.container,
         # A name kustomize replaces (kustomization.yaml `images:`), with a tag that is never `latest`.
         "image": f"{name}:{PLACEHOLDER_TAG}",
         "imagePullPolicy": "Always",
