@@ -39,9 +39,11 @@ Install the AWS Load Balancer Controller with `createIngressClassResource=false`
 
 {identities}
 
-## Apply
+## Apply, in this order
 
-Once the add-ons run, with a release's image tags set (below):
+1. The add-ons above, with their CRDs: without them the API server rejects the custom resources.
+2. The Secrets Manager secrets `secrets.yaml` names, with their values: External Secrets copies them in.
+3. The folder, with a release's image tags set (below):
 
 ```sh
 kubectl apply -k kubernetes/{env.name}
