@@ -61,6 +61,15 @@ The manifests carry a placeholder tag; a release sets the real one for each Depl
 kustomize edit set image <deployment>=<image>:<tag>
 ```
 
+To re-apply changed manifests without touching what runs, first copy every running image into the
+kustomization (with the placeholder, a rollout would stall on an image that does not exist, old pods kept):
+
+```sh
+kubectl --namespace {env.namespace} get deployments --output \\
+  jsonpath='{{range .items[*]}}{{.metadata.name}}={{.spec.template.spec.containers[0].image}}{{"\\n"}}{{end}}' \\
+  | xargs kustomize edit set image
+```
+
 {release_notes(env)}
 """
 
@@ -70,7 +79,7 @@ def release_notes(env: EnvironmentPlan) -> str:
         return "Deployments roll: a new pod must be ready before an old one stops."
     return f"""Blue-green: every service runs two Deployments, `<service>-blue` and `<service>-green`, whose pods carry
 `{SLOT_LABEL}`. The deploy job, not these manifests, owns which slot is live: the Service's selector here
-leaves the slot out, so re-applying never moves traffic. A release goes to the idle slot (`{LIVE_SLOT}` first):
-scale it up, set its image, wait for the rollout, smoke-test it, then
+leaves the slot out, so re-applying never moves traffic; a Service without a slot counts as `{LIVE_SLOT}`.
+A release goes to the idle slot: set its image, scale it up, wait for the rollout, smoke-test it, then
 `kubectl patch service <service> -p '{{"spec":{{"selector":{{"{SLOT_LABEL}":"<slot>"}}}}}}'` and scale the other
 slot to 0. See docs/kubernetes.md in bizinfra for the whole sequence."""
