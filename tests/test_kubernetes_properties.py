@@ -6,6 +6,7 @@ plan the target reads; the manifests are read back from the rendered bytes."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import tempfile
 from pathlib import Path
 
@@ -230,6 +231,52 @@ def test_every_object_is_labelled_as_part_of_the_platform(platform: Platform) ->
             owned = [d for d in documents if d["metadata"]["labels"].get("app.kubernetes.io/name") == name]
             assert {d["kind"] for d in owned} >= {"ServiceAccount", "Service", "Deployment", "ConfigMap",
                                                   "NetworkPolicy"}
+
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035, what a Service's name must be
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@given(platforms())
+def test_every_name_is_one_the_api_server_accepts(platform: Platform) -> None:
+    """The schemas do not check names; the API server does."""
+    for documents in environments(rendered(platform)).values():
+        keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in documents]
+        assert len(set(keys)) == len(keys), "two objects of one kind share a name"
+        for kind, _, name in keys:
+            assert DNS_SUBDOMAIN.match(name) and len(name) <= 253, (kind, name)
+            if kind in ("Service", "Namespace"):
+                assert DNS_LABEL.match(name), (kind, name)
+            if kind == "Deployment":
+                assert len(name) <= 47, name  # its pods' names add a hash of up to 16 characters
+        for document in documents:
+            for value in document["metadata"]["labels"].values():
+                assert len(value) <= 63
+
+
+@given(platforms())
+def test_one_load_balancer_answers_for_exactly_the_public_hosts(platform: Platform) -> None:
+    public = {name for name, spec in platform.services.items() if spec.public}
+    for env, documents in environments(rendered(platform)).items():
+        ingresses = of_kind(documents, "Ingress")
+        if not public:
+            assert ingresses == []
+            continue
+        (ingress,) = ingresses
+        annotations = ingress["metadata"]["annotations"]
+        name = annotations["alb.ingress.kubernetes.io/load-balancer-name"]
+        assert len(name) <= 32 and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?", name)
+        assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+        backends = {rule["http"]["paths"][0]["backend"]["service"]["name"] for rule in ingress["spec"]["rules"]}
+        assert backends == public
+        hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+        assert len(set(hosts)) == len(hosts) and ingress["spec"]["tls"] == [{"hosts": hosts}]
+        assert all(host.endswith("." + platform.domain) for host in hosts)
+        if env == "production":
+            assert set(hosts) == {spec.public.host for spec in platform.services.values() if spec.public}
+        for service in public:
+            health = named(documents, "Service", service)["metadata"]["annotations"]
+            assert health == {"alb.ingress.kubernetes.io/healthcheck-path": platform.services[service].health}
 
 
 @given(platforms())
