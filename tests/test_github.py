@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bizinfra.plan import SLOT_LABEL, PlatformPlan, resolve
@@ -139,10 +139,6 @@ def test_deploy_steps_name_deployments_of_the_plan(platform: Platform) -> None:
     assert deployed <= named
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the Kubernetes target has no Deployments on this branch yet; "
-                   "after the merge this passes and strict xfail fails: remove this marker then")
-@settings(max_examples=10, phases=[Phase.generate], database=None)  # no minutes spent shrinking an expected failure
 @given(platforms())
 def test_deploy_steps_name_deployments_in_the_kubernetes_output(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")

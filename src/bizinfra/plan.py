@@ -381,6 +381,15 @@ def github_subject(repository: str | None, env_name: str) -> str | None:
     return f"repo:{repository}:environment:{env_name}" if repository else None
 
 
+# -- facts the Kubernetes manifests share with Terraform, monitoring and the images ---------------
+
+MONITORING_NAMESPACE = "monitoring"  # where Prometheus runs; the only namespace allowed to scrape the services
+APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10000 stays clear of host users
 # Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: the Ingress sets it as
 # `access_logs.s3.prefix`, and the log bucket's policy lets Elastic Load Balancing write under it only.
 LOAD_BALANCER_LOG_PREFIX = "alb"
+
+
+def load_balancer_name(env: EnvironmentPlan) -> str:
+    """The public load balancer's name: the Ingress sets it, Terraform looks the ALB up by it (AWS allows 32)."""
+    return aws_name(env.platform, env.name, limit=32)

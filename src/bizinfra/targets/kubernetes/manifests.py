@@ -1,57 +1,94 @@
-"""One small function per manifest; each reads like the document it builds."""
+"""The folder of one Kubernetes environment: which file holds which manifests, and the kustomization over them."""
 
 from __future__ import annotations
 
-from typing import Any
+from bizinfra.artifacts import Artifact, text_file, yaml_file
+from bizinfra.plan import EnvironmentPlan, PlatformPlan
+from bizinfra.targets.kubernetes.addons import backup_schedule, external_secret, ingress, ingress_class, secret_store
+from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
+from bizinfra.targets.kubernetes.network import network_policies
+from bizinfra.targets.kubernetes.readme import readme
+from bizinfra.targets.kubernetes.workloads import service_documents
 
-from bizinfra.artifacts import Artifact, yaml_file
-from bizinfra.plan import EnvironmentPlan, PlatformPlan, ServicePlan
-
-Manifest = dict[str, Any]
+Files = list[tuple[str, list[Manifest]]]
 
 
 def compile_kubernetes(plan: PlatformPlan) -> list[Artifact]:
     artifacts = []
     for env in plan.on("kubernetes"):
         folder = f"kubernetes/{env.name}"
-        files = {
-            "namespace.yaml": [namespace(env)],
-            "configmaps.yaml": [shared_config_map(env)] + [service_config_map(env, s) for s in env.services],
-        }
-        artifacts += [yaml_file(f"{folder}/{name}", *manifests, environment=env.name) for name, manifests in files.items()]
-        artifacts.append(yaml_file(f"{folder}/kustomization.yaml", kustomization(env, list(files)), environment=env.name))
+        files = manifest_files(env)
+        artifacts += [yaml_file(f"{folder}/{name}", *manifests, environment=env.name) for name, manifests in files]
+        artifacts.append(yaml_file(f"{folder}/kustomization.yaml", kustomization(env, [name for name, _ in files]),
+                                   environment=env.name))
+        artifacts.append(text_file(f"{folder}/README.md", readme(env, files), comment="<!-- {} -->",
+                                   environment=env.name))
     return artifacts
 
 
-def metadata(env: EnvironmentPlan, name: str, labels: dict[str, str] | None = None) -> Manifest:
-    return {"name": name, "namespace": env.namespace, "labels": dict(labels or env.labels)}
+def manifest_files(env: EnvironmentPlan) -> Files:
+    """Every manifest file of the folder, in apply order; empty files are left out.
+
+    Another target's manifests join the folder by appending one (file name, documents) pair here.
+    """
+    files: Files = [
+        ("namespace.yaml", [namespace(env)]),
+        ("configmaps.yaml", [shared_config_map(env)] + [service_config_map(env, s.name) for s in env.services]),
+        ("secrets.yaml", secrets(env)),
+        ("network-policies.yaml", network_policies(env)),
+        *((f"services/{s.name}.yaml", service_documents(env, s)) for s in env.services),
+        ("ingress.yaml", ingresses(env)),
+        ("backup.yaml", [backup_schedule(env)]),
+    ]
+    return [(name, documents) for name, documents in files if documents]
 
 
 def namespace(env: EnvironmentPlan) -> Manifest:
+    # Pod Security Admission `restricted`: the API server itself refuses a pod that is not hardened.
+    security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": env.namespace, "labels": {**env.labels, "kubernetes.io/metadata.name": env.namespace}},
+        "metadata": {"name": env.namespace,
+                     "labels": {**env.labels, "kubernetes.io/metadata.name": env.namespace, **security}},
     }
 
 
 def shared_config_map(env: EnvironmentPlan) -> Manifest:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(env, env.config_map), "data": dict(env.config)}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(env, env.config_map),
+            "data": dict(env.config)}
 
 
-def service_config_map(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
+    service = env.service(name)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(env, service.config_map, dict(service.labels)),
+        "metadata": metadata(env, service.config_map, service.labels),
         "data": dict(service.config),
     }
 
 
+def secrets(env: EnvironmentPlan) -> list[Manifest]:
+    external = [external_secret(env, s) for s in env.services if s.secrets]
+    return [secret_store(env), *external] if external else []
+
+
+def ingresses(env: EnvironmentPlan) -> list[Manifest]:
+    public = [s for s in env.services if s.public_host]
+    return [ingress_class(env), ingress(env, public)] if public else []
+
+
 def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:
+    """No `namespace:` here: it would move the cluster-wide store and the velero Schedule into the app namespace.
+
+    `images:` names each Deployment's image, so that `kustomize edit set image <deployment>=<image>:<tag>`
+    releases one Deployment (one blue-green slot) without touching the others.
+    """
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "namespace": env.namespace,
         "resources": resources,
+        "images": [{"name": deployment, "newName": service.image, "newTag": PLACEHOLDER_TAG}
+                   for service in env.services for deployment in service.deployments],
     }

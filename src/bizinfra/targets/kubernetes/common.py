@@ -1,0 +1,23 @@
+"""What every manifest builder shares: the document type, metadata and the target's own constants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bizinfra.plan import EnvironmentPlan
+
+Manifest = dict[str, Any]
+
+# The tag the manifests carry until a release sets the real one (`kustomize edit set image`). It names no
+# image, so a folder applied without a release fails to pull instead of running something unintended.
+PLACEHOLDER_TAG = "unreleased"
+SECRET_STORE = "aws-secrets-manager"  # the ClusterSecretStore's name, as in the seed
+
+
+def metadata(env: EnvironmentPlan, name: str, labels: Mapping[str, str] | None = None,
+             annotations: Mapping[str, str] | None = None) -> Manifest:
+    meta: Manifest = {"name": name, "namespace": env.namespace, "labels": dict(labels or env.labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta

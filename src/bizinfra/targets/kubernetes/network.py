@@ -1,0 +1,73 @@
+"""NetworkPolicies derived from the spec's graph: deny everything, then allow exactly the declared edges.
+
+Allowed: DNS to kube-dns; a service's port from the services that call it, from the public subnets when it
+is public (target type `ip`: the ALB's nodes there connect straight to the pods), and from the monitoring
+namespace (Prometheus scrapes the same port); egress to the services it calls and, in the private subnets
+where RDS and ElastiCache live, to the ports of the data stores it uses.
+"""
+
+from __future__ import annotations
+
+from bizinfra.plan import MONITORING_NAMESPACE, EnvironmentPlan, ServicePlan
+from bizinfra.targets.kubernetes.common import Manifest, metadata
+
+
+def network_policies(env: EnvironmentPlan) -> list[Manifest]:
+    policies = [default_deny(env), allow_dns(env)]
+    for service in env.services:
+        policies += [service_traffic(env, service), metrics_scrape(env, service)]
+    return policies
+
+
+def policy(env: EnvironmentPlan, name: str, labels: dict[str, str], pods: dict[str, str],
+           ingress: list[Manifest] | None = None, egress: list[Manifest] | None = None) -> Manifest:
+    spec: Manifest = {"podSelector": {"matchLabels": pods} if pods else {}, "policyTypes": []}
+    if ingress is not None:
+        spec["policyTypes"].append("Ingress")
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = egress
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata(env, name, labels),
+            "spec": spec}
+
+
+def tcp(port: int) -> list[Manifest]:
+    return [{"protocol": "TCP", "port": port}]
+
+
+def default_deny(env: EnvironmentPlan) -> Manifest:
+    return policy(env, "default-deny", dict(env.labels), {}, ingress=[], egress=[])
+
+
+def allow_dns(env: EnvironmentPlan) -> Manifest:
+    kube_dns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+    ports = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
+    return policy(env, "allow-dns", dict(env.labels), {}, egress=[{"to": [kube_dns], "ports": ports}])
+
+
+def service_traffic(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+    """`<service>-traffic`: the suffix keeps it apart from the shared policies whatever the service is called."""
+    ingress = []
+    if service.callers:
+        callers = [{"podSelector": {"matchLabels": dict(env.service(name).selector)}} for name in service.callers]
+        ingress.append({"from": callers, "ports": tcp(service.port)})
+    if service.public_host:
+        subnets = [{"ipBlock": {"cidr": cidr}} for cidr in env.network.public_subnets]
+        ingress.append({"from": subnets, "ports": tcp(service.port)})
+    egress = []
+    for name in service.calls:
+        callee = env.service(name)
+        egress.append({"to": [{"podSelector": {"matchLabels": dict(callee.selector)}}], "ports": tcp(callee.port)})
+    for name in service.uses:
+        subnets = [{"ipBlock": {"cidr": cidr}} for cidr in env.network.private_subnets]
+        egress.append({"to": subnets, "ports": tcp(env.datastore(name).port)})
+    return policy(env, f"{service.name}-traffic", dict(service.labels), dict(service.selector), ingress, egress)
+
+
+def metrics_scrape(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+    """`<service>-metrics`: Prometheus, from its own namespace, on the service port only."""
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+    return policy(env, f"{service.name}-metrics", dict(service.labels), dict(service.selector),
+                  ingress=[{"from": [monitoring], "ports": tcp(service.port)}])

@@ -1,0 +1,85 @@
+"""The README of an environment folder: what the cluster must run first, and how to apply and release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bizinfra.plan import INGRESS_CLASS, LIVE_SLOT, MONITORING_NAMESPACE, SLOT_LABEL, EnvironmentPlan
+
+# The add-on releases whose CRDs the manifests are validated against (src/bizinfra/data/reference/crds/SOURCES.md).
+ADDONS = (
+    ("AWS Load Balancer Controller", "v3.5.0", "IngressClass `alb` and the Ingress annotations"),
+    ("External Secrets Operator", "v2.9.0", "ClusterSecretStore and ExternalSecret, `external-secrets.io/v1`"),
+    ("prometheus-operator", "v0.93.0", f"Prometheus in the `{MONITORING_NAMESPACE}` namespace, scraping the pods"),
+    ("Velero", "v1.18.1", "Schedule, `velero.io/v1`"),
+    ("metrics-server", "any", "the CPU and memory figures the HorizontalPodAutoscalers read"),
+    ("Amazon VPC CNI with network policy enforcement", "any", "the NetworkPolicies (`enableNetworkPolicy: true`)"),
+)
+
+
+def readme(env: EnvironmentPlan, files: Sequence[tuple[str, Sequence[Any]]]) -> str:
+    identities = "\n".join(f"- {i.name}: ServiceAccount `{i.namespace}/{i.service_account}`, IAM role `{i.role_name}`"
+                           for i in env.identities)
+    addons = "\n".join(f"| {name} | {version} | {what} |" for name, version, what in ADDONS)
+    listing = "\n".join(f"- `{name}`: {', '.join(sorted({d['kind'] for d in documents}))}" for name, documents in files)
+    return f"""# {env.platform}: Kubernetes manifests for {env.name}
+
+Namespace `{env.namespace}` on the EKS cluster `{env.cluster_name}` ({env.region}).
+
+## Add-ons the cluster must run first
+
+| add-on | CRDs validated against | needed for |
+|---|---|---|
+{addons}
+
+Install the AWS Load Balancer Controller with `createIngressClassResource=false`: the IngressClass
+`{INGRESS_CLASS}` is part of these manifests. The add-ons that call AWS get their IAM role from EKS Pod Identity
+(Terraform creates the roles and associations), so their ServiceAccounts need no annotation:
+
+{identities}
+
+## Apply, in this order
+
+1. The add-ons above, with their CRDs: without them the API server rejects the custom resources.
+2. The Secrets Manager secrets `secrets.yaml` names, with their values: External Secrets copies them in.
+3. The folder, with a release's image tags set (below):
+
+```sh
+kubectl apply -k kubernetes/{env.name}
+```
+
+kustomize orders the objects (Namespace, ServiceAccounts, ConfigMaps, Services, then workloads). The files:
+
+{listing}
+
+## Release
+
+The manifests carry a placeholder tag; a release sets the real one for each Deployment, then applies:
+
+```sh
+kustomize edit set image <deployment>=<image>:<tag>
+```
+
+To re-apply changed manifests without touching what runs, first copy every running image into the
+kustomization (with the placeholder, a rollout would stall on an image that does not exist, old pods kept):
+
+```sh
+kubectl --namespace {env.namespace} get deployments --output \\
+  jsonpath='{{range .items[*]}}{{.metadata.name}}={{.spec.template.spec.containers[0].image}}{{"\\n"}}{{end}}' \\
+  | xargs kustomize edit set image
+```
+
+{release_notes(env)}
+"""
+
+
+def release_notes(env: EnvironmentPlan) -> str:
+    if env.rollout != "blue-green":
+        return "Deployments roll: a new pod must be ready before an old one stops."
+    return f"""Blue-green: every service runs two Deployments, `<service>-blue` and `<service>-green`, whose pods carry
+`{SLOT_LABEL}`. The deploy job, not these manifests, owns which slot is live: the Service's selector here
+leaves the slot out, so re-applying never moves traffic; a Service without a slot counts as `{LIVE_SLOT}`.
+A release goes to the idle slot: set its image, scale it up, wait for the rollout, smoke-test it, then
+`kubectl patch service <service> -p '{{"spec":{{"selector":{{"{SLOT_LABEL}":"<slot>"}}}}}}'` and scale the other
+slot to 0. See docs/kubernetes.md in bizinfra for the whole sequence."""

@@ -1,0 +1,186 @@
+"""A service's workload: ServiceAccount, Service, and per Deployment (one, or one per blue-green slot) its
+Deployment, HorizontalPodAutoscaler and PodDisruptionBudget."""
+
+from __future__ import annotations
+
+from bizinfra.plan import APP_USER_ID, SLOT_LABEL, SLOTS, EnvironmentPlan, ServicePlan
+from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
+
+# The seed's autoscaling targets: scale out above 70% of the CPU request, 80% of the memory request.
+CPU_TARGET_PERCENT = 70
+MEMORY_TARGET_PERCENT = 80
+# Seconds a terminating pod keeps serving while the load balancer and kube-proxy stop sending to it.
+DRAIN_SECONDS = 10
+
+
+def service_documents(env: EnvironmentPlan, service: ServicePlan) -> list[Manifest]:
+    documents = [service_account(env, service), kubernetes_service(env, service)]
+    for name in service.deployments:
+        documents.append(deployment(env, service, name))
+    if service.replicas.max > service.replicas.min:
+        documents += [autoscaler(env, service, name) for name in service.deployments]
+    if service.replicas.min >= 2:
+        documents += [disruption_budget(env, service, name) for name in service.deployments]
+    return documents
+
+
+def pod_selector(service: ServicePlan, deployment_name: str) -> dict[str, str]:
+    """What one Deployment's pods carry and are selected by: the service's selector, plus its slot in blue-green."""
+    slots = dict(zip(service.deployments, SLOTS, strict=False)) if len(service.deployments) == len(SLOTS) else {}
+    slot = slots.get(deployment_name)
+    return {**service.selector, SLOT_LABEL: slot} if slot else dict(service.selector)
+
+
+def service_account(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(env, service.service_account, service.labels),
+        # The services never call the Kubernetes API; AWS access, if ever needed, comes from EKS Pod Identity.
+        "automountServiceAccountToken": False,
+    }
+
+
+def kubernetes_service(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+    """Selects every slot's pods: the deploy job, not this manifest, owns which slot is live (docs/kubernetes.md)."""
+    annotations = {"alb.ingress.kubernetes.io/healthcheck-path": service.health_path} if service.public_host else None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(env, service.name, service.labels, annotations),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(service.selector),
+            "ports": [{"name": "http", "port": service.port, "targetPort": service.port, "protocol": "TCP"}],
+        },
+    }
+
+
+def deployment(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+    selector = pod_selector(service, name)
+    spec: Manifest = {
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector},
+        # A new pod must be ready before an old one goes: no capacity is lost during a rollout.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        "template": {
+            "metadata": {"labels": {**service.labels, **selector}, "annotations": dict(service.scrape_annotations)},
+            "spec": pod_spec(env, service, name, selector),
+        },
+    }
+    # Left out when an autoscaler or the blue-green deploy job sets it, so re-applying never resizes.
+    if service.replicas.max == service.replicas.min and len(service.deployments) == 1:
+        spec = {"replicas": service.replicas.min, **spec}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(env, name, service.labels),
+            "spec": spec}
+
+
+def pod_spec(env: EnvironmentPlan, service: ServicePlan, name: str, selector: dict[str, str]) -> Manifest:
+    spec: Manifest = {
+        "serviceAccountName": service.service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,  # the services find each other through the ConfigMap's *_URL variables
+        "terminationGracePeriodSeconds": 30 + DRAIN_SECONDS,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": APP_USER_ID,
+            "runAsGroup": APP_USER_ID,
+            "fsGroup": APP_USER_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container(env, service, name)],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}}],
+    }
+    if env.production or env.highly_available:
+        spec["topologySpreadConstraints"] = topology_spread(env, selector)
+    return spec
+
+
+def topology_spread(env: EnvironmentPlan, selector: dict[str, str]) -> list[Manifest]:
+    """Across zones (strictly when highly available), then across nodes; only the newest ReplicaSet counts."""
+    zone_rule = "DoNotSchedule" if env.highly_available else "ScheduleAnyway"
+    return [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": rule,
+         "labelSelector": {"matchLabels": dict(selector)}, "matchLabelKeys": ["pod-template-hash"]}
+        for key, rule in (("topology.kubernetes.io/zone", zone_rule), ("kubernetes.io/hostname", "ScheduleAnyway"))
+    ]
+
+
+def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+    env_from: list[Manifest] = [{"configMapRef": {"name": env.config_map}},
+                                {"configMapRef": {"name": service.config_map}}]
+    if service.secrets:
+        env_from.append({"secretRef": {"name": service.secret_name}})
+    return {
+        "name": service.container,
+        # A name kustomize replaces (kustomization.yaml `images:`), with a tag that is never `latest`.
+        "image": f"{name}:{PLACEHOLDER_TAG}",
+        "imagePullPolicy": "Always",
+        "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
+        "envFrom": env_from,
+        "resources": {
+            "requests": {"cpu": service.cpu_request, "memory": service.memory_request},
+            "limits": {"cpu": service.cpu_limit, "memory": service.memory_limit},
+        },
+        # Up to 60 s to start; then restarted after 30 s unhealthy, out of the load balancer after 15 s.
+        "startupProbe": probe(service, period=2, failures=30),
+        "livenessProbe": probe(service, period=10, failures=3),
+        "readinessProbe": probe(service, period=5, failures=3),
+        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": APP_USER_ID,
+            "runAsGroup": APP_USER_ID,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def probe(service: ServicePlan, period: int, failures: int) -> Manifest:
+    return {
+        "httpGet": {"path": service.health_path, "port": service.port, "scheme": "HTTP"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def autoscaler(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+    """Per Deployment: an idle blue-green slot scaled to 0 keeps its autoscaler inactive until the deploy job
+    scales it up again."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(env, name, service.labels),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": service.replicas.min,
+            "maxReplicas": service.replicas.max,
+            "metrics": [utilization("cpu", CPU_TARGET_PERCENT), utilization("memory", MEMORY_TARGET_PERCENT)],
+        },
+    }
+
+
+def utilization(resource: str, percent: int) -> Manifest:
+    return {"type": "Resource",
+            "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": percent}}}
+
+
+def disruption_budget(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+    """One pod at a time may be evicted; `maxUnavailable` (not minAvailable) also holds for a slot scaled to 0."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(env, name, service.labels),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": pod_selector(service, name)},
+            # A crash-looping pod must not block a node drain (stable in Kubernetes 1.31).
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }

@@ -1,0 +1,297 @@
+"""Properties of the Kubernetes manifests of random whole platforms (tests.strategies.platforms()).
+
+Expected values come from the spec (the user's words: ports, calls, uses, public, replicas), never from the
+plan the target reads; the manifests are read back from the rendered bytes."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+
+from bizinfra.plan import resolve
+from bizinfra.spec.models import Platform
+from bizinfra.spec.quantities import memory_bytes, millicores
+from bizinfra.validate.kubernetes import KUBERNETES_VERSIONS, document_problems, validate_folders
+from tests.conftest import require_tool
+from tests.kubernetes_support import (
+    DNS,
+    MONITORING,
+    PRIVATE_SUBNETS,
+    PUBLIC_SUBNETS,
+    Document,
+    Edge,
+    allowed_edges,
+    environments,
+    kustomization,
+    matches,
+    named,
+    of_kind,
+    rendered,
+    venv_path,
+    write,
+)
+from tests.strategies import platforms
+
+KUBERNETES_ENVS = ("production", "staging")  # the strategies' environments that run on Kubernetes
+
+
+def deployments_of(platform: Platform, env: str, service: str) -> list[str]:
+    blue_green = platform.environments[env].rollout == "blue-green"
+    return [f"{service}-blue", f"{service}-green"] if blue_green else [service]
+
+
+def spec_replicas(platform: Platform, env: str, service: str) -> tuple[int, int]:
+    override = platform.environments[env].services.get(service)
+    scale = (override and override.replicas) or platform.services[service].replicas
+    return scale.min, scale.max
+
+
+@given(platforms())
+def test_every_port_agrees_with_the_spec(platform: Platform) -> None:
+    for env, documents in environments(rendered(platform)).items():
+        for name, spec in platform.services.items():
+            service = named(documents, "Service", name)
+            assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(spec.port, spec.port)]
+            for deployment in deployments_of(platform, env, name):
+                pod = named(documents, "Deployment", deployment)["spec"]["template"]
+                (container,) = pod["spec"]["containers"]
+                assert [p["containerPort"] for p in container["ports"]] == [spec.port]
+                probes = [container[k]["httpGet"] for k in ("startupProbe", "livenessProbe", "readinessProbe")]
+                assert {(p["port"], p["path"]) for p in probes} == {(spec.port, spec.health)}
+                annotations = pod["metadata"]["annotations"]
+                assert annotations["prometheus.io/port"] == str(spec.port)
+                assert annotations["prometheus.io/path"] == spec.metrics
+            policies = [p["spec"] for p in of_kind(documents, "NetworkPolicy")
+                        if p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == name]
+            ingress_ports = {port["port"] for p in policies for rule in p.get("ingress", []) for port in rule["ports"]}
+            assert ingress_ports == {spec.port}
+
+
+@given(platforms())
+def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -> None:
+    plan = resolve(platform, "spec.yaml")
+    for env, documents in environments(rendered(platform)).items():
+        network = plan.environments[[e.name for e in plan.environments].index(env)].network
+        assert all(_inside(cidr, platform.network.cidr) for cidr in network.public_subnets + network.private_subnets)
+        expected = set()
+        for name, spec in platform.services.items():
+            for deployment in deployments_of(platform, env, name):
+                expected |= {Edge(deployment, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
+                expected.add(Edge(deployment, "ingress", f"namespace:{MONITORING}", "TCP", spec.port))
+                if spec.public:
+                    expected.add(Edge(deployment, "ingress", PUBLIC_SUBNETS, "TCP", spec.port))
+                for caller, caller_spec in platform.services.items():
+                    if name in caller_spec.calls:
+                        expected |= {Edge(deployment, "ingress", peer, "TCP", spec.port)
+                                     for peer in deployments_of(platform, env, caller)}
+                for callee in spec.calls:
+                    expected |= {Edge(deployment, "egress", peer, "TCP", platform.services[callee].port)
+                                 for peer in deployments_of(platform, env, callee)}
+                for store in spec.uses:
+                    expected.add(Edge(deployment, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)))
+        allowed = allowed_edges(documents, list(network.public_subnets), list(network.private_subnets))
+        assert sorted(allowed - expected) == [], "allowed but not declared"
+        assert sorted(expected - allowed) == [], "declared but not allowed"
+        deny = named(documents, "NetworkPolicy", "default-deny")["spec"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
+
+
+def _inside(cidr: str, network: str) -> bool:
+    return ipaddress.IPv4Network(cidr).subnet_of(ipaddress.IPv4Network(network))
+
+
+@given(platforms())
+def test_every_deployment_is_probed_bounded_and_hardened(platform: Platform) -> None:
+    for documents in environments(rendered(platform)).values():
+        for deployment in of_kind(documents, "Deployment"):
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["automountServiceAccountToken"] is False
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            for container in pod["containers"]:
+                assert {"startupProbe", "livenessProbe", "readinessProbe"} <= container.keys()
+                requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+                assert millicores(requests["cpu"]) <= millicores(limits["cpu"])
+                assert memory_bytes(requests["memory"]) <= memory_bytes(limits["memory"])
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["readOnlyRootFilesystem"] is True
+                assert context["runAsNonRoot"] is True and context["runAsUser"] >= 10000
+                assert context["capabilities"] == {"drop": ["ALL"]}
+                assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+                tmp = next(m for m in container["volumeMounts"] if m["mountPath"] == "/tmp")
+                assert next(v for v in pod["volumes"] if v["name"] == tmp["name"])["emptyDir"] is not None
+                name, _, tag = container["image"].rpartition(":")
+                assert name and tag and tag != "latest"
+
+
+@given(platforms())
+def test_autoscalers_and_budgets_follow_the_spec_replicas(platform: Platform) -> None:
+    for env, documents in environments(rendered(platform)).items():
+        for name in platform.services:
+            low, high = spec_replicas(platform, env, name)
+            for deployment_name in deployments_of(platform, env, name):
+                deployment = named(documents, "Deployment", deployment_name)
+                autoscalers = [h for h in of_kind(documents, "HorizontalPodAutoscaler")
+                               if h["spec"]["scaleTargetRef"]["name"] == deployment_name]
+                if high > low:
+                    (hpa,) = autoscalers
+                    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+                    assert low <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] == high
+                    assert "replicas" not in deployment["spec"]  # the autoscaler owns it
+                else:
+                    assert autoscalers == []
+                    if len(deployments_of(platform, env, name)) == 1:
+                        assert deployment["spec"]["replicas"] == low
+                budgets = [b for b in of_kind(documents, "PodDisruptionBudget")
+                           if matches(b["spec"]["selector"]["matchLabels"],
+                                      deployment["spec"]["template"]["metadata"]["labels"])]
+                assert len(budgets) == (1 if low >= 2 else 0)
+
+
+@given(platforms())
+def test_every_selector_matches_its_own_pods_only(platform: Platform) -> None:
+    for documents in environments(rendered(platform)).values():
+        deployments = of_kind(documents, "Deployment")
+        owner = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+                 for d in deployments}
+        for deployment in deployments:
+            assert matches(deployment["spec"]["selector"]["matchLabels"],
+                           deployment["spec"]["template"]["metadata"]["labels"])
+            others = [d for d in deployments if d is not deployment]
+            assert not any(matches(deployment["spec"]["selector"]["matchLabels"],
+                                   d["spec"]["template"]["metadata"]["labels"]) for d in others)
+        for service in of_kind(documents, "Service"):
+            chosen = {d["metadata"]["name"] for d in deployments
+                      if matches(service["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])}
+            assert chosen and {owner[name] for name in chosen} == {service["metadata"]["name"]}
+        for budget in of_kind(documents, "PodDisruptionBudget"):
+            assert sum(matches(budget["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])
+                       for d in deployments) == 1
+        for policy in of_kind(documents, "NetworkPolicy"):
+            selector = policy["spec"]["podSelector"].get("matchLabels", {})
+            assert any(matches(selector, d["spec"]["template"]["metadata"]["labels"]) for d in deployments)
+
+
+@given(platforms())
+def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> None:
+    files = rendered(platform)
+    for env, documents in environments(files).items():
+        def names(kind: str, documents: list[Document] = documents) -> set[str]:
+            return {d["metadata"]["name"] for d in of_kind(documents, kind)}
+
+        secrets = {d["spec"]["target"]["name"] for d in of_kind(documents, "ExternalSecret")}
+        assert not of_kind(documents, "Secret"), "secrets come from ExternalSecrets, never from a manifest"
+        stores = names("ClusterSecretStore")
+        for external in of_kind(documents, "ExternalSecret"):
+            assert external["spec"]["secretStoreRef"]["name"] in stores
+        for deployment in of_kind(documents, "Deployment"):
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] in names("ServiceAccount")
+            for container in pod["containers"]:
+                for source in container["envFrom"]:
+                    if "configMapRef" in source:
+                        assert source["configMapRef"]["name"] in names("ConfigMap")
+                    else:
+                        assert source["secretRef"]["name"] in secrets
+        for hpa in of_kind(documents, "HorizontalPodAutoscaler"):
+            assert hpa["spec"]["scaleTargetRef"]["name"] in names("Deployment")
+        for ingress in of_kind(documents, "Ingress"):
+            assert ingress["spec"]["ingressClassName"] in names("IngressClass")
+            for rule in ingress["spec"]["rules"]:
+                backend = rule["http"]["paths"][0]["backend"]["service"]
+                service = named(documents, "Service", backend["name"])
+                assert backend["port"]["number"] in [p["port"] for p in service["spec"]["ports"]]
+        # every secret the spec declares reaches its service, by name only
+        for name, spec in platform.services.items():
+            variables = {item["secretKey"] for d in of_kind(documents, "ExternalSecret")
+                         if d["metadata"]["labels"]["app.kubernetes.io/name"] == name for item in d["spec"]["data"]}
+            assert set(spec.secrets) <= variables
+        images = {entry["name"] for entry in kustomization(files, env)["images"]}
+        assert {c["image"].rpartition(":")[0] for d in of_kind(documents, "Deployment")
+                for c in d["spec"]["template"]["spec"]["containers"]} == images
+
+
+@given(platforms())
+def test_every_object_is_labelled_as_part_of_the_platform(platform: Platform) -> None:
+    for env, documents in environments(rendered(platform)).items():
+        for document in documents:
+            labels = document["metadata"]["labels"]
+            assert labels["app.kubernetes.io/part-of"] == platform.name
+            assert labels["app.kubernetes.io/managed-by"] == "bizinfra"
+            assert labels["bizinfra.dev/environment"] == env
+            if labels.get("app.kubernetes.io/name") in platform.services:
+                public = platform.services[labels["app.kubernetes.io/name"]].public is not None
+                assert labels["app.kubernetes.io/component"] == ("public" if public else "internal")
+        for name in platform.services:
+            owned = [d for d in documents if d["metadata"]["labels"].get("app.kubernetes.io/name") == name]
+            assert {d["kind"] for d in owned} >= {"ServiceAccount", "Service", "Deployment", "ConfigMap",
+                                                  "NetworkPolicy"}
+
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035, what a Service's name must be
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@given(platforms())
+def test_every_name_is_one_the_api_server_accepts(platform: Platform) -> None:
+    """The schemas do not check names; the API server does."""
+    for documents in environments(rendered(platform)).values():
+        keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in documents]
+        assert len(set(keys)) == len(keys), "two objects of one kind share a name"
+        for kind, _, name in keys:
+            assert DNS_SUBDOMAIN.match(name) and len(name) <= 253, (kind, name)
+            if kind in ("Service", "Namespace"):
+                assert DNS_LABEL.match(name), (kind, name)
+            if kind == "Deployment":
+                assert len(name) <= 47, name  # its pods' names add a hash of up to 16 characters
+        for document in documents:
+            for value in document["metadata"]["labels"].values():
+                assert len(value) <= 63
+
+
+@given(platforms())
+def test_one_load_balancer_answers_for_exactly_the_public_hosts(platform: Platform) -> None:
+    public = {name for name, spec in platform.services.items() if spec.public}
+    for env, documents in environments(rendered(platform)).items():
+        ingresses = of_kind(documents, "Ingress")
+        if not public:
+            assert ingresses == []
+            continue
+        (ingress,) = ingresses
+        annotations = ingress["metadata"]["annotations"]
+        name = annotations["alb.ingress.kubernetes.io/load-balancer-name"]
+        assert len(name) <= 32 and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?", name)
+        assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+        backends = {rule["http"]["paths"][0]["backend"]["service"]["name"] for rule in ingress["spec"]["rules"]}
+        assert backends == public
+        hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+        assert len(set(hosts)) == len(hosts) and ingress["spec"]["tls"] == [{"hosts": hosts}]
+        assert all(host.endswith("." + platform.domain) for host in hosts)
+        if env == "production":
+            assert set(hosts) == {spec.public.host for spec in platform.services.values() if spec.public}
+        for service in public:
+            health = named(documents, "Service", service)["metadata"]["annotations"]
+            assert health == {"alb.ingress.kubernetes.io/healthcheck-path": platform.services[service].health}
+
+
+@given(platforms())
+def test_every_object_passes_the_kubernetes_and_crd_schemas(platform: Platform) -> None:
+    for documents in environments(rendered(platform)).values():
+        assert document_problems(documents) == []
+
+
+@settings(max_examples=3)
+@given(platforms(max_services=4))
+def test_kubernetes_validate_accepts_random_platforms(platform: Platform) -> None:
+    """The command itself (not only its schemas), one run per tree."""
+    venv_path()
+    tool = require_tool("kubernetes-validate")
+    with tempfile.TemporaryDirectory() as folder:
+        folders = write(rendered(platform), Path(folder))
+        assert [f.name for f in folders] == list(KUBERNETES_ENVS)
+        assert validate_folders(tool, folders, KUBERNETES_VERSIONS) == []
