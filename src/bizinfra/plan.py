@@ -144,6 +144,7 @@ class EnvironmentPlan:
     backup_bucket: str  # S3: Velero backups and database dumps
     log_bucket: str  # S3: load balancer and CDN access logs
     identities: tuple[WorkloadIdentity, ...]
+    runbooks: str  # the base that alert runbook links start with
 
     @property
     def qualified_name(self) -> str:
@@ -220,6 +221,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         backup_bucket=f"{bucket_stem}-backups",
         log_bucket=f"{bucket_stem}-logs",
         identities=_identities(platform.name, env_name),
+        runbooks=platform.monitoring.runbooks.rstrip("/"),
     )
 
 
@@ -349,3 +351,6 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
+
+
+SERVICE_NAME_LABEL = "app.kubernetes.io/name"  # the pod label whose value is its service's name (see `_service`)

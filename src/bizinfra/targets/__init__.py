@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterable
 from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
 from bizinfra.targets.kubernetes import compile_kubernetes
+from bizinfra.targets.monitoring import compile_monitoring
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
+    "monitoring": compile_monitoring,
 }
 
 
