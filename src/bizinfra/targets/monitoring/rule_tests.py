@@ -119,6 +119,12 @@ def test_group(name: str, series: list[Series], checks: list[dict[str, Any]]) ->
     return {"name": name, "interval": "1m", "input_series": series, "alert_rule_test": checks}
 
 
+def failing(env: EnvironmentPlan) -> list[ServicePlan]:
+    """The services a "fires" scenario breaks: all but the last, which stays healthy beside them to show that
+    each service's alert reads its own series only."""
+    return list(env.services[:-1]) if len(env.services) > 1 else list(env.services)
+
+
 def service_labels(env: EnvironmentPlan, service: ServicePlan) -> dict[str, str]:
     return {m.NAMESPACE: env.namespace, m.SERVICE: service.name}
 
@@ -130,10 +136,12 @@ def error_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
     threshold = Decimal(str(env.error_rate))
     fire_at = RATE_ONSET + minutes(r.ERROR_RATE_FOR)
     rules = {service.name: r.high_error_rate(env, service) for service in env.services}
-    alerts = [expected(rules[s.name], service_labels(env, s), float(threshold * ABOVE)) for s in env.services]
+    broken = failing(env)
+    alerts = [expected(rules[s.name], service_labels(env, s), float(threshold * ABOVE)) for s in broken]
     return [
         test_group(f"HighErrorRate fires after {r.ERROR_RATE_FOR} above {r.percent(threshold)}",
-                   [x for s in env.services for x in requests(env, s.name, (threshold * ABOVE, fire_at + 5))],
+                   [x for s in env.services for x in requests(
+                       env, s.name, (threshold * ABOVE if s in broken else Decimal(0), fire_at + 5))],
                    [check("HighErrorRate", fire_at - 1), check("HighErrorRate", fire_at, alerts)]),
         test_group(f"HighErrorRate stays silent just below {r.percent(threshold)}",
                    [x for s in env.services for x in requests(env, s.name, (threshold * BELOW, fire_at + 10))],
@@ -157,10 +165,11 @@ def latency_tests(env: EnvironmentPlan) -> list[TestGroup]:
     slow, fast = Decimal(940), Decimal(960)  # 94% or 96% of requests within the threshold
     p95 = limit + limit * float((950 - slow) / (1000 - slow))  # histogram_quantile's linear interpolation
     rules = {service.name: r.high_latency(env, service) for service in env.services}
-    alerts = [expected(rules[s.name], service_labels(env, s), p95) for s in env.services]
+    broken = failing(env)
+    alerts = [expected(rules[s.name], service_labels(env, s), p95) for s in broken]
     return [
         test_group(f"HighLatency fires after {r.LATENCY_FOR} with p95 above {r.duration_text(limit)}",
-                   [x for s in env.services for x in latency_series(env, s.name, slow)],
+                   [x for s in env.services for x in latency_series(env, s.name, slow if s in broken else fast)],
                    [check("HighLatency", fire_at - 1), check("HighLatency", fire_at, alerts)]),
         test_group(f"HighLatency stays silent with p95 just under {r.duration_text(limit)}",
                    [x for s in env.services for x in latency_series(env, s.name, fast)],
@@ -172,14 +181,17 @@ def pod_tests(env: EnvironmentPlan) -> list[TestGroup]:
     fire_at = minutes(r.POD_NOT_READY_FOR)
     pods = [(service, f"{deployment}-{POD_SUFFIX}") for service in env.services for deployment in service.deployments]
 
-    def series(values: str) -> list[Series]:
+    broken = failing(env)
+
+    def series(unready: str, ready: str = "") -> list[Series]:
         return [{"series": r.selector(m.POD_READY, namespace=env.namespace, pod=pod, condition="false"),
-                 "values": values} for _, pod in pods]
+                 "values": unready if s in broken else (ready or unready)} for s, pod in pods]
     rules = {service.name: r.pod_not_ready(env, service) for service in env.services}
     alerts = [expected(rules[s.name], {m.NAMESPACE: env.namespace, m.POD: pod, "condition": "false"})
-              for s, pod in pods]
+              for s, pod in pods if s in broken]
     return [
-        test_group(f"PodNotReady fires when a pod is not ready for {r.POD_NOT_READY_FOR}", series(f"1x{fire_at + 5}"),
+        test_group(f"PodNotReady fires when a pod is not ready for {r.POD_NOT_READY_FOR}",
+                   series(f"1x{fire_at + 5}", f"0x{fire_at + 5}"),
                    [check("PodNotReady", fire_at - 1), check("PodNotReady", fire_at, alerts)]),
         test_group(f"PodNotReady stays silent for a pod ready again within {r.POD_NOT_READY_FOR}",
                    series(f"1x{fire_at - 2} 0x{fire_at + 5}"),
@@ -196,9 +208,9 @@ def service_down_tests(env: EnvironmentPlan) -> list[TestGroup]:
     rules = {service.name: r.service_down(env, service) for service in env.services}
     return [
         test_group(f"ServiceDown fires when no pod answers scrapes for {r.SERVICE_DOWN_FOR}",
-                   [up(s, 1, f"0x{fire_at + 5}") for s in env.services],
+                   [up(s, 1, f"{0 if s in failing(env) else 1}x{fire_at + 5}") for s in env.services],
                    [check("ServiceDown", fire_at - 1),
-                    check("ServiceDown", fire_at, [expected(rules[s.name], {}) for s in env.services])]),
+                    check("ServiceDown", fire_at, [expected(rules[s.name], {}) for s in failing(env)])]),
         test_group("ServiceDown stays silent while one pod still answers",
                    [up(s, i, f"{i}x{fire_at + 5}") for s in env.services for i in (0, 1)],
                    [check("ServiceDown", fire_at), check("ServiceDown", fire_at + 5)]),
@@ -218,7 +230,8 @@ def burn_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
     tests = []
     for alert in m.BURN_RATE_ALERTS:
         rules = {service.name: r.burn_rate_alert(env, service, alert) for service in env.services}
-        alerts = [expected(rules[s.name], service_labels(env, s)) for s in env.services]
+        broken = failing(env)
+        alerts = [expected(rules[s.name], service_labels(env, s)) for s in broken]
         for window in alert.windows:
             ratio = window.factor * budget * ABOVE
             if ratio >= 1:
@@ -229,7 +242,8 @@ def burn_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
             tests.append(test_group(
                 f"{alert.name} fires at {r.number(ABOVE)} x {r.number(window.factor)}x the error budget "
                 f"over {window.long} and {window.short}",
-                [x for s in env.services for x in requests(env, s.name, (ratio, BURN_CHECK + 1))], checks))
+                [x for s in env.services for x in requests(
+                    env, s.name, (ratio if s in broken else Decimal(0), BURN_CHECK + 1))], checks))
         lowest = min(window.factor for window in alert.windows)
         tests.append(test_group(
             f"{alert.name} stays silent just under {r.number(lowest)}x the error budget",
