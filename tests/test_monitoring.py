@@ -137,6 +137,14 @@ def test_runbook_links_follow_the_spec(tmp_path: Path) -> None:
     assert urls["DatabaseConnectionFailed"] == f"{base}/database-connection-failed.md"
 
 
+@pytest.mark.parametrize("runbooks", ["", "docs/{{ $labels.service }}", "my runbooks"])
+def test_runbook_bases_that_would_break_the_annotation_templates_are_refused(runbooks: str) -> None:
+    spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    spec["monitoring"]["runbooks"] = runbooks
+    with pytest.raises(ValueError, match="runbooks"):
+        Platform.model_validate(spec)
+
+
 def test_no_postgres_means_no_database_alerts(tmp_path: Path) -> None:
     spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
     del spec["datastores"]["postgres"]

@@ -34,8 +34,7 @@ def rule_groups(env: EnvironmentPlan) -> list[Group]:
 
 def number(value: float | Decimal) -> str:
     """A threshold as PromQL reads it: 0.05, 1, 0.25; never 5e-02 or 0.05000000001."""
-    text = format(Decimal(str(value)).normalize(), "f")
-    return text
+    return format(Decimal(str(value)).normalize(), "f")
 
 
 def error_budget(env: EnvironmentPlan) -> Decimal:
