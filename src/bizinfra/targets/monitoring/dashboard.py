@@ -37,6 +37,7 @@ def dashboard(env: EnvironmentPlan) -> dict[str, Any]:
         budget_panel(4, env, (12, 8)),
     ]
     return {
+        "id": None,  # Grafana assigns the database id on import or provisioning; the uid is what stays stable
         "uid": dashboard_uid(env),
         "title": f"{env.platform} overview",
         "description": f"Requests, errors, latency and the {number(env.availability)}% availability SLO "
