@@ -16,6 +16,7 @@ from bizinfra.spec.models import Delivery, Platform, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores, seconds
 
 MANAGED_BY = "bizinfra"
+SERVICE_NAME_LABEL = "app.kubernetes.io/name"  # the pod label whose value is its service's name
 SLOT_LABEL = "bizinfra.dev/slot"  # blue or green, on pods of a blue-green service
 SLOTS = ("blue", "green")
 LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
@@ -151,6 +152,7 @@ class EnvironmentPlan:
     # The security group (by its Name tag) that Terraform creates for the public load balancer: the
     # Ingress names it in `alb.ingress.kubernetes.io/security-groups`, the node group admits it on service ports.
     load_balancer_security_group: str
+    runbooks: str  # the base that alert runbook links start with
 
     @property
     def qualified_name(self) -> str:
@@ -234,6 +236,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
         deploy_subject=github_subject(platform.delivery.repository, env_name),
         load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
+        runbooks=platform.monitoring.runbooks.rstrip("/"),
     )
 
 
@@ -244,7 +247,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
     resources = (override and override.resources) or spec.resources
     cpu_request, cpu_limit = resources.cpu.split("..")
     memory_request, memory_limit = resources.memory.split("..")
-    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": platform.name}
+    selector = {SERVICE_NAME_LABEL: name, "app.kubernetes.io/part-of": platform.name}
     used = [store for store in datastores if store.name in spec.uses]
     database = (spec.database or name.replace("-", "_")) if any(s.engine == "postgres" for s in used) else None
     return ServicePlan(

@@ -295,6 +295,10 @@ class Monitoring(Frozen):
     availability: Percent = Field(99.9, description="The availability SLO, in percent (seed: 99.9).")
     latency_p95: Duration = Field("1s", description="Alert when the 95th percentile latency is above this (seed: 1s).")
     error_rate: Percent = Field(5.0, description="Alert when this share of requests fail (seed: 5%).")
+    runbooks: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s{}]+$")] = Field(
+        "docs/runbooks", description="Where the alert runbooks live: alert X links to `<runbooks>/x.md`. Default "
+        "`docs/runbooks`, a folder of the platform's own repository, since runbooks change with the code they "
+        "describe; set a full URL (e.g. https://github.com/acme/business/blob/main/docs/runbooks) for clickable links.")
 
 
 class Backups(Frozen):

@@ -9,6 +9,7 @@ from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.kubernetes import compile_kubernetes
+from bizinfra.targets.monitoring import compile_monitoring
 from bizinfra.targets.terraform import compile_terraform
 
 Target = Callable[[PlatformPlan], list[Artifact]]
@@ -17,6 +18,7 @@ TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
     "github": compile_github,
     "terraform": compile_terraform,
+    "monitoring": compile_monitoring,
 }
 
 

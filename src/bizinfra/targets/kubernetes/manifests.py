@@ -9,6 +9,7 @@ from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metada
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
 from bizinfra.targets.kubernetes.workloads import service_documents
+from bizinfra.targets.monitoring import kubernetes_documents
 
 Files = list[tuple[str, list[Manifest]]]
 
@@ -39,6 +40,7 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         *((f"services/{s.name}.yaml", service_documents(env, s)) for s in env.services),
         ("ingress.yaml", ingresses(env)),
         ("backup.yaml", [backup_schedule(env)]),
+        ("monitoring.yaml", kubernetes_documents(env)),
     ]
     return [(name, documents) for name, documents in files if documents]
 

@@ -1,0 +1,299 @@
+"""`promtool test rules` files generated with the rules: synthetic series showing that each alert fires
+once its condition has held for its `for:` duration, and stays silent just below its threshold.
+
+Expected alerts are built from the generated rules themselves (labels, and annotations with their
+templates expanded), so the test also proves that every annotation template renders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from bizinfra.plan import EnvironmentPlan, ServicePlan
+from bizinfra.spec.quantities import seconds
+from bizinfra.targets.monitoring import metrics as m
+from bizinfra.targets.monitoring import rules as r
+
+TestGroup = dict[str, Any]
+Series = dict[str, str]
+
+REQUESTS_PER_MINUTE = Decimal(1000)
+ABOVE = Decimal("1.05")  # "holds": 5% above a threshold
+BELOW = Decimal("0.95")  # "just below": 5% under it
+BURN_CHECK = 35  # minutes: when burn-rate alerts are checked
+RESET_BURST, RESET_CLEAN = 20, 150  # the page reset scenario: burst ratio in budgets, clean minutes before it
+RATE_ONSET = 1  # minutes: a 1m-spaced counter has two samples, hence a rate, from the second minute on
+POD_SUFFIX = "5d8f7c9b6-x2x4z"  # a ReplicaSet template hash and a pod suffix, as Kubernetes makes them
+
+
+def rule_tests(env: EnvironmentPlan) -> dict[str, Any]:
+    postgres = [store for store in env.datastores if store.engine == "postgres"]
+    tests = [*error_rate_tests(env), *latency_tests(env), *pod_tests(env), *service_down_tests(env),
+             *burn_rate_tests(env), *[test for store in postgres for test in database_tests(env, store.name)]]
+    return {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "group_eval_order": [group["name"] for group in r.rule_groups(env)],  # recording rules first
+        "tests": tests,
+    }
+
+
+# -- template expansion, as Prometheus' template functions do it ----------------------------------------------
+
+
+def go_general(value: float) -> str:
+    """Go's `%.4g`."""
+    return format(value, ".4g")
+
+
+def humanize(value: float) -> str:
+    """Prometheus' `humanize` (template/template.go): 4 significant digits and an SI prefix."""
+    prefix = ""
+    if value != 0 and abs(value) >= 1:
+        for candidate in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+            if abs(value) < 1000:
+                break
+            prefix, value = candidate, value / 1000
+    elif value != 0:
+        for candidate in ("m", "u", "n", "p", "f", "a", "z", "y"):
+            if abs(value) >= 1:
+                break
+            prefix, value = candidate, value * 1000
+    return go_general(value) + prefix
+
+
+def humanize_percentage(value: float) -> str:
+    return go_general(value * 100) + "%"
+
+
+def expand(template: str, labels: dict[str, str], value: float | None) -> str:
+    text = template
+    if value is not None:
+        text = text.replace("{{ $value | humanizePercentage }}", humanize_percentage(value))
+        text = text.replace("{{ $value | humanize }}", humanize(value))
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda match: labels[match[1]], text)
+    if "{{" in text:
+        raise ValueError(f"no synthetic expansion for the template in {template!r}")
+    return text
+
+
+def expected(rule: dict[str, Any], labels: dict[str, str], value: float | None = None) -> dict[str, Any]:
+    """The alert promtool must report: the series' labels under the rule's, its annotations expanded."""
+    alert_labels = {**labels, **rule["labels"]}
+    return {"exp_labels": alert_labels,
+            "exp_annotations": {k: expand(v, alert_labels, value) for k, v in rule["annotations"].items()}}
+
+
+# -- synthetic series -----------------------------------------------------------------------------------------
+
+
+def minutes(duration: str) -> int:
+    return int(seconds(duration) // 60)
+
+
+def counter(*segments: tuple[Decimal, int]) -> str:
+    """A counter from 0 growing by `increase` each minute for `length` minutes, segment after segment."""
+    items, value = ["0"], Decimal(0)
+    for increase, length in segments:
+        items.append(f"{r.number(value + increase)}+{r.number(increase)}x{length - 1}")
+        value += increase * length
+    return " ".join(items)
+
+
+def requests(env: EnvironmentPlan, service: str, *phases: tuple[Decimal, int]) -> list[Series]:
+    """Request counters answering `ratio` of requests with 503 for `length` minutes, phase after phase."""
+    def series(status: str, share: Callable[[Decimal], Decimal]) -> Series:
+        labels = r.selector(m.REQUESTS, namespace=env.namespace, service=service, status=status)
+        return {"series": labels, "values": counter(*((REQUESTS_PER_MINUTE * share(ratio), n) for ratio, n in phases))}
+    return [series("200", lambda ratio: 1 - ratio), series("503", lambda ratio: ratio)]
+
+
+def check(alertname: str, at: int, alerts: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    return {"eval_time": f"{at}m", "alertname": alertname, "exp_alerts": list(alerts)}
+
+
+def test_group(name: str, series: list[Series], checks: list[dict[str, Any]]) -> TestGroup:
+    return {"name": name, "interval": "1m", "input_series": series, "alert_rule_test": checks}
+
+
+def failing(env: EnvironmentPlan) -> list[ServicePlan]:
+    """The services a "fires" scenario breaks: all but the last, which stays healthy beside them to show that
+    each service's alert reads its own series only."""
+    return list(env.services[:-1]) if len(env.services) > 1 else list(env.services)
+
+
+def service_labels(env: EnvironmentPlan, service: ServicePlan) -> dict[str, str]:
+    return {m.NAMESPACE: env.namespace, m.SERVICE: service.name}
+
+
+# -- per-service alerts ---------------------------------------------------------------------------------------
+
+
+def error_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    threshold = Decimal(str(env.error_rate))
+    fire_at = RATE_ONSET + minutes(r.ERROR_RATE_FOR)
+    rules = {service.name: r.high_error_rate(env, service) for service in env.services}
+    broken = failing(env)
+    alerts = [expected(rules[s.name], service_labels(env, s), float(threshold * ABOVE)) for s in broken]
+    return [
+        test_group(f"HighErrorRate fires after {r.ERROR_RATE_FOR} above {r.percent(threshold)}",
+                   [x for s in env.services for x in requests(
+                       env, s.name, (threshold * ABOVE if s in broken else Decimal(0), fire_at + 5))],
+                   [check("HighErrorRate", fire_at - 1), check("HighErrorRate", fire_at, alerts)]),
+        test_group(f"HighErrorRate stays silent just below {r.percent(threshold)}",
+                   [x for s in env.services for x in requests(env, s.name, (threshold * BELOW, fire_at + 10))],
+                   [check("HighErrorRate", fire_at), check("HighErrorRate", fire_at + 10)]),
+    ]
+
+
+def latency_series(env: EnvironmentPlan, service: str, within_threshold: Decimal) -> list[Series]:
+    """Requests per minute by latency bucket: half within half the threshold, `within_threshold` within it,
+    all within twice it. Services must have a bucket bound at the threshold for the p95 to be exact there."""
+    limit = Decimal(str(env.latency_p95_seconds))
+    cumulative = {r.number(limit / 2): Decimal(500), r.number(limit): within_threshold,
+                  r.number(limit * 2): REQUESTS_PER_MINUTE, "+Inf": REQUESTS_PER_MINUTE}
+    return [{"series": r.selector(m.REQUEST_DURATION_BUCKET, namespace=env.namespace, service=service, le=le),
+             "values": counter((count, minutes(r.LATENCY_FOR) + 15))} for le, count in cumulative.items()]
+
+
+def latency_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    limit = env.latency_p95_seconds
+    fire_at = RATE_ONSET + minutes(r.LATENCY_FOR)
+    slow, fast = Decimal(940), Decimal(960)  # 94% or 96% of requests within the threshold
+    p95 = limit + limit * float((950 - slow) / (1000 - slow))  # histogram_quantile's linear interpolation
+    rules = {service.name: r.high_latency(env, service) for service in env.services}
+    broken = failing(env)
+    alerts = [expected(rules[s.name], service_labels(env, s), p95) for s in broken]
+    return [
+        test_group(f"HighLatency fires after {r.LATENCY_FOR} with p95 above {r.duration_text(limit)}",
+                   [x for s in env.services for x in latency_series(env, s.name, slow if s in broken else fast)],
+                   [check("HighLatency", fire_at - 1), check("HighLatency", fire_at, alerts)]),
+        test_group(f"HighLatency stays silent with p95 just under {r.duration_text(limit)}",
+                   [x for s in env.services for x in latency_series(env, s.name, fast)],
+                   [check("HighLatency", fire_at), check("HighLatency", fire_at + 10)]),
+    ]
+
+
+def pod_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    fire_at = minutes(r.POD_NOT_READY_FOR)
+    pods = [(service, f"{deployment}-{POD_SUFFIX}") for service in env.services for deployment in service.deployments]
+
+    broken = failing(env)
+
+    def series(unready: str, ready: str = "") -> list[Series]:
+        return [{"series": r.selector(m.POD_READY, namespace=env.namespace, pod=pod, condition="false"),
+                 "values": unready if s in broken else (ready or unready)} for s, pod in pods]
+    rules = {service.name: r.pod_not_ready(env, service) for service in env.services}
+    alerts = [expected(rules[s.name], {m.NAMESPACE: env.namespace, m.POD: pod, "condition": "false"})
+              for s, pod in pods if s in broken]
+    return [
+        test_group(f"PodNotReady fires when a pod is not ready for {r.POD_NOT_READY_FOR}",
+                   series(f"1x{fire_at + 5}", f"0x{fire_at + 5}"),
+                   [check("PodNotReady", fire_at - 1), check("PodNotReady", fire_at, alerts)]),
+        test_group(f"PodNotReady stays silent for a pod ready again within {r.POD_NOT_READY_FOR}",
+                   series(f"1x{fire_at - 2} 0x{fire_at + 5}"),
+                   [check("PodNotReady", fire_at), check("PodNotReady", fire_at + 5)]),
+    ]
+
+
+def service_down_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    fire_at = minutes(r.SERVICE_DOWN_FOR)
+
+    def up(service: ServicePlan, index: int, values: str) -> Series:
+        pod = f"{service.deployments[0]}-{POD_SUFFIX}{index}"
+        return {"series": r.selector(m.UP, namespace=env.namespace, service=service.name, pod=pod), "values": values}
+    rules = {service.name: r.service_down(env, service) for service in env.services}
+    return [
+        test_group(f"ServiceDown fires when no pod answers scrapes for {r.SERVICE_DOWN_FOR}",
+                   [up(s, 1, f"{0 if s in failing(env) else 1}x{fire_at + 5}") for s in env.services],
+                   [check("ServiceDown", fire_at - 1),
+                    check("ServiceDown", fire_at, [expected(rules[s.name], {}) for s in failing(env)])]),
+        test_group("ServiceDown stays silent while one pod still answers",
+                   [up(s, i, f"{i}x{fire_at + 5}") for s in env.services for i in (0, 1)],
+                   [check("ServiceDown", fire_at), check("ServiceDown", fire_at + 5)]),
+    ]
+
+
+# -- burn-rate alerts -----------------------------------------------------------------------------------------
+
+
+def burn_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    """Per window pair: an error ratio held 5% above factor x budget fires it; 5% under the alert's lowest
+    factor stays silent; and (page) a burst that has stopped no longer pages although the long window
+    still remembers it. A held ratio is the same over every window, so BURN_CHECK (the longest short
+    window the page reads, plus 5m) shows the thresholds without evaluating days of samples. Ratios above
+    100% cannot happen, so a pair whose threshold is above 1/1.05 (an SLO below about 93%) is not tested."""
+    budget = r.error_budget(env)
+    tests = []
+    for alert in m.BURN_RATE_ALERTS:
+        rules = {service.name: r.burn_rate_alert(env, service, alert) for service in env.services}
+        broken = failing(env)
+        alerts = [expected(rules[s.name], service_labels(env, s)) for s in broken]
+        for window in alert.windows:
+            ratio = window.factor * budget * ABOVE
+            if ratio >= 1:
+                continue
+            checks = [check(alert.name, BURN_CHECK, alerts)]
+            if alert is m.SLOW_BURN:  # a ticket-level burn must not page
+                checks.append(check(m.FAST_BURN.name, BURN_CHECK))
+            tests.append(test_group(
+                f"{alert.name} fires at {r.number(ABOVE)} x {r.number(window.factor)}x the error budget "
+                f"over {window.long} and {window.short}",
+                [x for s in env.services for x in requests(
+                    env, s.name, (ratio if s in broken else Decimal(0), BURN_CHECK + 1))], checks))
+        lowest = min(window.factor for window in alert.windows)
+        tests.append(test_group(
+            f"{alert.name} stays silent just under {r.number(lowest)}x the error budget",
+            [x for s in env.services for x in requests(env, s.name, (lowest * budget * BELOW, BURN_CHECK + 1))],
+            [check(alert.name, BURN_CHECK)]))
+    return tests + page_reset_test(env)
+
+
+def page_reset_test(env: EnvironmentPlan) -> list[TestGroup]:
+    """Clean traffic, then an hour failing at RESET_BURST x the budget, then calm. 50 minutes in, the 1h
+    window holds 50/60 of the burst (above 14.4x): it pages. 10 minutes after the burst, the 1h window
+    still does, but the 5m one is clean: it stops paging. The clean start is long enough that the 6h
+    window (60 burst minutes out of the CLEAN + 70 it holds) stays under 6x."""
+    burst = RESET_BURST * r.error_budget(env)
+    if burst > 1:
+        return []
+    length = minutes(m.FAST_BURN.windows[0].long)
+    rules = {service.name: r.burn_rate_alert(env, service, m.FAST_BURN) for service in env.services}
+    alerts = [expected(rules[s.name], service_labels(env, s)) for s in env.services]
+    series = [x for s in env.services for x in requests(env, s.name, (Decimal(0), RESET_CLEAN), (burst, length),
+                                                           (Decimal(0), 15))]
+    return [test_group(f"{m.FAST_BURN.name} stops paging once a burst is over",
+                       series, [check(m.FAST_BURN.name, RESET_CLEAN + length - 10, alerts),
+                                check(m.FAST_BURN.name, RESET_CLEAN + length + 10)])]
+
+
+# -- data store alerts ----------------------------------------------------------------------------------------
+
+
+def database_tests(env: EnvironmentPlan, store_name: str) -> list[TestGroup]:
+    store = env.datastore(store_name)
+    exporter = m.postgres_exporter(store.name)
+    labels = {m.NAMESPACE: env.namespace, m.SERVICE: exporter, m.POD: f"{exporter}-{POD_SUFFIX}"}
+    pg_up = r.selector(m.POSTGRES_UP, **labels)
+    down_at, missing_at = minutes(r.DATABASE_DOWN_FOR), minutes(r.EXPORTER_MISSING_FOR)
+    failed, missing = r.database_connection_failed(env, store), r.database_metrics_missing(env, store)
+    other = {"series": r.selector(m.UP, **labels), "values": f"1x{missing_at + 5}"}
+    return [
+        test_group(f"DatabaseConnectionFailed fires when {store.name} is unreachable for {r.DATABASE_DOWN_FOR}",
+                   [{"series": pg_up, "values": f"0x{down_at + 5}"}],
+                   [check(failed["alert"], down_at - 1),
+                    check(failed["alert"], down_at, [expected(failed, labels)])]),
+        test_group(f"DatabaseConnectionFailed stays silent when {store.name} is back within {r.DATABASE_DOWN_FOR}",
+                   [{"series": pg_up, "values": f"0 1x{down_at + 5}"}],
+                   [check(failed["alert"], down_at), check(failed["alert"], down_at + 5)]),
+        test_group(f"DatabaseMetricsMissing fires when {store.name} has no exporter for {r.EXPORTER_MISSING_FOR}",
+                   [other], [check(missing["alert"], missing_at - 1),
+                             check(missing["alert"], missing_at,
+                                   [expected(missing, {m.NAMESPACE: env.namespace, m.SERVICE: exporter})])]),
+        test_group(f"DatabaseMetricsMissing stays silent while {store.name}'s exporter reports",
+                   [other, {"series": pg_up, "values": f"1x{missing_at + 5}"}],
+                   [check(missing["alert"], missing_at + 5)]),
+    ]

@@ -1,0 +1,211 @@
+"""Prometheus rule groups of one environment: SLO recording rules, burn-rate alerts, per-service and
+data store alerts. The same groups go into the plain rule file and the PrometheusRule."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from bizinfra.plan import DatastorePlan, EnvironmentPlan, ServicePlan
+from bizinfra.targets.monitoring import metrics as m
+
+Rule = dict[str, Any]
+Group = dict[str, Any]
+
+ERROR_RATE_FOR = "5m"  # seed: HighErrorRate for 5m
+LATENCY_FOR = "5m"  # seed: HighLatency for 5m
+POD_NOT_READY_FOR = "5m"  # seed: PodNotReady for 5m
+SERVICE_DOWN_FOR = "3m"  # an outage: long enough to ride out one pod restart, short enough to page early
+DATABASE_DOWN_FOR = "1m"  # seed: DatabaseConnectionFailed for 1m
+EXPORTER_MISSING_FOR = "10m"  # an exporter being (re)installed should not open a ticket
+
+
+def rule_groups(env: EnvironmentPlan) -> list[Group]:
+    groups = [slo_recording_group(env), burn_rate_group(env), service_alert_group(env)]
+    postgres = [store for store in env.datastores if store.engine == "postgres"]
+    if postgres:
+        groups.append(datastore_alert_group(env, postgres))
+    return groups
+
+
+# -- numbers and selectors ------------------------------------------------------------------------------
+
+
+def number(value: float | Decimal) -> str:
+    """A threshold as PromQL reads it: 0.05, 1, 0.25; never 5e-02 or 0.05000000001."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+def error_budget(env: EnvironmentPlan) -> Decimal:
+    """The share of requests the SLO allows to fail: 0.001 for 99.9%, exact (no float residue)."""
+    return (Decimal(100) - Decimal(str(env.availability))) / 100
+
+
+def percent(fraction: float | Decimal) -> str:
+    return f"{number(Decimal(str(fraction)) * 100)}%"
+
+
+def duration_text(seconds: float) -> str:
+    return f"{number(Decimal(str(seconds)) * 1000)}ms" if seconds < 1 else f"{number(seconds)}s"
+
+
+def selector(metric: str, **matchers: str) -> str:
+    """`metric{a="x",b=~"y"}`; a matcher value starting with `~` is a regex match."""
+    parts = [f'{name}=~"{value[1:]}"' if value.startswith("~") else f'{name}="{value}"'
+             for name, value in matchers.items()]
+    return f"{metric}{{{','.join(parts)}}}"
+
+
+def pod_name_regex(service: ServicePlan) -> str:
+    """Pods of a Deployment are named `<deployment>-<template hash>-<suffix>`, neither part holding a '-'."""
+    return f"(?:{'|'.join(service.deployments)})-[a-z0-9]+-[a-z0-9]+"
+
+
+def runbook_url(env: EnvironmentPlan, alert: str) -> str:
+    return f"{env.runbooks}/{re.sub(r'(?<!^)(?=[A-Z])', '-', alert).lower()}.md"
+
+
+def alert_rule(env: EnvironmentPlan, name: str, service: str, expr: str, duration: str | None, severity: str,
+               summary: str, description: str) -> Rule:
+    rule: Rule = {"alert": name, "expr": expr}
+    if duration:
+        rule["for"] = duration
+    rule["labels"] = {"severity": severity, m.SERVICE: service, "environment": env.name}
+    rule["annotations"] = {"summary": summary, "description": description, "runbook_url": runbook_url(env, name)}
+    return rule
+
+
+# -- SLO recording rules -------------------------------------------------------------------------------------
+
+
+def error_ratio_expr(env: EnvironmentPlan, window: str) -> str:
+    """Failed over all requests per service; 0 rather than nothing while a service has no 5xx series yet."""
+    by = f"sum by ({m.NAMESPACE}, {m.SERVICE})"
+    errors = f"{by} (rate({selector(m.REQUESTS, namespace=env.namespace, status='~' + m.ERROR_STATUS)}[{window}]))"
+    total = f"{by} (rate({selector(m.REQUESTS, namespace=env.namespace)}[{window}]))"
+    return f"({errors} or {total} * 0) / {total}"
+
+
+def slo_recording_group(env: EnvironmentPlan) -> Group:
+    rules: list[Rule] = [{"record": m.error_ratio(window), "expr": error_ratio_expr(env, window)}
+                         for window in m.ERROR_RATIO_WINDOWS]
+    period_ratio = m.error_ratio(m.SLO_PERIOD)
+    rules.append({"record": period_ratio,  # Sloth's period ratio: the 5m ratio averaged over the period
+                  "expr": f"avg_over_time({selector(m.error_ratio('5m'), namespace=env.namespace)}[{m.SLO_PERIOD}])"})
+    rules.append({"record": m.ERROR_BUDGET_REMAINING,
+                  "expr": f"1 - {selector(period_ratio, namespace=env.namespace)} / {number(error_budget(env))}"})
+    return {"name": f"{env.platform}-slo-error-ratios", "rules": rules}
+
+
+# -- burn-rate alerts -----------------------------------------------------------------------------------------
+
+
+def burn_rate_expr(env: EnvironmentPlan, service: ServicePlan, alert: m.BurnRateAlert) -> str:
+    budget = number(error_budget(env))
+    pairs = []
+    for window in alert.windows:
+        threshold = f"({number(window.factor)} * {budget})"
+        long, short = (selector(m.error_ratio(w), namespace=env.namespace, service=service.name)
+                       for w in (window.long, window.short))
+        pairs.append(f"({long} > {threshold} and {short} > {threshold})")
+    return " or ".join(pairs)
+
+
+def burn_rate_alert(env: EnvironmentPlan, service: ServicePlan, alert: m.BurnRateAlert) -> Rule:
+    windows = " or ".join(f"{number(w.factor)}x over {w.long} and {w.short}" for w in alert.windows)
+    return alert_rule(
+        env, alert.name, service.name, burn_rate_expr(env, service, alert), None, alert.severity,
+        f"{service.name} is burning its error budget too fast",
+        f"{service.name} in {env.name} fails requests at {windows} the rate its {number(env.availability)}% "
+        f"availability SLO allows ({alert.meaning}).",
+    )
+
+
+def burn_rate_group(env: EnvironmentPlan) -> Group:
+    rules = [burn_rate_alert(env, service, alert) for alert in m.BURN_RATE_ALERTS for service in env.services]
+    return {"name": f"{env.platform}-slo-burn-rate-alerts", "rules": rules}
+
+
+# -- per-service alerts ---------------------------------------------------------------------------------------
+
+
+def high_error_rate(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    requests = selector(m.REQUESTS, namespace=env.namespace, service=service.name)
+    errors = selector(m.REQUESTS, namespace=env.namespace, service=service.name, status="~" + m.ERROR_STATUS)
+    by = f"sum by ({m.NAMESPACE}, {m.SERVICE})"
+    expr = f"{by} (rate({errors}[5m])) / {by} (rate({requests}[5m])) > {number(env.error_rate)}"
+    return alert_rule(
+        env, "HighErrorRate", service.name, expr, ERROR_RATE_FOR, m.CRITICAL,
+        f"{service.name}: more than {percent(env.error_rate)} of requests fail",
+        f"{{{{ $value | humanizePercentage }}}} of {service.name}'s requests in {env.name} answered 5xx over the "
+        f"last 5 minutes (threshold {percent(env.error_rate)}).",
+    )
+
+
+def high_latency(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    buckets = selector(m.REQUEST_DURATION_BUCKET, namespace=env.namespace, service=service.name)
+    expr = (f"histogram_quantile(0.95, sum by ({m.NAMESPACE}, {m.SERVICE}, le) (rate({buckets}[5m])))"
+            f" > {number(env.latency_p95_seconds)}")
+    threshold = duration_text(env.latency_p95_seconds)
+    return alert_rule(
+        env, "HighLatency", service.name, expr, LATENCY_FOR, m.WARNING,
+        f"{service.name}: p95 latency above {threshold}",
+        f"The 95th percentile of {service.name}'s request latency in {env.name} is {{{{ $value | humanize }}}}s "
+        f"over the last 5 minutes (threshold {threshold}).",
+    )
+
+
+def pod_not_ready(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    pods = selector(m.POD_READY, namespace=env.namespace, condition="false", pod="~" + pod_name_regex(service))
+    return alert_rule(
+        env, "PodNotReady", service.name, f"{pods} == 1", POD_NOT_READY_FOR, m.WARNING,
+        f"{service.name}: a pod is not ready",
+        f"Pod {{{{ $labels.pod }}}} of {service.name} in {env.name} has not been ready for {POD_NOT_READY_FOR}: "
+        "it gets no traffic and the other pods carry its share.",
+    )
+
+
+def service_down(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    targets = selector(m.UP, namespace=env.namespace, service=service.name)
+    return alert_rule(
+        env, "ServiceDown", service.name, f"absent({targets} == 1)", SERVICE_DOWN_FOR, m.CRITICAL,
+        f"{service.name} is down",
+        f"No pod of {service.name} in {env.name} has answered a metrics scrape for {SERVICE_DOWN_FOR}: "
+        "it is down, or no longer exposes metrics, and its error-rate alerts cannot see it.",
+    )
+
+
+def service_alert_group(env: EnvironmentPlan) -> Group:
+    rules = [build(env, service) for build in (high_error_rate, high_latency, pod_not_ready, service_down)
+             for service in env.services]
+    return {"name": f"{env.platform}-service-alerts", "rules": rules}
+
+
+# -- data store alerts ----------------------------------------------------------------------------------------
+
+
+def database_connection_failed(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    up = selector(m.POSTGRES_UP, namespace=env.namespace, service=m.postgres_exporter(store.name))
+    users = ", ".join(store.users) or "no service"
+    return alert_rule(
+        env, "DatabaseConnectionFailed", store.name, f"{up} == 0", DATABASE_DOWN_FOR, m.CRITICAL,
+        f"{store.name}: cannot connect to PostgreSQL",
+        f"postgres_exporter cannot query {store.name} ({store.host}:{store.port}) in {env.name}; "
+        f"{users} depend on it.",
+    )
+
+
+def database_metrics_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    up = selector(m.POSTGRES_UP, namespace=env.namespace, service=m.postgres_exporter(store.name))
+    return alert_rule(
+        env, "DatabaseMetricsMissing", store.name, f"absent({up})", EXPORTER_MISSING_FOR, m.WARNING,
+        f"{store.name}: no metrics from postgres_exporter",
+        f"Prometheus has no {m.POSTGRES_UP} for {store.name} in {env.name}, so DatabaseConnectionFailed cannot fire: "
+        f"run postgres_exporter with pod label app.kubernetes.io/name={m.postgres_exporter(store.name)}.",
+    )
+
+
+def datastore_alert_group(env: EnvironmentPlan, stores: list[DatastorePlan]) -> Group:
+    rules = [build(env, store) for build in (database_connection_failed, database_metrics_missing) for store in stores]
+    return {"name": f"{env.platform}-datastore-alerts", "rules": rules}

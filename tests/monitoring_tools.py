@@ -1,0 +1,130 @@
+"""Helpers for the monitoring tests: the generated tree on disk, promtool runs, CRD schemas, and the pods
+Kubernetes service discovery would report for a plan."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.protocols import Validator
+
+from bizinfra.plan import SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan
+from bizinfra.render import render
+from bizinfra.targets.monitoring import compile_monitoring
+from tests.conftest import ROOT, require_tool
+
+CRDS = ROOT / "src" / "bizinfra" / "data" / "reference" / "crds"
+TOOL_PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
+
+def write_tree(plan: PlatformPlan, folder: Path) -> dict[str, Path]:
+    """The monitoring files of `plan`, rendered as bizinfra writes them, below `folder`."""
+    written = {}
+    for artifact in compile_monitoring(plan):
+        path = folder / artifact.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(render(artifact, plan.source))
+        written[artifact.path] = path
+    return written
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(part) for part in command], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PATH": TOOL_PATH}, timeout=120)
+
+
+def promtool(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
+    return run(require_tool("promtool"), *arguments)
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"{' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
+
+
+# -- Kubernetes service discovery, as a static stub ------------------------------------------------------------
+
+
+def discovered_pods(env: EnvironmentPlan) -> list[dict[str, Any]]:
+    """What Kubernetes pod discovery reports for the environment's pods, one target per container port,
+    with the labels and annotations the plan gives them (plus a pod that must not be scraped)."""
+    groups = []
+    for index, service in enumerate(env.services):
+        slots = dict(zip(service.deployments, SLOTS, strict=True)) if len(service.deployments) > 1 else {}
+        for number, deployment in enumerate(service.deployments):
+            labels = {**service.labels, **({SLOT_LABEL: slots[deployment]} if slots else {})}
+            groups.append(pod_target(env, f"10.1.{index}.{number + 1}", service.port, f"{deployment}-5d8f7c9b6-x2x4z",
+                                     labels, dict(service.scrape_annotations), "Running"))
+    groups.append(pod_target(env, "10.2.0.1", 8080, "unannotated-5d8f7c9b6-x2x4z", {"app": "other"}, {}, "Running"))
+    return groups
+
+
+def pod_target(env: EnvironmentPlan, ip: str, port: int, name: str, labels: dict[str, str],
+               annotations: dict[str, str], phase: str) -> dict[str, Any]:
+    meta = {"__meta_kubernetes_namespace": env.namespace, "__meta_kubernetes_pod_name": name,
+            "__meta_kubernetes_pod_ip": ip, "__meta_kubernetes_pod_phase": phase,
+            "__meta_kubernetes_pod_container_port_number": str(port)}
+    for key, value in labels.items():
+        meta[f"__meta_kubernetes_pod_label_{sanitize(key)}"] = value
+        meta[f"__meta_kubernetes_pod_labelpresent_{sanitize(key)}"] = "true"
+    for key, value in annotations.items():
+        meta[f"__meta_kubernetes_pod_annotation_{sanitize(key)}"] = value
+        meta[f"__meta_kubernetes_pod_annotationpresent_{sanitize(key)}"] = "true"
+    return {"targets": [f"{ip}:{port}"], "labels": meta}
+
+
+def sanitize(key: str) -> str:
+    """Prometheus' strutil.SanitizeLabelName, written independently of the code under test."""
+    return "".join(c if ("a" <= c.lower() <= "z") or c.isdigit() or c == "_" else "_" for c in key)
+
+
+def stubbed_config(config_path: Path, static_configs: list[dict[str, Any]]) -> Path:
+    """A copy of prometheus.yml beside the original (so rule_files still resolve) whose kubernetes_sd_configs
+    are replaced with static targets: Debian's promtool is built without Kubernetes service discovery and
+    rejects the real blocks."""
+    config = yaml.safe_load(config_path.read_text())
+    for job in config["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["static_configs"] = static_configs
+    stub = config_path.with_name("prometheus.stub.yml")
+    stub.write_text(yaml.safe_dump(config, sort_keys=False))
+    return stub
+
+
+# -- CRD schemas ------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def crd_validator(kind: str) -> Validator:
+    """The upstream CRD schema, closed as the API server's strict field validation treats it (crds/SOURCES.md)."""
+    schema = close(json.loads((CRDS / f"monitoring.coreos.com_v1_{kind}.json").read_text()))
+    validator: Validator = jsonschema.Draft7Validator(schema)
+    return validator
+
+
+def close(schema: Any) -> Any:
+    schema = copy.deepcopy(schema)
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if ("properties" in node and "additionalProperties" not in node
+                    and not node.get("x-kubernetes-preserve-unknown-fields")):
+                node["additionalProperties"] = False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return schema
+
+
+def crd_errors(document: dict[str, Any]) -> list[str]:
+    validator = crd_validator(document["kind"])
+    return [f"{document['kind']} {document['metadata']['name']}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(document)]

@@ -1,0 +1,400 @@
+"""The monitoring target: judged by promtool (rules, unit tests, config, service discovery), the upstream
+prometheus-operator CRD schemas and kubernetes-validate; over the bundled spec and random platforms."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+
+from bizinfra.plan import SERVICE_NAME_LABEL, EnvironmentPlan, PlatformPlan, resolve
+from bizinfra.spec.loader import load_platform
+from bizinfra.spec.models import Platform
+from bizinfra.spec.quantities import seconds
+from bizinfra.targets import compile_plan
+from bizinfra.targets.monitoring import kubernetes_documents
+from bizinfra.targets.monitoring import metrics as m
+from tests.conftest import ROOT, SPECS, require_tool
+from tests.monitoring_tools import (
+    TOOL_PATH,
+    assert_ok,
+    crd_errors,
+    discovered_pods,
+    pod_target,
+    promtool,
+    run,
+    stubbed_config,
+    write_tree,
+)
+from tests.strategies import platforms
+
+BUNDLED = "specs/business-app.yaml"
+PER_SERVICE_ALERTS = {"HighErrorRate", "HighLatency", "PodNotReady", "ServiceDown", "ErrorBudgetFastBurn",
+                      "ErrorBudgetSlowBurn"}
+# Google SRE workbook, "Alerting on SLOs", table 5-8: burn rate factor -> its long and short window.
+BURN_WINDOWS = {"ErrorBudgetFastBurn": {14.4: {"1h", "5m"}, 6.0: {"6h", "30m"}},
+                "ErrorBudgetSlowBurn": {3.0: {"1d", "2h"}, 1.0: {"3d", "6h"}}}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _venv_tools_on_path() -> Iterator[None]:
+    """kubernetes-validate lives beside the test interpreter; require_tool looks on PATH."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", TOOL_PATH)
+        yield
+
+
+def bundled() -> tuple[Platform, PlatformPlan]:
+    platform = load_platform(SPECS / "business-app.yaml", BUNDLED)
+    return platform, resolve(platform, BUNDLED)
+
+
+def plan_of(platform: Platform) -> PlatformPlan:
+    return resolve(platform, "specs/random.yaml")
+
+
+def rule_groups(folder: Path, env: str) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = yaml.safe_load((folder / "monitoring" / env / "rules.yml").read_text())["groups"]
+    return groups
+
+
+def alerts(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+# -- the bundled spec -----------------------------------------------------------------------------------------
+
+
+def test_bundled_spec_gets_rules_tests_and_scrape_config_per_kubernetes_environment(tmp_path: Path) -> None:
+    _, plan = bundled()
+    files = write_tree(plan, tmp_path)
+    assert sorted(files) == [
+        "monitoring/dashboard.json",
+        *(f"monitoring/{env}/{name}" for env in ("production", "staging")
+          for name in ("prometheus.yml", "rules.test.yml", "rules.yml")),
+    ]  # development runs on compose: no Prometheus of ours there
+    assert "monitoring/dashboard.json" in {a.path for a in compile_plan(plan)}  # registered as a target
+
+
+def test_bundled_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
+    _, plan = bundled()
+    files = write_tree(plan, tmp_path)
+    assert_ok(promtool("check", "rules", files["monitoring/staging/rules.yml"],
+                       files["monitoring/production/rules.yml"]))
+    result = promtool("test", "rules", files["monitoring/staging/rules.test.yml"],
+                      files["monitoring/production/rules.test.yml"])
+    assert_ok(result)
+    assert result.stdout.count("SUCCESS") == 2
+
+
+def test_bundled_alerts_carry_the_seed_thresholds(tmp_path: Path) -> None:
+    """The spec says 99.9% availability, p95 under 1s and at most 5% errors; the seed's alert durations."""
+    _, plan = bundled()
+    write_tree(plan, tmp_path)
+    rules = {(rule["alert"], rule["labels"]["service"]): rule for rule in alerts(rule_groups(tmp_path, "production"))}
+    services = ["api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service"]
+    assert {name for name, _ in rules} == PER_SERVICE_ALERTS | {"DatabaseConnectionFailed", "DatabaseMetricsMissing"}
+    for service in services:
+        assert rules["HighErrorRate", service]["expr"].endswith("> 0.05")
+        assert rules["HighErrorRate", service]["for"] == "5m"
+        assert rules["HighLatency", service]["expr"].endswith("> 1")
+        assert "(14.4 * 0.001)" in rules["ErrorBudgetFastBurn", service]["expr"]
+        assert "(1 * 0.001)" in rules["ErrorBudgetSlowBurn", service]["expr"]
+        assert "api-gateway-blue|api-gateway-green" in rules["PodNotReady", "api-gateway"]["expr"]  # blue-green pods
+    database = rules["DatabaseConnectionFailed", "postgres"]
+    assert database["expr"] == 'pg_up{namespace="business-app",service="postgres-exporter"} == 0'
+    assert (database["for"], database["labels"]["severity"]) == ("1m", "critical")
+    assert rules["HighErrorRate", "auth-service"]["annotations"]["runbook_url"] == "docs/runbooks/high-error-rate.md"
+
+
+def test_staging_alerts_say_so_and_cover_the_rolling_pods(tmp_path: Path) -> None:
+    _, plan = bundled()
+    write_tree(plan, tmp_path)
+    staging = alerts(rule_groups(tmp_path, "staging"))
+    assert {rule["labels"]["environment"] for rule in staging} == {"staging"}
+    pod_rule = next(r for r in staging if r["alert"] == "PodNotReady" and r["labels"]["service"] == "api-gateway")
+    assert 'pod=~"(?:api-gateway)-[a-z0-9]+-[a-z0-9]+"' in pod_rule["expr"]
+
+
+def test_runbook_links_follow_the_spec(tmp_path: Path) -> None:
+    platform, _ = bundled()
+    base = "https://github.com/acme/business/blob/main/docs/runbooks"
+    monitoring = platform.monitoring.model_copy(update={"runbooks": base + "/"})
+    changed = platform.model_copy(update={"monitoring": monitoring})
+    write_tree(plan_of(changed), tmp_path)
+    urls = {rule["alert"]: rule["annotations"]["runbook_url"] for rule in alerts(rule_groups(tmp_path, "staging"))}
+    assert urls["ErrorBudgetFastBurn"] == f"{base}/error-budget-fast-burn.md"
+    assert urls["DatabaseConnectionFailed"] == f"{base}/database-connection-failed.md"
+
+
+@pytest.mark.parametrize("runbooks", ["", "docs/{{ $labels.service }}", "my runbooks"])
+def test_runbook_bases_that_would_break_the_annotation_templates_are_refused(runbooks: str) -> None:
+    spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    spec["monitoring"]["runbooks"] = runbooks
+    with pytest.raises(ValueError, match="runbooks"):
+        Platform.model_validate(spec)
+
+
+def test_no_postgres_means_no_database_alerts(tmp_path: Path) -> None:
+    spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    del spec["datastores"]["postgres"]
+    for service in spec["services"].values():
+        service["uses"] = [store for store in service.get("uses", []) if store != "postgres"]
+    write_tree(plan_of(Platform.model_validate(spec)), tmp_path)
+    assert not [r for r in alerts(rule_groups(tmp_path, "production")) if "pg_up" in r["expr"]]
+
+
+def test_bundled_prometheus_config_passes_promtool_with_discovery_stubbed(tmp_path: Path) -> None:
+    """Debian's promtool has no Kubernetes service discovery, so the kubernetes_sd_configs blocks are swapped
+    for static targets in a copy; everything else (relabelling, alerting, rule files) is checked as written."""
+    _, plan = bundled()
+    files = write_tree(plan, tmp_path)
+    for env in plan.on("kubernetes"):
+        stub = stubbed_config(files[f"monitoring/{env.name}/prometheus.yml"], discovered_pods(env))
+        result = promtool("check", "config", stub)
+        assert_ok(result)
+        assert "rules found" in result.stdout  # it read rules.yml through rule_files
+
+
+def scraped(env: EnvironmentPlan, config: Path) -> list[dict[str, str]]:
+    """The targets promtool's own relabelling keeps from the pods discovery reports."""
+    first = env.services[0]
+    pending = pod_target(env, "10.3.0.1", first.port, "pending-5d8f7c9b6-x2x4z", dict(first.labels),
+                         dict(first.scrape_annotations), "Pending")
+    stub = stubbed_config(config, [*discovered_pods(env), pending])
+    # promtool waits out its whole --timeout for more discovery updates; static targets come at once
+    result = promtool("check", "service-discovery", "--timeout=250ms", stub, "kubernetes-pods")
+    assert_ok(result)
+    return [target["labels"] for target in json.loads(result.stdout) if target["labels"]]
+
+
+def assert_scrapes_every_service_as_planned(env: EnvironmentPlan, targets: list[dict[str, str]]) -> None:
+    expected = []
+    for index, service in enumerate(env.services):
+        for number, deployment in enumerate(service.deployments):
+            expected.append((f"10.1.{index}.{number + 1}:{service.port}", service.metrics_path, service.name,
+                             f"{deployment}-5d8f7c9b6-x2x4z", env.namespace))
+    got = [(t["__address__"], t["__metrics_path__"], t[m.SERVICE], t[m.POD], t[m.NAMESPACE]) for t in targets]
+    assert sorted(got) == sorted(expected)  # the unannotated and the pending pod are dropped
+
+
+def test_bundled_scrape_config_keeps_exactly_the_annotated_pods(tmp_path: Path) -> None:
+    _, plan = bundled()
+    files = write_tree(plan, tmp_path)
+    production = next(env for env in plan.environments if env.name == "production")
+    targets = scraped(production, files["monitoring/production/prometheus.yml"])
+    assert_scrapes_every_service_as_planned(production, targets)
+    gateway = {t[m.POD]: t for t in targets if t[m.SERVICE] == "api-gateway"}
+    assert gateway["api-gateway-blue-5d8f7c9b6-x2x4z"]["__address__"].endswith(":3000")
+    assert {t[m.SLOT] for t in gateway.values()} == {"blue", "green"}
+
+
+def test_bundled_kubernetes_documents_fit_the_crds_and_kubernetes(tmp_path: Path) -> None:
+    _, plan = bundled()
+    configmaps = []
+    for env in plan.on("kubernetes"):
+        documents = kubernetes_documents(env)
+        kinds = [d["kind"] for d in documents]
+        assert kinds == ["PrometheusRule", *["PodMonitor"] * len(env.services), "ConfigMap"]
+        for document in documents:
+            assert document["metadata"]["namespace"] == env.namespace
+            assert env.labels.items() <= document["metadata"]["labels"].items()
+            if document["kind"] != "ConfigMap":
+                assert crd_errors(document) == []
+        configmaps.append(documents[-1])
+    path = tmp_path / "configmaps.yaml"
+    path.write_text(yaml.safe_dump_all(configmaps))
+    assert_ok(run(require_tool("kubernetes-validate"), "--strict", "--quiet", path))
+
+
+def test_crd_check_rejects_what_the_api_server_would() -> None:
+    """The closed schemas catch a misspelt field and a bad duration: the check can fail."""
+    _, plan = bundled()
+    rule, monitor = kubernetes_documents(plan.on("kubernetes")[0])[:2]
+    rule["spec"]["groups"][1]["rules"][0]["for"] = "five minutes"
+    monitor["spec"]["podMetricsEndpoints"][0]["portnumber"] = 3000
+    assert crd_errors(rule) and crd_errors(monitor)
+
+
+def test_operator_objects_carry_the_same_rules_and_dashboard_as_the_plain_files(tmp_path: Path) -> None:
+    _, plan = bundled()
+    write_tree(plan, tmp_path)
+    dashboard = json.loads((tmp_path / "monitoring" / "dashboard.json").read_text())
+    dashboard.pop("//")
+    for env in plan.on("kubernetes"):
+        rule, *monitors, configmap = kubernetes_documents(env)
+        assert rule["spec"]["groups"] == rule_groups(tmp_path, env.name)
+        assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert [json.loads(text) for text in configmap["data"].values()] == [dashboard]
+        by_service = {monitor["metadata"]["name"]: monitor["spec"] for monitor in monitors}
+        for service in env.services:
+            endpoint = by_service[service.name]["podMetricsEndpoints"][0]
+            assert by_service[service.name]["selector"]["matchLabels"] == dict(service.selector)
+            assert (endpoint["portNumber"], endpoint["path"]) == (service.port, service.metrics_path)
+
+
+def dashboard_expressions(dashboard: dict[str, Any]) -> list[str]:
+    """Every PromQL of the dashboard, with Grafana's variables given values as Grafana would."""
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    exprs += [re.fullmatch(r"label_values\((.*), \w+\)", v["definition"])[1]  # type: ignore[index]
+              for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    return [e.replace("$__rate_interval", "5m").replace("$service", ".+") for e in exprs]
+
+
+def check_dashboard(dashboard: dict[str, Any], folder: Path) -> None:
+    """Importable: title, uid, unique ids, panels inside the 24-column grid, never overlapping, every query
+    valid PromQL (promtool reads them as recording rules) and on the picked Prometheus."""
+    assert dashboard["title"] and 0 < len(dashboard["uid"]) <= 40 and isinstance(dashboard["schemaVersion"], int)
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    cells: set[tuple[int, int]] = set()
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24
+        area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                for y in range(grid["y"], grid["y"] + grid["h"])}
+        assert not cells & area, f"panel {panel['title']} overlaps another"
+        cells |= area
+        assert panel["datasource"]["uid"] == "${datasource}"
+    assert {v["name"] for v in dashboard["templating"]["list"]} >= {"datasource", "service"}
+    rules = {"groups": [{"name": "dashboard", "rules": [{"record": f"dashboard:query:{i}", "expr": expr}
+                                                         for i, expr in enumerate(dashboard_expressions(dashboard))]}]}
+    path = folder / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules))
+    assert_ok(promtool("check", "rules", path))
+
+
+def test_bundled_dashboard_shows_traffic_errors_latency_and_budget(tmp_path: Path) -> None:
+    _, plan = bundled()
+    write_tree(plan, tmp_path)
+    dashboard = json.loads((tmp_path / "monitoring" / "dashboard.json").read_text())
+    check_dashboard(dashboard, tmp_path)
+    exprs = " ".join(dashboard_expressions(dashboard))
+    for needle in ("http_request_total", 'status=~"5.."', "histogram_quantile(0.95", m.ERROR_BUDGET_REMAINING):
+        assert needle in exprs
+    thresholds = {panel["title"]: panel["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"]
+                  for panel in dashboard["panels"]}
+    assert thresholds["Error rate (5xx)"] == 0.05 and thresholds["Latency p95"] == 1.0
+
+
+def test_metric_and_label_names_are_documented() -> None:
+    docs = (ROOT / "docs" / "monitoring.md").read_text()
+    names = [m.REQUESTS, m.REQUEST_DURATION_BUCKET, m.STATUS, m.SERVICE, m.NAMESPACE, m.POD, m.SLOT, m.UP,
+             m.POD_READY, m.POSTGRES_UP, m.SCRAPE_ANNOTATION, m.PORT_ANNOTATION, m.PATH_ANNOTATION,
+             m.ERROR_BUDGET_REMAINING, SERVICE_NAME_LABEL, *(m.error_ratio(w) for w in m.ERROR_RATIO_WINDOWS)]
+    assert [name for name in names if f"`{name}`" not in docs] == []
+
+
+def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
+    """A rule whose threshold drifts from what its unit test expects fails `promtool test rules`."""
+    _, plan = bundled()
+    files = write_tree(plan, tmp_path)
+    rules = files["monitoring/staging/rules.yml"]
+    rules.write_text(rules.read_text().replace("> 0.05", "> 0.06"))
+    assert promtool("test", "rules", files["monitoring/staging/rules.test.yml"]).returncode != 0
+
+
+# -- random platforms -------------------------------------------------------------------------------------------
+
+
+def burn_thresholds(expr: str) -> dict[float, tuple[set[str], set[float]]]:
+    """factor -> (windows, budgets) of each `A > (factor * budget) and B > (factor * budget)` pair."""
+    pairs: dict[float, tuple[set[str], set[float]]] = {}
+    for pair in expr.split(" or "):
+        for window, factor, budget in re.findall(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\} > \(([\d.]+) \* ([\d.]+)\)",
+                                                 pair):
+            windows, budgets = pairs.setdefault(float(factor), (set(), set()))
+            windows.add(window)
+            budgets.add(float(budget))
+    return pairs
+
+
+@given(platforms())
+def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(platform: Platform) -> None:
+    plan = plan_of(platform)
+    budget = 1 - platform.monitoring.availability / 100
+    for env in plan.on("kubernetes"):
+        groups = kubernetes_documents(env)[0]["spec"]["groups"]
+        recorded = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
+        per_service: dict[str, set[str]] = {}
+        for rule in alerts(groups):
+            assert rule["labels"]["severity"] in {"critical", "warning"}
+            assert rule["labels"]["environment"] == env.name and rule["labels"][m.SERVICE]
+            assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
+            assert all(rule["annotations"].values())
+            assert rule["annotations"]["runbook_url"].startswith(platform.monitoring.runbooks.rstrip("/") + "/")
+            per_service.setdefault(rule["labels"][m.SERVICE], set()).add(rule["alert"])
+            assert set(re.findall(r"slo:sli_error:ratio_rate\w+", rule["expr"])) <= recorded
+            if rule["alert"] in BURN_WINDOWS:
+                pairs = burn_thresholds(rule["expr"])
+                assert {f: w for f, (w, _) in pairs.items()} == BURN_WINDOWS[rule["alert"]]
+                assert all(b == pytest.approx(budget, rel=1e-9) for _, budgets in pairs.values() for b in budgets)
+            elif rule["alert"] == "HighErrorRate":
+                assert float(rule["expr"].rsplit("> ", 1)[1]) == pytest.approx(platform.monitoring.error_rate / 100)
+            elif rule["alert"] == "HighLatency":
+                assert float(rule["expr"].rsplit("> ", 1)[1]) == float(seconds(platform.monitoring.latency_p95))
+        for service in env.services:
+            assert per_service[service.name] == PER_SERVICE_ALERTS
+        postgres = [s.name for s in env.datastores if s.engine == "postgres"]
+        assert sorted(set(per_service) - {s.name for s in env.services}) == postgres
+
+
+@given(platforms())
+def test_operator_objects_fit_the_crds_for_any_platform(platform: Platform) -> None:
+    for env in plan_of(platform).on("kubernetes"):
+        documents = kubernetes_documents(env)
+        assert [e for d in documents if d["kind"] != "ConfigMap" for e in crd_errors(d)] == []
+        names = [(d["kind"], d["metadata"]["name"]) for d in documents]
+        assert len(set(names)) == len(names)
+
+
+@settings(max_examples=12)
+@given(platforms())
+def test_every_expression_parses_and_every_pod_is_scraped_as_planned(platform: Platform) -> None:
+    """One promtool call per check over the whole tree: rules, dashboard queries, config, discovery."""
+    plan = plan_of(platform)
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_tree(plan, Path(folder))
+        assert_ok(promtool("check", "rules", *(p for name, p in files.items() if name.endswith("/rules.yml"))))
+        check_dashboard(json.loads(files["monitoring/dashboard.json"].read_text()), Path(folder))
+        for env in plan.on("kubernetes"):
+            config = files[f"monitoring/{env.name}/prometheus.yml"]
+            assert_ok(promtool("check", "config", stubbed_config(config, discovered_pods(env))))
+            assert_scrapes_every_service_as_planned(env, scraped(env, config))
+
+
+@settings(max_examples=3)
+@given(platforms(max_services=3))
+def test_generated_unit_tests_pass_for_any_platform(platform: Platform) -> None:
+    """Slow (promtool evaluates hours of synthetic series), hence few examples; SLOs vary per example."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_tree(plan_of(platform), Path(folder))
+        tests = [path for name, path in files.items() if name.endswith("rules.test.yml")]
+        result = promtool("test", "rules", *tests)
+        assert_ok(result)
+        assert result.stdout.count("SUCCESS") == len(tests)
+
+
+def test_output_is_byte_identical_across_hash_seeds() -> None:
+    """No set or dict order leaks into the files: two interpreters with different hash seeds agree."""
+    program = ("import hashlib, sys; from bizinfra.plan import resolve; from bizinfra.render import render; "
+               "from bizinfra.spec.loader import load_platform; from bizinfra.targets.monitoring import "
+               "compile_monitoring; plan = resolve(load_platform(__import__('pathlib').Path(sys.argv[1])), 's'); "
+               "print(hashlib.sha256(b''.join(render(a, 's') for a in compile_monitoring(plan))).hexdigest())")
+    digests = set()
+    for seed in ("1", "2"):
+        result = subprocess.run([sys.executable, "-c", program, str(SPECS / "business-app.yaml")],
+                                capture_output=True, text=True, check=True,
+                                env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT / "src")})
+        digests.add(result.stdout)
+    assert len(digests) == 1
