@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterable
 
 from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
+from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.kubernetes import compile_kubernetes
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
+    "compose": compile_compose,
 }
 
 
