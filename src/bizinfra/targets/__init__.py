@@ -8,12 +8,14 @@ from bizinfra.artifacts import Artifact
 from bizinfra.plan import PlatformPlan
 from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.kubernetes import compile_kubernetes
+from bizinfra.targets.ops import compile_ops
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
     "compose": compile_compose,
+    "ops": compile_ops,
 }
 
 
