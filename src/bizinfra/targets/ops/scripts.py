@@ -63,8 +63,9 @@ def rollback_script(envs: tuple[EnvironmentPlan, ...]) -> str:
             for slot, deployment in deployment_slots(service):
                 arms[f'"{env.name}/{service.name}/{slot}"'] = [f'deployment="{deployment}"']
     blue_green = [env.name for env in envs if env.rollout == "blue-green"]
-    slot_help = (f"  slot         blue or green: which Deployment to roll back, in {', '.join(blue_green)} (blue-green)\n"
-                 if blue_green else "")
+    slot_help = ""
+    if blue_green:
+        slot_help = f"  slot         blue or green: which Deployment to roll back, in {', '.join(blue_green)}\n"
     arms["*"] = ['fail "no Deployment for $service${slot:+ slot $slot} in $environment'
                  + (f'; {", ".join(blue_green)} needs a slot (blue or green)' if blue_green else "") + '"']
     return f"""#!/usr/bin/env bash
@@ -233,7 +234,7 @@ esac
 echo "== $store ($engine, $identifier) in $region"
 if [[ "$engine" == "postgres" ]]; then
   aws rds describe-db-instances --region "$region" --db-instance-identifier "$identifier" \\
-    --query 'DBInstances[0].{{status: DBInstanceStatus, endpoint: Endpoint.Address, port: Endpoint.Port, multiAZ: MultiAZ}}' \\
+    --query 'DBInstances[0].{{status: DBInstanceStatus, endpoint: Endpoint.Address, multiAZ: MultiAZ}}' \\
     --output table
   groups="$(aws rds describe-db-instances --region "$region" --db-instance-identifier "$identifier" \\
     --query 'DBInstances[0].VpcSecurityGroups[].VpcSecurityGroupId' --output text)"
@@ -250,7 +251,7 @@ fi
 echo "== security groups: $groups"
 read -r -a group_ids <<<"$groups"
 aws ec2 describe-security-groups --region "$region" --group-ids "${{group_ids[@]}}" \\
-  --query 'SecurityGroups[].IpPermissions[].{{from: FromPort, to: ToPort, groups: UserIdGroupPairs[].GroupId, cidrs: IpRanges[].CidrIp}}' \\
+  --query 'SecurityGroups[].IpPermissions[].{{port: FromPort, groups: UserIdGroupPairs[].GroupId}}' \\
   --output table
 
 if [[ -z "$client" ]]; then
