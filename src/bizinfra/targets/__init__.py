@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from bizinfra.artifacts import Artifact
+from bizinfra.cost import compile_cost
 from bizinfra.plan import PlatformPlan
 from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.kubernetes import compile_kubernetes
@@ -16,6 +17,7 @@ TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
     "compose": compile_compose,
     "ops": compile_ops,
+    "cost": compile_cost,
 }
 
 
