@@ -1,0 +1,189 @@
+"""The local development files: judged by docker compose, the compose-spec schema and hadolint, and
+checked against the plan and the Kubernetes output on random platforms."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from hypothesis import given, settings
+
+from bizinfra.plan import EnvironmentPlan
+from bizinfra.spec.models import Platform
+from tests.localdev_helpers import bundled_platform, plan_of, run, tool, write_files
+from tests.strategies import platforms
+
+SCHEMA = json.loads((resources.files("bizinfra") / "data/reference/json-schemas/compose-spec.json").read_text())
+
+
+def compose_config(folder: Path) -> dict[str, Any]:
+    """What docker compose itself makes of the file, every profile on, values from .env.example.
+
+    A clean environment, so that no variable of the test process fills a `${...}` instead of .env.
+    """
+    compose = tool("docker-compose")
+    result = run([compose, "-f", "docker-compose.yml", "--env-file", ".env.example", "--profile", "*",
+                  "config", "--format", "json"], cwd=folder, env={})
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def env_example(folder: Path) -> dict[str, str]:
+    lines = (folder / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def development(platform: Platform) -> EnvironmentPlan:
+    (env,) = plan_of(platform).on("compose")
+    return env
+
+
+# -- the bundled spec ------------------------------------------------------------------------
+
+
+def test_bundled_compose_passes_docker_compose_and_the_compose_spec_schema(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    quiet = run([tool("docker-compose"), "-f", "docker-compose.yml", "--env-file", ".env.example", "config", "-q"],
+                cwd=folder, env={})
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    document = yaml.safe_load((folder / "docker-compose.yml").read_text())
+    errors = [error.message for error in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)]
+    assert errors == []
+
+
+def test_compose_without_env_file_refuses_to_run_and_says_where_the_value_goes(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    result = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
+    assert result.returncode != 0
+    assert "in .env (copy .env.example)" in result.stderr
+
+
+def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
+    config = compose_config(write_files(bundled_platform(), tmp_path) / "compose")
+    services = config["services"]
+    assert sorted(services) == ["api-gateway", "auth-service", "business-service", "inventory-service",
+                                "invoice-service", "pgadmin", "postgres", "redis"]
+    auth = services["auth-service"]
+    assert auth["environment"]["DB_NAME"] == "auth_service"
+    assert auth["environment"]["DB_HOST"] == "postgres"
+    assert auth["environment"]["REDIS_HOST"] == "redis"
+    assert auth["environment"]["JWT_SECRET"] == "local-jwt-secret-secret"  # from .env.example
+    assert {name: d["condition"] for name, d in auth["depends_on"].items()} == {"postgres": "service_healthy",
+                                                                                 "redis": "service_healthy"}
+    assert services["pgadmin"]["profiles"] == ["tools"]
+    assert services["postgres"]["image"] == "postgres:15-alpine"
+    assert services["redis"]["image"] == "redis:7-alpine"
+    assert set(config["volumes"]) == {"postgres-data", "redis-data", "pgadmin-data"}
+    assert len(config["networks"]) == 1
+    assert all(list(service["networks"]) == ["business-app"] for service in services.values())
+
+
+def test_init_script_creates_one_database_per_postgres_service_and_passes_shellcheck(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    script = folder / "initdb" / "postgres" / "create-databases.sh"
+    created = re.findall(r"^create_database (\S+)$", script.read_text(), flags=re.MULTILINE)
+    assert created == ["auth_service", "business_service", "inventory_service", "invoice_service"]
+    result = run([tool("shellcheck"), str(script)])
+    assert result.returncode == 0, result.stdout
+
+
+def test_init_script_creates_each_missing_database_once(tmp_path: Path) -> None:
+    """Run it with psql/createdb stand-ins: existing databases are left alone."""
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    (bin_dir / "psql").write_text('#!/bin/sh\ncase "$*" in *"\'auth_service\'"*) echo 1 ;; esac\n')
+    (bin_dir / "createdb").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    for stub in bin_dir.iterdir():
+        stub.chmod(0o755)
+    result = run([str(folder / "initdb/postgres/create-databases.sh")],
+                 env={"PATH": f"{bin_dir}:/usr/bin:/bin", "POSTGRES_USER": "owner"})
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines() == [f"--username owner --owner owner {name}" for name in
+                                            ("business_service", "inventory_service", "invoice_service")]
+
+
+def test_every_dockerfile_passes_hadolint_and_pins_its_base(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "docker"
+    dockerfiles = sorted(folder.glob("*.Dockerfile"))
+    assert len(dockerfiles) == 5
+    result = run([tool("hadolint"), *map(str, dockerfiles)])
+    assert result.returncode == 0, result.stdout
+    text = (folder / "auth-service.Dockerfile").read_text()
+    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine"] * 2
+    assert "EXPOSE 3001" in text and "npm ci --omit=dev" in text and "latest" not in text
+    assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
+
+
+# -- random platforms ------------------------------------------------------------------------
+
+
+@settings(max_examples=min(20, settings().max_examples))  # each example starts docker compose
+@given(platform=platforms())
+def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any) -> None:
+    out = tmp_path_factory.mktemp("compose")
+    root = write_files(platform, out)
+    env = development(platform)
+    config = compose_config(root / "compose")
+    values = env_example(root / "compose")
+    for store in env.datastores:
+        published = config["services"][store.name]["ports"][0]
+        assert (published["target"], published["published"]) == (store.port, str(store.port))
+    for service in env.services:
+        compose_service = config["services"][service.name]
+        published = compose_service["ports"][0]
+        assert (published["target"], published["published"]) == (service.port, str(service.port))
+        assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.health_path}"
+        dockerfile = (root / "docker" / f"{service.name}.Dockerfile").read_text()
+        assert f"EXPOSE {service.port}\n" in dockerfile
+        assert f"http://127.0.0.1:{service.port}{service.health_path}\"]" in dockerfile
+        environment = compose_service["environment"]
+        # Plain values arrive exactly as the plan has them, `$` included: compose did not interpolate them.
+        assert {k: environment[k] for k in {**env.config, **service.config}} == {**env.config, **service.config}
+        for ref in service.secrets:
+            assert environment[ref.variable] in values.values()
+        assert environment.get("DB_NAME") == service.database or service.database is None
+        assert set(compose_service.get("depends_on", {})) == set(service.uses)
+        assert all(d["condition"] == "service_healthy" for d in compose_service.get("depends_on", {}).values())
+
+
+@given(platform=platforms())
+def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: Platform,
+                                                                       tmp_path_factory: Any) -> None:
+    root = write_files(platform, tmp_path_factory.mktemp("k8s"))
+    compose = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
+    for folder in sorted((root / "kubernetes").iterdir()):
+        config_maps = {m["metadata"]["name"]: m["data"] for m in yaml.safe_load_all((folder / "configmaps.yaml")
+                                                                                    .read_text())}
+        for service in development(platform).services:
+            data = config_maps[service.config_map]
+            environment = compose[service.name]["environment"]
+            assert data["PORT"] == environment["PORT"] == str(service.port)
+            for key in [k for k in data if k.endswith("_NAME") or k.endswith("_PORT")]:
+                assert environment[key] == data[key]
+
+
+@given(platform=platforms())
+def test_no_secret_value_is_written_in_the_compose_file(platform: Platform, tmp_path_factory: Any) -> None:
+    root = write_files(platform, tmp_path_factory.mktemp("secrets"))
+    text = (root / "compose" / "docker-compose.yml").read_text()
+    values = env_example(root / "compose")
+    secrets = {name: value for name, value in values.items() if name not in ("APP_SOURCE_DIR", "DOCKERFILE_DIR")}
+    assert all(value not in text for value in secrets.values())
+    services = yaml.safe_load(text)["services"]
+    env = development(platform)
+    credentials = [(store.name, name) for store in env.datastores
+                   for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+                   if name in services[store.name]["environment"]]
+    credentials += [(service.name, ref.variable) for service in env.services for ref in service.secrets]
+    credentials += [(name, "PGADMIN_DEFAULT_PASSWORD") for name in services if name.startswith("pgadmin")]
+    assert len(credentials) >= sum(len(service.secrets) for service in env.services)
+    for name, variable in credentials:
+        assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", services[name]["environment"][variable])
