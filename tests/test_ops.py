@@ -162,6 +162,9 @@ def test_architecture_lists_every_service_and_store_with_their_calls_and_uses(pl
     expected |= {("alb", "-->", labels[n]) for n in public}
     if public:
         expected |= {("users", "-->", "cdn"), ("cdn", "-->", "alb")}
+    postgres_users = {n for n, s in spec_services.items() for u in s.uses if spec_stores[u].engine == "postgres"}
+    expected |= {(labels[n], "-.->", "backups") for n, d in spec_stores.items()
+                 if d.engine == "postgres" and any(n in spec_services[u].uses for u in postgres_users)}
     assert edges == expected
 
 
@@ -172,3 +175,5 @@ def test_bundled_architecture_draws_the_seed(bundled: Path) -> None:
     assert nodes["ds_postgres"] == "postgres<br/>PostgreSQL 15, RDS"
     assert ("alb", "-->", "svc_api_gateway") in edges
     assert ("svc_auth_service", "-.->", "ds_redis") in edges
+    assert ("ds_postgres", "-.->", "backups") in edges
+    assert nodes["backups"] == "S3<br/>business-app-com-production-backups"

@@ -349,3 +349,11 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
+
+
+def dockerfile_path(service: ServicePlan) -> str:
+    """Where the compose target writes the service's Dockerfile, under the platform's output folder.
+
+    Shared: docker compose builds local images from it and CI builds the pushed images from it.
+    """
+    return f"docker/{service.name}.Dockerfile"

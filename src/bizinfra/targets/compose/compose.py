@@ -8,11 +8,12 @@ from `.env` (copied from the generated `.env.example`): no password is written i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
-from bizinfra.plan import DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan
-from bizinfra.targets.compose.dockerfile import dockerfile, dockerfile_path, health_command
+from bizinfra.plan import DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan, dockerfile_path
+from bizinfra.targets.compose.dockerfile import dockerfile, health_command
 
 Document = dict[str, Any]
 
@@ -166,7 +167,8 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
     document: Document = {
         "build": {
             "context": f"${{{SOURCE_VARIABLE}:-{repository_root(folder)}}}",
-            "dockerfile": f"${{{DOCKERFILES_VARIABLE}:-generated/{env.platform}/docker}}/{service.name}.Dockerfile",
+            "dockerfile": f"${{{DOCKERFILES_VARIABLE}:-generated/{env.platform}/docker}}/"
+                          f"{PurePosixPath(dockerfile_path(service)).name}",
         },
         "image": f"{service.image}:dev",  # a local tag that never shadows a pushed one
         "ports": [local_port(service.port)],
@@ -195,13 +197,23 @@ def pgadmin_service(env: EnvironmentPlan) -> Document:
         "environment": {
             "PGADMIN_DEFAULT_EMAIL": f"admin@{env.domain}",
             "PGADMIN_DEFAULT_PASSWORD": required(PGADMIN_PASSWORD_VARIABLE),
-            "PGADMIN_CONFIG_SERVER_MODE": "False",
+            # pgAdmin reads PGADMIN_CONFIG_* as Python values: no second, "master" password prompt.
+            "PGADMIN_CONFIG_MASTER_PASSWORD_REQUIRED": "False",
         },
-        "ports": [f"127.0.0.1:{PGADMIN_PORT}:80"],
+        "ports": [f"127.0.0.1:{pgadmin_port(env)}:80"],
         "volumes": ["pgadmin-data:/var/lib/pgadmin"],
         "depends_on": {store.name: {"condition": "service_healthy"} for store in postgres_stores(env)},
         "networks": [network_name(env)],
     }
+
+
+def pgadmin_port(env: EnvironmentPlan) -> int:
+    """The seed's 5050 on the host, or the next port no service or data store publishes."""
+    taken = {s.port for s in env.services} | {d.port for d in env.datastores}
+    port = PGADMIN_PORT
+    while port in taken:
+        port += 1
+    return port
 
 
 def healthcheck(test: list[str]) -> Document:
@@ -253,7 +265,8 @@ def env_example(env: EnvironmentPlan, folder: str, variables: Mapping[Credential
         for key, name in declared:
             lines += [f"# {key}", f"{name}={placeholder(name.lower(), 'secret')}"]
     if postgres_stores(env):
-        lines += ["", f"# pgAdmin (`docker compose --profile {TOOLS_PROFILE} up`), on http://localhost:{PGADMIN_PORT}",
+        lines += ["", f"# pgAdmin (`docker compose --profile {TOOLS_PROFILE} up`) on http://localhost:{pgadmin_port(env)},",
+                  f"# signing in as admin@{env.domain}",
                   f"{PGADMIN_PASSWORD_VARIABLE}={placeholder('pgadmin', 'password')}"]
     return "\n".join(lines) + "\n"
 

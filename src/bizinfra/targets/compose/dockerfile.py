@@ -11,10 +11,6 @@ from bizinfra.plan import ServicePlan
 NODE_IMAGE = "node:24.21.0-alpine"
 
 
-def dockerfile_path(service: ServicePlan) -> str:
-    return f"docker/{service.name}.Dockerfile"
-
-
 def health_command(service: ServicePlan) -> list[str]:
     """Alpine's busybox has wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first."""
     return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.health_path}"]

@@ -27,8 +27,8 @@ def architecture_markdown(plan: PlatformPlan) -> str:
         f"# {plan.name}: architecture",
         "",
         f"The {env.name} environment as the spec describes it. Solid arrows are requests (the load balancer's",
-        "host rules and each service's `calls`), dotted arrows are data (`uses`). Network policies and",
-        "security groups allow exactly these edges.",
+        "host rules and each service's `calls`), dotted arrows are data (`uses`, and the database dumps of",
+        "`scripts/db-backup.sh`). The network policies and security groups are generated from the same edges.",
         "",
         "```mermaid",
         *flowchart(env),
@@ -49,15 +49,19 @@ def flowchart(env: EnvironmentPlan) -> list[str]:
     lines.append(f'  subgraph cluster["{where}"]')
     lines += [f"    {service_node(service)}" for service in env.services]
     lines.append("  end")
+    dumped = [store for store in env.datastores if store.databases and kubernetes]
     if env.datastores:
         lines.append('  subgraph data["Data stores"]')
         lines += [f"    {datastore_node(store, kubernetes)}" for store in env.datastores]
+        if dumped:
+            lines.append(f'    backups[("S3<br/>{env.backup_bucket}")]')
         lines.append("  end")
     for service in public:
         lines.append(f'  alb -->|"{service.public_host}"| {service_id(service.name)}')
     for service in env.services:
         lines += [f"  {service_id(service.name)} --> {service_id(called)}" for called in service.calls]
         lines += [f"  {service_id(service.name)} -.-> {datastore_id(store)}" for store in service.uses]
+    lines += [f'  {datastore_id(store.name)} -.->|"daily dumps"| backups' for store in dumped]
     return lines
 
 
