@@ -187,3 +187,50 @@ def test_no_secret_value_is_written_in_the_compose_file(platform: Platform, tmp_
     assert len(credentials) >= sum(len(service.secrets) for service in env.services)
     for name, variable in credentials:
         assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", services[name]["environment"][variable])
+
+
+@settings(max_examples=min(10, settings().max_examples))  # each example starts hadolint
+@given(platform=platforms())
+def test_dockerfiles_of_random_platforms_pass_hadolint_and_compose_files_the_schema(platform: Platform,
+                                                                                     tmp_path_factory: Any) -> None:
+    root = write_files(platform, tmp_path_factory.mktemp("lint"), ("compose",))
+    result = run([tool("hadolint"), *map(str, sorted((root / "docker").glob("*.Dockerfile")))])
+    assert result.returncode == 0, result.stdout
+    document = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())
+    assert [e.message for e in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)] == []
+
+
+def spec_with(**changes: Any) -> Platform:
+    spec: dict[str, Any] = {
+        "name": "shop", "domain": "shop.example.com",
+        "services": {"pgadmin": {"port": 5050, "uses": ["db"]}, "web": {"port": 8080, "calls": ["pgadmin"]}},
+        "datastores": {"db": {"engine": "postgres", "version": "16", "port": 5051}},
+    }
+    spec.update(changes)
+    return Platform.model_validate(spec)
+
+
+def test_pgadmin_never_takes_a_name_or_port_the_platform_uses(tmp_path: Path) -> None:
+    config = compose_config(write_files(spec_with(), tmp_path) / "compose")
+    tool_service = config["services"]["pgadmin-tool"]
+    assert tool_service["image"].startswith("dpage/pgadmin4:")
+    assert tool_service["ports"][0]["published"] == "5052"
+    assert config["services"]["pgadmin"]["build"]["dockerfile"].endswith("/pgadmin.Dockerfile")
+
+
+def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
+    platform = spec_with(environments={"dev": {"runs_on": "compose"}, "demo": {"runs_on": "compose"},
+                                       "production": {"branch": "main"}})
+    root = write_files(platform, tmp_path)
+    for env in ("dev", "demo"):
+        config = compose_config(root / "compose" / env)
+        assert config["services"]["web"]["environment"]["ENVIRONMENT"] == env
+        # compose/<env>/ is one level deeper: the repository root is four levels up
+        assert (root / "compose" / env / ".env.example").read_text().count("APP_SOURCE_DIR=../../../..\n") == 1
+    assert not (root / "compose" / "docker-compose.yml").exists()
+
+
+def test_without_a_compose_environment_there_are_dockerfiles_but_no_compose_folder(tmp_path: Path) -> None:
+    root = write_files(spec_with(environments={"production": {"branch": "main"}}), tmp_path)
+    assert sorted(p.name for p in (root / "docker").iterdir()) == ["pgadmin.Dockerfile", "web.Dockerfile"]
+    assert not (root / "compose").exists()
