@@ -234,3 +234,10 @@ def test_without_a_compose_environment_there_are_dockerfiles_but_no_compose_fold
     root = write_files(spec_with(environments={"production": {"branch": "main"}}), tmp_path)
     assert sorted(p.name for p in (root / "docker").iterdir()) == ["pgadmin.Dockerfile", "web.Dockerfile"]
     assert not (root / "compose").exists()
+
+
+def test_detect_secrets_finds_nothing_in_the_local_development_and_ops_files(tmp_path: Path) -> None:
+    root = write_files(bundled_platform(), tmp_path, ("compose", "ops"))
+    result = run([tool("detect-secrets"), "scan", "--all-files", "."], cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"] == {}

@@ -16,10 +16,9 @@ from importlib import resources
 from typing import Any
 
 from bizinfra.artifacts import Artifact, text_file
-from bizinfra.plan import EnvironmentPlan, PlatformPlan
+from bizinfra.plan import INGRESS_CLASS, EnvironmentPlan, PlatformPlan
 
 CENT = Decimal("0.01")
-ALB_CLASS = "alb"  # the AWS Load Balancer Controller's IngressClass
 ALB_GROUP = "alb.ingress.kubernetes.io/group.name"  # Ingresses of one group share one load balancer
 NODE_GROUP_DEFAULT_TYPE = "t3.medium"  # EKS managed node groups' default instance type (EKS API reference)
 
@@ -143,7 +142,7 @@ def load_balancer_groups(documents: Iterable[Mapping[str, Any]]) -> dict[str, li
         annotations = metadata.get("annotations") or {}
         spec = document.get("spec", {})
         ingress_class = spec.get("ingressClassName") or annotations.get("kubernetes.io/ingress.class")
-        if ingress_class != ALB_CLASS:
+        if ingress_class != INGRESS_CLASS:
             continue
         name = f"Ingress {metadata.get('namespace', 'default')}/{metadata.get('name')}"
         group = annotations.get(ALB_GROUP)

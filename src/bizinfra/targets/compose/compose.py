@@ -197,8 +197,6 @@ def pgadmin_service(env: EnvironmentPlan) -> Document:
         "environment": {
             "PGADMIN_DEFAULT_EMAIL": f"admin@{env.domain}",
             "PGADMIN_DEFAULT_PASSWORD": required(PGADMIN_PASSWORD_VARIABLE),
-            # pgAdmin reads PGADMIN_CONFIG_* as Python values: no second, "master" password prompt.
-            "PGADMIN_CONFIG_MASTER_PASSWORD_REQUIRED": "False",
         },
         "ports": [f"127.0.0.1:{pgadmin_port(env)}:80"],
         "volumes": ["pgadmin-data:/var/lib/pgadmin"],
