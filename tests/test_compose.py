@@ -122,6 +122,15 @@ def test_every_dockerfile_passes_hadolint_and_pins_its_base(tmp_path: Path) -> N
     assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
 
 
+def test_checkov_passes_every_dockerfile(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path, ("compose",)) / "docker"
+    result = run([tool("checkov"), "-d", str(folder), "--framework", "dockerfile", "--skip-download",
+                  "--output", "json", "--quiet"])
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["failed"], summary["parsing_errors"], summary["resource_count"]) == (0, 0, 5), result.stdout
+    assert summary["passed"] > 0 and result.returncode == 0
+
+
 # -- random platforms ------------------------------------------------------------------------
 
 
