@@ -182,3 +182,12 @@ def test_cost_command_refuses_a_bad_spec(project: Path, capsys: pytest.CaptureFi
     (project / "specs" / "business-app.yaml").write_text("name: x\n")
     assert main(["cost"]) == 2
     assert "nothing was estimated" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("with_terraform")
+def test_a_region_without_a_price_table_is_said_not_guessed() -> None:
+    platform = bundled_platform().model_copy(update={"region": "eu-west-1"})
+    (artifact,) = compile_cost(plan_of(platform))
+    text = artifact.documents[0]
+    assert "Not estimated: no price table for region eu-west-1; bundled: ap-south-1." in text
+    assert "$" not in text
