@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 from bizinfra.spec.models import Platform
 from bizinfra.targets.ops.architecture import architecture_markdown
@@ -108,7 +108,6 @@ def test_debug_db_checks_the_plans_instance_from_a_service_that_uses_it(bundled:
     assert connect.endswith("postgres.business-app.internal 5432")
 
 
-@settings(max_examples=min(15, settings().max_examples))  # each example starts shellcheck
 @given(platform=platforms())
 def test_scripts_of_random_platforms_pass_shellcheck(platform: Platform, tmp_path_factory: Any) -> None:
     scripts = sorted(write_files(platform, tmp_path_factory.mktemp("sh"), ("ops", "compose")).glob("**/*.sh"))
