@@ -251,3 +251,17 @@ def test_detect_secrets_finds_nothing_in_the_local_development_and_ops_files(tmp
     result = run([tool("detect-secrets"), "scan", "--all-files", "."], cwd=root)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["results"] == {}
+
+
+def test_a_secret_named_like_a_store_credential_gets_its_own_env_file_variable(tmp_path: Path) -> None:
+    platform = spec_with(services={"pgadmin": {"port": 5050, "uses": ["db"]},
+                                   "web": {"port": 8080, "secrets": ["DB_PASSWORD", "PGADMIN_PASSWORD"]}})
+    folder = write_files(platform, tmp_path) / "compose"
+    values = env_example(folder)
+    assert {"DB_USERNAME", "DB_PASSWORD", "DB_PASSWORD_2", "PGADMIN_PASSWORD", "PGADMIN_PASSWORD_2"} <= set(values)
+    assert len(set(values.values())) == len(values)  # one value per secret-store entry
+    config = compose_config(folder)["services"]
+    assert config["web"]["environment"]["DB_PASSWORD"] == values["DB_PASSWORD_2"]
+    assert config["pgadmin"]["environment"]["DB_PASSWORD"] == values["DB_PASSWORD"]
+    assert config["pgadmin-tool"]["environment"]["PGADMIN_DEFAULT_PASSWORD"] == values["PGADMIN_PASSWORD"]
+    assert config["web"]["environment"]["PGADMIN_PASSWORD"] == values["PGADMIN_PASSWORD_2"]
