@@ -20,6 +20,9 @@ from bizinfra.plan import INGRESS_CLASS, EnvironmentPlan, PlatformPlan
 
 CENT = Decimal("0.01")
 ALB_GROUP = "alb.ingress.kubernetes.io/group.name"  # Ingresses of one group share one load balancer
+# The seed's Cost Estimation table, in its order.
+ORDER = ["EKS cluster", "EC2 (worker nodes)", "RDS", "RDS storage", "ElastiCache", "ALB", "Load balancer",
+         "NAT gateway", "S3", "CloudWatch"]
 NODE_GROUP_DEFAULT_TYPE = "t3.medium"  # EKS managed node groups' default instance type (EKS API reference)
 
 
@@ -171,7 +174,7 @@ def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> Cost
     if monitoring:
         lines.append(line(prices, "CloudWatch", f"{len(monitoring)} CloudWatch resources", "basic monitoring",
                           "cloudwatch:basic", Decimal(1)))
-    return CostReport(prices.region, tuple(lines))
+    return CostReport(prices.region, tuple(sorted(lines, key=lambda item: (ORDER.index(item.resource), item.address))))
 
 
 def price_resource(resource: Resource, prices: PriceTable) -> list[CostLine]:
@@ -236,6 +239,11 @@ def money(amount: Decimal) -> str:
     return f"${amount:,.2f}"
 
 
+def unit_price(amount: Decimal) -> str:
+    """Cents, or the fraction of a cent a per-GB price has."""
+    return money(amount) if amount == amount.quantize(CENT) else f"${amount.normalize():f}"
+
+
 def report_table(report: CostReport) -> list[str]:
     """The seed's Cost Estimation table: one row per line, then the total."""
     rows = ["| Resource | Configuration | Monthly cost (USD) |", "|---|---|---:|"]
@@ -268,7 +276,7 @@ def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices:
     if prices is not None:
         lines += ["## Prices used", "", prices.note, "", "| Price | Monthly (USD) | Per | Source |",
                   "|---|---:|---|---|"]
-        lines += [f"| `{p.key}` | {money(p.monthly.quantize(CENT))} | {p.unit} | {p.source} |"
+        lines += [f"| `{p.key}` | {unit_price(p.monthly)} | {p.unit} | {p.source} |"
                   for p in prices.prices.values()]
     return "\n".join(lines) + "\n"
 
