@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bizinfra.pipeline import build_files
+from bizinfra.pipeline import build_tree
 from bizinfra.plan import PlatformPlan, resolve
 from bizinfra.spec.loader import Spec, load_platform
 from bizinfra.spec.models import Platform
@@ -33,7 +33,7 @@ def plan_of(platform: Platform) -> PlatformPlan:
 
 def write_files(platform: Platform, out: Path, targets: tuple[str, ...] = ("compose", "ops", "kubernetes")) -> Path:
     """The rendered files of the chosen targets under out/<platform>/; returns that folder."""
-    files = build_files([Spec("specs/test.yaml", platform)], targets)
+    files = build_tree([Spec("specs/test.yaml", platform)], targets).files
     for path, content in files.items():
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)

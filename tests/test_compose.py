@@ -21,21 +21,29 @@ from tests.strategies import platforms
 SCHEMA = json.loads((resources.files("bizinfra") / "data/reference/json-schemas/compose-spec.json").read_text())
 
 
+def make_env(folder: Path) -> dict[str, str]:
+    """Run the generated make-env.sh, as a developer does on day one; the .env it wrote."""
+    result = run([str(folder / "make-env.sh")], env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    return read_env(folder / ".env")
+
+
 def compose_config(folder: Path) -> dict[str, Any]:
-    """What docker compose itself makes of the file, every profile on, values from .env.example.
+    """What docker compose itself makes of the file, every profile on, values from the .env make-env.sh wrote.
 
     A clean environment, so that no variable of the test process fills a `${...}` instead of .env.
     """
     compose = tool("docker-compose")
-    result = run([compose, "-f", "docker-compose.yml", "--env-file", ".env.example", "--profile", "*",
-                  "config", "--format", "json"], cwd=folder, env={})
+    make_env(folder)
+    result = run([compose, "-f", "docker-compose.yml", "--profile", "*", "config", "--format", "json"],
+                 cwd=folder, env={})
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = json.loads(result.stdout)
     return config
 
 
-def env_example(folder: Path) -> dict[str, str]:
-    lines = (folder / ".env.example").read_text().splitlines()
+def read_env(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
@@ -49,8 +57,8 @@ def development(platform: Platform) -> EnvironmentPlan:
 
 def test_bundled_compose_passes_docker_compose_and_the_compose_spec_schema(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "compose"
-    quiet = run([tool("docker-compose"), "-f", "docker-compose.yml", "--env-file", ".env.example", "config", "-q"],
-                cwd=folder, env={})
+    make_env(folder)
+    quiet = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     document = yaml.safe_load((folder / "docker-compose.yml").read_text())
     errors = [error.message for error in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)]
@@ -65,7 +73,8 @@ def test_compose_without_env_file_refuses_to_run_and_says_where_the_value_goes(t
 
 
 def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
-    config = compose_config(write_files(bundled_platform(), tmp_path) / "compose")
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    config = compose_config(folder)
     services = config["services"]
     assert sorted(services) == ["api-gateway", "auth-service", "business-service", "inventory-service",
                                 "invoice-service", "pgadmin", "postgres", "redis"]
@@ -73,7 +82,7 @@ def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
     assert auth["environment"]["DB_NAME"] == "auth_service"
     assert auth["environment"]["DB_HOST"] == "postgres"
     assert auth["environment"]["REDIS_HOST"] == "redis"
-    assert auth["environment"]["JWT_SECRET"] == "local-jwt-secret-secret"  # from .env.example
+    assert auth["environment"]["JWT_SECRET"] == read_env(folder / ".env")["JWT_SECRET"]
     assert {name: d["condition"] for name, d in auth["depends_on"].items()} == {"postgres": "service_healthy",
                                                                                  "redis": "service_healthy"}
     assert services["pgadmin"]["profiles"] == ["tools"]
@@ -84,10 +93,35 @@ def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
     assert all(list(service["networks"]) == ["business-app"] for service in services.values())
 
 
+def test_compose_builds_the_images_ci_builds_from_the_same_context_and_dockerfile(tmp_path: Path) -> None:
+    root = write_files(bundled_platform(), tmp_path, ("compose", "github"))
+    compose = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
+    workflow = yaml.safe_load((root / "github" / "workflows" / "ci-cd.yml").read_text())
+    (build,) = [job for job in workflow["jobs"].values() if "matrix" in job.get("strategy", {})]
+    built_by_ci = {entry["service"]: (entry["dockerfile"], entry["image"]) for entry in build["strategy"]["matrix"]["include"]}
+    assert {name: (compose[name]["build"]["dockerfile"], compose[name]["image"].removesuffix(":dev"))
+            for name in built_by_ci} == built_by_ci
+    assert {compose[name]["build"]["context"] for name in built_by_ci} == {"${APP_SOURCE_DIR:-../../..}"}
+    (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")]
+    assert build_step["with"]["context"] == "."  # CI's checkout is the repository root
+
+
+def test_make_env_fills_every_secret_once_and_keeps_what_is_there(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path, ("compose",)) / "compose"
+    first = make_env(folder)
+    assert first["POSTGRES_USERNAME"] == "postgres_owner" and first["APP_SOURCE_DIR"] == "../../.."
+    secrets = [first[name] for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET", "PGADMIN_PASSWORD")]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in secrets) and len(set(secrets)) == 4
+    assert (folder / ".env").stat().st_mode & 0o777 == 0o600
+    (folder / ".env").write_text("JWT_SECRET=mine\n")
+    assert make_env(folder)["JWT_SECRET"] == "mine"
+    assert make_env(folder).keys() == first.keys()
+
+
 def test_init_script_creates_one_database_per_postgres_service_and_passes_shellcheck(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "compose"
     script = folder / "initdb" / "postgres" / "create-databases.sh"
-    created = re.findall(r"^create_database (\S+)$", script.read_text(), flags=re.MULTILINE)
+    created = re.findall(r'^create_database "(\S+)"$', script.read_text(), flags=re.MULTILINE)
     assert created == ["auth_service", "business_service", "inventory_service", "invoice_service"]
     result = run([tool("shellcheck"), str(script)])
     assert result.returncode == 0, result.stdout
@@ -140,7 +174,7 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
     root = write_files(platform, out)
     env = development(platform)
     config = compose_config(root / "compose")
-    values = env_example(root / "compose")
+    values = read_env(root / "compose" / ".env")
     for store in env.datastores:
         published = config["services"][store.name]["ports"][0]
         assert (published["target"], published["published"]) == (store.port, str(store.port))
@@ -159,6 +193,7 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         assert {k: environment[k] for k in plain} == {k: v.replace("$", "$$") for k, v in plain.items()}
         for ref in service.secrets:
             assert environment[ref.variable] in values.values()
+            assert re.fullmatch(r"[0-9a-f]{32}", environment[ref.variable]) or ref.property == "username"
         assert environment.get("DB_NAME") == service.database or service.database is None
         assert set(compose_service.get("depends_on", {})) == set(service.uses)
         assert all(d["condition"] == "service_healthy" for d in compose_service.get("depends_on", {}).values())
@@ -184,11 +219,11 @@ def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: 
 def test_no_secret_value_is_written_in_the_compose_file(platform: Platform, tmp_path_factory: Any) -> None:
     root = write_files(platform, tmp_path_factory.mktemp("secrets"))
     text = (root / "compose" / "docker-compose.yml").read_text()
-    values = env_example(root / "compose")
-    secrets = {name: value for name, value in values.items() if name not in ("APP_SOURCE_DIR", "DOCKERFILE_DIR")}
-    assert all(value not in text for value in secrets.values())
-    services = yaml.safe_load(text)["services"]
     env = development(platform)
+    example = read_env(root / "compose" / ".env.example")
+    usernames = {f"{store.name.upper().replace('-', '_')}_USERNAME" for store in env.datastores}
+    assert all(value == "" for name, value in example.items() if name != "APP_SOURCE_DIR" and name not in usernames)
+    services = yaml.safe_load(text)["services"]
     credentials = [(store.name, name) for store in env.datastores
                    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
                    if name in services[store.name]["environment"]]
@@ -225,7 +260,7 @@ def test_pgadmin_never_takes_a_name_or_port_the_platform_uses(tmp_path: Path) ->
     tool_service = config["services"]["pgadmin-tool"]
     assert tool_service["image"].startswith("dpage/pgadmin4:")
     assert tool_service["ports"][0]["published"] == "5052"
-    assert config["services"]["pgadmin"]["build"]["dockerfile"].endswith("/pgadmin.Dockerfile")
+    assert config["services"]["pgadmin"]["build"]["dockerfile"] == "apps/pgadmin/Dockerfile"
 
 
 def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
@@ -257,10 +292,10 @@ def test_a_secret_named_like_a_store_credential_gets_its_own_env_file_variable(t
     platform = spec_with(services={"pgadmin": {"port": 5050, "uses": ["db"]},
                                    "web": {"port": 8080, "secrets": ["DB_PASSWORD", "PGADMIN_PASSWORD"]}})
     folder = write_files(platform, tmp_path) / "compose"
-    values = env_example(folder)
+    config = compose_config(folder)["services"]
+    values = read_env(folder / ".env")
     assert {"DB_USERNAME", "DB_PASSWORD", "DB_PASSWORD_2", "PGADMIN_PASSWORD", "PGADMIN_PASSWORD_2"} <= set(values)
     assert len(set(values.values())) == len(values)  # one value per secret-store entry
-    config = compose_config(folder)["services"]
     assert config["web"]["environment"]["DB_PASSWORD"] == values["DB_PASSWORD_2"]
     assert config["pgadmin"]["environment"]["DB_PASSWORD"] == values["DB_PASSWORD"]
     assert config["pgadmin-tool"]["environment"]["PGADMIN_DEFAULT_PASSWORD"] == values["PGADMIN_PASSWORD"]

@@ -7,8 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bizinfra import __version__
+
+if TYPE_CHECKING:
+    from bizinfra.pipeline import Tree
 
 OK, DRIFT, BAD_INPUT = 0, 1, 2
 
@@ -33,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="write the generated files for every spec")
     _add_spec_and_out(generate)
+    generate.add_argument("--target", action="append", choices=_target_names(), metavar="NAME",
+                          help=f"build only this target (repeatable): {', '.join(_target_names())}")
+    generate.add_argument("--env", action="append", metavar="NAME",
+                          help="build only this environment's files (repeatable); platform-wide files are left as they are")
     generate.set_defaults(run=_generate)
 
     check = commands.add_parser("check", help="exit 1 with a diff when the generated files are not current")
@@ -61,23 +69,33 @@ class _BadInput(Exception):
     pass
 
 
-def _build(spec: Path) -> dict[str, bytes]:
-    from bizinfra.pipeline import build_files
+def _target_names() -> list[str]:
+    from bizinfra.targets import TARGETS
+
+    return list(TARGETS)
+
+
+def _build(spec: Path, targets: list[str] | None = None, environments: list[str] | None = None) -> Tree:
+    from bizinfra.pipeline import build_tree
     from bizinfra.spec.loader import SpecError, load_specs
+    from bizinfra.targets import TARGETS
 
     try:
-        return build_files(load_specs(spec, shown_as=_shown(spec)))
+        return build_tree(load_specs(spec, shown_as=_shown(spec)), targets or TARGETS, environments)
     except SpecError as error:
         count = len(error.problems)
         raise _BadInput(f"{error}\n{count} problem{'s' if count != 1 else ''} in the spec; nothing was written.") from None
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from bizinfra.writer import NotOwnedError, write_tree
+    from bizinfra.writer import NotOwnedError, Scope, write_tree
 
-    files = _build(args.spec)
+    tree = _build(args.spec, args.target, args.env)
+    scope = None
+    if args.target or args.env:
+        scope = Scope(frozenset(args.target or _target_names()), frozenset(args.env) if args.env else None)
     try:
-        report = write_tree(args.out, files)
+        report = write_tree(args.out, tree.files, tree.owners, scope)
     except NotOwnedError as error:
         raise _BadInput(f"{error}\nnothing was written.") from None
     except OSError as error:
@@ -90,12 +108,13 @@ def _generate(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from bizinfra.writer import check_tree
 
-    drift = check_tree(args.out, _build(args.spec))
+    tree = _build(args.spec)
+    drift = check_tree(args.out, tree.files, tree.owners)
     if not drift:
         print(f"{args.out}: up to date")
         return OK
     for item in drift:
-        print(item)
+        print(item, end="" if item.kind == "modified" else "\n")
     print(f"{args.out}: {len(drift)} file{'s' if len(drift) != 1 else ''} out of date; "
           "run `python -m bizinfra generate`", file=sys.stderr)
     return DRIFT
@@ -103,12 +122,12 @@ def _check(args: argparse.Namespace) -> int:
 
 def _cost(args: argparse.Namespace) -> int:
     from bizinfra.cost import estimate_plan, report_table
-    from bizinfra.pipeline import plan_specs
+    from bizinfra.plan import resolve
     from bizinfra.spec.loader import SpecError, load_specs
     from bizinfra.targets import TARGETS
 
     try:
-        plans = plan_specs(load_specs(args.spec, shown_as=_shown(args.spec)))
+        plans = [resolve(spec.platform, spec.source) for spec in load_specs(args.spec, shown_as=_shown(args.spec))]
     except SpecError as error:
         raise _BadInput(f"{error}\nthe spec has problems; nothing was estimated.") from None
     if "terraform" not in TARGETS:

@@ -1,27 +1,105 @@
-"""The flow in one place: specs -> plans -> artifacts -> bytes. Pure; the writer does the I/O."""
+"""The flow in one place: specs -> plans -> artifacts -> patched artifacts -> bytes.
+
+Pure; the writer does the I/O.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from bizinfra.plan import PlatformPlan, resolve
+from bizinfra.artifacts import Artifact, Owner
+from bizinfra.plan import resolve
 from bizinfra.render import render
+from bizinfra.secret_scan import scan
 from bizinfra.spec.loader import Problem, Spec, SpecError
+from bizinfra.spec.patches import PatchError, apply_operations
+from bizinfra.spec.text import did_you_mean
 from bizinfra.targets import TARGETS, compile_plan
 
 
-def plan_specs(specs: Iterable[Spec]) -> list[PlatformPlan]:
-    return [resolve(spec.platform, spec.source) for spec in specs]
+@dataclass(frozen=True)
+class Tree:
+    """Generated files by path under the output folder, and which target and environment made each."""
+
+    files: dict[str, bytes]
+    owners: dict[str, Owner]
 
 
-def build_files(specs: Iterable[Spec], targets: Iterable[str] = TARGETS) -> dict[str, bytes]:
-    """Every generated file, by its path under the output folder."""
+def build_files(specs: Iterable[Spec]) -> dict[str, bytes]:
+    """Every generated file of every target and environment, by its path under the output folder."""
+    return build_tree(specs).files
+
+
+def build_tree(specs: Iterable[Spec], targets: Iterable[str] = TARGETS,
+               environments: Iterable[str] | None = None) -> Tree:
+    """The files of the chosen targets; with `environments`, only the files of those environments."""
+    targets, wanted = list(targets), None if environments is None else set(environments)
+    whole = wanted is None and set(targets) == set(TARGETS)
     files: dict[str, bytes] = {}
-    for plan in plan_specs(specs):
-        artifacts = compile_plan(plan, targets)
-        if not artifacts:
-            raise SpecError([Problem(plan.source, 1, 1, "environments", "produces no files: no environment runs "
-                                     "on a platform the chosen targets build for")])
+    owners: dict[str, Owner] = {}
+    specs = list(specs)
+    for spec in specs:
+        plan = resolve(spec.platform, spec.source)
+        patched = apply_patches(spec, compile_plan(plan, targets), every_target=set(targets) == set(TARGETS))
+        artifacts = [a for a in patched if wanted is None or a.environment in wanted]
+        if not artifacts and whole:
+            raise SpecError([Problem(spec.source, 1, 1, "environments", "produces no files: no environment runs "
+                                     "where bizinfra's targets build")])
         for artifact in artifacts:
-            files[f"{plan.name}/{artifact.path}"] = render(artifact, plan.source)
-    return files
+            path = f"{plan.name}/{artifact.path}"
+            files[path] = render(artifact, spec.source)
+            owners[path] = Owner(artifact.target, artifact.environment)
+    if not files:
+        names = ", ".join(sorted({spec.source for spec in specs}))
+        raise SpecError([Problem(names, 1, 1, "", "the chosen targets and environments produce no files")])
+    findings = scan(files)
+    if findings:
+        raise SpecError([Problem(finding.path, finding.line, 1, "", finding.message) for finding in findings])
+    return Tree(files, owners)
+
+
+def apply_patches(spec: Spec, artifacts: list[Artifact], every_target: bool = True) -> list[Artifact]:
+    """The artifacts with the spec's patches applied, in order; every patch must apply.
+
+    When only some targets were built, a patch of a file they do not make is left for a full run.
+    """
+    by_path = {artifact.path: artifact for artifact in artifacts}
+    problems = []
+    for number, patch in enumerate(spec.platform.patches):
+        where = ("patches", number)
+        artifact = by_path.get(patch.file)
+        if artifact is None and not every_target:
+            continue
+        if artifact is None:
+            hint = did_you_mean(patch.file, by_path)
+            problems.append(spec.problem((*where, "file"), f"bizinfra generates no file '{patch.file}'{hint}"))
+            continue
+        if artifact.format == "text":
+            problems.append(spec.problem((*where, "file"), f"'{patch.file}' is text, not YAML or JSON: it cannot be patched"))
+            continue
+        try:
+            index = _document_index(artifact, patch.select.kind if patch.select else None,
+                                    patch.select.name if patch.select else None)
+            documents = list(artifact.documents)
+            documents[index] = apply_operations(documents[index], patch.ops)
+        except PatchError as error:
+            problems.append(spec.problem((*where, *error.field), f"{patch.file}: {error}"))
+            continue
+        by_path[patch.file] = dataclasses.replace(artifact, documents=tuple(documents))
+    if problems:
+        raise SpecError(problems)
+    return [by_path[artifact.path] for artifact in artifacts]
+
+
+def _document_index(artifact: Artifact, kind: str | None, name: str | None) -> int:
+    if kind is None:
+        if len(artifact.documents) != 1:
+            raise PatchError(("file",), f"holds {len(artifact.documents)} documents; add select: {{kind, name}}")
+        return 0
+    for index, document in enumerate(artifact.documents):
+        metadata = document.get("metadata", {}) if isinstance(document, dict) else {}
+        if document.get("kind") == kind and metadata.get("name") == name:
+            return index
+    raise PatchError(("select",), f"no {kind} named '{name}'")

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bizinfra.spec.models import Platform, Scale, Sizes
+from bizinfra.spec.models import Delivery, Platform, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores, seconds
 
 MANAGED_BY = "bizinfra"
@@ -90,6 +90,8 @@ class ServicePlan:
     database: str | None  # its PostgreSQL database, when it uses PostgreSQL
     deployments: tuple[str, ...]  # its Deployments: one, or one per slot for blue-green
     scrape_annotations: Mapping[str, str]  # what the pod carries so Prometheus scrapes it
+    container: str  # its container's name in every pod template: what `kubectl set image` names
+    dockerfile: str  # its Dockerfile, relative to the repository root (the build context)
 
     @property
     def url(self) -> str:
@@ -144,6 +146,8 @@ class EnvironmentPlan:
     backup_bucket: str  # S3: Velero backups and database dumps
     log_bucket: str  # S3: load balancer and CDN access logs
     identities: tuple[WorkloadIdentity, ...]
+    deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
+    deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
 
     @property
     def qualified_name(self) -> str:
@@ -161,6 +165,7 @@ class PlatformPlan:
     name: str
     source: str
     environments: tuple[EnvironmentPlan, ...] = field(default=())
+    delivery: Delivery = field(default_factory=Delivery)  # CI commands and action pinning
 
     def on(self, runs_on: str) -> tuple[EnvironmentPlan, ...]:
         return tuple(env for env in self.environments if env.runs_on == runs_on)
@@ -172,6 +177,7 @@ def resolve(platform: Platform, source: str) -> PlatformPlan:
         name=platform.name,
         source=source,
         environments=tuple(resolve_environment(platform, env, source) for env in sorted(platform.environments)),
+        delivery=platform.delivery,
     )
 
 
@@ -188,7 +194,9 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                        for name in sorted(platform.datastores))
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = platform.registry or f"ghcr.io/{platform.name}"
-    services = tuple(_service(platform, name, env_name, labels, registry, datastores) for name in sorted(platform.services))
+    callers = _callers(platform)
+    services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
+                     for name in sorted(platform.services))
     return EnvironmentPlan(
         platform=platform.name,
         name=env_name,
@@ -220,11 +228,13 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         backup_bucket=f"{bucket_stem}-backups",
         log_bucket=f"{bucket_stem}-logs",
         identities=_identities(platform.name, env_name),
+        deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
+        deploy_subject=github_subject(platform.delivery.repository, env_name),
     )
 
 
 def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: str,
-             datastores: tuple[DatastorePlan, ...]) -> ServicePlan:
+             datastores: tuple[DatastorePlan, ...], callers: tuple[str, ...]) -> ServicePlan:
     spec = platform.services[name]
     override = platform.environments[env_name].services.get(name)
     resources = (override and override.resources) or spec.resources
@@ -246,7 +256,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         metrics_path=spec.metrics,
         public_host=_public_host(platform, name, env_name),
         calls=tuple(sorted(spec.calls)),
-        callers=tuple(sorted(n for n, s in platform.services.items() if name in s.calls)),
+        callers=callers,
         uses=tuple(sorted(spec.uses)),
         labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
         selector=selector,
@@ -262,7 +272,18 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
             "prometheus.io/port": str(spec.port),
             "prometheus.io/path": spec.metrics,
         },
+        container=name,
+        dockerfile=f"apps/{name}/Dockerfile",  # the seed's Nx monorepo layout
     )
+
+
+def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:
+    """Who calls each service, computed once: asking every service about every other is quadratic."""
+    callers: dict[str, list[str]] = {name: [] for name in platform.services}
+    for caller, service in platform.services.items():
+        for callee in service.calls:
+            callers[callee].append(caller)
+    return {name: tuple(sorted(names)) for name, names in callers.items()}
 
 
 def _datastore(platform: Platform, name: str, env_name: str, host: str) -> DatastorePlan:
@@ -351,9 +372,6 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
                  for name, namespace in addons)
 
 
-def dockerfile_path(service: ServicePlan) -> str:
-    """Where the compose target writes the service's Dockerfile, under the platform's output folder.
-
-    Shared: docker compose builds local images from it and CI builds the pushed images from it.
-    """
-    return f"docker/{service.name}.Dockerfile"
+def github_subject(repository: str | None, env_name: str) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
+    return f"repo:{repository}:environment:{env_name}" if repository else None

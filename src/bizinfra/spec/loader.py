@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,18 @@ class SpecError(Exception):
 
 @dataclass(frozen=True)
 class Spec:
-    """A loaded platform and the file it came from, as shown to users."""
+    """A loaded platform, the file it came from (as shown to users) and where each field was written."""
 
     source: str
     platform: Platform
+    positions: Mapping[PathTuple, tuple[int, int]] = field(default_factory=dict)
+
+    def problem(self, path: PathTuple, message: str) -> Problem:
+        """A problem found after loading (a patch that does not apply, say), pointed at its field."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.positions:
+                return Problem(self.source, *self.positions[path[:end]], dotted(path), message)
+        return Problem(self.source, 1, 1, dotted(path), message)
 
 
 def load_specs(path: Path, shown_as: str | None = None) -> list[Spec]:
@@ -62,11 +70,12 @@ def load_specs(path: Path, shown_as: str | None = None) -> list[Spec]:
         files = [path]
     else:
         raise SpecError([Problem(shown, 1, 1, "", "no such file or folder")])
-    specs, problems = [], []
+    specs: list[Spec] = []
+    problems: list[Problem] = []
     for file in files:
         shown_file = f"{shown.rstrip('/')}/{file.name}" if path.is_dir() else shown
         try:
-            specs.append(Spec(shown_file, load_platform(file, shown_file)))
+            specs.append(load_spec(file, shown_file))
         except SpecError as error:
             problems += error.problems
     problems += _clashing_names(specs)
@@ -76,6 +85,10 @@ def load_specs(path: Path, shown_as: str | None = None) -> list[Spec]:
 
 
 def load_platform(path: Path, shown_as: str | None = None) -> Platform:
+    return load_spec(path, shown_as).platform
+
+
+def load_spec(path: Path, shown_as: str | None = None) -> Spec:
     shown = shown_as or str(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -83,11 +96,15 @@ def load_platform(path: Path, shown_as: str | None = None) -> Platform:
         raise SpecError([Problem(shown, 1, 1, "", f"not UTF-8 text ({error.reason} at byte {error.start})")]) from None
     except OSError as error:
         raise SpecError([Problem(shown, 1, 1, "", f"cannot read: {error.strerror}")]) from None
-    return parse_platform(text, shown)
+    return parse_spec(text, shown)
 
 
 def parse_platform(text: str, filename: str) -> Platform:
     """Parse and validate one spec's text; raise `SpecError` listing every problem."""
+    return parse_spec(text, filename).platform
+
+
+def parse_spec(text: str, filename: str) -> Spec:
     node = _compose(text, filename)
     marks = _Marks(filename)
     marks.walk(node, ())
@@ -97,9 +114,10 @@ def parse_platform(text: str, filename: str) -> Platform:
     if not isinstance(data, dict):
         raise SpecError([marks.problem((), f"expected a mapping of keys to values at the top (got {_kind(data)})")])
     try:
-        return Platform.model_validate(data)
+        platform = Platform.model_validate(data)
     except ValidationError as error:
         raise SpecError([marks.problem(path, message, key) for path, message, key in _explain(error)]) from None
+    return Spec(filename, platform, {path: (mark.line + 1, mark.column + 1) for path, mark in marks.values.items()})
 
 
 def _compose(text: str, filename: str) -> yaml.Node:
@@ -117,7 +135,8 @@ def _compose(text: str, filename: str) -> yaml.Node:
         raise SpecError([Problem(filename, 1, 1, "", "the file is empty; a spec needs at least name, domain and services")])
     if len(nodes) > 1:
         mark = nodes[1].start_mark
-        raise SpecError([Problem(filename, mark.line + 1, mark.column + 1, "", "one platform per file: found a second YAML document")])
+        second = "one platform per file: found a second YAML document"
+        raise SpecError([Problem(filename, mark.line + 1, mark.column + 1, "", second)])
     return nodes[0]
 
 
@@ -201,8 +220,12 @@ _TYPES = {
 
 def _explain(error: ValidationError) -> Iterator[tuple[PathTuple, str, bool]]:
     """(path, message, points at the key) for every error pydantic found."""
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    failed_items = {tuple(item["loc"]) for item in items}
+    for item in items:
         kind, path, ctx = item["type"], tuple(item["loc"]), item.get("ctx") or {}
+        if kind == "too_short" and any(loc[: len(path)] == path and loc != path for loc in failed_items):
+            continue  # a list left empty only because its items failed: those errors say more
         if kind == "platform":
             for problem_path, message in ctx["problems"]:
                 yield tuple(problem_path), message, False

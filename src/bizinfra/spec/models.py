@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -29,12 +28,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bizinfra.spec import quantities
+from bizinfra.spec.base import Frozen
+from bizinfra.spec.patches import Patch
 from bizinfra.spec.text import PathTuple, did_you_mean, dotted
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # -- scalar vocabulary ---------------------------------------------------------------
 
@@ -83,7 +79,9 @@ Port = Annotated[
     Field(description="A TCP port, 1 to 65535."),
 ]
 Region = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
-GitBranch = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")]
+GitBranch = Annotated[
+    StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
+]
 InstanceType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 DatabaseClass = Annotated[StrictStr, StringConstraints(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$")]
 CacheNodeType = Annotated[StrictStr, StringConstraints(pattern=r"^cache\.[a-z0-9-]+\.[a-z0-9]+$")]
@@ -205,7 +203,8 @@ class Service(Frozen):
     public: Public | None = Field(None, description="Set when the service is reachable from the internet.")
     calls: tuple[Name, ...] = Field((), description="The services this one sends requests to.")
     uses: tuple[Name, ...] = Field((), description="The data stores this one reads and writes.")
-    secrets: tuple[EnvName, ...] = Field((), description="Secret environment variables, by name; values live in the secret store.")
+    secrets: tuple[EnvName, ...] = Field(
+        (), description="Secret environment variables, by name; values live in the secret store.")
     env: dict[EnvName, StrictStr] = Field(default_factory=dict, description="Plain (non-secret) environment variables.")
     database: Annotated[StrictStr, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = Field(
         None, description="Its PostgreSQL database name; default the service name with '_' for '-'.")
@@ -253,7 +252,8 @@ class Sizes(Frozen):
     node: InstanceType = Field("t3.medium", description="EC2 instance type of the Kubernetes nodes (seed: t3.medium).")
     database: DatabaseClass = Field("db.t3.medium", description="RDS instance class (seed: db.t3.medium outside production).")
     database_storage: StrictInt = Field(100, ge=20, le=65536, description="RDS storage in GiB (seed: 100).")
-    cache: CacheNodeType = Field("cache.t3.medium", description="ElastiCache node type (seed: cache.t3.medium outside production).")
+    cache: CacheNodeType = Field("cache.t3.medium",
+                                 description="ElastiCache node type (seed: cache.t3.medium outside production).")
 
 
 class ServiceOverride(Frozen):
@@ -265,7 +265,8 @@ class ServiceOverride(Frozen):
 
 class Environment(Frozen):
     runs_on: Literal["compose", "kubernetes"] = Field("kubernetes", description="Where it runs.")
-    production: StrictBool | None = Field(None, description="The live environment; default true only for the one named production.")
+    production: StrictBool | None = Field(
+        None, description="The live environment; default true only for the one named production.")
     branch: GitBranch | None = Field(None, description="The git branch whose pushes deploy here.")
     nodes: ScaleSpec = Field(default_factory=lambda: Scale(min=1, max=1), description="Kubernetes node count.")
     sizes: Sizes = Field(default_factory=Sizes)
@@ -301,6 +302,31 @@ class Backups(Frozen):
     keep: Duration = Field("30d", description="How long backups are kept (seed: 30 days).")
 
 
+class Delivery(Frozen):
+    """How the services are built, tested and migrated in CI: the commands of the application's own repository."""
+
+    node_version: Annotated[StrictStr, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")] = Field(
+        "24", description="Node.js version CI installs. Default 24, the Active LTS line; the seed's 20 reached its "
+        "end of life on 2026-04-30.")
+    install: StrictStr = Field("npm ci", description="Installs dependencies from the lockfile (seed: npm ci).")
+    lint: StrictStr = Field("npm run lint", description="The lint command (seed: npm run lint).")
+    test: StrictStr = Field("npm test -- --coverage", description="The test command; it writes coverage/ "
+                            "(seed: npm test -- --coverage).")
+    migrate: StrictStr = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
+                               "inside a live pod of the service (seed: npx prisma migrate deploy).")
+    rollback: StrictStr = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
+                                "pod. Default a package.json script the application defines: the seed's "
+                                "`prisma migrate reset --force` drops every table, which no rollback should do.")
+    repository: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")] | None = Field(
+        None, description="The GitHub repository (owner/name) whose workflows deploy. Default unset, since "
+        "it cannot be guessed; when set, each deploy role trusts only that repository's jobs in the matching "
+        "GitHub environment (OIDC subject `repo:<owner>/<name>:environment:<env>`).")
+    pin_actions: Literal["sha", "tag"] = Field(
+        "sha", description="How workflows refer to actions: `sha` pins each to the full commit of a reviewed "
+        "release, `tag` to its major tag. Default sha: tags can be moved, as aquasecurity/trivy-action's were "
+        "in March 2026 to ship a credential stealer.")
+
+
 # -- the platform ------------------------------------------------------------------------
 
 Problem = tuple[PathTuple, str]
@@ -321,6 +347,8 @@ class Platform(Frozen):
     environments: dict[ShortName, Environment] = Field(default_factory=default_environments, min_length=1)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
+    delivery: Delivery = Field(default_factory=Delivery, description="CI/CD commands and how actions are pinned.")
+    patches: tuple[Patch, ...] = Field((), description="Edits to generated documents, applied last: the escape hatch.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Platform:

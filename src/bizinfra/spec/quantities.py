@@ -14,7 +14,7 @@ _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 
 _MEMORY_FACTORS = {
-    None: 1,
+    "": 1,
     "k": 10**3,
     "M": 10**6,
     "G": 10**9,
@@ -24,7 +24,7 @@ _MEMORY_FACTORS = {
     "Gi": 2**30,
     "Ti": 2**40,
 }
-_DURATION_SECONDS = {"ms": Decimal("0.001"), "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_SECONDS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600), "d": Decimal(86400)}
 
 
 def millicores(text: str) -> int:
@@ -44,7 +44,7 @@ def memory_bytes(text: str) -> int:
     match = _MEMORY.match(text)
     if not match:
         raise ValueError(f"'{text}' is not a memory quantity; expected e.g. 256Mi, 1Gi or 512M")
-    value = Decimal(match[1]) * _MEMORY_FACTORS[match[2]]
+    value = Decimal(match[1]) * _MEMORY_FACTORS[match[2] or ""]
     if value != value.to_integral_value() or value <= 0:
         raise ValueError(f"'{text}' is not a whole, positive number of bytes")
     return int(value)

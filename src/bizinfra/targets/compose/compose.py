@@ -8,12 +8,11 @@ from `.env` (copied from the generated `.env.example`): no password is written i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
-from bizinfra.plan import DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan, dockerfile_path
-from bizinfra.targets.compose.dockerfile import dockerfile, health_command
+from bizinfra.plan import DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan
+from bizinfra.targets.compose.dockerfile import dockerfile, dockerfile_path, health_command
 
 Document = dict[str, Any]
 
@@ -21,10 +20,9 @@ Document = dict[str, Any]
 PGADMIN_IMAGE = "dpage/pgadmin4:9.18"
 PGADMIN_PORT = 5050
 TOOLS_PROFILE = "tools"  # `docker compose --profile tools up` adds pgAdmin
-# Compose environments read the application's source from the repository that holds `generated/`
-# (the default output folder); `.env` can point elsewhere.
+# Services build from the application's repository, by default the one holding `generated/` (the
+# default output folder); `.env` can point elsewhere.
 SOURCE_VARIABLE = "APP_SOURCE_DIR"
-DOCKERFILES_VARIABLE = "DOCKERFILE_DIR"
 PGADMIN_PASSWORD_VARIABLE = "PGADMIN_PASSWORD"
 
 
@@ -37,6 +35,7 @@ def compile_compose(plan: PlatformPlan) -> list[Artifact]:
         variables = env_file_variables(env)
         artifacts.append(yaml_file(f"{folder}/docker-compose.yml", compose_file(env, folder, variables)))
         artifacts.append(text_file(f"{folder}/.env.example", env_example(env, folder, variables)))
+        artifacts.append(text_file(f"{folder}/make-env.sh", MAKE_ENV))
         for store in postgres_stores(env):
             if store.databases:
                 artifacts.append(text_file(f"{folder}/initdb/{store.name}/create-databases.sh", init_script(store)))
@@ -54,7 +53,7 @@ def env_file_variables(env: EnvironmentPlan) -> dict[Credential, str]:
     A declared secret keeps its own name (JWT_SECRET); a data store's credentials are named after
     the store (POSTGRES_PASSWORD), since every service using it gets the same ones.
     """
-    taken = {SOURCE_VARIABLE, DOCKERFILES_VARIABLE, PGADMIN_PASSWORD_VARIABLE}
+    taken = {SOURCE_VARIABLE, PGADMIN_PASSWORD_VARIABLE}
     names: dict[Credential, str] = {}
     wanted: list[tuple[Credential, str]] = []
     for store in env.datastores:
@@ -167,8 +166,7 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
     document: Document = {
         "build": {
             "context": f"${{{SOURCE_VARIABLE}:-{repository_root(folder)}}}",
-            "dockerfile": f"${{{DOCKERFILES_VARIABLE}:-generated/{env.platform}/docker}}/"
-                          f"{PurePosixPath(dockerfile_path(service)).name}",
+            "dockerfile": service.dockerfile,  # relative to the repository root, as CI builds it
         },
         "image": f"{service.image}:dev",  # a local tag that never shadows a pushed one
         "ports": [local_port(service.port)],
@@ -237,45 +235,69 @@ def _upper(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
+def _lower(name: str) -> str:
+    return name.replace("-", "_")
+
+
 # -- beside the compose file ----------------------------------------------------------------
 
 
 def env_example(env: EnvironmentPlan, folder: str, variables: Mapping[Credential, str]) -> str:
+    """Every variable the compose file needs; secrets are left empty for `make-env.sh` (or you) to fill."""
     lines = [
-        f"# Local development values for {env.platform} ({env.name}). Copy to .env beside docker-compose.yml;",
-        "# .env is read by `docker compose` and must never be committed. These values are for a laptop only:",
-        "# the deployed environments read theirs from AWS Secrets Manager.",
+        f"# Local development settings for {env.platform} ({env.name}). `./make-env.sh` copies them to .env",
+        "# beside docker-compose.yml, with a fresh random value for every empty one. .env is read by",
+        "# `docker compose` and never committed; deployed environments read their secrets from AWS Secrets Manager.",
         "",
-        "# Where the application's source (package.json, nx.json, apps/, libs/) is, relative to this folder,",
-        "# and where the generated Dockerfiles are, relative to that.",
+        "# The application's repository (package.json, nx.json, apps/, libs/), relative to this folder:",
+        "# the build context, as in CI.",
         f"{SOURCE_VARIABLE}={repository_root(folder)}",
-        f"{DOCKERFILES_VARIABLE}=generated/{env.platform}/docker",
     ]
     for store in env.datastores:
         users = ", ".join(store.users) or "no service"
         lines += ["", f"# {store.name}: {store.engine} {store.version}, used by {users}"]
         for part in credential_parts(store):
-            lines.append(f"{variables[(store.credentials, part)]}={placeholder(store.name, part)}")
+            value = f"{_lower(store.name)}_owner" if part == "username" else ""
+            lines.append(f"{variables[(store.credentials, part)]}={value}")
     declared = sorted({(ref.key, variables[(ref.key, ref.property)]) for s in env.services for ref in s.secrets
                        if ref.property is None}, key=lambda item: item[1])
     if declared:
         lines += ["", "# Service secrets (in AWS Secrets Manager under the name shown)"]
         for key, name in declared:
-            lines += [f"# {key}", f"{name}={placeholder(name.lower(), 'secret')}"]
+            lines += [f"# {key}", f"{name}="]
     if postgres_stores(env):
         lines += ["", f"# pgAdmin (`docker compose --profile {TOOLS_PROFILE} up`) on http://localhost:{pgadmin_port(env)},",
-                  f"# signing in as admin@{env.domain}",
-                  f"{PGADMIN_PASSWORD_VARIABLE}={placeholder('pgadmin', 'password')}"]
+                  f"# signing in as admin@{env.domain}", f"{PGADMIN_PASSWORD_VARIABLE}="]
     return "\n".join(lines) + "\n"
 
 
-def placeholder(owner: str, part: str) -> str:
-    """A local-only value that works on day one and cannot be mistaken for a real one."""
-    return f"local-{owner.replace('_', '-')}-{part}"
+MAKE_ENV = """#!/usr/bin/env bash
+# Writes .env beside this script from .env.example, giving every empty variable a fresh random value.
+# An existing .env is kept: only the variables it lacks are added, so rerun it after a spec change.
+set -euo pipefail
+cd "$(dirname "$0")"
+touch .env
+chmod 600 .env
+while IFS= read -r line; do
+  if [[ -z "$line" || "$line" == "#"* ]]; then
+    continue
+  fi
+  name="${line%%=*}"
+  value="${line#*=}"
+  if grep -q "^$name=" .env; then
+    continue
+  fi
+  if [[ -z "$value" ]]; then
+    value="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')"
+  fi
+  printf '%s=%s\\n' "$name" "$value" >> .env
+  echo "added $name to .env"
+done < .env.example
+"""
 
 
 def init_script(store: DatastorePlan) -> str:
-    creates = "\n".join(f"create_database {database}" for database in store.databases)
+    creates = "\n".join(f'create_database "{database}"' for database in store.databases)
     return f"""#!/usr/bin/env bash
 # Creates one database per service that uses {store.name}, owned by POSTGRES_USER.
 # The postgres image runs this once, when the {store.name}-data volume is empty;

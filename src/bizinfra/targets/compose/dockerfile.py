@@ -11,6 +11,15 @@ from bizinfra.plan import ServicePlan
 NODE_IMAGE = "node:24.21.0-alpine"
 
 
+def dockerfile_path(service: ServicePlan) -> str:
+    """Where the generated Dockerfile goes, under the platform's output folder.
+
+    CI and compose build `service.dockerfile` (a path in the application's repository): link or copy
+    this file there, so that the port and health check it carries stay the spec's.
+    """
+    return f"docker/{service.name}.Dockerfile"
+
+
 def health_command(service: ServicePlan) -> list[str]:
     """Alpine's busybox has wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first."""
     return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.health_path}"]

@@ -18,8 +18,8 @@ def compile_kubernetes(plan: PlatformPlan) -> list[Artifact]:
             "namespace.yaml": [namespace(env)],
             "configmaps.yaml": [shared_config_map(env)] + [service_config_map(env, s) for s in env.services],
         }
-        artifacts += [yaml_file(f"{folder}/{name}", *manifests) for name, manifests in files.items()]
-        artifacts.append(yaml_file(f"{folder}/kustomization.yaml", kustomization(env, list(files))))
+        artifacts += [yaml_file(f"{folder}/{name}", *manifests, environment=env.name) for name, manifests in files.items()]
+        artifacts.append(yaml_file(f"{folder}/kustomization.yaml", kustomization(env, list(files)), environment=env.name))
     return artifacts
 
 

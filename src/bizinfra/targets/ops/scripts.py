@@ -37,7 +37,7 @@ def case_arms(arms: dict[str, list[str]], indent: str = "  ") -> str:
 
 def environment_facts(envs: tuple[EnvironmentPlan, ...]) -> str:
     """Sets cluster, region and namespace for the chosen environment."""
-    arms = {env.name: [f'cluster="{env.cluster_name}"', f'region="{env.region}"', f'namespace="{env.namespace}"']
+    arms = {f'"{env.name}"': [f'cluster="{env.cluster_name}"', f'region="{env.region}"', f'namespace="{env.namespace}"']
             for env in envs}
     arms["*"] = [f'fail "unknown environment \'$environment\'; one of: {environments_line(envs)}"']
     return f"""case "$environment" in
@@ -92,7 +92,7 @@ slot="${{4:-}}"
 
 {environment_facts(envs)}
 case "$service" in
-  {"|".join(services)}) ;;
+  {"|".join(f'"{name}"' for name in services)}) ;;
   *) fail "unknown service '$service'; one of: {", ".join(services)}" ;;
 esac
 if [[ ! "$revision" =~ ^[1-9][0-9]*$ ]]; then
@@ -121,9 +121,9 @@ def backup_script(envs: tuple[EnvironmentPlan, ...]) -> str:
     for env in envs:
         rows = [f"{store.name} {store.host} {store.port} {store.credentials} {database}"
                 for store in env.datastores if store.engine == "postgres" for database in store.databases]
-        arms[env.name] = [f'bucket="{env.backup_bucket}"', f'keep_days="{env.backup_keep_days}"',
-                          f'region="{env.region}"', "databases=("]
-        arms[env.name] += [f'  "{row}"' for row in rows] + [")"]
+        arm = arms[f'"{env.name}"'] = [f'bucket="{env.backup_bucket}"', f'keep_days="{env.backup_keep_days}"',
+                                       f'region="{env.region}"', "databases=("]
+        arm += [f'  "{row}"' for row in rows] + [")"]
     arms["*"] = [f'fail "unknown environment \'$environment\'; one of: {environments_line(envs)}"']
     return f"""#!/usr/bin/env bash
 # Dump PostgreSQL databases, gzip them straight into the environment's backup bucket, and delete

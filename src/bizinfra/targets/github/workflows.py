@@ -1,0 +1,431 @@
+"""One function per workflow, and one per job: each reads like the YAML it becomes.
+
+Every name a deploy touches (cluster, region, namespace, Deployment, container, Service, slot label,
+IAM role, image, host) comes from the plan. Scripts read them from `env:`, never from `${{ }}`
+inside `run:`, so nothing a user controls is pasted into a shell.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from bizinfra import __version__
+from bizinfra.artifacts import Artifact
+from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
+from bizinfra.targets.github.actions import uses
+from bizinfra.targets.github.text import workflow_file
+
+Document = dict[str, Any]
+Pin = Literal["sha", "tag"]
+
+RUNNER = "ubuntu-24.04"  # a fixed image, so a runner upgrade is a reviewed change rather than a surprise
+ROLLOUT_TIMEOUT = "10m"
+SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
+
+
+def compile_github(plan: PlatformPlan) -> list[Artifact]:
+    folder = "github/workflows"
+    artifacts = [workflow_file(f"{folder}/ci-cd.yml", ci_cd(plan)),
+                 workflow_file(f"{folder}/infrastructure.yml", infrastructure(plan))]
+    if migrated_services(plan):
+        artifacts.append(workflow_file(f"{folder}/database-migration.yml", database_migration(plan)))
+    return artifacts
+
+
+# -- shared facts of the workflows ------------------------------------------------------------------
+
+
+def deployed(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
+    """The Kubernetes environments a branch deploys to."""
+    return tuple(env for env in plan.on("kubernetes") if env.branch)
+
+
+def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
+    """Services with a PostgreSQL database, whose migrations the migration workflow runs."""
+    envs = plan.on("kubernetes")
+    return tuple(service.name for service in envs[0].services if service.database) if envs else ()
+
+
+def role_arn(env: EnvironmentPlan) -> str:
+    # The account is not known when the files are generated: a repository or environment variable holds it.
+    return f"arn:aws:iam::${{{{ vars.AWS_ACCOUNT_ID }}}}:role/{env.deploy_role}"
+
+
+def registry_host(image: str) -> str:
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def job(name: str, minutes: int, permissions: dict[str, str], steps: list[Document], **extra: Any) -> Document:
+    """A job with the three things every job here must state: where it runs, its time limit, its token's grants."""
+    return {"name": name, "runs-on": RUNNER, "timeout-minutes": minutes, "permissions": permissions, **extra,
+            "steps": steps}
+
+
+def checkout(pin: Pin) -> Document:
+    # The token is not kept in .git/config, where later steps could read it.
+    return {"name": "Check out", "uses": uses("checkout", pin), "with": {"persist-credentials": False}}
+
+
+def script(name: str, run: str, env: dict[str, str] | None = None, **extra: Any) -> Document:
+    return {"name": name, **extra, **({"env": env} if env else {}), "run": run}
+
+
+def aws_access(env: EnvironmentPlan, pin: Pin) -> list[Document]:
+    """Short-lived AWS credentials by OIDC role assumption, then a kubeconfig for the environment's cluster."""
+    return [
+        {"name": "Assume the deploy role", "uses": uses("aws-credentials", pin), "with": {
+            "role-to-assume": role_arn(env),
+            "role-session-name": f"github-{env.name}-${{{{ github.run_id }}}}",
+            "aws-region": env.region,
+        }},
+        script("Use the cluster", 'aws eks update-kubeconfig --name "$CLUSTER" --region "$AWS_REGION"',
+               {"CLUSTER": env.cluster_name}),
+    ]
+
+
+def deploy_lock(env: EnvironmentPlan) -> Document:
+    """One group per environment, shared by deploys and migrations: they queue, never overlap or cancel."""
+    return {"group": f"deploy-{env.qualified_name}", "cancel-in-progress": False}
+
+
+# -- ci-cd.yml --------------------------------------------------------------------------------------
+
+
+def ci_cd(plan: PlatformPlan) -> Document:
+    pin = plan.delivery.pin_actions
+    branches = sorted(env.branch for env in deployed(plan) if env.branch)
+    trigger: Document = {"branches": branches} if branches else {}
+    jobs: Document = {"test": test_job(plan, pin), "security": security_job(plan, pin),
+                      "build": build_job(plan, pin)}
+    for env in deployed(plan):
+        jobs[f"deploy-{env.name}"] = deploy_job(env, pin)
+    return {
+        "name": f"CI/CD {plan.name}",
+        "on": {"push": trigger, "pull_request": trigger},
+        "permissions": {},
+        "concurrency": {"group": "ci-cd-${{ github.ref }}",
+                        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": jobs,
+    }
+
+
+def node_setup(plan: PlatformPlan, pin: Pin) -> list[Document]:
+    return [
+        checkout(pin),
+        {"name": "Set up Node.js", "uses": uses("setup-node", pin),
+         "with": {"node-version": plan.delivery.node_version, "cache": "npm"}},
+        script("Install dependencies", plan.delivery.install),
+    ]
+
+
+def test_job(plan: PlatformPlan, pin: Pin) -> Document:
+    return job("Lint and test", 20, {"contents": "read"}, [
+        *node_setup(plan, pin),
+        script("Lint", plan.delivery.lint),
+        script("Test with coverage", plan.delivery.test),
+        {"name": "Keep the coverage report", "if": "${{ !cancelled() }}", "uses": uses("upload-artifact", pin),
+         "with": {"name": "coverage", "path": "coverage/", "if-no-files-found": "warn", "retention-days": 14}},
+    ])
+
+
+def security_job(plan: PlatformPlan, pin: Pin) -> Document:
+    """Dependency and filesystem scans that need no third-party account (the seed's Snyk step needed one)."""
+    return job("Dependency and filesystem scan", 15, {"contents": "read"}, [
+        checkout(pin),
+        {"name": "Set up Node.js", "uses": uses("setup-node", pin),
+         "with": {"node-version": plan.delivery.node_version}},
+        script("Audit production dependencies", "npm audit --omit=dev --audit-level=high"),
+        {"name": "Scan the repository with Trivy", "uses": uses("trivy", pin), "with": {
+            "scan-type": "fs", "scan-ref": ".", "ignore-unfixed": True, "severity": "CRITICAL,HIGH",
+            "exit-code": "1"}},
+    ])
+
+
+def build_job(plan: PlatformPlan, pin: Pin) -> Document:
+    services = plan.environments[0].services
+    hosts = {registry_host(service.image) for service in services}
+    matrix = {
+        "service": [service.name for service in services],
+        "include": [{"service": s.name, "image": s.image, "dockerfile": s.dockerfile,
+                     "registry": registry_host(s.image)} for s in services],
+    }
+    steps = [checkout(pin), {"name": "Set up Docker Buildx", "uses": uses("setup-buildx", pin)}]
+    steps += registry_logins(hosts, pin)
+    steps += [
+        {"name": "Image tags and labels", "id": "meta", "uses": uses("metadata", pin), "with": {
+            "images": "${{ matrix.image }}",
+            # The deploy jobs set `sha-<full commit>`: the one tag that names exactly what was tested.
+            "tags": "type=sha,format=long\ntype=ref,event=branch\n",
+        }},
+        {"name": "Build and push", "uses": uses("build-push", pin), "with": {
+            "context": ".",
+            "file": "${{ matrix.dockerfile }}",
+            "push": True,
+            "tags": "${{ steps.meta.outputs.tags }}",
+            "labels": "${{ steps.meta.outputs.labels }}",
+            "cache-from": "type=gha,scope=${{ matrix.service }}",
+            "cache-to": "type=gha,mode=max,scope=${{ matrix.service }}",
+        }},
+    ]
+    return job("Build ${{ matrix.service }}", 30, {"contents": "read", "packages": "write"}, steps,
+               needs=["test", "security"], **{"if": "github.event_name == 'push'"},
+               strategy={"fail-fast": False, "matrix": matrix})
+
+
+def registry_logins(hosts: set[str], pin: Pin) -> list[Document]:
+    """GitHub's registry takes the job's own token; any other takes REGISTRY_USERNAME/REGISTRY_PASSWORD secrets."""
+    logins = []
+    if "ghcr.io" in hosts:
+        logins.append({"name": "Log in to ghcr.io", "uses": uses("login", pin), **_only(hosts, "=="), "with": {
+            "registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}"}})
+    if hosts - {"ghcr.io"}:
+        logins.append({"name": "Log in to ${{ matrix.registry }}", "uses": uses("login", pin), **_only(hosts, "!="),
+                       "with": {"registry": "${{ matrix.registry }}", "username": "${{ secrets.REGISTRY_USERNAME }}",
+                                "password": "${{ secrets.REGISTRY_PASSWORD }}"}})
+    return logins
+
+
+def _only(hosts: set[str], operator: str) -> Document:
+    return {"if": f"matrix.registry {operator} 'ghcr.io'"} if len(hosts) > 1 else {}
+
+
+def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
+    steps = [*aws_access(env, pin), *(blue_green_steps(env) if env.rollout == "blue-green" else rolling_steps(env))]
+    hosts = [service for service in env.services if service.public_host]
+    steps += [public_smoke_test(env, service) for service in hosts]
+    if env.rollout == "blue-green":
+        steps += [scale_down_old_slot(env, service) for service in env.services]
+        steps.append(roll_back_traffic(env))
+    environment: Document = {"name": env.name}
+    if hosts:
+        environment["url"] = f"https://{hosts[0].public_host}"
+    return job(f"Deploy to {env.name}", 45 if env.rollout == "blue-green" else 30, {"id-token": "write"}, steps,
+               needs="build", environment=environment, concurrency=deploy_lock(env),
+               env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
+               **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.branch}'"})
+
+
+def image_env(service: ServicePlan) -> dict[str, str]:
+    return {"CONTAINER": service.container, "IMAGE": service.image}
+
+
+ROLLING_DEPLOY = """\
+kubectl set image "deployment/$DEPLOYMENT" "$CONTAINER=$IMAGE:sha-$GITHUB_SHA" --namespace "$NAMESPACE"
+kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+"""
+
+
+def rolling_steps(env: EnvironmentPlan) -> list[Document]:
+    return [script(f"Deploy {service.name}", ROLLING_DEPLOY,
+                   {"DEPLOYMENT": service.deployments[0], **image_env(service), "TIMEOUT": ROLLOUT_TIMEOUT})
+            for service in env.services]
+
+
+# -- the blue-green switch ------------------------------------------------------------------------------
+
+
+def slot_lookup(with_idle: bool = True) -> str:
+    """Shell that reads the live slot from the Service's selector; a Service never switched serves LIVE_SLOT."""
+    cases = ""
+    for live, idle in zip(SLOTS, reversed(SLOTS), strict=True):
+        also = f'; idle={idle}; idle_deployment="$DEPLOYMENT_{idle.upper()}"' if with_idle else ""
+        cases += f'  {live}) live_deployment="$DEPLOYMENT_{live.upper()}"{also} ;;\n'
+    return (
+        'live="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" \\\n'
+        '  --output "jsonpath={.spec.selector.$SLOT_KEY}")"\n'
+        'live="${live:-$DEFAULT_SLOT}"\n'
+        'case "$live" in\n'
+        f"{cases}"
+        '  *) echo "::error::Service $SERVICE selects the unknown slot \'$live\'"; exit 1 ;;\n'
+        "esac\n"
+    )
+
+
+def slot_env(service: ServicePlan) -> dict[str, str]:
+    return {
+        "SERVICE": service.name,
+        "SLOT_KEY": SLOT_LABEL.replace(".", "\\."),  # jsonpath escapes the dots of a label key
+        "DEFAULT_SLOT": LIVE_SLOT,
+        **{f"DEPLOYMENT_{slot.upper()}": name for slot, name in zip(SLOTS, service.deployments, strict=True)},
+    }
+
+
+FIND_SLOTS = """\
+{lookup}{{
+  echo "live=$live"
+  echo "live-deployment=$live_deployment"
+  echo "idle=$idle"
+  echo "idle-deployment=$idle_deployment"
+}} >> "$GITHUB_OUTPUT"
+"""
+
+IDLE_DEPLOY = """\
+kubectl set image "deployment/$DEPLOYMENT" "$CONTAINER=$IMAGE:sha-$GITHUB_SHA" --namespace "$NAMESPACE"
+kubectl scale "deployment/$DEPLOYMENT" --replicas "$REPLICAS" --namespace "$NAMESPACE"
+kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+"""
+
+IDLE_SMOKE_TEST = """\
+kubectl port-forward "deployment/$DEPLOYMENT" "$LOCAL_PORT:$PORT" --namespace "$NAMESPACE" > /dev/null &
+forward=$!
+trap 'kill "$forward"' EXIT
+curl --fail --silent --show-error --retry 10 --retry-delay 3 --retry-all-errors --max-time 10 \\
+  "http://127.0.0.1:$LOCAL_PORT$HEALTH_PATH"
+"""
+
+SWITCH = """\
+patch="$(printf '{"spec":{"selector":{"%s":"%s"}}}' "$SLOT_LABEL" "$SLOT")"
+kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
+"""
+
+SCALE_DOWN = """\
+kubectl scale "deployment/$DEPLOYMENT" --replicas 0 --namespace "$NAMESPACE"
+"""
+
+
+def step_id(service: ServicePlan) -> str:
+    return f"slot-{service.name}"
+
+
+def slot_output(service: ServicePlan, name: str) -> str:
+    return f"${{{{ steps.{step_id(service)}.outputs.{name} }}}}"
+
+
+def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
+    """Every service's idle slot gets the new image and passes its smoke test before any traffic moves."""
+    steps = [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()), slot_env(s),
+                    id=step_id(s)) for s in env.services]
+    steps += [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
+        "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(s), "REPLICAS": str(s.replicas.min),
+        "TIMEOUT": ROLLOUT_TIMEOUT}) for s in env.services]
+    steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {
+        "DEPLOYMENT": slot_output(s, "idle-deployment"), "LOCAL_PORT": str(SMOKE_PORT), "PORT": str(s.port),
+        "HEALTH_PATH": s.health_path}) for s in env.services]
+    steps += [script(f"Switch {s.name} to the new slot", SWITCH, {
+        "SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL, "SLOT": slot_output(s, "idle")})
+        for s in env.services]
+    return steps
+
+
+def scale_down_old_slot(env: EnvironmentPlan, service: ServicePlan) -> Document:
+    return script(f"Scale down the old slot of {service.name}", SCALE_DOWN,
+                  {"DEPLOYMENT": slot_output(service, "live-deployment")})
+
+
+def roll_back_traffic(env: EnvironmentPlan) -> Document:
+    """On any failure, every Service goes back to the slot that was live; that slot still runs until the end."""
+    names: dict[str, str] = {"SLOT_LABEL": SLOT_LABEL}
+    calls = ""
+    for index, service in enumerate(env.services):
+        names[f"SERVICE_{index}"] = service.name
+        names[f"LIVE_{index}"] = slot_output(service, "live")
+        calls += f'switch_back "$SERVICE_{index}" "$LIVE_{index}"\n'
+    return script("Send traffic back to the old slots", SWITCH_BACK + calls, names, **{"if": "failure()"})
+
+
+SWITCH_BACK = """\
+switch_back() {
+  [ -n "$2" ] || return 0  # its live slot was never read: nothing was switched
+  patch="$(printf '{"spec":{"selector":{"%s":"%s"}}}' "$SLOT_LABEL" "$2")"
+  kubectl patch service "$1" --namespace "$NAMESPACE" --type merge --patch "$patch"
+}
+"""
+
+
+PUBLIC_SMOKE_TEST = """\
+curl --fail --silent --show-error --retry 10 --retry-delay 6 --retry-all-errors --max-time 10 \\
+  "https://$HOST$HEALTH_PATH"
+"""
+
+
+def public_smoke_test(env: EnvironmentPlan, service: ServicePlan) -> Document:
+    return script(f"Smoke test https://{service.public_host}", PUBLIC_SMOKE_TEST,
+                  {"HOST": service.public_host or "", "HEALTH_PATH": service.health_path})
+
+
+# -- database-migration.yml ---------------------------------------------------------------------------
+
+
+def database_migration(plan: PlatformPlan) -> Document:
+    envs = plan.on("kubernetes")
+    services = migrated_services(plan)
+    return {
+        "name": f"Database migration {plan.name}",
+        "on": {"workflow_dispatch": {"inputs": {
+            "environment": {"description": "Environment to migrate", "required": True, "type": "choice",
+                            "options": [env.name for env in envs]},
+            "service": {"description": "Service whose database to migrate", "required": True, "type": "choice",
+                        "options": list(services)},
+            "action": {"description": "Apply pending migrations, or undo the latest", "required": True,
+                       "type": "choice", "options": ["migrate", "rollback"]},
+        }}},
+        "permissions": {},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": {f"migrate-{env.name}": migration_job(plan, env) for env in envs},
+    }
+
+
+MIGRATE = """\
+case "$ACTION" in
+  migrate) command="$MIGRATE" ;;
+  rollback) command="$ROLLBACK" ;;
+  *) echo "::error::unknown action '$ACTION'"; exit 1 ;;
+esac
+kubectl exec "deployment/$live_deployment" --container "$CONTAINER" --namespace "$NAMESPACE" -- \\
+  env npm_config_cache=/tmp/.npm sh -c "$command"
+"""
+
+
+def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
+    """Migrations run inside a live pod of the service: it has the database's address, credentials and network path."""
+    steps = aws_access(env, plan.delivery.pin_actions)
+    for service in env.services:
+        if not service.database:
+            continue
+        if env.rollout == "blue-green":
+            run, names = slot_lookup(with_idle=False) + MIGRATE, slot_env(service)
+        else:
+            run, names = f'live_deployment="$DEPLOYMENT"\n{MIGRATE}', {"DEPLOYMENT": service.deployments[0]}
+        steps.append(script(f"Migrate the database of {service.name}", run, {
+            **names, "CONTAINER": service.container, "ACTION": "${{ inputs.action }}",
+            "MIGRATE": plan.delivery.migrate, "ROLLBACK": plan.delivery.rollback,
+        }, **{"if": f"inputs.service == '{service.name}'"}))
+    return job(f"Migrate {env.name}", 30, {"id-token": "write"}, steps, environment=env.name,
+               concurrency=deploy_lock(env), env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
+               **{"if": f"inputs.environment == '{env.name}'"})
+
+
+# -- infrastructure.yml -------------------------------------------------------------------------------
+
+
+DRIFT_OF_LIVE_WORKFLOWS = """\
+status=0
+for generated in "$GENERATED"/*.yml; do
+  diff -u "$generated" ".github/workflows/$(basename "$generated")" || status=1
+done
+exit "$status"
+"""
+
+
+def infrastructure(plan: PlatformPlan) -> Document:
+    """On pull requests: the generated files must be current, and the live workflows the generated ones."""
+    pin = plan.delivery.pin_actions
+    return {
+        "name": f"Infrastructure {plan.name}",
+        "on": {"pull_request": {}},
+        "permissions": {},
+        "concurrency": {"group": "infrastructure-${{ github.ref }}", "cancel-in-progress": True},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": {"drift": job("Generated files are current and valid", 15, {"contents": "read"}, [
+            checkout(pin),
+            {"name": "Set up Python", "uses": uses("setup-python", pin), "with": {"python-version": "3.12"}},
+            # The version that generated these files: another version may generate other bytes.
+            script("Install bizinfra and its validators", f'python -m pip install "bizinfra[test]=={__version__}"'),
+            script("Generated files match the specs", "python -m bizinfra check"),
+            script("Live workflows match the generated ones", DRIFT_OF_LIVE_WORKFLOWS,
+                   {"GENERATED": f"generated/{plan.name}/github/workflows"}),
+            script("Lint the workflows", "actionlint .github/workflows/*.yml"),
+        ])},
+    }
