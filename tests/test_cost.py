@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+import yaml
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bizinfra import targets
 from bizinfra.artifacts import json_file
 from bizinfra.cli import main
-from bizinfra.cost import compile_cost, estimate, load_prices
+from bizinfra.cost import CostReport, compile_cost, estimate, estimate_plan, load_prices
 from bizinfra.plan import PlatformPlan
-from tests.localdev_helpers import bundled_platform, plan_of
+from bizinfra.spec.models import Platform
+from tests.localdev_helpers import BUNDLED, bundled_platform, plan_of
 
 PRICES = load_prices("ap-south-1")
 
@@ -46,11 +48,12 @@ def test_staging_is_priced_line_by_line_as_the_seed_does() -> None:
     report = estimate([staging_terraform(), INGRESS], PRICES)
     priced = {line.resource: line.monthly for line in report.lines}
     # The seed's table: EKS $72, 1 x t3.medium $30, db.t3.medium single-AZ $60 + 100 GB gp3 at $0.115,
-    # cache.t3.medium $50, NAT $45, S3 $1, ALB $25.
+    # cache.t3.medium $50, NAT $45, S3 $1, ALB $25; and EKS's default 20 GB node disk at $0.08.
     assert priced == {"EKS cluster": Decimal("72.00"), "EC2 (worker nodes)": Decimal("30.00"),
+                      "EBS (node volumes)": Decimal("1.60"),
                       "RDS": Decimal("60.00"), "RDS storage": Decimal("11.50"), "ElastiCache": Decimal("50.00"),
                       "NAT gateway": Decimal("45.00"), "S3": Decimal("1.00"), "ALB": Decimal("25.00")}
-    assert report.total == Decimal("294.50")
+    assert report.total == Decimal("296.10")
     assert report.unpriced == ()
 
 
@@ -92,7 +95,7 @@ def test_a_count_terraform_computes_is_not_guessed() -> None:
 
 def test_the_price_table_says_its_date_and_every_price_its_source() -> None:
     assert PRICES.region == "ap-south-1" and PRICES.date
-    assert all(price.source.startswith(("seed:", "us-east-1:")) for price in PRICES.prices.values())
+    assert all(price.source.startswith(("seed:", "aws:", "us-east-1:")) for price in PRICES.prices.values())
     assert {"ec2:t3.medium", "rds:db.t3.medium", "rds:db.r6g.large", "elasticache:cache.t3.medium",
             "elasticache:cache.r6g.large"} <= set(PRICES.prices)
 
@@ -154,7 +157,7 @@ def test_cost_markdown_has_a_table_per_environment_and_the_prices_used() -> None
     text = artifact.documents[0]
     assert artifact.path == "docs/cost.md"
     assert "## development\n\nRuns on a laptop with docker compose: no AWS resources." in text
-    assert "| **Total** | | **$269.50** |" in text  # staging: the seed's sizes, no Ingress from this stand-in
+    assert "| **Total** | | **$271.10** |" in text  # staging: the seed's sizes, no Ingress from this stand-in
     assert "| RDS | db.r6g.large, Multi-AZ | $328.50 |" in text  # production
     assert "seed: EKS Cluster, 1 cluster, $72" in text
 
@@ -169,7 +172,7 @@ def test_cost_command_prints_the_environment_table(project: Path, capsys: pytest
     assert main(["cost", "--env", "staging"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("business-app / staging\n| Resource | Configuration | Monthly cost (USD) |")
-    assert "| **Total** | | **$269.50** |" in out and "production" not in out
+    assert "| **Total** | | **$271.10** |" in out and "production" not in out
 
 
 @pytest.mark.usefixtures("with_terraform")
@@ -191,3 +194,45 @@ def test_a_region_without_a_price_table_is_said_not_guessed() -> None:
     text = artifact.documents[0]
     assert "Not estimated: no price table for region eu-west-1; bundled: ap-south-1." in text
     assert "$" not in text
+
+
+# -- the real Terraform target ------------------------------------------------------------------
+
+
+def real_report(spec: dict[str, Any], environment: str) -> CostReport:
+    plan = plan_of(Platform.model_validate(spec))
+    artifacts = [a for name in ("terraform", "kubernetes") for a in targets.TARGETS[name](plan)]
+    reports, prices, missing = estimate_plan(plan, artifacts)
+    assert prices is not None, missing
+    return reports[environment]
+
+
+def bundled_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load(BUNDLED.read_text())
+    return spec
+
+
+def test_everything_the_terraform_target_creates_for_the_bundled_spec_is_priced() -> None:
+    for environment in ("staging", "production"):
+        report = real_report(bundled_spec(), environment)
+        assert report.unpriced == ()
+        assert {"EKS cluster", "EC2 (worker nodes)", "RDS", "ElastiCache", "NAT gateway", "S3"} <= {
+            line.resource for line in report.lines}
+        assert report.total == sum(line.monthly for line in report.lines if line.monthly is not None)
+    production = {line.resource: line for line in real_report(bundled_spec(), "production").lines}
+    assert production["RDS"].configuration == "db.r6g.large, Multi-AZ"
+    assert production["EC2 (worker nodes)"].configuration == "3 x t3.medium"
+
+
+@settings(max_examples=min(15, settings().max_examples))  # each example compiles Terraform twice
+@given(nodes=st.integers(1, 6), change=st.sampled_from(["nodes", "database", "cache", "database_storage",
+                                                         "highly_available"]))
+def test_the_real_estimate_grows_when_the_specs_sizes_grow(nodes: int, change: str) -> None:
+    small, large = bundled_spec(), bundled_spec()
+    small["environments"]["staging"]["nodes"] = nodes
+    large["environments"]["staging"]["nodes"] = nodes + (change == "nodes")
+    bigger = {"database": {"database": "db.r6g.large"}, "cache": {"cache": "cache.r6g.large"},
+              "database_storage": {"database_storage": 500}}.get(change, {})
+    large["environments"]["staging"]["sizes"] = bigger
+    large["environments"]["staging"]["highly_available"] = change == "highly_available"
+    assert real_report(large, "staging").total > real_report(small, "staging").total

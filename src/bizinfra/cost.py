@@ -9,6 +9,7 @@ and left out of the total, never guessed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,8 +22,16 @@ from bizinfra.plan import INGRESS_CLASS, EnvironmentPlan, PlatformPlan
 CENT = Decimal("0.01")
 ALB_GROUP = "alb.ingress.kubernetes.io/group.name"  # Ingresses of one group share one load balancer
 # The seed's Cost Estimation table, in its order.
-ORDER = ["EKS cluster", "EC2 (worker nodes)", "RDS", "RDS storage", "ElastiCache", "ALB", "Load balancer",
-         "NAT gateway", "S3", "CloudWatch"]
+ORDER = ["EKS cluster", "EC2 (worker nodes)", "EBS (node volumes)", "RDS", "RDS storage", "ElastiCache", "ALB",
+         "Load balancer", "NAT gateway", "Public IPv4", "S3", "CloudWatch", "KMS", "Secrets Manager", "Route 53"]
+EKS_DEFAULT_DISK_GB = 20  # a managed node group's disk without a launch template (EKS API reference: diskSize)
+# Resources priced per piece: (line, price key, what one piece is).
+PER_PIECE = {
+    "aws_eip": ("Public IPv4", "vpc:public-ipv4", "Elastic IP"),
+    "aws_kms_key": ("KMS", "kms:key", "key"),
+    "aws_secretsmanager_secret": ("Secrets Manager", "secretsmanager:secret", "secret"),
+    "aws_route53_zone": ("Route 53", "route53:zone", "hosted zone"),
+}
 NODE_GROUP_DEFAULT_TYPE = "t3.medium"  # EKS managed node groups' default instance type (EKS API reference)
 
 
@@ -160,12 +169,20 @@ def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> Cost
     """The monthly cost of one environment's Terraform JSON documents and Kubernetes manifests."""
     documents = list(documents)
     resources_ = list(terraform_resources(documents))
+    by_address = {resource.address: resource for resource in resources_}
     lines: list[CostLine] = []
     for resource in resources_:
-        lines += price_resource(resource, prices)
+        lines += price_resource(resource, prices, by_address)
     for group, ingresses in load_balancer_groups(documents).items():
         lines.append(line(prices, "ALB", f"{group} ({len(ingresses)} Ingress)", "1 load balancer",
                           "elb:application", Decimal(1)))
+    for kind, (name, key, piece) in PER_PIECE.items():
+        pieces = [r for r in resources_ if r.type == kind]
+        counts = [r.count for r in pieces]
+        if pieces:
+            quantity = None if None in counts else Decimal(sum(c for c in counts if c is not None))
+            lines.append(line(prices, name, ", ".join(r.address for r in pieces),
+                              f"{quantity if quantity is not None else '?'} x {piece}", key, quantity))
     buckets = [r for r in resources_ if r.type == "aws_s3_bucket"]
     if buckets:
         lines.append(line(prices, "S3", ", ".join(r.address for r in buckets), f"{len(buckets)} buckets, 50 GB",
@@ -177,7 +194,7 @@ def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> Cost
     return CostReport(prices.region, tuple(sorted(lines, key=lambda item: (ORDER.index(item.resource), item.address))))
 
 
-def price_resource(resource: Resource, prices: PriceTable) -> list[CostLine]:
+def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[str, Resource]) -> list[CostLine]:
     body, count = resource.body, resource.count
     quantity = Decimal(count) if count is not None else None
 
@@ -189,8 +206,11 @@ def price_resource(resource: Resource, prices: PriceTable) -> list[CostLine]:
     if resource.type == "aws_eks_node_group":
         size = int(body.get("scaling_config", {}).get("desired_size", 1))
         instance = (body.get("instance_types") or [NODE_GROUP_DEFAULT_TYPE])[0]
+        disk = node_disk_gb(body, by_address)
         return [line(prices, "EC2 (worker nodes)", resource.address, f"{size} x {instance}", f"ec2:{instance}",
-                     times(size))]
+                     times(size)),
+                line(prices, "EBS (node volumes)", resource.address, f"{size} x {disk} GB gp3", "ebs:gp3",
+                     times(size * disk))]
     if resource.type == "aws_db_instance":
         copies = 2 if body.get("multi_az") is True else 1
         storage = int(body.get("allocated_storage", 0))
@@ -212,6 +232,17 @@ def price_resource(resource: Resource, prices: PriceTable) -> list[CostLine]:
         kind = body.get("load_balancer_type", "application")
         return [line(prices, "Load balancer", resource.address, kind, f"elb:{kind}", quantity)]
     return []
+
+
+def node_disk_gb(body: Mapping[str, Any], by_address: Mapping[str, Resource]) -> int:
+    """The root volume of each node: from the node group's launch template, else EKS's default."""
+    reference = str(body.get("launch_template", {}).get("id", ""))
+    match = re.search(r"\$\{(aws_launch_template\.[\w-]+)\.", reference)
+    template = by_address.get(match[1]) if match else None
+    if template is None:
+        return int(body.get("disk_size", EKS_DEFAULT_DISK_GB))
+    return sum(int(mapping.get("ebs", {}).get("volume_size", 0)) for mapping in
+               template.body.get("block_device_mappings", []))
 
 
 def cache_nodes(body: Mapping[str, Any]) -> int:

@@ -148,6 +148,9 @@ class EnvironmentPlan:
     identities: tuple[WorkloadIdentity, ...]
     deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
     deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
+    # The security group (by its Name tag) that Terraform creates for the public load balancer: the
+    # Ingress names it in `alb.ingress.kubernetes.io/security-groups`, the node group admits it on service ports.
+    load_balancer_security_group: str
 
     @property
     def qualified_name(self) -> str:
@@ -230,6 +233,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         identities=_identities(platform.name, env_name),
         deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
         deploy_subject=github_subject(platform.delivery.repository, env_name),
+        load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
     )
 
 
@@ -375,3 +379,8 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
 def github_subject(repository: str | None, env_name: str) -> str | None:
     """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
     return f"repo:{repository}:environment:{env_name}" if repository else None
+
+
+# Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: the Ingress sets it as
+# `access_logs.s3.prefix`, and the log bucket's policy lets Elastic Load Balancing write under it only.
+LOAD_BALANCER_LOG_PREFIX = "alb"

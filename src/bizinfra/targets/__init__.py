@@ -12,12 +12,14 @@ from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.targets.ops import compile_ops
+from bizinfra.targets.terraform import compile_terraform
 
 Target = Callable[[PlatformPlan], list[Artifact]]
 
 TARGETS: dict[str, Target] = {
     "kubernetes": compile_kubernetes,
     "github": compile_github,
+    "terraform": compile_terraform,
     "compose": compile_compose,
     "ops": compile_ops,
     "cost": compile_cost,

@@ -1,0 +1,71 @@
+"""Terraform target: each Kubernetes environment's AWS stack as Terraform JSON, one file per concern.
+
+`terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
+else); the other files are the provider and key, the network, the cluster, the data stores, storage, secrets,
+variables and outputs.
+"""
+
+from __future__ import annotations
+
+from bizinfra.artifacts import Artifact, json_file
+from bizinfra.plan import EnvironmentPlan, PlatformPlan
+from bizinfra.targets.terraform.blocks import Block, merge, output, ref
+from bizinfra.targets.terraform.cluster import cluster
+from bizinfra.targets.terraform.datastores import datastores, endpoint
+from bizinfra.targets.terraform.network import network, security_groups
+from bizinfra.targets.terraform.public import certificate
+from bizinfra.targets.terraform.secrets import secrets
+from bizinfra.targets.terraform.settings import budget, kms_key, outputs, provider, variables, versions
+from bizinfra.targets.terraform.storage import storage
+
+__all__ = ["compile_terraform", "environment_files"]
+
+
+def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
+    return [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
+            for env in plan.on("kubernetes") for file, document in environment_files(env).items()]
+
+
+def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
+    """The environment's files by name; a concern with nothing to declare gets no file."""
+    files = {
+        "versions.tf.json": versions(env),
+        "main.tf.json": merge(provider(env), subnet_cidrs(env), kms_key(env), budget(env)),
+        "variables.tf.json": variables(env),
+        "network.tf.json": merge(network(env), security_groups(env)),
+        "public.tf.json": certificate(env),
+        "eks.tf.json": cluster(env),
+        "datastores.tf.json": datastores(env),
+        "storage.tf.json": storage(env),
+        "secrets.tf.json": secrets(env),
+        "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),
+    }
+    return {file: document for file, document in files.items() if document}
+
+
+def subnet_cidrs(env: EnvironmentPlan) -> Block:
+    return {"locals": {"public_subnet_cidrs": list(env.network.public_subnets),
+                       "private_subnet_cidrs": list(env.network.private_subnets)}}
+
+
+def datastore_outputs(env: EnvironmentPlan) -> Block:
+    parts = []
+    for store in env.datastores:
+        key = store.name.replace("-", "_")  # output names read as Terraform identifiers, in snake case
+        parts += [
+            output(f"{key}_host", ref(f"aws_route53_record.{store.name}.fqdn"),
+                   f"The name services reach {store.name} by ({store.host})."),
+            output(f"{key}_address", ref(endpoint(store)), f"The endpoint AWS gives {store.name}."),
+            output(f"{key}_credentials_secret_arn",
+                   ref(f"aws_secretsmanager_secret.{store.name}_credentials.arn"),
+                   f"The secret ({store.credentials}) services read {store.env_prefix}_* credentials from."),
+        ]
+        if store.engine == "postgres":
+            parts += [
+                output(f"{key}_master_secret_arn",
+                       ref(f"aws_db_instance.{store.name}.master_user_secret[0].secret_arn"),
+                       f"The secret RDS keeps {store.name}'s master password in: what creates the application role."),
+                output(f"{key}_databases", list(store.databases),
+                       "The databases the services expect, one per service that uses it."),
+            ]
+    return merge(*parts)

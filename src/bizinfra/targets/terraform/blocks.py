@@ -1,0 +1,125 @@
+"""Terraform JSON as plain data: references, blocks, IAM policy documents and the merge of a file's parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bizinfra.plan import EnvironmentPlan, aws_name
+
+Block = dict[str, Any]
+
+
+def ref(address: str) -> str:
+    """An interpolation: `ref("aws_vpc.main.id")` is `${aws_vpc.main.id}`."""
+    return "${" + address + "}"
+
+
+def resource(kind: str, name: str, body: Block) -> Block:
+    return {"resource": {kind: {name: body}}}
+
+
+def data(kind: str, name: str, body: Block) -> Block:
+    return {"data": {kind: {name: body}}}
+
+
+def variable(name: str, type_: str, description: str, default: Any = None, *, sensitive: bool = False,
+             validation: Block | None = None) -> Block:
+    body: Block = {"type": type_, "description": description}
+    if default is not None:
+        body["default"] = default
+    if sensitive:
+        body["sensitive"] = True
+    if validation:
+        body["validation"] = [validation]
+    return {"variable": {name: body}}
+
+
+def output(name: str, value: Any, description: str, *, sensitive: bool = False) -> Block:
+    body: Block = {"description": description, "value": value}
+    if sensitive:
+        body["sensitive"] = True
+    return {"output": {name: body}}
+
+
+def merge(*parts: Block) -> Block:
+    """The parts of one file as one document; a name declared twice is a bug, not something to overwrite."""
+    document: Block = {}
+    for part in parts:
+        for section, entries in part.items():
+            target = document.setdefault(section, {})
+            for key, value in entries.items():
+                if section in ("resource", "data"):
+                    named = target.setdefault(key, {})
+                    for name in value:
+                        if name in named:
+                            raise ValueError(f"{section} {key}.{name} is declared twice")
+                    named.update(value)
+                elif key in target:
+                    raise ValueError(f"{section} {key} is declared twice")
+                else:
+                    target[key] = value
+    return document
+
+
+def name(env: EnvironmentPlan, *parts: str, limit: int = 63) -> str:
+    """An AWS name owned by this environment's stack: `<platform>-<environment>-<part>`."""
+    return aws_name(env.qualified_name, *parts, limit=limit)
+
+
+def tags(env: EnvironmentPlan, *parts: str) -> dict[str, str]:
+    """The Name tag; everything else comes from the provider's default_tags."""
+    return {"Name": name(env, *parts, limit=255)}
+
+
+def statement(actions: list[str], resources: list[str] | None = None, *, sid: str | None = None,
+              effect: str = "Allow", principals: list[Block] | None = None,
+              conditions: list[Block] | None = None) -> Block:
+    body: Block = {}
+    if sid:
+        body["sid"] = sid
+    body["effect"] = effect
+    body["actions"] = actions
+    if resources is not None:
+        body["resources"] = resources
+    if principals:
+        body["principals"] = principals
+    if conditions:
+        body["condition"] = conditions
+    return body
+
+
+def condition(test: str, variable_: str, values: list[str]) -> Block:
+    return {"test": test, "variable": variable_, "values": values}
+
+
+def principal(kind: str, *identifiers: str) -> Block:
+    return {"type": kind, "identifiers": list(identifiers)}
+
+
+def policy_document(doc_name: str, statements: list[Block]) -> Block:
+    return data("aws_iam_policy_document", doc_name, {"statement": statements})
+
+
+def assume_role_policy(doc_name: str, service: str, actions: tuple[str, ...] = ("sts:AssumeRole",)) -> Block:
+    return policy_document(doc_name, [statement(list(actions), principals=[principal("Service", service)])])
+
+
+def managed_policy(policy: str) -> str:
+    """An AWS managed policy's ARN, in whatever partition the stack runs."""
+    return f"arn:{ref('data.aws_partition.current.partition')}:iam::aws:policy/{policy}"
+
+
+def role_with_policies(role: str, role_name: str, trust_document: str, policies: list[str], description: str) -> Block:
+    """An IAM role and one attachment per AWS managed policy."""
+    parts = [resource("aws_iam_role", role, {
+        "name": role_name,
+        "description": description,
+        "assume_role_policy": ref(f"data.aws_iam_policy_document.{trust_document}.json"),
+    })]
+    for policy in policies:
+        attachment = f"{role}_{policy.rsplit('/', 1)[-1].replace('-', '_')}"
+        parts.append(resource("aws_iam_role_policy_attachment", attachment, {
+            "role": ref(f"aws_iam_role.{role}.name"),
+            "policy_arn": managed_policy(policy),
+        }))
+    return merge(*parts)

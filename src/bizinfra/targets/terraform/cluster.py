@@ -1,0 +1,201 @@
+"""EKS: the cluster, its nodes, its add-ons, and the IAM roles the cluster add-ons assume through EKS Pod Identity."""
+
+from __future__ import annotations
+
+import re
+
+from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
+from bizinfra.targets.terraform.blocks import (
+    Block,
+    assume_role_policy,
+    condition,
+    merge,
+    name,
+    policy_document,
+    principal,
+    ref,
+    resource,
+    role_with_policies,
+    statement,
+    tags,
+)
+from bizinfra.targets.terraform.policies import load_balancer_controller, secrets_reader, velero
+from bizinfra.targets.terraform.settings import identity_resource
+
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+# Managed add-ons EKS keeps patched; the Pod Identity agent is what lets the identities below work.
+ADDONS = ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+
+def cluster(env: EnvironmentPlan) -> Block:
+    return merge(control_plane(env), access(env), nodes(env), addons(), oidc_provider(), identities(env))
+
+
+def control_plane(env: EnvironmentPlan) -> Block:
+    return merge(
+        assume_role_policy("eks_trust", "eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")),
+        role_with_policies("cluster", name(env, "cluster", limit=64), "eks_trust", ["AmazonEKSClusterPolicy"],
+                           "EKS control plane"),
+        # Envelope encryption of Kubernetes secrets: the control plane uses the key with its own role.
+        policy_document("cluster_encryption", [statement(
+            ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"], [ref("aws_kms_key.main.arn")])]),
+        resource("aws_iam_role_policy", "cluster_encryption", {
+            "name": "secrets-encryption",
+            "role": ref("aws_iam_role.cluster.id"),
+            "policy": ref("data.aws_iam_policy_document.cluster_encryption.json"),
+        }),
+        # Created before the cluster so EKS does not create it without retention or encryption.
+        resource("aws_cloudwatch_log_group", "cluster", {
+            "name": f"/aws/eks/{env.cluster_name}/cluster",
+            "retention_in_days": ref("var.log_retention_days"),
+            "kms_key_id": ref("aws_kms_key.main.arn"),
+        }),
+        resource("aws_eks_cluster", "main", {
+            "name": env.cluster_name,
+            "version": ref("var.kubernetes_version"),
+            "role_arn": ref("aws_iam_role.cluster.arn"),
+            "enabled_cluster_log_types": CONTROL_PLANE_LOGS,
+            "vpc_config": {
+                "subnet_ids": ref("aws_subnet.private[*].id"),
+                "endpoint_private_access": True,
+                "endpoint_public_access": ref("var.cluster_endpoint_public_access"),
+                "public_access_cidrs": ref("var.cluster_public_access_cidrs"),
+            },
+            "encryption_config": {"resources": ["secrets"], "provider": {"key_arn": ref("aws_kms_key.main.arn")}},
+            "access_config": {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # At the end of standard support EKS upgrades the cluster instead of billing extended support.
+            "upgrade_policy": {"support_type": "STANDARD"},
+            "tags": tags(env, "cluster"),
+            "depends_on": ["aws_cloudwatch_log_group.cluster",
+                           "aws_iam_role_policy_attachment.cluster_AmazonEKSClusterPolicy"],
+        }),
+    )
+
+
+def access(env: EnvironmentPlan) -> Block:
+    """Cluster-admin for the listed IAM principals, through EKS access entries (no aws-auth ConfigMap)."""
+    return merge(
+        resource("aws_eks_access_entry", "admin", {
+            "for_each": ref("toset(var.cluster_admin_arns)"),
+            "cluster_name": ref("aws_eks_cluster.main.name"),
+            "principal_arn": ref("each.value"),
+        }),
+        resource("aws_eks_access_policy_association", "admin", {
+            "for_each": ref("aws_eks_access_entry.admin"),
+            "cluster_name": ref("aws_eks_cluster.main.name"),
+            "principal_arn": ref("each.value.principal_arn"),
+            "policy_arn": f"arn:{ref('data.aws_partition.current.partition')}:eks::aws:cluster-access-policy/"
+                          "AmazonEKSClusterAdminPolicy",
+            "access_scope": {"type": "cluster"},
+        }),
+    )
+
+
+def ami_type(instance_type: str) -> str:
+    """Graviton families carry a `g` after the generation (m6g, t4g, c7gn): they need the arm64 image."""
+    return "AL2023_ARM_64_STANDARD" if re.match(r"^[a-z]+\d+g", instance_type) else "AL2023_x86_64_STANDARD"
+
+
+def nodes(env: EnvironmentPlan) -> Block:
+    return merge(
+        assume_role_policy("nodes_trust", "ec2.amazonaws.com"),
+        role_with_policies("nodes", name(env, "nodes", limit=64), "nodes_trust",
+                           ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly",
+                            "AmazonSSMManagedInstanceCore"], "EKS managed nodes"),
+        resource("aws_launch_template", "nodes", {
+            "name": name(env, "nodes", limit=125),
+            "description": "EKS nodes: IMDSv2 only, encrypted gp3 root volume, the node security group",
+            "update_default_version": True,
+            # Both groups: EKS adds the cluster group itself only when a launch template names none.
+            "vpc_security_group_ids": [ref("aws_eks_cluster.main.vpc_config[0].cluster_security_group_id"),
+                                       ref("aws_security_group.eks_nodes.id")],
+            # Hop limit 2: pods that still read instance metadata (the load balancer controller's VPC lookup)
+            # sit one hop behind the node.
+            "metadata_options": {"http_endpoint": "enabled", "http_tokens": "required",
+                                 "http_put_response_hop_limit": 2},
+            "block_device_mappings": [{"device_name": "/dev/xvda", "ebs": {
+                "volume_size": 50, "volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}}],
+            "tag_specifications": [{"resource_type": "instance", "tags": tags(env, "node")},
+                                   {"resource_type": "volume", "tags": tags(env, "node")}],
+        }),
+        resource("aws_eks_node_group", "main", {
+            "cluster_name": ref("aws_eks_cluster.main.name"),
+            # A prefix, so a change that replaces the group (instance type) brings the new one up first.
+            "node_group_name_prefix": f"{name(env, 'nodes', limit=36)}-",
+            "node_role_arn": ref("aws_iam_role.nodes.arn"),
+            "subnet_ids": ref("aws_subnet.private[*].id"),
+            "ami_type": ami_type(env.sizes.node),
+            "instance_types": [env.sizes.node],
+            "scaling_config": {"min_size": env.nodes.min, "desired_size": env.nodes.min, "max_size": env.nodes.max},
+            "update_config": {"max_unavailable": 1},
+            "launch_template": {"id": ref("aws_launch_template.nodes.id"),
+                                "version": ref("aws_launch_template.nodes.latest_version")},
+            "tags": tags(env, "nodes"),
+            # The cluster autoscaler moves the desired size between min and max; do not fight it.
+            "lifecycle": {"ignore_changes": ["scaling_config[0].desired_size"], "create_before_destroy": True},
+            "depends_on": ["aws_iam_role_policy_attachment.nodes_AmazonEKSWorkerNodePolicy",
+                           "aws_iam_role_policy_attachment.nodes_AmazonEKS_CNI_Policy",
+                           "aws_iam_role_policy_attachment.nodes_AmazonEC2ContainerRegistryReadOnly"],
+        }),
+    )
+
+
+def addons() -> Block:
+    parts = []
+    for addon in ADDONS:
+        body: Block = {"cluster_name": ref("aws_eks_cluster.main.name"), "addon_name": addon,
+                       "resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE"}
+        if addon == "coredns":  # its pods need nodes to run on
+            body["depends_on"] = ["aws_eks_node_group.main"]
+        parts.append(resource("aws_eks_addon", addon.replace("-", "_"), body))
+    return merge(*parts)
+
+
+def oidc_provider() -> Block:
+    """IRSA, for workloads that cannot use EKS Pod Identity yet."""
+    # No thumbprint: IAM trusts the EKS issuer's certificate authority itself (provider >= 5.x computes it).
+    return resource("aws_iam_openid_connect_provider", "eks", {
+        "url": ref("aws_eks_cluster.main.identity[0].oidc[0].issuer"),
+        "client_id_list": ["sts.amazonaws.com"],
+    })
+
+
+def identities(env: EnvironmentPlan) -> Block:
+    policies = {
+        "aws-load-balancer-controller": load_balancer_controller,
+        "external-secrets": secrets_reader,
+        "velero": velero,
+    }
+    parts = [policy_document("pod_identity_trust", [statement(
+        ["sts:AssumeRole", "sts:TagSession"], principals=[principal("Service", POD_IDENTITY_PRINCIPAL)],
+        conditions=[condition("StringEquals", "aws:SourceAccount",
+                              [ref("data.aws_caller_identity.current.account_id")])],
+    )])]
+    for identity in env.identities:
+        parts.append(identity_role(env, identity, policies[identity.name](env)))
+    return merge(*parts)
+
+
+def identity_role(env: EnvironmentPlan, identity: WorkloadIdentity, statements: list[Block]) -> Block:
+    role = identity_resource(identity.name)
+    return merge(
+        policy_document(role, statements),
+        resource("aws_iam_role", role, {
+            "name": identity.role_name,
+            "description": f"{identity.namespace}/{identity.service_account} on {env.cluster_name} (EKS Pod Identity)",
+            "assume_role_policy": ref("data.aws_iam_policy_document.pod_identity_trust.json"),
+        }),
+        resource("aws_iam_role_policy", role, {
+            "name": identity.name,
+            "role": ref(f"aws_iam_role.{role}.id"),
+            "policy": ref(f"data.aws_iam_policy_document.{role}.json"),
+        }),
+        resource("aws_eks_pod_identity_association", role, {
+            "cluster_name": ref("aws_eks_cluster.main.name"),
+            "namespace": identity.namespace,
+            "service_account": identity.service_account,
+            "role_arn": ref(f"aws_iam_role.{role}.arn"),
+            "depends_on": ["aws_eks_addon.eks_pod_identity_agent"],
+        }),
+    )

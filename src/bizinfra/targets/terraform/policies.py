@@ -1,0 +1,101 @@
+"""What each cluster add-on may do in AWS: written for this stack, scoped to its own resources where AWS allows."""
+
+from __future__ import annotations
+
+from bizinfra.plan import EnvironmentPlan
+from bizinfra.targets.terraform.blocks import Block, condition, ref, statement
+
+PARTITION = ref("data.aws_partition.current.partition")
+ACCOUNT = ref("data.aws_caller_identity.current.account_id")
+KMS_KEY = ref("aws_kms_key.main.arn")
+# The load balancer controller tags what it creates with these keys; the conditions below keep it to its own.
+INGRESS_TAG = "ingress.k8s.aws/cluster"
+SERVICE_TAG = "service.k8s.aws/cluster"
+
+
+def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
+    """The AWS Load Balancer Controller: read the network, manage the load balancers, target groups and security
+    groups it created (recognised by its tags). Follows the controller's published IAM policy (docs/install)."""
+    lb_arn = f"arn:{PARTITION}:elasticloadbalancing:{env.region}:{ACCOUNT}"
+    owned = [condition("Null", f"aws:ResourceTag/{INGRESS_TAG}", ["false"])]
+    return [
+        statement(["iam:CreateServiceLinkedRole"], ["*"], sid="ServiceLinkedRole", conditions=[
+            condition("StringEquals", "iam:AWSServiceName", ["elasticloadbalancing.amazonaws.com"])]),
+        statement([
+            "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeCoipPools", "ec2:DescribeInstances", "ec2:DescribeInternetGateways",
+            "ec2:DescribeIpamPools", "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables",
+            "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeTags",
+            "ec2:DescribeVpcPeeringConnections",
+            "ec2:DescribeVpcs", "ec2:GetCoipPoolUsage", "ec2:GetSecurityGroupsForVpc",
+            "elasticloadbalancing:DescribeCapacityReservation", "elasticloadbalancing:DescribeListenerAttributes",
+            "elasticloadbalancing:DescribeListenerCertificates", "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeSSLPolicies",
+            "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroupAttributes",
+            "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+            "elasticloadbalancing:DescribeTrustStores",
+            "acm:DescribeCertificate", "acm:ListCertificates", "cognito-idp:DescribeUserPoolClient",
+            "iam:GetServerCertificate", "iam:ListServerCertificates", "shield:DescribeProtection",
+            "shield:GetSubscriptionState", "wafv2:GetWebACL", "wafv2:GetWebACLForResource",
+        ], ["*"], sid="Discover"),
+        statement(["shield:CreateProtection", "shield:DeleteProtection", "wafv2:AssociateWebACL",
+                   "wafv2:DisassociateWebACL"], ["*"], sid="ProtectLoadBalancers"),
+        statement(["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], ["*"],
+                  sid="OpenBackendPorts", conditions=[
+                      condition("StringEquals", "ec2:Vpc", [f"arn:{PARTITION}:ec2:{env.region}:{ACCOUNT}:vpc/"
+                                                            + ref("aws_vpc.main.id")])]),
+        statement(["ec2:CreateSecurityGroup"], ["*"], sid="CreateSecurityGroups"),
+        statement(["ec2:CreateTags"], [f"arn:{PARTITION}:ec2:*:*:security-group/*"], sid="TagNewSecurityGroups",
+                  conditions=[condition("StringEquals", "ec2:CreateAction", ["CreateSecurityGroup"]),
+                              condition("Null", f"aws:RequestTag/{INGRESS_TAG}", ["false"])]),
+        statement(["ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteSecurityGroup"],
+                  [f"arn:{PARTITION}:ec2:*:*:security-group/*"], sid="ManageOwnSecurityGroups", conditions=owned),
+        statement(["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], ["*"],
+                  sid="CreateTaggedLoadBalancers", conditions=[
+                      condition("ForAnyValue:StringEquals", "aws:TagKeys", [INGRESS_TAG, SERVICE_TAG])]),
+        statement(["elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateRule",
+                   "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteRule"], ["*"],
+                  sid="ManageListeners"),
+        statement(["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+                  [f"{lb_arn}:loadbalancer/*", f"{lb_arn}:targetgroup/*", f"{lb_arn}:listener/*",
+                   f"{lb_arn}:listener-rule/*"], sid="TagLoadBalancers"),
+        statement([
+            "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
+            "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListenerAttributes",
+            "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:ModifyTargetGroup",
+            "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
+            "elasticloadbalancing:SetIpAddressType", "elasticloadbalancing:SetSecurityGroups",
+            "elasticloadbalancing:SetSubnets",
+        ], ["*"], sid="ManageOwnLoadBalancers", conditions=owned),
+        statement(["elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:ModifyListener",
+                   "elasticloadbalancing:ModifyRule", "elasticloadbalancing:RemoveListenerCertificates",
+                   "elasticloadbalancing:SetWebAcl"], ["*"], sid="ConfigureListeners"),
+    ]
+
+
+def secrets_reader(env: EnvironmentPlan) -> list[Block]:
+    """External Secrets: read this environment's secrets (names `<platform>/<environment>/...`) and nothing else."""
+    prefix = f"arn:{PARTITION}:secretsmanager:{env.region}:{ACCOUNT}:secret:{env.platform}/{env.name}/*"
+    return [
+        statement(["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy",
+                   "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"], [prefix],
+                  sid="ReadOwnSecrets"),
+        statement(["kms:Decrypt"], [KMS_KEY], sid="DecryptOwnSecrets", conditions=[
+            condition("StringEquals", "kms:ViaService", [f"secretsmanager.{env.region}.amazonaws.com"])]),
+    ]
+
+
+def velero(env: EnvironmentPlan) -> list[Block]:
+    """Velero with the AWS plugin: objects in the backup bucket, EBS snapshots of volumes (velero-plugin-for-aws)."""
+    bucket = ref("aws_s3_bucket.backups.arn")
+    return [
+        statement(["ec2:DescribeSnapshots", "ec2:DescribeVolumes"], ["*"], sid="DescribeVolumes"),
+        statement(["ec2:CreateSnapshot", "ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteSnapshot"], ["*"],
+                  sid="SnapshotVolumes", conditions=[condition("StringEquals", "aws:RequestedRegion", [env.region])]),
+        statement(["s3:ListBucket"], [bucket], sid="ListBackups"),
+        statement(["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts",
+                   "s3:PutObject"], [f"{bucket}/*"], sid="ReadWriteBackups"),
+        statement(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:DescribeKey"],
+                  [KMS_KEY], sid="BackupEncryption"),
+    ]

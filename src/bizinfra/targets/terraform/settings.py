@@ -1,0 +1,148 @@
+"""The stack's frame: Terraform and provider versions, the state backend, variables, shared lookups and outputs."""
+
+from __future__ import annotations
+
+from bizinfra.plan import MANAGED_BY, EnvironmentPlan
+from bizinfra.targets.terraform.blocks import Block, data, merge, output, ref, resource, variable
+
+# 1.10 brought S3-native state locking (`use_lockfile`); 1.11 is what the offline test machine runs.
+TERRAFORM_VERSION = ">= 1.10"
+# Admits the last 5.x and every 6.x: the output is checked against the schemas of both (5.100.0 and 6.47.0).
+AWS_PROVIDER_VERSION = ">= 5.100, < 7.0"
+# Amazon EKS release calendar: 1.34 is in standard support through late 2026 (docs.aws.amazon.com/eks,
+# "Understand the Kubernetes version lifecycle on EKS"); older versions cost extra in extended support.
+KUBERNETES_VERSION = "1.34"
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy API reference).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653]
+
+
+def versions(env: EnvironmentPlan) -> Block:
+    """The `terraform` block alone: checkov cannot parse a file that holds it next to anything else."""
+    return {"terraform": {
+        "required_version": TERRAFORM_VERSION,
+        "required_providers": {"aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSION}},
+        # Partial configuration: bucket and region come from `terraform init -backend-config=...`.
+        "backend": {"s3": {"key": f"{env.platform}/{env.name}/terraform.tfstate", "encrypt": True,
+                           "use_lockfile": True}},
+    }}
+
+
+def provider(env: EnvironmentPlan) -> Block:
+    return merge(
+        {"provider": {"aws": {"region": env.region, "default_tags": {"tags": {
+            "Platform": env.platform,
+            "Environment": env.name,
+            "ManagedBy": MANAGED_BY,
+            "Spec": env.source,
+        }}}}},
+        data("aws_caller_identity", "current", {}),
+        data("aws_partition", "current", {}),
+    )
+
+
+# The seed's cost table: staging about $150 a month, production $500 to $800.
+MONTHLY_BUDGET_USD = {True: 800, False: 150}
+
+
+def variables(env: EnvironmentPlan) -> Block:
+    return merge(
+        variable("kubernetes_version", "string", "The EKS Kubernetes version (major.minor).", KUBERNETES_VERSION),
+        variable("cluster_endpoint_public_access", "bool",
+                 "Whether the Kubernetes API answers outside the VPC (CI runners and engineers); "
+                 "it always answers inside it.", True),
+        variable("cluster_public_access_cidrs", "list(string)",
+                 "The networks allowed to reach the public Kubernetes API endpoint; narrow this to your offices and "
+                 "CI runners.", ["0.0.0.0/0"],
+                 validation={"condition": "${length(var.cluster_public_access_cidrs) > 0}",
+                             "error_message": "List at least one CIDR; turn the endpoint off instead."}),
+        variable("cluster_admin_arns", "list(string)",
+                 "IAM users or roles granted cluster-admin through EKS access entries, besides whoever creates "
+                 "the cluster.", []),
+        variable("log_retention_days", "number",
+                 "How long CloudWatch keeps control plane logs and the log bucket keeps access and flow logs.", 365,
+                 validation={"condition": f"${{contains({LOG_RETENTION_DAYS}, var.log_retention_days)}}",
+                             "error_message": "Use a retention CloudWatch Logs accepts, e.g. 90, 365 or 731."}),
+        variable("monthly_budget_usd", "number", "Monthly cost, in USD, above which the budget alerts.",
+                 MONTHLY_BUDGET_USD[env.production]),
+        variable("budget_alert_emails", "list(string)",
+                 "Who hears when the month's cost passes 80% of the budget or is forecast to pass it; "
+                 "no budget is created while this is empty.", []),
+    )
+
+
+def budget(env: EnvironmentPlan) -> Block:
+    """A monthly cost budget over this environment's resources, found by the Environment tag (activate it as a
+    cost allocation tag in the billing console, or the budget sees nothing)."""
+    def notification(kind: str, percent: int) -> Block:
+        return {"comparison_operator": "GREATER_THAN", "threshold": percent, "threshold_type": "PERCENTAGE",
+                "notification_type": kind, "subscriber_email_addresses": ref("var.budget_alert_emails")}
+
+    return resource("aws_budgets_budget", "monthly", {
+        "count": ref("length(var.budget_alert_emails) > 0 ? 1 : 0"),
+        "name": env.qualified_name,
+        "budget_type": "COST",
+        "limit_amount": ref("tostring(var.monthly_budget_usd)"),
+        "limit_unit": "USD",
+        "time_unit": "MONTHLY",
+        "cost_filter": [{"name": "TagKeyValue", "values": [f"user:Environment${env.name}"]}],
+        "notification": [notification("ACTUAL", 80), notification("FORECASTED", 100)],
+    })
+
+
+def kms_key(env: EnvironmentPlan) -> Block:
+    """One customer managed key for the environment's data at rest: Kubernetes secrets, databases, caches,
+    Secrets Manager, backups and logs. CloudWatch Logs may use it only for this account's log groups."""
+    account = ref("data.aws_caller_identity.current.account_id")
+    partition = ref("data.aws_partition.current.partition")
+    return merge(
+        data("aws_iam_policy_document", "kms", {"statement": [
+            {"sid": "AccountAdministers", "effect": "Allow", "actions": ["kms:*"], "resources": ["*"],
+             "principals": [{"type": "AWS", "identifiers": [f"arn:{partition}:iam::{account}:root"]}]},
+            {"sid": "CloudWatchLogsEncrypts", "effect": "Allow",
+             "actions": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+             "resources": ["*"],
+             "principals": [{"type": "Service", "identifiers": [f"logs.{env.region}.amazonaws.com"]}],
+             "condition": [{"test": "ArnLike", "variable": "kms:EncryptionContext:aws:logs:arn",
+                            "values": [f"arn:{partition}:logs:{env.region}:{account}:*"]}]},
+        ]}),
+        resource("aws_kms_key", "main", {
+            "description": f"{env.qualified_name}: data at rest",
+            "enable_key_rotation": True,
+            "deletion_window_in_days": 30,
+            "policy": ref("data.aws_iam_policy_document.kms.json"),
+        }),
+        resource("aws_kms_alias", "main", {"name": f"alias/{env.qualified_name}",
+                                           "target_key_id": ref("aws_kms_key.main.key_id")}),
+    )
+
+
+def outputs(env: EnvironmentPlan) -> Block:
+    parts = [
+        output("cluster_name", ref("aws_eks_cluster.main.name"), "The EKS cluster's name (aws eks update-kubeconfig)."),
+        output("cluster_endpoint", ref("aws_eks_cluster.main.endpoint"), "The Kubernetes API endpoint."),
+        output("cluster_certificate_authority", ref("aws_eks_cluster.main.certificate_authority[0].data"),
+               "The cluster CA certificate, base64."),
+        output("oidc_provider_arn", ref("aws_iam_openid_connect_provider.eks.arn"),
+               "The IAM OIDC provider for IRSA, for workloads that cannot use EKS Pod Identity."),
+        output("vpc_id", ref("aws_vpc.main.id"), "The VPC."),
+        output("private_subnet_ids", ref("aws_subnet.private[*].id"), "Subnets of the nodes and data stores."),
+        output("public_subnet_ids", ref("aws_subnet.public[*].id"), "Subnets of the public load balancer."),
+        output("load_balancer_security_group_id", ref("aws_security_group.load_balancer.id"),
+               f"The public load balancer's security group (Name tag {env.load_balancer_security_group})."),
+        output("kms_key_arn", ref("aws_kms_key.main.arn"), "The key encrypting this environment's data at rest."),
+        output("backup_bucket", ref("aws_s3_bucket.backups.id"), "Velero backups and database dumps."),
+        output("log_bucket", ref("aws_s3_bucket.logs.id"), "Load balancer access logs and VPC flow logs."),
+    ]
+    if any(service.public_host for service in env.services):
+        parts.append(output("certificate_arn", ref("aws_acm_certificate_validation.public.certificate_arn"),
+                            "The validated certificate of the public hosts (the load balancer finds it by host)."))
+    for identity in env.identities:
+        role = identity_resource(identity.name)
+        parts.append(output(f"{role}_role_arn", ref(f"aws_iam_role.{role}.arn"),
+                            f"The IAM role of {identity.namespace}/{identity.service_account}."))
+    return merge(*parts)
+
+
+def identity_resource(identity: str) -> str:
+    return identity.replace("-", "_")

@@ -1,0 +1,385 @@
+"""Offline checks of generated Terraform JSON against the hashicorp/aws provider schema.
+
+`terraform validate` needs the provider binary; these checks need only the vendored schemas
+(`data/reference/aws-provider/*.json.gz`, the output of `terraform providers schema -json`):
+every resource and data block uses attributes and blocks the provider knows, sets every required one,
+nests blocks as the schema says, sets nothing computed-only, and every `${...}` reference names something
+declared in the same folder (with an attribute its type has).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSIONS = ("5.100.0", "6.47.0")
+META_ARGUMENTS = {"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection", "//"}
+VARIABLE_KEYS = {"type", "default", "description", "sensitive", "nullable", "validation", "ephemeral", "//"}
+OUTPUT_KEYS = {"value", "description", "sensitive", "depends_on", "precondition", "ephemeral", "//"}
+ROOTS = {"var", "local", "data", "module", "count", "each", "path", "terraform", "self"}
+
+Document = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ProviderSchema:
+    version: str
+    provider: Mapping[str, Any] | None
+    resources: Mapping[str, Any]
+    data_sources: Mapping[str, Any]
+    missing: frozenset[str]  # types this version has whose schema the vendored file lacks
+
+
+@cache
+def load_schema(version: str) -> ProviderSchema:
+    folder = resources.files("bizinfra") / "data" / "reference" / "aws-provider"
+    raw = json.loads(gzip.decompress((folder / f"aws-provider-schema-{version}-full.json.gz").read_bytes()))
+    missing = raw.get("missing") or {}
+    return ProviderSchema(
+        version=raw["provider_version"],
+        provider=(raw.get("provider") or {}).get("block"),
+        resources=raw["resource_schemas"],
+        data_sources=raw["data_source_schemas"],
+        missing=frozenset([*missing.get("resource_schemas", []), *missing.get("data_source_schemas", [])]),
+    )
+
+
+def read_folder(folder: Path) -> dict[str, Document]:
+    """Every `*.tf.json` file of one configuration, by file name."""
+    return {path.name: json.loads(path.read_text()) for path in sorted(folder.glob("*.tf.json"))}
+
+
+def check_folder(files: Mapping[str, Document], schema: ProviderSchema) -> list[str]:
+    """Every problem found in one configuration (one environment's files), as `file: where: what`."""
+    return [*check_schema(files, schema), *check_references(files, schema)]
+
+
+# -- schema ------------------------------------------------------------------------------
+
+
+def check_schema(files: Mapping[str, Document], schema: ProviderSchema) -> list[str]:
+    problems: list[str] = []
+    for file, document in sorted(files.items()):
+        for kind, type_, label, body in _blocks(document, "resource"):
+            problems += _check_typed(file, kind, type_, label, body, schema.resources, schema)
+        for kind, type_, label, body in _blocks(document, "data"):
+            problems += _check_typed(file, kind, type_, label, body, schema.data_sources, schema)
+        for name, body in (document.get("provider") or {}).items():
+            if name == "aws" and schema.provider is not None:
+                problems += [f"{file}: provider.aws{p}" for p in _check_block(body, schema.provider, "")]
+        for name, body in (document.get("variable") or {}).items():
+            problems += [f"{file}: variable.{name}: {p}" for p in _check_declaration(body, VARIABLE_KEYS, "type")]
+        for name, body in (document.get("output") or {}).items():
+            problems += [f"{file}: output.{name}: {p}" for p in _check_declaration(body, OUTPUT_KEYS, "value")]
+    return problems
+
+
+def _blocks(document: Document, section: str) -> Iterator[tuple[str, str, str, Any]]:
+    for type_, named in (document.get(section) or {}).items():
+        for label, body in named.items():
+            yield section, type_, label, body
+
+
+def _check_typed(file: str, kind: str, type_: str, label: str, body: Any, known: Mapping[str, Any],
+                 schema: ProviderSchema) -> list[str]:
+    where = f"{file}: {'data.' if kind == 'data' else ''}{type_}.{label}"
+    if type_ in schema.missing:
+        return [f"{where}: the aws {schema.version} schema file lacks {type_}; cannot check it"]
+    if type_ not in known:
+        return [f"{where}: aws {schema.version} has no {kind} type {type_}"]
+    if not isinstance(body, dict):
+        return [f"{where}: must be an object"]
+    if known[type_]["block"].get("deprecated"):
+        return [f"{where}: {type_} is deprecated in aws {schema.version}"]
+    if "count" in body and "for_each" in body:
+        return [f"{where}: count and for_each together"]
+    return [f"{where}{problem}" for problem in _check_block(body, known[type_]["block"], "", top=True)]
+
+
+def _check_block(body: Mapping[str, Any], block: Mapping[str, Any], path: str, top: bool = False) -> list[str]:
+    attributes: Mapping[str, Any] = block.get("attributes", {})
+    nested: Mapping[str, Any] = block.get("block_types", {})
+    problems: list[str] = []
+    for key, value in body.items():
+        here = f"{path}.{key}"
+        if (top and key in META_ARGUMENTS) or key == "//":
+            continue
+        if key in attributes:
+            problems += [f"{here}: {p}" for p in _check_attribute(attributes[key], value)]
+        elif key in nested:
+            problems += _check_nested(nested[key], value, here)
+        else:
+            problems.append(f"{here}: unknown attribute or block{_closest(key, [*attributes, *nested])}")
+    for name, attribute in sorted(attributes.items()):
+        if attribute.get("required") and name not in body:
+            problems.append(f"{path}.{name}: required attribute missing")
+    for name, spec in sorted(nested.items()):
+        if spec.get("min_items", 0) > 0 and name not in body:
+            problems.append(f"{path}.{name}: required block missing (at least {spec['min_items']})")
+    return problems
+
+
+def _check_attribute(attribute: Mapping[str, Any], value: Any) -> list[str]:
+    if attribute.get("computed") and not (attribute.get("optional") or attribute.get("required")):
+        return ["computed by the provider; cannot be set"]
+    if attribute.get("deprecated"):
+        return ["deprecated"]
+    return [] if _fits(attribute.get("type"), value) else [f"{json.dumps(value)[:60]} is not a {attribute.get('type')}"]
+
+
+def _fits(cty: Any, value: Any) -> bool:
+    """Whether a literal can convert to the attribute's type; an expression (`${...}`) is Terraform's to judge."""
+    if isinstance(value, str) and "${" in value:
+        return True
+    if cty == "dynamic" or cty is None:
+        return True
+    if cty == "string":
+        return (isinstance(value, (str, int, float)) and not isinstance(value, bool)) or isinstance(value, bool)
+    if cty == "number":
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)) or \
+            (isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value) is not None)
+    if cty == "bool":
+        return isinstance(value, bool) or value in ("true", "false")
+    kind, inner = cty[0], cty[1]
+    if kind in ("list", "set"):
+        return isinstance(value, list) and all(_fits(inner, item) for item in value)
+    if kind == "map":
+        return isinstance(value, dict) and all(_fits(inner, item) for item in value.values())
+    if kind == "object":
+        return isinstance(value, dict) and set(value) <= set(inner) and \
+            all(_fits(inner[k], v) for k, v in value.items())
+    if kind == "tuple":
+        return isinstance(value, list) and len(value) == len(inner) and all(map(_fits, inner, value))
+    return False
+
+
+def _check_nested(spec: Mapping[str, Any], value: Any, path: str) -> list[str]:
+    mode = spec["nesting_mode"]
+    if isinstance(value, str):
+        return [f"{path}: a block cannot be set from an expression (use a dynamic block)"]
+    if mode == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: a map block takes an object of labelled blocks"]
+        items = list(value.values())
+    else:
+        items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        return [f"{path}: each block must be an object"]
+    problems: list[str] = []
+    if mode in ("single", "group") and len(items) > 1:
+        problems.append(f"{path}: a single block, got {len(items)}")
+    low, high = spec.get("min_items", 0), spec.get("max_items", 0)
+    if len(items) < low or (high and len(items) > high):
+        problems.append(f"{path}: {len(items)} blocks; the schema allows {low} to {high or 'any number'}")
+    for index, item in enumerate(items):
+        problems += _check_block(item, spec["block"], f"{path}[{index}]" if len(items) > 1 else path)
+    return problems
+
+
+def _check_declaration(body: Any, allowed: set[str], required: str) -> list[str]:
+    if not isinstance(body, dict):
+        return ["must be an object"]
+    problems = [f"unknown argument {key}" for key in sorted(set(body) - allowed)]
+    if required not in body:
+        problems.append(f"{required} missing")
+    if "description" not in body:
+        problems.append("description missing")
+    return problems
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    """A known name that contains the unknown one (cidr: cidr_block), else the most similar one."""
+    containing = sorted((c for c in candidates if name in c), key=len)
+    match = containing[:1] or get_close_matches(name, candidates, n=1)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+# -- references --------------------------------------------------------------------------
+
+_TRAVERSAL = re.compile(r"(?<![\w.\])\"-])([A-Za-z_][\w-]*)((?:\.[A-Za-z_][\w-]*|\[[^\]]*\])*)")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def expressions(value: Any) -> Iterator[str]:
+    """The text of every `${...}` in a value, however deep."""
+    if isinstance(value, str):
+        yield from _interpolations(value)
+    elif isinstance(value, list):
+        for item in value:
+            yield from expressions(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _interpolations(key)
+            yield from expressions(item)
+
+
+def _interpolations(text: str) -> Iterator[str]:
+    start = text.find("${")
+    while start != -1:
+        depth, index = 0, start + 2
+        while index < len(text):
+            char = text[index]
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                if depth == 0:
+                    break
+                depth -= 1
+            index += 1
+        yield text[start + 2:index]
+        start = text.find("${", index)
+
+
+def references(expression: str) -> Iterator[tuple[str, list[str]]]:
+    """Each traversal in an expression: its root and its dotted names (indexes dropped); calls are skipped."""
+    code = _STRING.sub('""', expression)
+    bound = {name for pair in re.findall(r"\bfor\s+([A-Za-z_]\w*)(?:\s*,\s*([A-Za-z_]\w*))?\s+in\b", code)
+             for name in pair if name}  # the variables of `for x in ...` expressions
+    while (index := re.search(r"\[([^\[\]]*[A-Za-z_][^\[\]]*)\]", code)) is not None:
+        yield from references(index.group(1))  # an index is an expression of its own: aws_subnet.x[count.index]
+        code = code[:index.start()] + "[0]" + code[index.end():]
+    for match in _TRAVERSAL.finditer(code):
+        end = match.end()
+        if code[end:end + 1] == "(" and not match.group(2):
+            continue  # a function call
+        names = [match.group(1), *re.findall(r"\.([A-Za-z_][\w-]*)", match.group(2))]
+        if names[0] in bound or names[0] in ("for", "in"):
+            continue
+        if len(names) == 1 and names[0] not in ROOTS:
+            continue  # an object key or a keyword (true, null ...)
+        yield names[0], names
+
+
+def check_references(files: Mapping[str, Document], schema: ProviderSchema) -> list[str]:
+    declared = _declarations(files)
+    problems: list[str] = []
+    for file, document in sorted(files.items()):
+        for section in ("resource", "data", "output", "locals", "provider", "variable"):
+            for where, value, body in _places(document, section):
+                uses_count, uses_each = isinstance(body, dict) and "count" in body, \
+                    isinstance(body, dict) and "for_each" in body
+                for expression in expressions(value):
+                    for root, names in references(expression):
+                        problem = _resolve(root, names, declared, schema, uses_count, uses_each)
+                        if problem:
+                            problems.append(f"{file}: {where}: ${{{expression}}}: {problem}")
+                for address in (body.get("depends_on", []) if isinstance(body, dict) else []):
+                    parts = address.split(".")
+                    problem = _resolve(parts[0], parts, declared, schema, False, False, attribute=False)
+                    if problem:
+                        problems.append(f"{file}: {where}: depends_on {address}: {problem}")
+    return problems
+
+
+def _declarations(files: Mapping[str, Document]) -> dict[str, set[str]]:
+    declared: dict[str, set[str]] = {"resource": set(), "data": set(), "var": set(), "local": set(), "output": set()}
+    for document in files.values():
+        for type_, named in (document.get("resource") or {}).items():
+            declared["resource"] |= {f"{type_}.{label}" for label in named}
+        for type_, named in (document.get("data") or {}).items():
+            declared["data"] |= {f"{type_}.{label}" for label in named}
+        declared["var"] |= set(document.get("variable") or {})
+        declared["local"] |= set(document.get("locals") or {})
+        declared["output"] |= set(document.get("output") or {})
+    return declared
+
+
+def _places(document: Document, section: str) -> Iterator[tuple[str, Any, Any]]:
+    entries = document.get(section) or {}
+    if section in ("resource", "data"):
+        prefix = "data." if section == "data" else ""
+        for type_, named in entries.items():
+            for label, body in named.items():
+                yield f"{prefix}{type_}.{label}", body, body
+    elif section == "locals":
+        for name, value in entries.items():
+            yield f"local.{name}", value, None
+    else:
+        for name, body in entries.items():
+            yield f"{section}.{name}", body, body
+
+
+def _resolve(root: str, names: list[str], declared: Mapping[str, set[str]], schema: ProviderSchema,
+             uses_count: bool, uses_each: bool, attribute: bool = True) -> str | None:
+    if root in ("var", "local"):
+        return None if len(names) > 1 and names[1] in declared[root] else f"no {root} named {'.'.join(names[1:2])}"
+    if root == "count":
+        return None if uses_count else "count.index outside a block with count"
+    if root == "each":
+        return None if uses_each else "each outside a block with for_each"
+    if root in ("path", "terraform", "self"):
+        return None
+    if root == "module":
+        return "no modules are declared"
+    section, types = ("data", schema.data_sources) if root == "data" else ("resource", schema.resources)
+    address = names[1:3] if root == "data" else names[0:2]
+    if len(address) < 2:
+        return "incomplete reference"
+    if ".".join(address) not in declared[section]:
+        return f"no {section} {'.'.join(address)} is declared"
+    rest = names[3:] if root == "data" else names[2:]
+    block = types.get(address[0], {}).get("block", {})
+    if attribute and rest and block and rest[0] not in {*block.get("attributes", {}), *block.get("block_types", {})}:
+        return f"{address[0]} has no attribute {rest[0]}"
+    return None
+
+
+# -- checkov -----------------------------------------------------------------------------
+
+# Checks the generated stacks fail on purpose, each with its reason (also in docs/terraform.md).
+CHECKOV_SKIPS = {
+    "CKV_AWS_394": "Availability zones are taken by position (the first N names, sorted); pinning them would need "
+                   "zone names in the spec, and a zone AWS adds later sorts after the ones in use.",
+    "CKV_AWS_111": "The KMS key policy's `kms:*` for the account root is AWS's default key policy (IAM decides), and "
+                   "the load balancer controller's upstream policy creates load balancers, which have no ARN before.",
+    "CKV_AWS_356": "Same two documents: a key policy's `*` means the key itself; the controller's create and "
+                   "describe calls take no resource ARN.",
+    "CKV_AWS_109": "The KMS key policy lets the account's IAM administer the key: AWS's default key policy.",
+    "CKV_AWS_341": "Hop limit 2, so pods that read instance metadata (the load balancer controller's VPC lookup) "
+                   "still can; pods get AWS credentials from EKS Pod Identity, not the node's role.",
+    "CKV_AWS_260": "Port 80 is open on the public load balancer only, which redirects it to HTTPS.",
+    "CKV2_AWS_5": "The load balancer's security group is attached by the AWS Load Balancer Controller (Ingress "
+                  "annotation), not by Terraform.",
+    "CKV2_AWS_57": "Automatic rotation needs a rotation Lambda per secret kind; the RDS master password, the one "
+                   "secret AWS can rotate natively, is rotated by RDS (manage_master_user_password).",
+    "CKV2_AWS_62": "No consumer of S3 event notifications exists in this stack; enabling them would send nowhere.",
+    "CKV_AWS_144": "Cross-region replication doubles storage cost and needs a second region the spec does not name.",
+    "CKV_AWS_145": "The log bucket must use SSE-S3: load balancer access logs cannot be delivered to SSE-KMS buckets.",
+    "CKV_AWS_157": "Multi-AZ RDS is what `highly_available` turns on; staging is single-AZ by choice (cost).",
+    "CKV_AWS_293": "Deletion protection is on in production; staging stays disposable.",
+    "CKV2_AWS_50": "Redis failover needs two nodes: on when `highly_available`, off in a one-node staging.",
+}
+
+
+def checkov_command(folder: Path) -> list[str]:
+    """checkov over one generated tree, offline; run it with CKV_PARSE_ERROR_FAIL=true so a file it cannot parse
+    fails the run. versions.tf.json is left out: checkov's terraform_json parser rejects any `terraform` block."""
+    return ["checkov", "-d", str(folder), "--framework", "terraform_json", "--skip-download", "--quiet", "--compact",
+            "--skip-path", "versions.tf.json", "--skip-check", ",".join(sorted(CHECKOV_SKIPS)), "-o", "json"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bizinfra.validate.terraform FOLDER...`: check each configuration folder against both schemas;
+    exit 1 and list the problems when there are any."""
+    folders = sys.argv[1:] if argv is None else argv
+    if not folders:
+        print("usage: python -m bizinfra.validate.terraform FOLDER...", file=sys.stderr)
+        return 2
+    problems = [f"{folder}/{problem} (aws {version})" for folder in folders for version in SCHEMA_VERSIONS
+                for problem in check_folder(read_folder(Path(folder)), load_schema(version))]
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
