@@ -299,7 +299,9 @@ def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices:
         report = reports.get(env.name)
         if env.runs_on == "compose":
             lines += ["Runs on a laptop with docker compose: no AWS resources.", ""]
-        elif report is not None:
+        elif report is None:
+            lines += ["Not estimated: the bundled prices do not cover this region.", ""]
+        else:
             lines += [*report_table(report), ""]
             if report.unpriced:
                 lines += [f"{len(report.unpriced)} line(s) are not in the price table and are left out of the total.",
@@ -309,7 +311,7 @@ def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices:
                   "|---|---:|---|---|"]
         lines += [f"| `{p.key}` | {unit_price(p.monthly)} | {p.unit} | {p.source} |"
                   for p in prices.prices.values()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def environment_documents(env: EnvironmentPlan, artifacts: Iterable[Artifact]) -> list[Any]:

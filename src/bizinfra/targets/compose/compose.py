@@ -33,12 +33,13 @@ def compile_compose(plan: PlatformPlan) -> list[Artifact]:
     for env in environments:
         folder = "compose" if len(environments) == 1 else f"compose/{env.name}"
         variables = env_file_variables(env)
-        artifacts.append(yaml_file(f"{folder}/docker-compose.yml", compose_file(env, folder, variables)))
-        artifacts.append(text_file(f"{folder}/.env.example", env_example(env, folder, variables)))
-        artifacts.append(text_file(f"{folder}/make-env.sh", MAKE_ENV))
-        for store in postgres_stores(env):
-            if store.databases:
-                artifacts.append(text_file(f"{folder}/initdb/{store.name}/create-databases.sh", init_script(store)))
+        artifacts += [
+            yaml_file(f"{folder}/docker-compose.yml", compose_file(env, folder, variables), environment=env.name),
+            text_file(f"{folder}/.env.example", env_example(env, folder, variables), environment=env.name),
+            text_file(f"{folder}/make-env.sh", MAKE_ENV, environment=env.name),
+        ]
+        artifacts += [text_file(f"{folder}/initdb/{store.name}/create-databases.sh", init_script(store),
+                                environment=env.name) for store in postgres_stores(env) if store.databases]
     return artifacts
 
 
