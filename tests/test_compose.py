@@ -69,7 +69,7 @@ def test_compose_without_env_file_refuses_to_run_and_says_where_the_value_goes(t
     folder = write_files(bundled_platform(), tmp_path) / "compose"
     result = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
     assert result.returncode != 0
-    assert "in .env (copy .env.example)" in result.stderr
+    assert "in .env: run ./make-env.sh" in result.stderr
 
 
 def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def postgres_stores(env: EnvironmentPlan) -> list[DatastorePlan]:
 
 def required(variable: str) -> str:
     """A reference compose refuses to run without, saying where the value belongs."""
-    return f"${{{variable}:?set {variable} in .env (copy .env.example)}}"
+    return f"${{{variable}:?set {variable} in .env: run ./make-env.sh}}"
 
 
 def network_name(env: EnvironmentPlan) -> str:
