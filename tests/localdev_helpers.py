@@ -19,7 +19,9 @@ VENV_BIN = os.path.dirname(sys.executable)
 
 def tool(name: str) -> str:
     """The tool from the venv's bin (or PATH); missing: skips locally, fails in CI."""
-    os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
+    path = os.environ.get("PATH", "")
+    if VENV_BIN not in path.split(os.pathsep):
+        os.environ["PATH"] = VENV_BIN + os.pathsep + path
     return require_tool(name)
 
 
