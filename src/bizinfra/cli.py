@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_spec_and_out(check)
     check.set_defaults(run=_check)
 
+    cost = commands.add_parser("cost", help="print the monthly cost estimate of each environment")
+    cost.add_argument("--spec", type=Path, default=Path("specs"),
+                      help="a spec file, or a folder of *.yaml specs (default: specs/)")
+    cost.add_argument("--env", help="only this environment (default: every environment)")
+    cost.set_defaults(run=_cost)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec language, for editors")
     schema.set_defaults(run=_schema)
     return parser
@@ -112,6 +118,39 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.out}: {len(drift)} file{'s' if len(drift) != 1 else ''} out of date; "
           "run `python -m bizinfra generate`", file=sys.stderr)
     return DRIFT
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from bizinfra.cost import estimate_plan, report_table
+    from bizinfra.plan import resolve
+    from bizinfra.spec.loader import SpecError, load_specs
+    from bizinfra.targets import TARGETS
+
+    try:
+        plans = [resolve(spec.platform, spec.source) for spec in load_specs(args.spec, shown_as=_shown(args.spec))]
+    except SpecError as error:
+        raise _BadInput(f"{error}\nthe spec has problems; nothing was estimated.") from None
+    if "terraform" not in TARGETS:
+        raise _BadInput("bizinfra cost: no Terraform target is registered, so there is nothing to price")
+    known = sorted({env.name for plan in plans for env in plan.environments})
+    if args.env is not None and args.env not in known:
+        raise _BadInput(f"bizinfra cost: no environment '{args.env}'; one of: {', '.join(known)}")
+    for plan in plans:
+        artifacts = [a for name in ("terraform", "kubernetes") if name in TARGETS for a in TARGETS[name](plan)]
+        reports, prices, missing = estimate_plan(plan, artifacts)
+        for env in plan.environments:
+            if args.env not in (None, env.name):
+                continue
+            print(f"{plan.name} / {env.name}")
+            if env.runs_on == "compose":
+                print("  docker compose on a laptop: no AWS resources\n")
+            elif env.name in reports:
+                print("\n".join(report_table(reports[env.name])) + "\n")
+            else:
+                print(f"  {missing}\n")
+        if prices is not None:
+            print(f"{plan.name}: {prices.region} prices of {prices.date}; see docs/cost.md for each price's source")
+    return OK
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -6,10 +6,13 @@ import dataclasses
 from collections.abc import Callable, Iterable
 
 from bizinfra.artifacts import Artifact
+from bizinfra.cost import compile_cost
 from bizinfra.plan import PlatformPlan
+from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.targets.monitoring import compile_monitoring
+from bizinfra.targets.ops import compile_ops
 from bizinfra.targets.terraform import compile_terraform
 
 Target = Callable[[PlatformPlan], list[Artifact]]
@@ -19,6 +22,9 @@ TARGETS: dict[str, Target] = {
     "github": compile_github,
     "terraform": compile_terraform,
     "monitoring": compile_monitoring,
+    "compose": compile_compose,
+    "ops": compile_ops,
+    "cost": compile_cost,
 }
 
 

@@ -22,9 +22,9 @@ def compile_monitoring(plan: PlatformPlan) -> list[Artifact]:
     for env in environments:
         folder = f"monitoring/{env.name}"
         artifacts += [
-            yaml_file(f"{folder}/rules.yml", {"groups": rule_groups(env)}),
-            yaml_file(f"{folder}/rules.test.yml", rule_tests(env)),
-            yaml_file(f"{folder}/prometheus.yml", prometheus_config(env)),
+            yaml_file(f"{folder}/rules.yml", {"groups": rule_groups(env)}, environment=env.name),
+            yaml_file(f"{folder}/rules.test.yml", rule_tests(env), environment=env.name),
+            yaml_file(f"{folder}/prometheus.yml", prometheus_config(env), environment=env.name),
         ]
     if environments:  # the dashboard reads only platform-wide facts: any environment gives the same one
         artifacts.append(json_file("monitoring/dashboard.json", dashboard(environments[0])))

@@ -1,0 +1,343 @@
+"""The monthly cost of an environment, priced from the resources its Terraform and Kubernetes documents create.
+
+`estimate` reads documents, not the spec: what is priced is what would be applied. It knows the
+resource types that cost money in the seed's design (cluster, nodes, database, cache, NAT gateways,
+load balancers, storage, monitoring); a size missing from the price table is listed as not priced
+and left out of the total, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from importlib import resources
+from typing import Any
+
+from bizinfra.artifacts import Artifact, text_file
+from bizinfra.plan import INGRESS_CLASS, EnvironmentPlan, PlatformPlan
+
+CENT = Decimal("0.01")
+ALB_GROUP = "alb.ingress.kubernetes.io/group.name"  # Ingresses of one group share one load balancer
+# The seed's Cost Estimation table, in its order.
+ORDER = ["EKS cluster", "EC2 (worker nodes)", "EBS (node volumes)", "RDS", "RDS storage", "ElastiCache", "ALB",
+         "Load balancer", "NAT gateway", "Public IPv4", "S3", "CloudWatch", "KMS", "Secrets Manager", "Route 53"]
+EKS_DEFAULT_DISK_GB = 20  # a managed node group's disk without a launch template (EKS API reference: diskSize)
+# Resources priced per piece: (line, price key, what one piece is).
+PER_PIECE = {
+    "aws_eip": ("Public IPv4", "vpc:public-ipv4", "Elastic IP"),
+    "aws_kms_key": ("KMS", "kms:key", "key"),
+    "aws_secretsmanager_secret": ("Secrets Manager", "secretsmanager:secret", "secret"),
+    "aws_route53_zone": ("Route 53", "route53:zone", "hosted zone"),
+}
+NODE_GROUP_DEFAULT_TYPE = "t3.medium"  # EKS managed node groups' default instance type (EKS API reference)
+
+
+@dataclass(frozen=True)
+class Price:
+    key: str
+    monthly: Decimal  # USD per unit per month
+    unit: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    region: str
+    date: str
+    note: str
+    prices: Mapping[str, Price]
+
+    def get(self, key: str) -> Price | None:
+        return self.prices.get(key)
+
+
+@dataclass(frozen=True)
+class CostLine:
+    resource: str  # what it is, in the seed's words: "EC2 (worker nodes)"
+    address: str  # where it comes from: a Terraform address or a Kubernetes object
+    configuration: str  # "3 x t3.medium"
+    price_key: str
+    quantity: Decimal | None  # None when Terraform computes it (count from an expression)
+    monthly: Decimal | None  # None when not priced
+
+    @property
+    def priced(self) -> bool:
+        return self.monthly is not None
+
+
+@dataclass(frozen=True)
+class CostReport:
+    region: str
+    lines: tuple[CostLine, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.monthly for line in self.lines if line.monthly is not None), Decimal("0.00"))
+
+    @property
+    def unpriced(self) -> tuple[CostLine, ...]:
+        return tuple(line for line in self.lines if not line.priced)
+
+
+class NoPriceTable(LookupError):
+    """No bundled price table for the region."""
+
+
+def load_prices(region: str) -> PriceTable:
+    """The bundled price table of a region (data/prices/<region>.json)."""
+    folder = resources.files("bizinfra") / "data" / "prices"
+    path = folder / f"{region}.json"
+    if not path.is_file():
+        bundled = sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
+        raise NoPriceTable(f"no price table for region {region}; bundled: {', '.join(bundled)}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return price_table(data)
+
+
+def price_table(data: Mapping[str, Any]) -> PriceTable:
+    hours = Decimal(str(data["hours_per_month"]))
+    prices = {}
+    for key, item in data["prices"].items():
+        monthly = (Decimal(str(item["usd_per_month"])) if "usd_per_month" in item
+                   else Decimal(str(item["usd_per_hour"])) * hours)
+        prices[key] = Price(key, monthly, item["unit"], item["source"])
+    return PriceTable(data["region"], data["date"], data["note"], prices)
+
+
+# -- reading documents --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    body: Mapping[str, Any]
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+    @property
+    def count(self) -> int | None:
+        """How many instances the block creates; None when Terraform computes it."""
+        if "count" in self.body:
+            count = self.body["count"]
+            return count if isinstance(count, int) else None
+        if "for_each" in self.body:
+            each = self.body["for_each"]
+            return len(each) if isinstance(each, (list, dict)) else None
+        return 1
+
+
+def terraform_resources(documents: Iterable[Mapping[str, Any]]) -> Iterator[Resource]:
+    """Every resource block of Terraform JSON documents, in the `resource.<type>.<name>` or list form."""
+    for document in documents:
+        blocks = document.get("resource", {})
+        for block in blocks if isinstance(blocks, list) else [blocks]:
+            for kind in sorted(block):
+                for name in sorted(block[kind]):
+                    bodies = block[kind][name]
+                    for body in bodies if isinstance(bodies, list) else [bodies]:
+                        yield Resource(kind, name, body)
+
+
+def load_balancer_groups(documents: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Load balancers the AWS Load Balancer Controller creates: one per Ingress group, or per lone Ingress."""
+    groups: dict[str, list[str]] = {}
+    for document in documents:
+        if document.get("kind") != "Ingress":
+            continue
+        metadata = document.get("metadata", {})
+        annotations = metadata.get("annotations") or {}
+        spec = document.get("spec", {})
+        ingress_class = spec.get("ingressClassName") or annotations.get("kubernetes.io/ingress.class")
+        if ingress_class != INGRESS_CLASS:
+            continue
+        name = f"Ingress {metadata.get('namespace', 'default')}/{metadata.get('name')}"
+        group = annotations.get(ALB_GROUP)
+        groups.setdefault(f"group {group}" if group else name, []).append(name)
+    return dict(sorted(groups.items()))
+
+
+# -- pricing ------------------------------------------------------------------------------------
+
+
+def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> CostReport:
+    """The monthly cost of one environment's Terraform JSON documents and Kubernetes manifests."""
+    documents = list(documents)
+    resources_ = list(terraform_resources(documents))
+    by_address = {resource.address: resource for resource in resources_}
+    lines: list[CostLine] = []
+    for resource in resources_:
+        lines += price_resource(resource, prices, by_address)
+    for group, ingresses in load_balancer_groups(documents).items():
+        lines.append(line(prices, "ALB", f"{group} ({len(ingresses)} Ingress)", "1 load balancer",
+                          "elb:application", Decimal(1)))
+    for kind, (name, key, piece) in PER_PIECE.items():
+        pieces = [r for r in resources_ if r.type == kind]
+        counts = [r.count for r in pieces]
+        if pieces:
+            quantity = None if None in counts else Decimal(sum(c for c in counts if c is not None))
+            lines.append(line(prices, name, ", ".join(r.address for r in pieces),
+                              f"{quantity if quantity is not None else '?'} x {piece}", key, quantity))
+    buckets = [r for r in resources_ if r.type == "aws_s3_bucket"]
+    if buckets:
+        lines.append(line(prices, "S3", ", ".join(r.address for r in buckets), f"{len(buckets)} buckets, 50 GB",
+                          "s3:storage", Decimal(1)))
+    monitoring = [r for r in resources_ if r.type.startswith("aws_cloudwatch_")]
+    if monitoring:
+        lines.append(line(prices, "CloudWatch", f"{len(monitoring)} CloudWatch resources", "basic monitoring",
+                          "cloudwatch:basic", Decimal(1)))
+    return CostReport(prices.region, tuple(sorted(lines, key=lambda item: (ORDER.index(item.resource), item.address))))
+
+
+def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[str, Resource]) -> list[CostLine]:
+    body, count = resource.body, resource.count
+    quantity = Decimal(count) if count is not None else None
+
+    def times(factor: int) -> Decimal | None:
+        return quantity * factor if quantity is not None else None
+
+    if resource.type == "aws_eks_cluster":
+        return [line(prices, "EKS cluster", resource.address, "control plane", "eks:cluster", quantity)]
+    if resource.type == "aws_eks_node_group":
+        size = int(body.get("scaling_config", {}).get("desired_size", 1))
+        instance = (body.get("instance_types") or [NODE_GROUP_DEFAULT_TYPE])[0]
+        disk = node_disk_gb(body, by_address)
+        return [line(prices, "EC2 (worker nodes)", resource.address, f"{size} x {instance}", f"ec2:{instance}",
+                     times(size)),
+                line(prices, "EBS (node volumes)", resource.address, f"{size} x {disk} GB gp3", "ebs:gp3",
+                     times(size * disk))]
+    if resource.type == "aws_db_instance":
+        copies = 2 if body.get("multi_az") is True else 1
+        storage = int(body.get("allocated_storage", 0))
+        deployment = "Multi-AZ" if copies == 2 else "Single-AZ"
+        return [
+            line(prices, "RDS", resource.address, f"{body.get('instance_class')}, {deployment}",
+                 f"rds:{body.get('instance_class')}", times(copies)),
+            line(prices, "RDS storage", resource.address, f"{storage} GB gp3 x {copies}", "rds:storage-gp3",
+                 times(storage * copies)),
+        ]
+    if resource.type == "aws_elasticache_replication_group":
+        nodes = cache_nodes(body)
+        return [line(prices, "ElastiCache", resource.address, f"{nodes} x {body.get('node_type')}",
+                     f"elasticache:{body.get('node_type')}", times(nodes))]
+    if resource.type == "aws_nat_gateway":
+        return [line(prices, "NAT gateway", resource.address, f"{count if count is not None else '?'} NAT",
+                     "vpc:nat-gateway", quantity)]
+    if resource.type in ("aws_lb", "aws_alb"):
+        kind = body.get("load_balancer_type", "application")
+        return [line(prices, "Load balancer", resource.address, kind, f"elb:{kind}", quantity)]
+    return []
+
+
+def node_disk_gb(body: Mapping[str, Any], by_address: Mapping[str, Resource]) -> int:
+    """The root volume of each node: from the node group's launch template, else EKS's default."""
+    reference = str(body.get("launch_template", {}).get("id", ""))
+    match = re.search(r"\$\{(aws_launch_template\.[\w-]+)\.", reference)
+    template = by_address.get(match[1]) if match else None
+    if template is None:
+        return int(body.get("disk_size", EKS_DEFAULT_DISK_GB))
+    return sum(int(mapping.get("ebs", {}).get("volume_size", 0)) for mapping in
+               template.body.get("block_device_mappings", []))
+
+
+def cache_nodes(body: Mapping[str, Any]) -> int:
+    """Nodes of a replication group: num_cache_clusters, or shards times (1 + replicas) in cluster mode."""
+    if "num_cache_clusters" in body:
+        return int(body["num_cache_clusters"])
+    if "num_node_groups" in body:
+        return int(body["num_node_groups"]) * (1 + int(body.get("replicas_per_node_group", 0)))
+    return 1
+
+
+def line(prices: PriceTable, resource: str, address: str, configuration: str, key: str,
+         quantity: Decimal | None) -> CostLine:
+    price = prices.get(key)
+    monthly = None
+    if price is not None and quantity is not None:
+        monthly = (price.monthly * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+    return CostLine(resource, address, configuration, key, quantity, monthly)
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+def money(amount: Decimal) -> str:
+    return f"${amount:,.2f}"
+
+
+def unit_price(amount: Decimal) -> str:
+    """Cents, or the fraction of a cent a per-GB price has."""
+    return money(amount) if amount == amount.quantize(CENT) else f"${amount.normalize():f}"
+
+
+def report_table(report: CostReport) -> list[str]:
+    """The seed's Cost Estimation table: one row per line, then the total."""
+    rows = ["| Resource | Configuration | Monthly cost (USD) |", "|---|---|---:|"]
+    for item in report.lines:
+        cost = money(item.monthly) if item.monthly is not None else f"not priced (`{item.price_key}`)"
+        rows.append(f"| {item.resource} | {item.configuration} | {cost} |")
+    rows.append(f"| **Total** | | **{money(report.total)}** |")
+    return rows
+
+
+def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices: PriceTable | None,
+                  missing: str = "") -> str:
+    lines = [f"# {plan.name}: monthly cost estimate", ""]
+    if prices is None:
+        lines += [missing, ""]
+    else:
+        lines += [f"On-demand prices for {prices.region} from the bundled price table of {prices.date}, for the",
+                  "resources the generated Terraform and Kubernetes files create. Data transfer, backups and",
+                  "request charges are not included.", ""]
+    for env in plan.environments:
+        lines += [f"## {env.name}", ""]
+        report = reports.get(env.name)
+        if env.runs_on == "compose":
+            lines += ["Runs on a laptop with docker compose: no AWS resources.", ""]
+        elif report is None:
+            lines += ["Not estimated: the bundled prices do not cover this region.", ""]
+        else:
+            lines += [*report_table(report), ""]
+            if report.unpriced:
+                lines += [f"{len(report.unpriced)} line(s) are not in the price table and are left out of the total.",
+                          ""]
+    if prices is not None:
+        lines += ["## Prices used", "", prices.note, "", "| Price | Monthly (USD) | Per | Source |",
+                  "|---|---:|---|---|"]
+        lines += [f"| `{p.key}` | {unit_price(p.monthly)} | {p.unit} | {p.source} |"
+                  for p in prices.prices.values()]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def environment_documents(env: EnvironmentPlan, artifacts: Iterable[Artifact]) -> list[Any]:
+    """The Terraform JSON and Kubernetes documents generated for one environment."""
+    folders = (f"terraform/{env.name}/", f"kubernetes/{env.name}/")
+    return [document for artifact in artifacts if artifact.path.startswith(folders) and artifact.format != "text"
+            for document in artifact.documents if isinstance(document, dict)]
+
+
+Estimates = tuple[dict[str, CostReport], PriceTable | None, str]
+
+
+def estimate_plan(plan: PlatformPlan, artifacts: list[Artifact]) -> Estimates:
+    """Each Kubernetes environment's report, from the artifacts of the other targets."""
+    try:
+        prices = load_prices(plan.environments[0].region)
+    except NoPriceTable as error:
+        return {}, None, f"Not estimated: {error}."
+    reports = {env.name: estimate(environment_documents(env, artifacts), prices) for env in plan.on("kubernetes")}
+    return reports, prices, ""
+
+
+def compile_cost(plan: PlatformPlan) -> list[Artifact]:
+    """docs/cost.md, priced from what the Terraform and Kubernetes targets generate for this plan."""
+    from bizinfra.targets import TARGETS  # the registry imports this module
+
+    artifacts = [a for name in ("terraform", "kubernetes") for a in TARGETS[name](plan)]
+    reports, prices, missing = estimate_plan(plan, artifacts)
+    return [text_file("docs/cost.md", cost_markdown(plan, reports, prices, missing), comment="<!-- {} -->")]

@@ -1,0 +1,5 @@
+"""Local development target: docker compose, Dockerfiles, the database init script and `.env.example`."""
+
+from bizinfra.targets.compose.compose import compile_compose
+
+__all__ = ["compile_compose"]

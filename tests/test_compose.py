@@ -1,0 +1,302 @@
+"""The local development files: judged by docker compose, the compose-spec schema and hadolint, and
+checked against the plan and the Kubernetes output on random platforms."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from hypothesis import given, settings
+
+from bizinfra.plan import EnvironmentPlan
+from bizinfra.spec.models import Platform
+from tests.localdev_helpers import bundled_platform, plan_of, run, tool, write_files
+from tests.strategies import platforms
+
+SCHEMA = json.loads((resources.files("bizinfra") / "data/reference/json-schemas/compose-spec.json").read_text())
+
+
+def make_env(folder: Path) -> dict[str, str]:
+    """Run the generated make-env.sh, as a developer does on day one; the .env it wrote."""
+    result = run([str(folder / "make-env.sh")], env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    return read_env(folder / ".env")
+
+
+def compose_config(folder: Path) -> dict[str, Any]:
+    """What docker compose itself makes of the file, every profile on, values from the .env make-env.sh wrote.
+
+    A clean environment, so that no variable of the test process fills a `${...}` instead of .env.
+    """
+    compose = tool("docker-compose")
+    make_env(folder)
+    result = run([compose, "-f", "docker-compose.yml", "--profile", "*", "config", "--format", "json"],
+                 cwd=folder, env={})
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def read_env(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def development(platform: Platform) -> EnvironmentPlan:
+    (env,) = plan_of(platform).on("compose")
+    return env
+
+
+# -- the bundled spec ------------------------------------------------------------------------
+
+
+def test_bundled_compose_passes_docker_compose_and_the_compose_spec_schema(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    make_env(folder)
+    quiet = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    document = yaml.safe_load((folder / "docker-compose.yml").read_text())
+    errors = [error.message for error in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)]
+    assert errors == []
+
+
+def test_compose_without_env_file_refuses_to_run_and_says_where_the_value_goes(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    result = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
+    assert result.returncode != 0
+    assert "in .env: run ./make-env.sh" in result.stderr
+
+
+def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    config = compose_config(folder)
+    services = config["services"]
+    assert sorted(services) == ["api-gateway", "auth-service", "business-service", "inventory-service",
+                                "invoice-service", "pgadmin", "postgres", "redis"]
+    auth = services["auth-service"]
+    assert auth["environment"]["DB_NAME"] == "auth_service"
+    assert auth["environment"]["DB_HOST"] == "postgres"
+    assert auth["environment"]["REDIS_HOST"] == "redis"
+    assert auth["environment"]["JWT_SECRET"] == read_env(folder / ".env")["JWT_SECRET"]
+    assert {name: d["condition"] for name, d in auth["depends_on"].items()} == {"postgres": "service_healthy",
+                                                                                 "redis": "service_healthy"}
+    assert services["pgadmin"]["profiles"] == ["tools"]
+    assert services["postgres"]["image"] == "postgres:15-alpine"
+    assert services["redis"]["image"] == "redis:7-alpine"
+    assert set(config["volumes"]) == {"postgres-data", "redis-data", "pgadmin-data"}
+    assert len(config["networks"]) == 1
+    assert all(list(service["networks"]) == ["business-app"] for service in services.values())
+
+
+def test_compose_builds_the_images_ci_builds_from_the_same_context_and_dockerfile(tmp_path: Path) -> None:
+    root = write_files(bundled_platform(), tmp_path, ("compose", "github"))
+    compose = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
+    workflow = yaml.safe_load((root / "github" / "workflows" / "ci-cd.yml").read_text())
+    (build,) = [job for job in workflow["jobs"].values() if "matrix" in job.get("strategy", {})]
+    built_by_ci = {entry["service"]: (entry["dockerfile"], entry["image"]) for entry in build["strategy"]["matrix"]["include"]}
+    assert {name: (compose[name]["build"]["dockerfile"], compose[name]["image"].removesuffix(":dev"))
+            for name in built_by_ci} == built_by_ci
+    assert {compose[name]["build"]["context"] for name in built_by_ci} == {"${APP_SOURCE_DIR:-../../..}"}
+    (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")]
+    assert build_step["with"]["context"] == "."  # CI's checkout is the repository root
+
+
+def test_make_env_fills_every_secret_once_and_keeps_what_is_there(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path, ("compose",)) / "compose"
+    first = make_env(folder)
+    assert first["POSTGRES_USERNAME"] == "postgres_owner" and first["APP_SOURCE_DIR"] == "../../.."
+    secrets = [first[name] for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET", "PGADMIN_PASSWORD")]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in secrets) and len(set(secrets)) == 4
+    assert (folder / ".env").stat().st_mode & 0o777 == 0o600
+    (folder / ".env").write_text("JWT_SECRET=mine\n")
+    assert make_env(folder)["JWT_SECRET"] == "mine"
+    assert make_env(folder).keys() == first.keys()
+
+
+def test_init_script_creates_one_database_per_postgres_service_and_passes_shellcheck(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    script = folder / "initdb" / "postgres" / "create-databases.sh"
+    created = re.findall(r'^create_database "(\S+)"$', script.read_text(), flags=re.MULTILINE)
+    assert created == ["auth_service", "business_service", "inventory_service", "invoice_service"]
+    result = run([tool("shellcheck"), str(script)])
+    assert result.returncode == 0, result.stdout
+
+
+def test_init_script_creates_each_missing_database_once(tmp_path: Path) -> None:
+    """Run it with psql/createdb stand-ins: existing databases are left alone."""
+    folder = write_files(bundled_platform(), tmp_path) / "compose"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    (bin_dir / "psql").write_text('#!/bin/sh\ncase "$*" in *"\'auth_service\'"*) echo 1 ;; esac\n')
+    (bin_dir / "createdb").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    for stub in bin_dir.iterdir():
+        stub.chmod(0o755)
+    result = run([str(folder / "initdb/postgres/create-databases.sh")],
+                 env={"PATH": f"{bin_dir}:/usr/bin:/bin", "POSTGRES_USER": "owner"})
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines() == [f"--username owner --owner owner {name}" for name in
+                                            ("business_service", "inventory_service", "invoice_service")]
+
+
+def test_every_dockerfile_passes_hadolint_and_pins_its_base(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path) / "docker"
+    dockerfiles = sorted(folder.glob("*.Dockerfile"))
+    assert len(dockerfiles) == 5
+    result = run([tool("hadolint"), *map(str, dockerfiles)])
+    assert result.returncode == 0, result.stdout
+    text = (folder / "auth-service.Dockerfile").read_text()
+    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine"] * 2
+    assert "EXPOSE 3001" in text and "npm ci --omit=dev" in text and "latest" not in text
+    assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
+
+
+def test_checkov_passes_every_dockerfile(tmp_path: Path) -> None:
+    folder = write_files(bundled_platform(), tmp_path, ("compose",)) / "docker"
+    result = run([tool("checkov"), "-d", str(folder), "--framework", "dockerfile", "--skip-download",
+                  "--output", "json", "--quiet"])
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["failed"], summary["parsing_errors"], summary["resource_count"]) == (0, 0, 5), result.stdout
+    assert summary["passed"] > 0 and result.returncode == 0
+
+
+# -- random platforms ------------------------------------------------------------------------
+
+
+@given(platform=platforms())
+def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any) -> None:
+    out = tmp_path_factory.mktemp("compose")
+    root = write_files(platform, out)
+    env = development(platform)
+    config = compose_config(root / "compose")
+    values = read_env(root / "compose" / ".env")
+    for store in env.datastores:
+        published = config["services"][store.name]["ports"][0]
+        assert (published["target"], published["published"]) == (store.port, str(store.port))
+    for service in env.services:
+        compose_service = config["services"][service.name]
+        published = compose_service["ports"][0]
+        assert (published["target"], published["published"]) == (service.port, str(service.port))
+        assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.health_path}"
+        dockerfile = (root / "docker" / f"{service.name}.Dockerfile").read_text()
+        assert f"EXPOSE {service.port}\n" in dockerfile
+        assert f"http://127.0.0.1:{service.port}{service.health_path}\"]" in dockerfile
+        environment = compose_service["environment"]
+        # Plain values arrive as the plan has them: compose interpolated none of them (`config` prints a literal
+        # `$` escaped again, as `$$`).
+        plain = {**env.config, **service.config}
+        assert {k: environment[k] for k in plain} == {k: v.replace("$", "$$") for k, v in plain.items()}
+        for ref in service.secrets:
+            assert environment[ref.variable] in values.values()
+            assert re.fullmatch(r"[0-9a-f]{32}", environment[ref.variable]) or ref.property == "username"
+        assert environment.get("DB_NAME") == service.database or service.database is None
+        assert set(compose_service.get("depends_on", {})) == set(service.uses)
+        assert all(d["condition"] == "service_healthy" for d in compose_service.get("depends_on", {}).values())
+
+
+@given(platform=platforms())
+def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: Platform,
+                                                                       tmp_path_factory: Any) -> None:
+    root = write_files(platform, tmp_path_factory.mktemp("k8s"))
+    compose = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
+    for folder in sorted((root / "kubernetes").iterdir()):
+        config_maps = {m["metadata"]["name"]: m["data"] for m in yaml.safe_load_all((folder / "configmaps.yaml")
+                                                                                    .read_text())}
+        for service in development(platform).services:
+            data = config_maps[service.config_map]
+            environment = compose[service.name]["environment"]
+            assert data["PORT"] == environment["PORT"] == str(service.port)
+            for key in [k for k in data if k.endswith("_NAME") or k.endswith("_PORT")]:
+                assert environment[key] == data[key]
+
+
+@given(platform=platforms())
+def test_no_secret_value_is_written_in_the_compose_file(platform: Platform, tmp_path_factory: Any) -> None:
+    root = write_files(platform, tmp_path_factory.mktemp("secrets"))
+    text = (root / "compose" / "docker-compose.yml").read_text()
+    env = development(platform)
+    example = read_env(root / "compose" / ".env.example")
+    usernames = {f"{store.name.upper().replace('-', '_')}_USERNAME" for store in env.datastores}
+    assert all(value == "" for name, value in example.items() if name != "APP_SOURCE_DIR" and name not in usernames)
+    services = yaml.safe_load(text)["services"]
+    credentials = [(store.name, name) for store in env.datastores
+                   for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+                   if name in services[store.name]["environment"]]
+    credentials += [(service.name, ref.variable) for service in env.services for ref in service.secrets]
+    credentials += [(name, "PGADMIN_DEFAULT_PASSWORD") for name in services if name.startswith("pgadmin")]
+    assert len(credentials) >= sum(len(service.secrets) for service in env.services)
+    for name, variable in credentials:
+        assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", services[name]["environment"][variable])
+
+
+@settings(max_examples=min(20, settings().max_examples))  # hadolint takes a fifth of a second per start
+@given(platform=platforms())
+def test_dockerfiles_of_random_platforms_pass_hadolint_and_compose_files_the_schema(platform: Platform,
+                                                                                     tmp_path_factory: Any) -> None:
+    root = write_files(platform, tmp_path_factory.mktemp("lint"), ("compose",))
+    result = run([tool("hadolint"), *map(str, sorted((root / "docker").glob("*.Dockerfile")))])
+    assert result.returncode == 0, result.stdout
+    document = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())
+    assert [e.message for e in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)] == []
+
+
+def spec_with(**changes: Any) -> Platform:
+    spec: dict[str, Any] = {
+        "name": "shop", "domain": "shop.example.com",
+        "services": {"pgadmin": {"port": 5050, "uses": ["db"]}, "web": {"port": 8080, "calls": ["pgadmin"]}},
+        "datastores": {"db": {"engine": "postgres", "version": "16", "port": 5051}},
+    }
+    spec.update(changes)
+    return Platform.model_validate(spec)
+
+
+def test_pgadmin_never_takes_a_name_or_port_the_platform_uses(tmp_path: Path) -> None:
+    config = compose_config(write_files(spec_with(), tmp_path) / "compose")
+    tool_service = config["services"]["pgadmin-tool"]
+    assert tool_service["image"].startswith("dpage/pgadmin4:")
+    assert tool_service["ports"][0]["published"] == "5052"
+    assert config["services"]["pgadmin"]["build"]["dockerfile"] == "apps/pgadmin/Dockerfile"
+
+
+def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
+    platform = spec_with(environments={"dev": {"runs_on": "compose"}, "demo": {"runs_on": "compose"},
+                                       "production": {"branch": "main"}})
+    root = write_files(platform, tmp_path)
+    for env in ("dev", "demo"):
+        config = compose_config(root / "compose" / env)
+        assert config["services"]["web"]["environment"]["ENVIRONMENT"] == env
+        # compose/<env>/ is one level deeper: the repository root is four levels up
+        assert (root / "compose" / env / ".env.example").read_text().count("APP_SOURCE_DIR=../../../..\n") == 1
+    assert not (root / "compose" / "docker-compose.yml").exists()
+
+
+def test_without_a_compose_environment_there_are_dockerfiles_but_no_compose_folder(tmp_path: Path) -> None:
+    root = write_files(spec_with(environments={"production": {"branch": "main"}}), tmp_path)
+    assert sorted(p.name for p in (root / "docker").iterdir()) == ["pgadmin.Dockerfile", "web.Dockerfile"]
+    assert not (root / "compose").exists()
+
+
+def test_detect_secrets_finds_nothing_in_the_local_development_and_ops_files(tmp_path: Path) -> None:
+    root = write_files(bundled_platform(), tmp_path, ("compose", "ops"))
+    result = run([tool("detect-secrets"), "scan", "--all-files", "."], cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"] == {}
+
+
+def test_a_secret_named_like_a_store_credential_gets_its_own_env_file_variable(tmp_path: Path) -> None:
+    platform = spec_with(services={"pgadmin": {"port": 5050, "uses": ["db"]},
+                                   "web": {"port": 8080, "secrets": ["DB_PASSWORD", "PGADMIN_PASSWORD"]}})
+    folder = write_files(platform, tmp_path) / "compose"
+    config = compose_config(folder)["services"]
+    values = read_env(folder / ".env")
+    assert {"DB_USERNAME", "DB_PASSWORD", "DB_PASSWORD_2", "PGADMIN_PASSWORD", "PGADMIN_PASSWORD_2"} <= set(values)
+    assert len(set(values.values())) == len(values)  # one value per secret-store entry
+    assert config["web"]["environment"]["DB_PASSWORD"] == values["DB_PASSWORD_2"]
+    assert config["pgadmin"]["environment"]["DB_PASSWORD"] == values["DB_PASSWORD"]
+    assert config["pgadmin-tool"]["environment"]["PGADMIN_DEFAULT_PASSWORD"] == values["PGADMIN_PASSWORD"]
+    assert config["web"]["environment"]["PGADMIN_PASSWORD"] == values["PGADMIN_PASSWORD_2"]
