@@ -42,9 +42,9 @@ def _port(port: int) -> int:
 
 Name = Annotated[
     StrictStr,
-    StringConstraints(max_length=40, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
-    Field(description="A DNS-1123 label: lower-case letters, digits and '-', at most 40 characters "
-          "so that names built from it (`<platform>-<env>-<name>`) stay within Kubernetes' and AWS' limits."),
+    StringConstraints(max_length=40, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+    Field(description="A DNS-1035 label (what a Kubernetes Service name must be): lower-case letters, digits and "
+          "'-', starting with a letter, at most 40 characters so that names built from it stay within limits."),
 ]
 ShortName = Annotated[
     StrictStr,
