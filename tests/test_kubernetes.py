@@ -218,8 +218,9 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard(production:
 
 def test_the_environment_variables_reach_the_shared_config_map(production: list[dict[str, Any]]) -> None:
     data = named(production, "ConfigMap", "business-app-config")["data"]
-    assert data["NODE_ENV"] == "production"
-    assert data["AUTH_SERVICE_URL"] == "http://auth-service:3001"
+    assert data == {"ENVIRONMENT": "production", "NODE_ENV": "production", "PLATFORM": "business-app"}
+    gateway = named(production, "ConfigMap", "api-gateway-config")["data"]
+    assert gateway["AUTH_SERVICE_URL"] == "http://auth-service:3001"
 
 
 def test_the_readme_names_the_add_ons_and_their_crd_versions(files: dict[str, bytes]) -> None:

@@ -366,6 +366,9 @@ class Platform(Frozen):
         problems: list[Problem] = []
         for name in sorted(self.services.keys() & self.datastores.keys()):
             problems.append((("datastores", name), f"'{name}' is also a service; names must be unique"))
+        if self.name in self.services:  # `<platform>-config` is the shared ConfigMap, `<service>-config` its own
+            problems.append((("services", self.name), f"'{self.name}' is the platform's name; their ConfigMaps "
+                             "would collide, so name the service differently"))
         for name, service in self.services.items():
             problems += _references(("services", name, "calls"), service.calls, self.services, self.datastores, "service")
             problems += _references(("services", name, "uses"), service.uses, self.datastores, self.services, "data store")
