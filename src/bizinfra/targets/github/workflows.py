@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from bizinfra import __version__
 from bizinfra.artifacts import Artifact
+from bizinfra.artifacts import yaml_file as workflow_file
 from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
-from bizinfra.targets.github.text import workflow_file
 
 Document = dict[str, Any]
 Pin = Literal["sha", "tag"]

@@ -1,0 +1,56 @@
+"""The YAML emitter: PyYAML's safe loader reads back exactly the documents it was given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bizinfra.pipeline import build_files
+from bizinfra.spec.loader import load_specs
+from bizinfra.yaml_emitter import to_yaml
+from tests.conftest import SPECS
+
+TRICKY = ["yes", "no", "on", "off", "y", "n", "true", "False", "null", "~", "", "0123", "0o17", "0x1F", "1e3",
+          "1_000", "1:20", ".inf", "-.nan", "2001-12-14", ":", "#", "-", "- x", "? x", " lead", "tail ", "a: b",
+          "a #b", "{x}", "[x]", "*x", "&x", "!x", "%x", "@x", "`x", "|", ">", "'", '"', "\\", "\t", "a\tb",
+          "ünïcødé", "😀", "\u2028", "\x85", "\ufeff", "\x7f", "\x00", "line\nbreak", "\n", "\nlead", "end\n\n",
+          " \n", "trailing \nspace", "crlf\r\n"]
+
+_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+            | st.sampled_from(TRICKY) | st.text(max_size=12) | st.text(st.sampled_from(" \n:#-'\"ayo0\t"), max_size=8))
+_keys = st.sampled_from(TRICKY) | st.text(max_size=8)
+_documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+                          max_leaves=25)
+
+
+@given(_documents)
+def test_any_json_shaped_document_reads_back_the_same(document: Any) -> None:
+    assert yaml.safe_load(to_yaml(document)) == document
+
+
+@given(st.sampled_from(TRICKY))
+def test_every_tricky_string_reads_back_as_itself_as_key_and_value(text: str) -> None:
+    assert yaml.safe_load(to_yaml({text: [text, {"k": text}]})) == {text: [text, {"k": text}]}
+
+
+def test_scripts_are_literal_blocks_and_plain_words_stay_plain() -> None:
+    text = to_yaml({"run": "set -e\necho hi\n", "name": "api-gateway", "url": "http://api:3000", "on": "yes"})
+    assert text == 'run: |\n  set -e\n  echo hi\nname: api-gateway\nurl: http://api:3000\n"on": "yes"\n'
+
+
+def test_every_generated_yaml_file_reads_back_as_its_documents() -> None:
+    from bizinfra.pipeline import build_tree
+    from bizinfra.plan import resolve
+    from bizinfra.targets import compile_plan
+
+    specs = load_specs(SPECS)
+    files = build_files(specs)
+    for spec in specs:
+        for artifact in compile_plan(resolve(spec.platform, spec.source)):
+            if artifact.format == "yaml":
+                rendered = files[f"{spec.platform.name}/{artifact.path}"]
+                assert list(yaml.safe_load_all(rendered)) == list(artifact.documents), artifact.path
+    assert build_tree(specs).files == files
