@@ -90,7 +90,7 @@ def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
     assert services["redis"]["image"] == "redis:7-alpine"
     assert set(config["volumes"]) == {"postgres-data", "redis-data", "pgadmin-data"}
     assert len(config["networks"]) == 1
-    assert all(list(service["networks"]) == ["business-app"] for service in services.values())
+    assert all(list(service["networks"]) == ["net-business-app"] for service in services.values())
 
 
 def test_compose_builds_the_images_ci_builds_from_the_same_context_and_dockerfile(tmp_path: Path) -> None:

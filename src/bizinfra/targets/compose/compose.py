@@ -87,7 +87,9 @@ def required(variable: str) -> str:
 
 
 def network_name(env: EnvironmentPlan) -> str:
-    return env.platform
+    """`net-<platform>`: compose reads a top-level key starting with `x-` as an extension, and a
+    platform may well be named `x-shop`, so the key must not start with the platform's name alone."""
+    return f"net-{env.platform}"
 
 
 def pgadmin_name(env: EnvironmentPlan) -> str:
