@@ -7,7 +7,7 @@ would report, with their `__meta_kubernetes_*` labels.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def sanitize(key: str) -> str:
     return "".join(c if ("a" <= c.lower() <= "z") or c.isdigit() or c == "_" else "_" for c in key)
 
 
-def pods_of(deployments: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def pods_of(deployments: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The pods these Deployments would run, one target per container port, as discovery reports them."""
     groups = []
     for index, deployment in enumerate(deployments):
