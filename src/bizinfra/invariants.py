@@ -606,7 +606,7 @@ RULES: dict[str, Callable[[PlatformFiles], list[Problem]]] = {
     "ports agree": ports_agree,
     "network edges match the declared ones": network_edges_match_declared,
     "secrets are references": secrets_are_references,
-    "no literal secrets (secret scan)": no_literal_secrets,
+    "no literal secrets": no_literal_secrets,
     "names agree across targets": names_agree,
     "labels reach their objects": labels_reach,
 }
