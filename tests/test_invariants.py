@@ -222,3 +222,11 @@ def test_the_deploy_roles_the_workflows_assume_exist_in_terraform() -> None:
     if names and all("-deploy, which is not an aws_iam_role" in line for line in names):
         pytest.xfail("the deploy roles are not in Terraform on this branch yet")
     assert names == []
+
+
+def test_rules_that_read_the_declared_facts_do_not_pass_without_them() -> None:
+    files = {path: content for path, content in bundled().items() if path != "business-app/docs/architecture.md"}
+    expected = ["business-app/docs/architecture.md: services table: missing: the ports and edges the spec declares "
+                "cannot be read"]
+    assert problems(files, "ports agree") == expected
+    assert problems(files, "network edges match the declared ones")[0] == expected[0]
