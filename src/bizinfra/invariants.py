@@ -112,7 +112,7 @@ class PlatformFiles:
 
 def _without_declarations(p: PlatformFiles, declared: Mapping[str, Declared]) -> list[Problem]:
     """A rule that reads the declared facts cannot pass vacuously when the table that holds them is gone."""
-    if declared or not p.environments("kubernetes"):
+    if not p.environments("kubernetes"):
         return []
     return [Problem(p.where("docs/architecture.md"), "services table", "missing: the ports and edges the spec "
                                                                        "declares cannot be read")]
@@ -163,7 +163,9 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
     Dockerfile (EXPOSE, ENV PORT, HEALTHCHECK), and, for a public service, the security group rules between the load
     balancer and the nodes (and no other port there)."""
     declared = p.declared()
-    problems: list[Problem] = _without_declarations(p, declared)
+    if not declared:
+        return _without_declarations(p, declared)
+    problems: list[Problem] = []
 
     def expect(file: str, obj: str, service: str, what: str, value: Any) -> None:
         if service in declared and _int(value) != declared[service].port:
@@ -382,7 +384,9 @@ def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
     the public ingress path to public services and the monitoring scrape of every service; a namespace-wide
     default deny stands behind them. In Terraform, each data store's security group admits only the nodes, on the
     store's port."""
-    problems = _without_declarations(p, p.declared())
+    if not p.declared():
+        return _without_declarations(p, p.declared())
+    problems: list[Problem] = []
     for env in p.environments("kubernetes"):
         ingress, egress = declared_edges(p, env)
         expected = {("ingress", e) for e in ingress} | {("egress", e) for e in egress}
