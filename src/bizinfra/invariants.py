@@ -110,7 +110,7 @@ class PlatformFiles:
         return table
 
 
-def _without_declarations(p: PlatformFiles, declared: Mapping[str, Declared]) -> list[Problem]:
+def _without_declarations(p: PlatformFiles) -> list[Problem]:
     """A rule that reads the declared facts cannot pass vacuously when the table that holds them is gone."""
     if not p.environments("kubernetes"):
         return []
@@ -164,7 +164,7 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
     balancer and the nodes (and no other port there)."""
     declared = p.declared()
     if not declared:
-        return _without_declarations(p, declared)
+        return _without_declarations(p)
     problems: list[Problem] = []
 
     def expect(file: str, obj: str, service: str, what: str, value: Any) -> None:
@@ -385,7 +385,7 @@ def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
     default deny stands behind them. In Terraform, each data store's security group admits only the nodes, on the
     store's port."""
     if not p.declared():
-        return _without_declarations(p, p.declared())
+        return _without_declarations(p)
     problems: list[Problem] = []
     for env in p.environments("kubernetes"):
         ingress, egress = declared_edges(p, env)
