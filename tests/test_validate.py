@@ -162,9 +162,27 @@ def test_a_missing_tool_is_not_run_never_passed_and_fails_only_with_require_all(
         "  not run  hadolint (hadolint is not installed)",
         "  not run  shellcheck (shellcheck is not installed)",
     ]
-    assert summary[-1] == "0 problems; checks: 9 passed, 0 failed, 6 not run"
+    assert summary[-1] == "0 problems; checks: 10 passed, 0 failed, 6 not run"
 
     assert run_validate(tmp_path / "out", capsys, "--require-all")[0] == 1
+
+
+def test_a_file_that_does_not_parse_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "tiny.yaml").write_text(SMALL_SPEC)
+    assert main(["generate", "--spec", str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(validate_tree, "_tool", lambda name: None)
+    broken = tmp_path / "out/tiny/kubernetes/production/configmaps.yaml"
+    broken.write_text(broken.read_text() + "data: [unclosed\n")
+    terraform = tmp_path / "out/tiny/terraform/production/main.tf.json"
+    terraform.write_text(terraform.read_text()[:-3])
+
+    code, problems, _ = run_validate(tmp_path / "out", capsys)
+
+    assert code == 1
+    assert [line.split(": does not parse")[0] for line in problems if "does not parse" in line] == [
+        "tiny/kubernetes/production/configmaps.yaml: (file)", "tiny/terraform/production/main.tf.json: (file)"]
 
 
 @pytest.mark.parametrize("arguments", [["validate", "--out", "nowhere"], ["validate", "--bogus"]])

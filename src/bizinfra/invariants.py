@@ -64,10 +64,13 @@ class PlatformFiles:
 
     def documents(self, path: str) -> list[Any]:
         if path not in self._parsed:
-            if path.endswith(".json"):
-                self._parsed[path] = [json.loads(self.files[path])]
-            else:
-                self._parsed[path] = [d for d in yaml.safe_load_all(self.files[path]) if isinstance(d, dict)]
+            try:
+                if path.endswith(".json"):
+                    self._parsed[path] = [json.loads(self.files[path])]
+                else:
+                    self._parsed[path] = [d for d in yaml.safe_load_all(self.files[path]) if isinstance(d, dict)]
+            except (ValueError, yaml.YAMLError):  # `validate` reports the file that does not parse; rules skip it
+                self._parsed[path] = [{}] if path.endswith(".json") else []
         documents: list[Any] = self._parsed[path]
         return documents
 

@@ -6,6 +6,7 @@ Problems are lines `file: object: problem`, with files relative to the output fo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -63,9 +64,37 @@ def read_tree(root: Path) -> Tree:
 def validate(root: Path) -> list[Check]:
     """Every check, in a stable order."""
     tree = read_tree(root)
-    checks = [judge(tree) for judge in JUDGES]
-    checks += [_rule_check(name, rule, tree) for name, rule in invariants.RULES.items()]
+    parsing = files_parse(tree)
+    checks = [parsing] + [_guarded(judge, tree) for judge in JUDGES]
+    checks += [_guarded(functools.partial(_rule_check, name, rule), tree, f"invariant: {name}")
+               for name, rule in invariants.RULES.items()]
     return checks
+
+
+def files_parse(tree: Tree) -> Check:
+    """Every YAML and JSON file parses: a hand edit that breaks one is named here, not as a traceback later."""
+    problems = []
+    for path in tree.paths(r".+\.(ya?ml|json)"):
+        try:
+            text = tree.files[path].decode("utf-8")
+            if path.endswith(".json"):
+                json.loads(text)
+            else:
+                list(yaml.safe_load_all(text))
+        except (ValueError, yaml.YAMLError) as error:
+            problems.append(f"{path}: (file): does not parse: {' '.join(str(error).split())}")
+    return _outcome("YAML and JSON files parse", problems, _counted(len(tree.paths(r".+\.(ya?ml|json)")), "file"))
+
+
+def _guarded(judge: Callable[[Tree], Check], tree: Tree, name: str = "") -> Check:
+    """The judge's verdict; a file it cannot read (broken, or not the shape bizinfra writes) fails it, with the
+    reason, instead of stopping `validate` with a traceback."""
+    try:
+        return judge(tree)
+    except (ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError, IndexError) as error:
+        name = name or judge.__name__.replace("_", " ")
+        return Check(name, "failed", [f"(tree): {name}: could not read the files: {type(error).__name__}: "
+                                    f"{' '.join(str(error).split())}"])
 
 
 def _tool(name: str) -> str | None:
