@@ -230,3 +230,16 @@ def test_rules_that_read_the_declared_facts_do_not_pass_without_them() -> None:
                 "cannot be read"]
     assert problems(files, "ports agree") == expected
     assert problems(files, "network edges match the declared ones") == expected
+
+
+def test_a_node_port_opened_to_the_world_is_named() -> None:
+    files = bundled()
+    path = "business-app/terraform/staging/network.tf.json"
+    document = json.loads(files[path])
+    document["resource"]["aws_vpc_security_group_ingress_rule"]["ssh"] = {
+        "security_group_id": "${aws_security_group.eks_nodes.id}", "ip_protocol": "tcp", "from_port": 22,
+        "to_port": 22, "cidr_ipv4": "0.0.0.0/0"}
+    files = {**files, path: json.dumps(document).encode()}
+    assert problems(files, "network edges match the declared ones") == [
+        f"{path}: aws_vpc_security_group_ingress_rule.ssh: admits 0.0.0.0/0 on 22-22; the nodes admit only the load "
+        "balancer"]

@@ -419,20 +419,28 @@ def _is_default_deny(policy: Mapping[str, Any]) -> bool:
 
 
 def _store_security_groups(p: PlatformFiles, env: str) -> list[Problem]:
+    """Security group ingress: a data store admits the nodes on its port; the nodes admit the load balancer (on the
+    public ports, which `ports agree` checks); the load balancer admits HTTPS and HTTP (redirected). Nothing else."""
     resources = p.terraform(env)
     stores = _store_ports(p, env)
     problems = []
     file = p.where(f"terraform/{env}/network.tf.json")
     for kind in ("aws_vpc_security_group_ingress_rule", "aws_security_group_rule"):
         for label, rule in sorted((resources.get(kind) or {}).items()):
-            group = _sg(rule.get("security_group_id"))
-            if group not in stores:
+            if kind == "aws_security_group_rule" and rule.get("type") != "ingress":
                 continue
-            source = _sg(rule.get("referenced_security_group_id"))
-            if source != "eks_nodes" or rule.get("from_port") != stores[group] or rule.get("to_port") != stores[group]:
-                problems.append(Problem(file, f"{kind}.{label}", f"admits {source or rule.get('cidr_ipv4')} on "
-                                                                 f"{rule.get('from_port')}-{rule.get('to_port')}; "
-                                                                 f"{group} admits only the nodes on {stores[group]}"))
+            group, source = _sg(rule.get("security_group_id")), _sg(rule.get("referenced_security_group_id"))
+            ports = (rule.get("from_port"), rule.get("to_port"))
+            opened = f"admits {source or rule.get('cidr_ipv4') or rule.get('cidr_blocks')} on {ports[0]}-{ports[1]}"
+            if group in stores and (source != "eks_nodes" or ports != (stores[group], stores[group])):
+                problems.append(Problem(file, f"{kind}.{label}", f"{opened}; {group} admits only the nodes on "
+                                                                 f"{stores[group]}"))
+            elif group == "eks_nodes" and source != "load_balancer":
+                problems.append(Problem(file, f"{kind}.{label}", f"{opened}; the nodes admit only the load "
+                                                                 "balancer"))
+            elif group == "load_balancer" and ports not in ((443, 443), (80, 80)):
+                problems.append(Problem(file, f"{kind}.{label}", f"{opened}; the load balancer admits only HTTPS "
+                                                                 "and HTTP"))
     return problems
 
 
