@@ -22,6 +22,7 @@ from bizinfra.secret_scan import scan
 MANAGED_BY = "bizinfra"
 NAME, PART_OF = "app.kubernetes.io/name", "app.kubernetes.io/part-of"
 MONITORING_NAMESPACE = "monitoring"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the rules parse whole trees
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[?-][^}]*)?\}$")
 _URL_PORT = re.compile(r"^https?://[^/:]+:(\d+)")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::[^:]*:role/(.+)$")
@@ -68,7 +69,7 @@ class PlatformFiles:
                 if path.endswith(".json"):
                     self._parsed[path] = [json.loads(self.files[path])]
                 else:
-                    self._parsed[path] = [d for d in yaml.safe_load_all(self.files[path]) if isinstance(d, dict)]
+                    self._parsed[path] = [d for d in yaml.load_all(self.files[path], Loader=_Loader) if isinstance(d, dict)]
             except (ValueError, yaml.YAMLError):  # `validate` reports the file that does not parse; rules skip it
                 self._parsed[path] = [{}] if path.endswith(".json") else []
         documents: list[Any] = self._parsed[path]
