@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.protocols import Validator
 
 from bizinfra.plan import SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan
 from bizinfra.render import render
 from bizinfra.targets.monitoring import compile_monitoring
+from bizinfra.validate.prometheus import pod_target
 from tests.conftest import ROOT, require_tool
 
 CRDS = ROOT / "src" / "bizinfra" / "data" / "reference" / "crds"
@@ -60,42 +60,11 @@ def discovered_pods(env: EnvironmentPlan) -> list[dict[str, Any]]:
         slots = dict(zip(service.deployments, SLOTS, strict=True)) if len(service.deployments) > 1 else {}
         for number, deployment in enumerate(service.deployments):
             labels = {**service.labels, **({SLOT_LABEL: slots[deployment]} if slots else {})}
-            groups.append(pod_target(env, f"10.1.{index}.{number + 1}", service.port, f"{deployment}-5d8f7c9b6-x2x4z",
-                                     labels, dict(service.scrape_annotations), "Running"))
-    groups.append(pod_target(env, "10.2.0.1", 8080, "unannotated-5d8f7c9b6-x2x4z", {"app": "other"}, {}, "Running"))
+            groups.append(pod_target(env.namespace, f"10.1.{index}.{number + 1}", service.port,
+                                     f"{deployment}-5d8f7c9b6-x2x4z", labels, dict(service.scrape_annotations), "Running"))
+    groups.append(pod_target(env.namespace, "10.2.0.1", 8080, "unannotated-5d8f7c9b6-x2x4z", {"app": "other"}, {},
+                             "Running"))
     return groups
-
-
-def pod_target(env: EnvironmentPlan, ip: str, port: int, name: str, labels: dict[str, str],
-               annotations: dict[str, str], phase: str) -> dict[str, Any]:
-    meta = {"__meta_kubernetes_namespace": env.namespace, "__meta_kubernetes_pod_name": name,
-            "__meta_kubernetes_pod_ip": ip, "__meta_kubernetes_pod_phase": phase,
-            "__meta_kubernetes_pod_container_port_number": str(port)}
-    for key, value in labels.items():
-        meta[f"__meta_kubernetes_pod_label_{sanitize(key)}"] = value
-        meta[f"__meta_kubernetes_pod_labelpresent_{sanitize(key)}"] = "true"
-    for key, value in annotations.items():
-        meta[f"__meta_kubernetes_pod_annotation_{sanitize(key)}"] = value
-        meta[f"__meta_kubernetes_pod_annotationpresent_{sanitize(key)}"] = "true"
-    return {"targets": [f"{ip}:{port}"], "labels": meta}
-
-
-def sanitize(key: str) -> str:
-    """Prometheus' strutil.SanitizeLabelName, written independently of the code under test."""
-    return "".join(c if ("a" <= c.lower() <= "z") or c.isdigit() or c == "_" else "_" for c in key)
-
-
-def stubbed_config(config_path: Path, static_configs: list[dict[str, Any]]) -> Path:
-    """A copy of prometheus.yml beside the original (so rule_files still resolve) whose kubernetes_sd_configs
-    are replaced with static targets: Debian's promtool is built without Kubernetes service discovery and
-    rejects the real blocks."""
-    config = yaml.safe_load(config_path.read_text())
-    for job in config["scrape_configs"]:
-        if job.pop("kubernetes_sd_configs", None) is not None:
-            job["static_configs"] = static_configs
-    stub = config_path.with_name("prometheus.stub.yml")
-    stub.write_text(yaml.safe_dump(config, sort_keys=False))
-    return stub
 
 
 # -- CRD schemas ------------------------------------------------------------------------------------------------

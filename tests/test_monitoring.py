@@ -24,16 +24,15 @@ from bizinfra.spec.quantities import seconds
 from bizinfra.targets import compile_plan
 from bizinfra.targets.monitoring import kubernetes_documents
 from bizinfra.targets.monitoring import metrics as m
+from bizinfra.validate.prometheus import pod_target, stubbed_config
 from tests.conftest import ROOT, SPECS, require_tool
 from tests.monitoring_tools import (
     TOOL_PATH,
     assert_ok,
     crd_errors,
     discovered_pods,
-    pod_target,
     promtool,
     run,
-    stubbed_config,
     write_tree,
 )
 from tests.strategies import platforms
@@ -169,7 +168,7 @@ def test_bundled_prometheus_config_passes_promtool_with_discovery_stubbed(tmp_pa
 def scraped(env: EnvironmentPlan, config: Path) -> list[dict[str, str]]:
     """The targets promtool's own relabelling keeps from the pods discovery reports."""
     first = env.services[0]
-    pending = pod_target(env, "10.3.0.1", first.port, "pending-5d8f7c9b6-x2x4z", dict(first.labels),
+    pending = pod_target(env.namespace, "10.3.0.1", first.port, "pending-5d8f7c9b6-x2x4z", dict(first.labels),
                          dict(first.scrape_annotations), "Pending")
     stub = stubbed_config(config, [*discovered_pods(env), pending])
     # promtool waits out its whole --timeout for more discovery updates; static targets come at once

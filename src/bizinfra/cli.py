@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     cost.add_argument("--env", help="only this environment (default: every environment)")
     cost.set_defaults(run=_cost)
 
+    validate = commands.add_parser("validate", help="judge the generated files with every offline validator and the "
+                                                    "cross-target invariants")
+    validate.add_argument("--out", type=Path, default=Path("generated"),
+                          help="the folder of generated files to judge (default: generated/)")
+    validate.add_argument("--require-all", action="store_true",
+                          help="a validator whose tool is not installed fails the run (use it in CI)")
+    validate.set_defaults(run=_validate)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec language, for editors")
     schema.set_defaults(run=_schema)
     return parser
@@ -150,6 +158,26 @@ def _cost(args: argparse.Namespace) -> int:
                 print(f"  {missing}\n")
         if prices is not None:
             print(f"{plan.name}: {prices.region} prices of {prices.date}; see docs/cost.md for each price's source")
+    return OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from bizinfra.validate.tree import summary, validate
+
+    if not args.out.is_dir() or not any(p.is_file() for p in args.out.rglob("*")):
+        raise _BadInput(f"bizinfra validate: {args.out} holds no generated files; run `python -m bizinfra generate`")
+    checks = validate(args.out)
+    for check in checks:
+        for problem in check.problems:
+            print(problem)
+    for line in summary(checks):
+        print(line)
+    not_run = [check.name for check in checks if check.status == "not run"]
+    if any(check.problems for check in checks):
+        return DRIFT
+    if not_run and args.require_all:
+        print(f"--require-all: not run: {', '.join(not_run)}", file=sys.stderr)
+        return DRIFT
     return OK
 
 
