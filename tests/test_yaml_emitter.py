@@ -17,7 +17,7 @@ TRICKY = ["yes", "no", "on", "off", "y", "n", "true", "False", "null", "~", "", 
           "1_000", "1:20", ".inf", "-.nan", "2001-12-14", ":", "#", "-", "- x", "? x", " lead", "tail ", "a: b",
           "a #b", "{x}", "[x]", "*x", "&x", "!x", "%x", "@x", "`x", "|", ">", "'", '"', "\\", "\t", "a\tb",
           "ünïcødé", "😀", "\u2028", "\x85", "\ufeff", "\x7f", "\x00", "line\nbreak", "\n", "\nlead", "end\n\n",
-          " \n", "trailing \nspace", "crlf\r\n"]
+          " \n", "trailing \nspace", "crlf\r\n", "0E0", "1e5", ".5", "+1", "0o17", "TRUE", "Null", ".NaN"]
 
 _scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
             | st.sampled_from(TRICKY) | st.text(max_size=12) | st.text(st.sampled_from(" \n:#-'\"ayo0\t"), max_size=8))
@@ -34,6 +34,11 @@ def test_any_json_shaped_document_reads_back_the_same(document: Any) -> None:
 @given(st.sampled_from(TRICKY))
 def test_every_tricky_string_reads_back_as_itself_as_key_and_value(text: str) -> None:
     assert yaml.safe_load(to_yaml({text: [text, {"k": text}]})) == {text: [text, {"k": text}]}
+
+
+@given(st.sampled_from(["0E0", "1e5", "1E-3", ".5", "+1", "-2", "0o17", "0x1f", "TRUE", "Null", "~", ".Inf", ".NaN"]))
+def test_strings_yaml_1_2_reads_as_numbers_booleans_or_null_are_quoted(text: str) -> None:
+    assert to_yaml(text) == f'"{text}"\n'
 
 
 def test_scripts_are_literal_blocks_and_plain_words_stay_plain() -> None:

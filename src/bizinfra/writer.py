@@ -122,8 +122,9 @@ def owned_files(out: Path) -> dict[str, Owner | None]:
                 owned[path] = Owner(owner[0], None if owner[1] == "-" else owner[1]) if len(owner) == 2 else None
     if out.is_dir():
         for file in out.rglob("*"):
-            if file.is_file() and not file.is_symlink() and _is_marked(file):
-                owned.setdefault(file.relative_to(out).as_posix(), None)
+            relative = file.relative_to(out).as_posix()
+            if relative not in owned and file.is_file() and not file.is_symlink() and _is_marked(file):
+                owned[relative] = None
     owned.pop(MANIFEST, None)
     return owned
 

@@ -2,8 +2,8 @@
 
 PyYAML's dumper spends most of its time in its representer and event machinery, even with
 libyaml; our documents are plain data, so writing block YAML directly is several times faster.
-Strings are plain only where YAML 1.1 (what PyYAML and most tools read) would read them back as
-the same string; multi-line strings become literal blocks, so scripts read as scripts; anything
+Strings are plain only where both YAML 1.1 (PyYAML) and YAML 1.2 (docker compose, GitHub) read
+them back as the same string; multi-line strings become literal blocks, so scripts read as scripts; anything
 else is double-quoted with JSON's escapes plus YAML's for the characters JSON leaves raw.
 tests/test_yaml_emitter.py proves the round trip: PyYAML's safe loader gives back exactly the
 documents.
@@ -22,6 +22,11 @@ import yaml
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
 _PLAIN = re.compile(r"[A-Za-z0-9_./$(][\x20-\x7e]*")
+# What YAML 1.2's core schema (Go's yaml.v3 in docker compose, GitHub's parser) reads as something other than a
+# string; YAML 1.1's list is PyYAML's resolver. A plain string must be a string under both.
+_YAML12_NOT_STRING = re.compile(
+    r"null|Null|NULL|~|true|True|TRUE|false|False|FALSE|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 _NOT_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")  # raw in JSON, not plain text in YAML
 _LITERAL_LINE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\t\r]*")
 
@@ -118,6 +123,8 @@ def _string(text: str) -> str:
 
 def _plain_ok(text: str) -> bool:
     if not _PLAIN.fullmatch(text) or text.endswith((" ", ":")) or ": " in text or " #" in text:
+        return False
+    if _YAML12_NOT_STRING.fullmatch(text):
         return False
     return bool(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG)  # type: ignore[no-untyped-call]
 
