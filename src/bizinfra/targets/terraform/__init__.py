@@ -12,6 +12,7 @@ from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.blocks import Block, merge, output, ref
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
+from bizinfra.targets.terraform.deploy import deploy_role
 from bizinfra.targets.terraform.network import network, security_groups
 from bizinfra.targets.terraform.public import certificate
 from bizinfra.targets.terraform.secrets import secrets
@@ -35,6 +36,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "network.tf.json": merge(network(env), security_groups(env)),
         "public.tf.json": certificate(env),
         "eks.tf.json": cluster(env),
+        "deploy.tf.json": deploy_role(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
         "secrets.tf.json": secrets(env),

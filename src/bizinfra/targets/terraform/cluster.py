@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
@@ -26,6 +27,8 @@ CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "sch
 # Managed add-ons EKS keeps patched; the Pod Identity agent is what lets the identities below work.
 ADDONS = ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+# The vpc-cni add-on's configuration schema (aws eks describe-addon-configuration) takes the flag as a string.
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 
 def cluster(env: EnvironmentPlan) -> Block:
@@ -148,6 +151,8 @@ def addons() -> Block:
                        "resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE"}
         if addon == "coredns":  # its pods need nodes to run on
             body["depends_on"] = ["aws_eks_node_group.main"]
+        if addon == "vpc-cni":  # its network policy agent is what enforces the NetworkPolicies; off by default
+            body["configuration_values"] = json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True)
         parts.append(resource("aws_eks_addon", addon.replace("-", "_"), body))
     return merge(*parts)
 
