@@ -20,7 +20,7 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
-from bizinfra.targets.terraform.policies import load_balancer_controller, secrets_reader, velero
+from bizinfra.targets.terraform.policies import cluster_autoscaler, load_balancer_controller, secrets_reader, velero
 from bizinfra.targets.terraform.settings import identity_resource
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -130,6 +130,8 @@ def nodes(env: EnvironmentPlan) -> Block:
             "subnet_ids": ref("aws_subnet.private[*].id"),
             "ami_type": ami_type(env.sizes.node),
             "instance_types": [env.sizes.node],
+            # Spot where the spec says so (default outside production): EKS replaces interrupted nodes itself.
+            "capacity_type": "SPOT" if env.spot else "ON_DEMAND",
             "scaling_config": {"min_size": env.nodes.min, "desired_size": env.nodes.min, "max_size": env.nodes.max},
             "update_config": {"max_unavailable": 1},
             "launch_template": {"id": ref("aws_launch_template.nodes.id"),
@@ -171,6 +173,7 @@ def identities(env: EnvironmentPlan) -> Block:
         "aws-load-balancer-controller": load_balancer_controller,
         "external-secrets": secrets_reader,
         "velero": velero,
+        "cluster-autoscaler": cluster_autoscaler,
     }
     parts = [policy_document("pod_identity_trust", [statement(
         ["sts:AssumeRole", "sts:TagSession"], principals=[principal("Service", POD_IDENTITY_PRINCIPAL)],
