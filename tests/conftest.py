@@ -39,3 +39,12 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed, and CI must run this check")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def optional_tool(name: str) -> str:
+    """A tool this machine image happens to carry (kubectl, terraform): it strengthens the tests where present,
+    and a fresh machine without it skips, in CI too, since pip cannot install it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not on this machine (optional: not installable with pip)")
+    return path

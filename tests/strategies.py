@@ -33,7 +33,8 @@ def _range(draw: st.DrawFn, values: st.SearchStrategy[str], order: list[str]) ->
 def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
     name = draw(_label)
     domain = f"{draw(_label)}.example.com"
-    names = draw(st.lists(_label, min_size=1 + 2, max_size=max_services + 2, unique=True))
+    names = draw(st.lists(_label.filter(lambda label: label != name), min_size=1 + 2, max_size=max_services + 2,
+                          unique=True))
     store_names, service_names = names[:2], names[2:]
     ports = draw(st.lists(st.integers(1024, 65000), min_size=len(names), max_size=len(names), unique=True))
     datastores = {}

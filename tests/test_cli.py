@@ -33,8 +33,8 @@ def test_check_exits_1_with_a_diff_when_the_tree_is_stale(project: Path, capsys:
     capsys.readouterr()
     assert main(["check"]) == 1
     captured = capsys.readouterr()
-    assert "\n-  AUTH_SERVICE_PORT: '3001'\n" in captured.out
-    assert "\n+  AUTH_SERVICE_PORT: '3005'\n" in captured.out
+    assert "\n-  AUTH_SERVICE_URL: http://auth-service:3001\n" in captured.out
+    assert "\n+  AUTH_SERVICE_URL: http://auth-service:3005\n" in captured.out
     assert "\n\n" not in captured.out
     assert "out of date; run `python -m bizinfra generate`" in captured.err
 

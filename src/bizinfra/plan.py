@@ -225,7 +225,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         network=_network(platform.network.cidr, platform.network.zones),
         labels=labels,
         config_map=f"{platform.name}-config",
-        config=_shared_config(platform.name, env_name, environment.env, services),
+        config=_shared_config(platform.name, env_name, environment.env),
         services=services,
         datastores=datastores,
         availability=platform.monitoring.availability,
@@ -274,7 +274,8 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
         selector=selector,
         config_map=f"{name}-config",
-        config=_service_config(spec.port, {**spec.env, **(override.env if override else {})}, used, database),
+        config=_service_config(spec.port, {**spec.env, **(override.env if override else {})}, used, database,
+                               {callee: platform.services[callee].port for callee in sorted(spec.calls)}),
         secret_name=f"{name}-secrets",
         secrets=_secrets(platform.name, env_name, spec.secrets, used),
         service_account=name,
@@ -332,8 +333,12 @@ def _public_host(platform: Platform, name: str, env_name: str) -> str | None:
     return f"{first}.{env_name}.{rest}"
 
 
-def _service_config(port: int, env: Mapping[str, str], used: list[DatastorePlan], database: str | None) -> dict[str, str]:
+def _service_config(port: int, env: Mapping[str, str], used: list[DatastorePlan], database: str | None,
+                    callees: Mapping[str, int]) -> dict[str, str]:
+    """Its own variables: its port, where its callees and data stores are, then the spec's env, which wins."""
     config = {"PORT": str(port)}
+    for callee, callee_port in callees.items():
+        config[service_url_variable(callee)] = f"http://{callee}:{callee_port}"
     for store in used:
         config[f"{store.env_prefix}_HOST"] = store.host
         config[f"{store.env_prefix}_PORT"] = str(store.port)
@@ -352,15 +357,15 @@ def _secrets(platform: str, env_name: str, declared: tuple[str, ...], used: list
     return tuple(sorted(refs, key=lambda ref: ref.variable))
 
 
-def _shared_config(platform: str, env_name: str, env: Mapping[str, str],
-                   services: tuple[ServicePlan, ...]) -> dict[str, str]:
-    config = {"PLATFORM": platform, "ENVIRONMENT": env_name}
-    for service in services:
-        prefix = service.name.upper().replace("-", "_")
-        config[f"{prefix}_PORT"] = str(service.port)
-        config[f"{prefix}_URL"] = service.url
-    config.update(env)
-    return dict(sorted(config.items()))
+def _shared_config(platform: str, env_name: str, env: Mapping[str, str]) -> dict[str, str]:
+    """What every service of the environment gets. Service URLs are not here but in each caller's own config:
+    a service learns only where its callees are, and the config grows with the calls, not with services squared."""
+    return dict(sorted({"PLATFORM": platform, "ENVIRONMENT": env_name, **env}.items()))
+
+
+def service_url_variable(service: str) -> str:
+    """`auth-service` -> `AUTH_SERVICE_URL`: the variable that tells a caller where the service is."""
+    return service.upper().replace("-", "_") + "_URL"
 
 
 def _network(cidr: str, zones: int) -> NetworkPlan:

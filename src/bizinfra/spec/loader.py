@@ -190,7 +190,6 @@ class _Marks:
 # -- turning pydantic's errors into sentences -------------------------------------------
 
 _PATTERNS = {
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a name of lower-case letters, digits and '-', not starting or ending with '-'",
     r"^[a-z]([-a-z0-9]*[a-z0-9])?$": "a name of lower-case letters, digits and '-', starting with a letter",
     r"^[A-Z_][A-Z0-9_]*$": "an environment variable name of upper-case letters, digits and '_'",
     r"^/[A-Za-z0-9._~/-]*$": "an HTTP path starting with '/'",

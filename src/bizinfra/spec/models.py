@@ -42,9 +42,9 @@ def _port(port: int) -> int:
 
 Name = Annotated[
     StrictStr,
-    StringConstraints(max_length=40, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
-    Field(description="A DNS-1123 label: lower-case letters, digits and '-', at most 40 characters "
-          "so that names built from it (`<platform>-<env>-<name>`) stay within Kubernetes' and AWS' limits."),
+    StringConstraints(max_length=40, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+    Field(description="A DNS-1035 label (what a Kubernetes Service name must be): lower-case letters, digits and "
+          "'-', starting with a letter, at most 40 characters so that names built from it stay within limits."),
 ]
 ShortName = Annotated[
     StrictStr,
@@ -386,6 +386,9 @@ class Platform(Frozen):
         problems: list[Problem] = []
         for name in sorted(self.services.keys() & self.datastores.keys()):
             problems.append((("datastores", name), f"'{name}' is also a service; names must be unique"))
+        if self.name in self.services:  # `<platform>-config` is the shared ConfigMap, `<service>-config` its own
+            problems.append((("services", self.name), f"'{self.name}' is the platform's name; their ConfigMaps "
+                             "would collide, so name the service differently"))
         for name, service in self.services.items():
             problems += _references(("services", name, "calls"), service.calls, self.services, self.datastores, "service")
             problems += _references(("services", name, "uses"), service.uses, self.datastores, self.services, "data store")
