@@ -140,10 +140,13 @@ def test_the_total_grows_when_a_size_grows(size: dict[str, Any], grow: str) -> N
 
 
 def fake_terraform(plan: PlatformPlan) -> list[Any]:
-    return [json_file(f"terraform/{env.name}/main.tf.json",
-                      staging_terraform(nodes=env.nodes.min, db_class=env.sizes.database, cache=env.sizes.cache,
-                                        multi_az=env.highly_available))
-            for env in plan.on("kubernetes")]
+    """The seed's sizes, and the public load balancer, which the Terraform target owns (docs/edge.md)."""
+    public_load_balancer = {"resource": {"aws_lb": {"public": {"load_balancer_type": "application"}}}}
+    return [artifact for env in plan.on("kubernetes") for artifact in (
+        json_file(f"terraform/{env.name}/main.tf.json",
+                  staging_terraform(nodes=env.nodes.min, db_class=env.sizes.database, cache=env.sizes.cache,
+                                    multi_az=env.highly_available)),
+        json_file(f"terraform/{env.name}/public.tf.json", public_load_balancer))]
 
 
 @pytest.fixture
@@ -157,7 +160,7 @@ def test_cost_markdown_has_a_table_per_environment_and_the_prices_used() -> None
     text = artifact.documents[0]
     assert artifact.path == "docs/cost.md"
     assert "## development\n\nRuns on a laptop with docker compose: no AWS resources." in text
-    assert "| ALB | 1 load balancer | $25.00 |" in text  # the Kubernetes target's Ingress
+    assert "| Load balancer | application | $25.00 |" in text  # Terraform's public load balancer
     assert "| **Total** | | **$296.10** |" in text  # staging: the seed's sizes and its ALB
     assert "| RDS | db.r6g.large, Multi-AZ | $328.50 |" in text  # production
     assert "seed: EKS Cluster, 1 cluster, $72" in text

@@ -200,12 +200,10 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
                         assert source["secretRef"]["name"] in secrets
         for hpa in of_kind(documents, "HorizontalPodAutoscaler"):
             assert hpa["spec"]["scaleTargetRef"]["name"] in names("Deployment")
-        for ingress in of_kind(documents, "Ingress"):
-            assert ingress["spec"]["ingressClassName"] in names("IngressClass")
-            for rule in ingress["spec"]["rules"]:
-                backend = rule["http"]["paths"][0]["backend"]["service"]
-                service = named(documents, "Service", backend["name"])
-                assert backend["port"]["number"] in [p["port"] for p in service["spec"]["ports"]]
+        for binding in of_kind(documents, "TargetGroupBinding"):
+            backend = binding["spec"]["serviceRef"]
+            service = named(documents, "Service", backend["name"])
+            assert backend["port"] in [p["port"] for p in service["spec"]["ports"]]
         # every secret the spec declares reaches its service, by name only
         for name, spec in platform.services.items():
             variables = {item["secretKey"] for d in of_kind(documents, "ExternalSecret")
@@ -257,26 +255,17 @@ def test_every_name_is_one_the_api_server_accepts(platform: Platform) -> None:
 @given(platforms())
 def test_one_load_balancer_answers_for_exactly_the_public_hosts(platform: Platform) -> None:
     public = {name for name, spec in platform.services.items() if spec.public}
-    for env, documents in environments(rendered(platform)).items():
-        ingresses = of_kind(documents, "Ingress")
-        if not public:
-            assert ingresses == []
-            continue
-        (ingress,) = ingresses
-        annotations = ingress["metadata"]["annotations"]
-        name = annotations["alb.ingress.kubernetes.io/load-balancer-name"]
-        assert len(name) <= 32 and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?", name)
-        assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
-        backends = {rule["http"]["paths"][0]["backend"]["service"]["name"] for rule in ingress["spec"]["rules"]}
-        assert backends == public
-        hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
-        assert len(set(hosts)) == len(hosts) and ingress["spec"]["tls"] == [{"hosts": hosts}]
-        assert all(host.endswith("." + platform.domain) for host in hosts)
-        if env == "production":
-            assert set(hosts) == {spec.public.host for spec in platform.services.values() if spec.public}
-        for service in public:
-            health = named(documents, "Service", service)["metadata"]["annotations"]
-            assert health == {"alb.ingress.kubernetes.io/healthcheck-path": platform.services[service].health}
+    for documents in environments(rendered(platform)).values():
+        bindings = of_kind(documents, "TargetGroupBinding")
+        assert {binding["spec"]["serviceRef"]["name"] for binding in bindings} == public
+        assert of_kind(documents, "Ingress") == []
+        groups = [binding["spec"]["targetGroupName"] for binding in bindings]
+        assert len(set(groups)) == len(groups)
+        for group in groups:  # ELBv2 target group names: 32 characters, alphanumerics and inner hyphens
+            assert len(group) <= 32 and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?", group)
+        assert all(binding["spec"]["targetType"] == "ip" for binding in bindings)
+        for service in public:  # the load balancer's health check is its target group's (Terraform)
+            assert "annotations" not in named(documents, "Service", service)["metadata"]
 
 
 @given(platforms())

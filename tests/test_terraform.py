@@ -78,7 +78,7 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         files = read_folder(bundled_tree / env)
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
                 "datastores.tf.json",
-                "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json"} == set(files)
+                "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]
@@ -158,14 +158,15 @@ def test_bundled_names_agree_with_the_plan() -> None:
     assert {r["name"] for r in resources(files, "aws_secretsmanager_secret").values()} == {
         "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret"}
     assert {r["name"] for r in resources(files, "aws_route53_record").values()} == \
-        {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}"}
+        {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}",
+         "api.business-app.com"}  # its A and AAAA aliases to CloudFront
     assert resources(files, "aws_acm_certificate")["public"]["domain_name"] == "api.business-app.com"
     assert resources(files, "aws_route53_zone")["private"]["name"] == "business-app.internal"
     assert resources(files, "aws_eks_cluster")["main"]["name"] == "business-app-production"
     associations = {(a["namespace"], a["service_account"]) for a in
                     resources(files, "aws_eks_pod_identity_association").values()}
     assert associations == {("kube-system", "aws-load-balancer-controller"), ("external-secrets", "external-secrets"),
-                            ("velero", "velero")}
+                            ("velero", "velero"), ("kube-system", "cluster-autoscaler")}
     assert resources(files, "aws_s3_bucket")["backups"]["bucket"] == "business-app-com-production-backups"
     addons = {a["addon_name"] for a in resources(files, "aws_eks_addon").values()}
     assert "eks-pod-identity-agent" in addons
@@ -266,15 +267,18 @@ def _ingress_rules(files: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @given(platforms())
-def test_only_the_public_load_balancer_takes_traffic_from_anywhere(platform: Platform) -> None:
+def test_nothing_takes_traffic_from_anywhere_and_the_load_balancer_only_from_cloudfront(platform: Platform) -> None:
     for env in resolve(platform, "spec.yaml").on("kubernetes"):
         files = environment_files(env)
         assert resources(files, "aws_security_group_rule") == {}
         assert all("ingress" not in group for group in resources(files, "aws_security_group").values())
         open_to_all = {(rule["security_group_id"], rule["from_port"], rule["to_port"])
                        for _, rule in _ingress_rules(files) if rule.get("cidr_ipv4") == ANYWHERE}
-        assert open_to_all == {("${aws_security_group.load_balancer.id}", 443, 443),
-                               ("${aws_security_group.load_balancer.id}", 80, 80)}
+        assert open_to_all == set()  # the load balancer takes 443 from CloudFront's prefix list only (test_edge.py)
+        from_prefix_lists = {(rule["security_group_id"], rule["from_port"], rule["to_port"])
+                             for _, rule in _ingress_rules(files) if "prefix_list_id" in rule}
+        public = any(service.public_host for service in env.services)
+        assert from_prefix_lists == ({("${aws_security_group.load_balancer.id}", 443, 443)} if public else set())
         assert all("cidr_ipv6" not in rule for _, rule in _ingress_rules(files))
 
 

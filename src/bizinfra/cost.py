@@ -8,6 +8,7 @@ and left out of the total, never guessed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,7 +24,8 @@ CENT = Decimal("0.01")
 ALB_GROUP = "alb.ingress.kubernetes.io/group.name"  # Ingresses of one group share one load balancer
 # The seed's Cost Estimation table, in its order.
 ORDER = ["EKS cluster", "EC2 (worker nodes)", "EBS (node volumes)", "RDS", "RDS storage", "ElastiCache", "ALB",
-         "Load balancer", "NAT gateway", "Public IPv4", "S3", "CloudWatch", "KMS", "Secrets Manager", "Route 53"]
+         "Load balancer", "NAT gateway", "Public IPv4", "S3", "CloudWatch", "KMS", "Secrets Manager", "Route 53",
+         "CloudFront", "WAF"]
 EKS_DEFAULT_DISK_GB = 20  # a managed node group's disk without a launch template (EKS API reference: diskSize)
 # Resources priced per piece: (line, price key, what one piece is).
 PER_PIECE = {
@@ -205,10 +207,20 @@ def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[s
         return [line(prices, "EKS cluster", resource.address, "control plane", "eks:cluster", quantity)]
     if resource.type == "aws_eks_node_group":
         size = int(body.get("scaling_config", {}).get("desired_size", 1))
+        most = int(body.get("scaling_config", {}).get("max_size", size))
         instance = (body.get("instance_types") or [NODE_GROUP_DEFAULT_TYPE])[0]
         disk = node_disk_gb(body, by_address)
-        return [line(prices, "EC2 (worker nodes)", resource.address, f"{size} x {instance}", f"ec2:{instance}",
-                     times(size)),
+        # Priced at the minimum the autoscaler keeps; the range shows what the maximum would cost. Spot nodes are
+        # priced on demand: an upper bound, since the Spot price moves.
+        spot = ", Spot (priced on demand)" if body.get("capacity_type") == "SPOT" else ""
+        lines = [line(prices, "EC2 (worker nodes)", resource.address, f"{size} x {instance}{spot}", f"ec2:{instance}",
+                      times(size))]
+        if most > size:
+            at_most = line(prices, "EC2 (worker nodes)", resource.address, "", f"ec2:{instance}", times(most))
+            upto = money(at_most.monthly) if at_most.monthly is not None else "not priced"
+            lines[0] = dataclasses.replace(lines[0], configuration=f"{size} x {instance}{spot}, autoscaling to "
+                                           f"{most} ({upto} at {most})")
+        return [*lines,
                 line(prices, "EBS (node volumes)", resource.address, f"{size} x {disk} GB gp3", "ebs:gp3",
                      times(size * disk))]
     if resource.type == "aws_db_instance":
@@ -228,6 +240,13 @@ def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[s
     if resource.type == "aws_nat_gateway":
         return [line(prices, "NAT gateway", resource.address, f"{count if count is not None else '?'} NAT",
                      "vpc:nat-gateway", quantity)]
+    if resource.type == "aws_cloudfront_distribution":
+        return [line(prices, "CloudFront", resource.address, "1 distribution, traffic not estimated",
+                     "cloudfront:distribution", quantity)]
+    if resource.type == "aws_wafv2_web_acl":
+        rules = len(body.get("rule", []))
+        return [line(prices, "WAF", resource.address, "1 web ACL", "wafv2:web-acl", quantity),
+                line(prices, "WAF", resource.address, f"{rules} rules", "wafv2:rule", times(rules))]
     if resource.type in ("aws_lb", "aws_alb"):
         kind = body.get("load_balancer_type", "application")
         return [line(prices, "Load balancer", resource.address, kind, f"elb:{kind}", quantity)]

@@ -149,10 +149,13 @@ class EnvironmentPlan:
     identities: tuple[WorkloadIdentity, ...]
     deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
     deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
-    # The security group (by its Name tag) that Terraform creates for the public load balancer: the
-    # Ingress names it in `alb.ingress.kubernetes.io/security-groups`, the node group admits it on service ports.
+    # The security group (by its Name tag) that Terraform creates for the public load balancer (which Terraform
+    # also creates, docs/edge.md); the node group admits it on the public services' ports.
     load_balancer_security_group: str
     runbooks: str  # the base that alert runbook links start with
+    spot: bool  # the nodes run on EC2 Spot capacity
+    rate_limit: int  # requests per client IP per 5 minutes before the web application firewall blocks
+    creates_zone: bool  # this stack creates the domain's public Route 53 zone; the others look it up
 
     @property
     def qualified_name(self) -> str:
@@ -237,6 +240,9 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         deploy_subject=github_subject(platform.delivery.repository, env_name),
         load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
         runbooks=platform.monitoring.runbooks.rstrip("/"),
+        spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
+        rate_limit=platform.edge.rate_limit,
+        creates_zone=platform.edge.zone == "create" and env_name == _zone_owner(platform),
     )
 
 
@@ -379,6 +385,7 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
         ("aws-load-balancer-controller", "kube-system"),
         ("external-secrets", "external-secrets"),
         ("velero", "velero"),
+        ("cluster-autoscaler", "kube-system"),  # resizes the node group within the environment's nodes: bounds
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)
@@ -393,11 +400,27 @@ def github_subject(repository: str | None, env_name: str) -> str | None:
 
 MONITORING_NAMESPACE = "monitoring"  # where Prometheus runs; the only namespace allowed to scrape the services
 APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10000 stays clear of host users
-# Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: the Ingress sets it as
-# `access_logs.s3.prefix`, and the log bucket's policy lets Elastic Load Balancing write under it only.
+# Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: its `access_logs.prefix`,
+# and the log bucket's policy lets Elastic Load Balancing write under it only.
 LOAD_BALANCER_LOG_PREFIX = "alb"
 
 
 def load_balancer_name(env: EnvironmentPlan) -> str:
-    """The public load balancer's name: the Ingress sets it, Terraform looks the ALB up by it (AWS allows 32)."""
+    """The public load balancer's name, which Terraform gives it (AWS allows 32)."""
     return aws_name(env.platform, env.name, limit=32)
+
+
+def _zone_owner(platform: Platform) -> str | None:
+    """The one environment whose stack creates the public zone: production, else the first on Kubernetes."""
+    kubernetes = sorted(name for name, env in platform.environments.items() if env.runs_on == "kubernetes")
+    return next((name for name in kubernetes if platform.is_production(name)), kubernetes[0] if kubernetes else None)
+
+
+def target_group_name(env: EnvironmentPlan, service: ServicePlan) -> str:
+    """The load balancer target group of a public service: Terraform creates it, the service's TargetGroupBinding
+    names it, so the two agree without an ARN passing between them (AWS allows 32 characters)."""
+    return aws_name(env.platform, env.name, service.name, limit=32)
+
+
+# The identity the Cluster Autoscaler runs as: it resizes the node group between `EnvironmentPlan.nodes` bounds.
+CLUSTER_AUTOSCALER = "cluster-autoscaler"

@@ -274,6 +274,10 @@ class Environment(Frozen):
     rollout: Literal["rolling", "blue-green"] = Field("rolling", description="How new versions replace old ones.")
     env: dict[EnvName, StrictStr] = Field(default_factory=dict, description="Variables every service gets here.")
     services: dict[Name, ServiceOverride] = Field(default_factory=dict, description="Per-service changes.")
+    spot: StrictBool | None = Field(
+        None, description="Run the Kubernetes nodes on EC2 Spot capacity. Default: on outside production, off in "
+        "production, as the seed's cost tips suggest: Spot costs up to 90% less, and an interruption (two minutes' "
+        "notice) is acceptable where nobody is served, not where customers are.")
 
     @model_validator(mode="after")
     def _compose_is_simple(self) -> Environment:
@@ -331,6 +335,21 @@ class Delivery(Frozen):
         "in March 2026 to ship a credential stealer.")
 
 
+class Edge(Frozen):
+    """What stands in front of the public hosts: DNS zone, CDN and web application firewall."""
+
+    zone: Literal["existing", "create"] = Field(
+        "existing", description="The domain's public Route 53 hosted zone: `existing` looks it up, `create` has the "
+        "production stack create it (other environments look it up, so apply production first, then delegate the "
+        "domain to the zone's name servers). Default existing: a domain has one zone, usually made when it was "
+        "registered, and a second zone of the same name would answer nothing.")
+    rate_limit: StrictInt = Field(
+        2000, ge=10, le=2_000_000_000, description="Requests one client IP may make in 5 minutes before the web "
+        "application firewall blocks it (AWS WAF allows 10 to 2e9). Default 2000 (about 7 a second sustained): AWS "
+        "WAF's original minimum for rate-based rules, generous for people using an API through an app, low enough "
+        "to stop a single-source flood or credential stuffing; raise it for clients behind one NAT.")
+
+
 # -- the platform ------------------------------------------------------------------------
 
 Problem = tuple[PathTuple, str]
@@ -352,6 +371,7 @@ class Platform(Frozen):
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
     delivery: Delivery = Field(default_factory=Delivery, description="CI/CD commands and how actions are pinned.")
+    edge: Edge = Field(default_factory=Edge, description="DNS zone, CDN and firewall in front of the public hosts.")
     patches: tuple[Patch, ...] = Field((), description="Edits to generated documents, applied last: the escape hatch.")
 
     @model_validator(mode="after")

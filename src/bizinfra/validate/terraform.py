@@ -75,12 +75,22 @@ def check_schema(files: Mapping[str, Document], schema: ProviderSchema) -> list[
             problems += _check_typed(file, kind, type_, label, body, schema.data_sources, schema)
         for name, body in (document.get("provider") or {}).items():
             if name == "aws" and schema.provider is not None:
-                problems += [f"{file}: provider.aws{p}" for p in _check_block(body, schema.provider, "")]
+                settings = {key: value for key, value in body.items() if key != "alias"}  # a meta-argument
+                problems += [f"{file}: provider.aws{p}" for p in _check_block(settings, schema.provider, "")]
         for name, body in (document.get("variable") or {}).items():
             problems += [f"{file}: variable.{name}: {p}" for p in _check_declaration(body, VARIABLE_KEYS, "type")]
         for name, body in (document.get("output") or {}).items():
             problems += [f"{file}: output.{name}: {p}" for p in _check_declaration(body, OUTPUT_KEYS, "value")]
     return problems
+
+
+def unchecked(files: Mapping[str, Document], schema: ProviderSchema) -> list[str]:
+    """Blocks whose type this version's vendored schema file lacks (aws_wafv2_web_acl in 6.47.0: its generated
+    schema is over the snapshot's file size limit): not checkable here, so neither passed nor failed. The type
+    exists in that version (`all_resource_types`); the 5.100.0 file checks it in full."""
+    return [f"{file}: {'data.' if kind == 'data' else ''}{type_}.{label}"
+            for file, document in sorted(files.items()) for section in ("resource", "data")
+            for kind, type_, label, _ in _blocks(document, section) if type_ in schema.missing]
 
 
 def _blocks(document: Document, section: str) -> Iterator[tuple[str, str, str, Any]]:
@@ -93,7 +103,7 @@ def _check_typed(file: str, kind: str, type_: str, label: str, body: Any, known:
                  schema: ProviderSchema) -> list[str]:
     where = f"{file}: {'data.' if kind == 'data' else ''}{type_}.{label}"
     if type_ in schema.missing:
-        return [f"{where}: the aws {schema.version} schema file lacks {type_}; cannot check it"]
+        return []  # not checkable against this version, neither valid nor invalid: see `unchecked`
     if type_ not in known:
         return [f"{where}: aws {schema.version} has no {kind} type {type_}"]
     if not isinstance(body, dict):
@@ -346,17 +356,36 @@ CHECKOV_SKIPS = {
     "CKV_AWS_109": "The KMS key policy lets the account's IAM administer the key: AWS's default key policy.",
     "CKV_AWS_341": "Hop limit 2, so pods that read instance metadata (the load balancer controller's VPC lookup) "
                    "still can; pods get AWS credentials from EKS Pod Identity, not the node's role.",
-    "CKV_AWS_260": "Port 80 is open on the public load balancer only, which redirects it to HTTPS.",
-    "CKV2_AWS_5": "The load balancer's security group is attached by the AWS Load Balancer Controller (Ingress "
-                  "annotation), not by Terraform.",
+    "CKV2_AWS_5": "With no public service the load balancer's security group exists unattached (the plan names "
+                  "it in every environment); with one, Terraform attaches it to the load balancer.",
     "CKV2_AWS_57": "Automatic rotation needs a rotation Lambda per secret kind; the RDS master password, the one "
                    "secret AWS can rotate natively, is rotated by RDS (manage_master_user_password).",
     "CKV2_AWS_62": "No consumer of S3 event notifications exists in this stack; enabling them would send nowhere.",
     "CKV_AWS_144": "Cross-region replication doubles storage cost and needs a second region the spec does not name.",
-    "CKV_AWS_145": "The log bucket must use SSE-S3: load balancer access logs cannot be delivered to SSE-KMS buckets.",
+    "CKV_AWS_145": "The log bucket must use SSE-S3: load balancer access logs cannot be delivered to SSE-KMS "
+                   "buckets.",
     "CKV_AWS_157": "Multi-AZ RDS is what `highly_available` turns on; staging is single-AZ by choice (cost).",
     "CKV_AWS_293": "Deletion protection is on in production; staging stays disposable.",
     "CKV2_AWS_50": "Redis failover needs two nodes: on when `highly_available`, off in a one-node staging.",
+    # The edge (docs/edge.md):
+    "CKV_AWS_374": "No geo restriction: a business app serves wherever its customers are, and the spec names "
+                   "no countries.",
+    "CKV_AWS_310": "One origin, the environment's load balancer (itself across zones); a second region is not"
+                   " in the spec.",
+    "CKV_AWS_305": "The distribution fronts APIs, not a website: `/` belongs to the services, no default root"
+                   " object.",
+    "CKV_AWS_150": "The load balancer is deletion-protected in production; staging stays disposable.",
+    "CKV2_AWS_31": "WAF logs need their own `aws-waf-logs-*` destination in us-east-1; CloudWatch metrics and"
+                   " sampled requests are on for every rule.",
+    "CKV2_AWS_28": "The web ACL is attached to CloudFront, and the load balancer takes HTTPS from "
+                   "CloudFront's origin-facing addresses only, so nothing reaches it without passing the ACL.",
+    "CKV2_AWS_47": "The attached web ACL runs AWSManagedRulesKnownBadInputsRuleSet with no rule excluded "
+                   "(Log4JRCE included); tests/test_edge.py asserts it on every environment.",
+    "CKV2_AWS_46": "The distribution's origin is the load balancer, not an S3 bucket: there is no origin "
+                   "access to set.",
+    "CKV_AWS_378": "TLS ends at the load balancer inside the VPC; the pods serve plain HTTP on their port.",
+    "CKV2_AWS_65": "The log bucket accepts ACLs (owner preferred): CloudFront's standard logs are delivered "
+                   "with one.",
 }
 
 
@@ -378,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
                 for problem in check_folder(read_folder(Path(folder)), load_schema(version))]
     for problem in problems:
         print(problem)
+    for folder in folders:
+        for version in SCHEMA_VERSIONS:
+            for block in unchecked(read_folder(Path(folder)), load_schema(version)):
+                print(f"{folder}/{block}: not checkable, the aws {version} schema file lacks its type", file=sys.stderr)
     return 1 if problems else 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bizinfra.plan import ServicePlan
+from bizinfra.plan import APP_USER_ID, ServicePlan
 
 # Node 24 ("Krypton") is the active LTS line; 24.21.0 was its newest release (2026-09-10) in the npm
 # registry's `node` package when this was written. The official image publishes `<version>-alpine` tags.
@@ -47,8 +47,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=builder /app/dist/apps/{name} ./dist
-# The node image's `node` user, by number so that the runtime can check it is not root.
-USER 1000:1000
+# The uid/gid Kubernetes runs the pod as (runAsUser {APP_USER_ID}), by number so the runtime can check it is not
+# root; files stay root-owned, so the process cannot change its own code.
+RUN addgroup -S -g {APP_USER_ID} app && adduser -S -D -H -u {APP_USER_ID} -G app app
+USER {APP_USER_ID}:{APP_USER_ID}
 EXPOSE {service.port}
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \\
   CMD {health}

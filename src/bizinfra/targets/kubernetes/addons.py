@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from bizinfra.plan import INGRESS_CLASS, LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan, ServicePlan, load_balancer_name
+from bizinfra.plan import EnvironmentPlan, ServicePlan, target_group_name
 from bizinfra.targets.kubernetes.common import SECRET_STORE, Manifest, metadata
-
-# AWS's recommended TLS policy for Application Load Balancers (TLS 1.3 and 1.2 only):
-# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 def secret_store(env: EnvironmentPlan) -> Manifest:
@@ -45,54 +39,20 @@ def external_secret(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     }
 
 
-def ingress_class(env: EnvironmentPlan) -> Manifest:
+def target_group_binding(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+    """Joins the service's pods to the load balancer target group Terraform made for it, found by name
+    (`plan.target_group_name`): the controller registers pod IPs as they come and go. No `networking`: Terraform's
+    security groups already let the load balancer reach the nodes on this port."""
     return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "IngressClass",
-        "metadata": {"name": INGRESS_CLASS, "labels": dict(env.labels)},
-        "spec": {"controller": "ingress.k8s.aws/alb"},
-    }
-
-
-def ingress(env: EnvironmentPlan, public: list[ServicePlan]) -> Manifest:
-    """One internet-facing ALB for every public host. Target type `ip`: the ALB sends straight to pod IPs, which
-    is why the NetworkPolicies admit the public subnets. No certificate ARN: the controller discovers the ACM
-    certificate covering each host."""
-    hosts = [service.public_host for service in public if service.public_host]
-    attributes = {
-        "access_logs.s3.enabled": "true",
-        "access_logs.s3.bucket": env.log_bucket,
-        "access_logs.s3.prefix": LOAD_BALANCER_LOG_PREFIX,
-        "routing.http.drop_invalid_header_fields.enabled": "true",
-    }
-    annotations = {
-        "alb.ingress.kubernetes.io/scheme": "internet-facing",
-        "alb.ingress.kubernetes.io/target-type": "ip",
-        "alb.ingress.kubernetes.io/load-balancer-name": load_balancer_name(env),
-        # Terraform's security group for the load balancer (by Name tag): it is the one the nodes admit on
-        # the service ports, so the controller adds no rules of its own.
-        "alb.ingress.kubernetes.io/security-groups": env.load_balancer_security_group,
-        "alb.ingress.kubernetes.io/manage-backend-security-group-rules": "false",
-        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
-        "alb.ingress.kubernetes.io/ssl-redirect": "443",
-        "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
-        "alb.ingress.kubernetes.io/load-balancer-attributes": ",".join(f"{k}={v}" for k, v in attributes.items()),
-    }
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": metadata(env, env.namespace, env.labels, annotations),
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": metadata(env, service.name, service.labels),
         "spec": {
-            "ingressClassName": INGRESS_CLASS,
-            "tls": [{"hosts": hosts}],
-            "rules": [ingress_rule(service) for service in public],
+            "serviceRef": {"name": service.name, "port": service.port},
+            "targetGroupName": target_group_name(env, service),
+            "targetType": "ip",
         },
     }
-
-
-def ingress_rule(service: ServicePlan) -> Manifest:
-    backend = {"service": {"name": service.name, "port": {"number": service.port}}}
-    return {"host": service.public_host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
 
 
 def backup_schedule(env: EnvironmentPlan) -> Manifest:

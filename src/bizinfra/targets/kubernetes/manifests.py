@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
-from bizinfra.targets.kubernetes.addons import backup_schedule, external_secret, ingress, ingress_class, secret_store
+from bizinfra.targets.kubernetes.addons import backup_schedule, external_secret, secret_store, target_group_binding
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
@@ -38,7 +38,7 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         ("secrets.yaml", secrets(env)),
         ("network-policies.yaml", network_policies(env)),
         *((f"services/{s.name}.yaml", service_documents(env, s)) for s in env.services),
-        ("ingress.yaml", ingresses(env)),
+        ("load-balancer.yaml", [target_group_binding(env, s) for s in env.services if s.public_host]),
         ("backup.yaml", [backup_schedule(env)]),
         ("monitoring.yaml", kubernetes_documents(env)),
     ]
@@ -74,11 +74,6 @@ def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
 def secrets(env: EnvironmentPlan) -> list[Manifest]:
     external = [external_secret(env, s) for s in env.services if s.secrets]
     return [secret_store(env), *external] if external else []
-
-
-def ingresses(env: EnvironmentPlan) -> list[Manifest]:
-    public = [s for s in env.services if s.public_host]
-    return [ingress_class(env), ingress(env, public)] if public else []
 
 
 def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:

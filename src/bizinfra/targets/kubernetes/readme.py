@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bizinfra.plan import INGRESS_CLASS, LIVE_SLOT, MONITORING_NAMESPACE, SLOT_LABEL, EnvironmentPlan
+from bizinfra.plan import CLUSTER_AUTOSCALER, LIVE_SLOT, MONITORING_NAMESPACE, SLOT_LABEL, EnvironmentPlan
 
 # The add-on releases whose CRDs the manifests are validated against (src/bizinfra/data/reference/crds/SOURCES.md).
 ADDONS = (
-    ("AWS Load Balancer Controller", "v3.5.0", "IngressClass `alb` and the Ingress annotations"),
+    ("AWS Load Balancer Controller", "v3.5.0", "the TargetGroupBindings (`elbv2.k8s.aws/v1beta1`) that put the "
+     "public services' pods behind Terraform's load balancer"),
     ("External Secrets Operator", "v2.9.0", "ClusterSecretStore and ExternalSecret, `external-secrets.io/v1`"),
     ("prometheus-operator", "v0.93.0", f"Prometheus in the `{MONITORING_NAMESPACE}` namespace, scraping the pods"),
     ("Velero", "v1.18.1", "Schedule, `velero.io/v1`"),
-    ("metrics-server", "any", "the CPU and memory figures the HorizontalPodAutoscalers read"),
+    ("metrics-server", "any", "the CPU and memory figures the HorizontalPodAutoscalers read: without it no "
+     "HorizontalPodAutoscaler scales (the EKS `metrics-server` community add-on, or its Helm chart)"),
+    ("Cluster Autoscaler", "matching the cluster's Kubernetes minor", "nodes between the environment's `nodes` "
+     "bounds when pods cannot be scheduled (Helm chart `cluster-autoscaler`, values below)"),
     ("Amazon VPC CNI with network policy enforcement", "any", "the NetworkPolicies (`enableNetworkPolicy: true`)"),
 )
 
@@ -33,8 +37,14 @@ Namespace `{env.namespace}` on the EKS cluster `{env.cluster_name}` ({env.region
 |---|---|---|
 {addons}
 
-Install the AWS Load Balancer Controller with `createIngressClassResource=false`: the IngressClass
-`{INGRESS_CLASS}` is part of these manifests. The add-ons that call AWS get their IAM role from EKS Pod Identity
+The public load balancer, its listener rules and its target groups are Terraform's (`public.tf.json`);
+the AWS Load Balancer Controller only registers pod IPs in them, through the TargetGroupBindings. The
+Cluster Autoscaler's Helm values (chart `autoscaler/cluster-autoscaler`, in `kube-system`):
+
+```yaml
+{autoscaler_values(env)}```
+
+The add-ons that call AWS get their IAM role from EKS Pod Identity
 (Terraform creates the roles and associations), so their ServiceAccounts need no annotation:
 
 {identities}
@@ -71,6 +81,23 @@ kubectl --namespace {env.namespace} get deployments --output \\
 ```
 
 {release_notes(env)}
+"""
+
+
+def autoscaler_values(env: EnvironmentPlan) -> str:
+    """It finds the node group by the tags EKS puts on its Auto Scaling group; the group's min and max are the
+    spec's `nodes` bounds (Terraform sets them), so nothing here repeats them."""
+    identity = next(i for i in env.identities if i.name == CLUSTER_AUTOSCALER)
+    return f"""autoDiscovery:
+  clusterName: {env.cluster_name}
+awsRegion: {env.region}
+rbac:
+  serviceAccount:
+    name: {identity.service_account}
+extraArgs:
+  balance-similar-node-groups: true
+  skip-nodes-with-local-storage: false
+  expander: least-waste
 """
 
 

@@ -43,11 +43,10 @@ def service_account(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
 
 def kubernetes_service(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     """Selects every slot's pods: the deploy job, not this manifest, owns which slot is live (docs/kubernetes.md)."""
-    annotations = {"alb.ingress.kubernetes.io/healthcheck-path": service.health_path} if service.public_host else None
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(env, service.name, service.labels, annotations),
+        "metadata": metadata(env, service.name, service.labels),
         "spec": {
             "type": "ClusterIP",
             "selector": dict(service.selector),

@@ -12,8 +12,9 @@ from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.blocks import Block, merge, output, ref
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
+from bizinfra.targets.terraform.deploy import deploy_role
+from bizinfra.targets.terraform.edge import edge
 from bizinfra.targets.terraform.network import network, security_groups
-from bizinfra.targets.terraform.public import certificate
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, outputs, provider, variables, versions
 from bizinfra.targets.terraform.storage import storage
@@ -33,8 +34,9 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "main.tf.json": merge(provider(env), subnet_cidrs(env), kms_key(env), budget(env)),
         "variables.tf.json": variables(env),
         "network.tf.json": merge(network(env), security_groups(env)),
-        "public.tf.json": certificate(env),
+        "public.tf.json": edge(env),
         "eks.tf.json": cluster(env),
+        "deploy.tf.json": deploy_role(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
         "secrets.tf.json": secrets(env),

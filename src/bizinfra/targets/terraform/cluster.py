@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
@@ -19,13 +20,15 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
-from bizinfra.targets.terraform.policies import load_balancer_controller, secrets_reader, velero
+from bizinfra.targets.terraform.policies import cluster_autoscaler, load_balancer_controller, secrets_reader, velero
 from bizinfra.targets.terraform.settings import identity_resource
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 # Managed add-ons EKS keeps patched; the Pod Identity agent is what lets the identities below work.
 ADDONS = ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+# The vpc-cni add-on's configuration schema (aws eks describe-addon-configuration) takes the flag as a string.
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 
 def cluster(env: EnvironmentPlan) -> Block:
@@ -127,6 +130,8 @@ def nodes(env: EnvironmentPlan) -> Block:
             "subnet_ids": ref("aws_subnet.private[*].id"),
             "ami_type": ami_type(env.sizes.node),
             "instance_types": [env.sizes.node],
+            # Spot where the spec says so (default outside production): EKS replaces interrupted nodes itself.
+            "capacity_type": "SPOT" if env.spot else "ON_DEMAND",
             "scaling_config": {"min_size": env.nodes.min, "desired_size": env.nodes.min, "max_size": env.nodes.max},
             "update_config": {"max_unavailable": 1},
             "launch_template": {"id": ref("aws_launch_template.nodes.id"),
@@ -148,6 +153,8 @@ def addons() -> Block:
                        "resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE"}
         if addon == "coredns":  # its pods need nodes to run on
             body["depends_on"] = ["aws_eks_node_group.main"]
+        if addon == "vpc-cni":  # its network policy agent is what enforces the NetworkPolicies; off by default
+            body["configuration_values"] = json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True)
         parts.append(resource("aws_eks_addon", addon.replace("-", "_"), body))
     return merge(*parts)
 
@@ -166,6 +173,7 @@ def identities(env: EnvironmentPlan) -> Block:
         "aws-load-balancer-controller": load_balancer_controller,
         "external-secrets": secrets_reader,
         "velero": velero,
+        "cluster-autoscaler": cluster_autoscaler,
     }
     parts = [policy_document("pod_identity_trust", [statement(
         ["sts:AssumeRole", "sts:TagSession"], principals=[principal("Service", POD_IDENTITY_PRINCIPAL)],

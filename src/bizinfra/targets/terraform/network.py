@@ -134,13 +134,13 @@ def flow_logs(env: EnvironmentPlan) -> Block:
 
 
 def security_groups(env: EnvironmentPlan) -> Block:
-    """The public load balancer takes 443 and 80 from anywhere and reaches the nodes only on the public services'
+    """The public load balancer takes 443 from CloudFront only and reaches the nodes only on the public services'
     ports; nodes reach the data stores only on each store's port; nothing else comes in."""
     public_ports = sorted({service.port for service in env.services if service.public_host})
     parts = [
         resource("aws_security_group", "load_balancer", {
             "name": env.load_balancer_security_group,
-            "description": "Public load balancer: HTTPS and HTTP from the internet",
+            "description": "Public load balancer: HTTPS from CloudFront",
             "vpc_id": ref("aws_vpc.main.id"),
             "tags": {"Name": env.load_balancer_security_group},
         }),
@@ -158,12 +158,7 @@ def security_groups(env: EnvironmentPlan) -> Block:
             "cidr_ipv4": ANYWHERE,
         }),
     ]
-    for port, label in ((443, "https"), (80, "http")):
-        parts.append(resource("aws_vpc_security_group_ingress_rule", f"load_balancer_{label}", {
-            "security_group_id": ref("aws_security_group.load_balancer.id"),
-            "description": f"{label.upper()} from the internet" + (" (redirected to HTTPS)" if port == 80 else ""),
-            "ip_protocol": "tcp", "from_port": port, "to_port": port, "cidr_ipv4": ANYWHERE,
-        }))
+    # Its one way in, HTTPS from CloudFront's origin-facing addresses, is declared with the edge (edge.py).
     for port in public_ports:
         parts.append(resource("aws_vpc_security_group_egress_rule", f"load_balancer_to_nodes_{port}", {
             "security_group_id": ref("aws_security_group.load_balancer.id"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bizinfra.plan import EnvironmentPlan
+from bizinfra.plan import EnvironmentPlan, target_group_name
 from bizinfra.targets.terraform.blocks import Block, condition, ref, statement
 
 PARTITION = ref("data.aws_partition.current.partition")
@@ -18,7 +18,12 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
     groups it created (recognised by its tags). Follows the controller's published IAM policy (docs/install)."""
     lb_arn = f"arn:{PARTITION}:elasticloadbalancing:{env.region}:{ACCOUNT}"
     owned = [condition("Null", f"aws:ResourceTag/{INGRESS_TAG}", ["false"])]
+    # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only.
+    bound = [f"{lb_arn}:targetgroup/{target_group_name(env, service)}/*" for service in env.services
+             if service.public_host]
     return [
+        *([statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"], bound,
+                     sid="RegisterPodsInBoundTargetGroups")] if bound else []),
         statement(["iam:CreateServiceLinkedRole"], ["*"], sid="ServiceLinkedRole", conditions=[
             condition("StringEquals", "iam:AWSServiceName", ["elasticloadbalancing.amazonaws.com"])]),
         statement([
@@ -98,4 +103,21 @@ def velero(env: EnvironmentPlan) -> list[Block]:
                    "s3:PutObject"], [f"{bucket}/*"], sid="ReadWriteBackups"),
         statement(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:DescribeKey"],
                   [KMS_KEY], sid="BackupEncryption"),
+    ]
+
+
+def cluster_autoscaler(env: EnvironmentPlan) -> list[Block]:
+    """The Cluster Autoscaler: read the Auto Scaling groups and instance types, resize only this cluster's groups.
+    Follows the policy in cluster-autoscaler/cloudprovider/aws/README.md; EKS tags a managed node group's Auto
+    Scaling group `k8s.io/cluster-autoscaler/<cluster> = owned`, which is what the condition checks."""
+    return [
+        statement(["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                   "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                   "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                   "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+                   "eks:DescribeNodegroup"], ["*"], sid="Discover"),
+        statement(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"], ["*"],
+                  sid="ResizeOwnGroups", conditions=[
+                      condition("StringEquals", f"aws:ResourceTag/k8s.io/cluster-autoscaler/{env.cluster_name}",
+                                ["owned"])]),
     ]

@@ -1,17 +1,44 @@
-"""The public side: a TLS certificate for the environment's public hosts, validated in the domain's Route 53 zone.
+"""The public names: the domain's Route 53 zone, and the certificates of the environment's public hosts, one in the
+platform's region for the load balancer and one in us-east-1 for CloudFront, both validated by DNS in that zone.
 
-The AWS Load Balancer Controller finds it in ACM by the Ingress hosts, so the HTTPS listener needs no ARN.
-The public zone must already exist in the account (it is looked up, not created: a domain has one zone).
+The zone is looked up, or created by one stack when the spec says `edge.zone: create` (`plan.creates_zone`).
 """
 
 from __future__ import annotations
 
-from bizinfra.plan import EnvironmentPlan
-from bizinfra.targets.terraform.blocks import Block, data, merge, ref, resource, tags
+from bizinfra.plan import MANAGED_BY, EnvironmentPlan
+from bizinfra.targets.terraform.blocks import Block, data, merge, output, ref, resource, tags
+
+CLOUDFRONT_REGION = "us-east-1"  # CloudFront takes certificates from ACM in us-east-1 only; WAF for CloudFront too
+US_EAST_1 = "aws.us_east_1"  # the provider alias for those
 
 
 def public_hosts(env: EnvironmentPlan) -> list[str]:
     return sorted({service.public_host for service in env.services if service.public_host})
+
+
+def zone_id(env: EnvironmentPlan) -> str:
+    return ref(f"{'' if env.creates_zone else 'data.'}aws_route53_zone.public.zone_id")
+
+
+def us_east_1_provider(env: EnvironmentPlan) -> Block:
+    return {"provider": {"aws": {"alias": "us_east_1", "region": CLOUDFRONT_REGION, "default_tags": {"tags": {
+        "Platform": env.platform, "Environment": env.name, "ManagedBy": MANAGED_BY, "Spec": env.source}}}}}
+
+
+def zone(env: EnvironmentPlan) -> Block:
+    if not env.creates_zone:
+        return data("aws_route53_zone", "public", {"name": env.domain, "private_zone": False})
+    return merge(
+        resource("aws_route53_zone", "public", {
+            "name": env.domain,
+            "comment": f"{env.platform}: public hosts (created by the {env.name} stack)",
+            "tags": tags(env, "public-zone"),
+            "lifecycle": {"prevent_destroy": True},  # every environment's names live in it
+        }),
+        output("public_zone_name_servers", ref("aws_route53_zone.public.name_servers"),
+               f"Delegate {env.domain} to these name servers at its registrar."),
+    )
 
 
 def certificate(env: EnvironmentPlan) -> Block:
@@ -23,12 +50,16 @@ def certificate(env: EnvironmentPlan) -> Block:
     if hosts[1:]:
         body["subject_alternative_names"] = hosts[1:]
     return merge(
-        data("aws_route53_zone", "public", {"name": env.domain, "private_zone": False}),
+        us_east_1_provider(env),
+        zone(env),
         resource("aws_acm_certificate", "public", body),
+        resource("aws_acm_certificate", "cloudfront", {**body, "provider": US_EAST_1, "tags": tags(env, "cdn")}),
+        # ACM asks for the same validation record for a domain name in every region of an account, so one record
+        # per host validates both certificates (keyed by host: known before the certificates exist).
         resource("aws_route53_record", "certificate_validation", {
             "for_each": ref("{for option in aws_acm_certificate.public.domain_validation_options : "
                             "option.domain_name => option}"),
-            "zone_id": ref("data.aws_route53_zone.public.zone_id"),
+            "zone_id": zone_id(env),
             "name": ref("each.value.resource_record_name"),
             "type": ref("each.value.resource_record_type"),
             "records": [ref("each.value.resource_record_value")],
@@ -37,6 +68,11 @@ def certificate(env: EnvironmentPlan) -> Block:
         }),
         resource("aws_acm_certificate_validation", "public", {
             "certificate_arn": ref("aws_acm_certificate.public.arn"),
+            "validation_record_fqdns": ref("[for record in aws_route53_record.certificate_validation : record.fqdn]"),
+        }),
+        resource("aws_acm_certificate_validation", "cloudfront", {
+            "provider": US_EAST_1,
+            "certificate_arn": ref("aws_acm_certificate.cloudfront.arn"),
             "validation_record_fqdns": ref("[for record in aws_route53_record.certificate_validation : record.fqdn]"),
         }),
     )

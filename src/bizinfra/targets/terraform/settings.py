@@ -132,11 +132,11 @@ def outputs(env: EnvironmentPlan) -> Block:
                f"The public load balancer's security group (Name tag {env.load_balancer_security_group})."),
         output("kms_key_arn", ref("aws_kms_key.main.arn"), "The key encrypting this environment's data at rest."),
         output("backup_bucket", ref("aws_s3_bucket.backups.id"), "Velero backups and database dumps."),
-        output("log_bucket", ref("aws_s3_bucket.logs.id"), "Load balancer access logs and VPC flow logs."),
+        output("log_bucket", ref("aws_s3_bucket.logs.id"), "Load balancer, CloudFront, VPC flow and S3 access logs."),
     ]
     if any(service.public_host for service in env.services):
         parts.append(output("certificate_arn", ref("aws_acm_certificate_validation.public.certificate_arn"),
-                            "The validated certificate of the public hosts (the load balancer finds it by host)."))
+                            "The validated regional certificate of the public hosts, on the load balancer's listener."))
     for identity in env.identities:
         role = identity_resource(identity.name)
         parts.append(output(f"{role}_role_arn", ref(f"aws_iam_role.{role}.arn"),

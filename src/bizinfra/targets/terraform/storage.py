@@ -23,13 +23,14 @@ def storage(env: EnvironmentPlan) -> Block:
     return merge(backup_bucket(env), log_bucket(env))
 
 
-def bucket(key: str, bucket_name: str, encryption: Block, expire_days: str | int, policy: Block) -> Block:
+def bucket(key: str, bucket_name: str, encryption: Block, expire_days: str | int, policy: Block,
+           ownership: str = "BucketOwnerEnforced") -> Block:
     """A private, versioned, encrypted bucket whose objects expire, readable only over TLS."""
     bucket_id = ref(f"aws_s3_bucket.{key}.id")
     return merge(
         resource("aws_s3_bucket", key, {"bucket": bucket_name, "tags": {"Name": bucket_name}}),
         resource("aws_s3_bucket_ownership_controls", key, {
-            "bucket": bucket_id, "rule": {"object_ownership": "BucketOwnerEnforced"}}),
+            "bucket": bucket_id, "rule": {"object_ownership": ownership}}),
         resource("aws_s3_bucket_public_access_block", key, {
             "bucket": bucket_id, "block_public_acls": True, "block_public_policy": True,
             "ignore_public_acls": True, "restrict_public_buckets": True}),
@@ -81,7 +82,8 @@ def backup_bucket(env: EnvironmentPlan) -> Block:
 
 
 def log_bucket(env: EnvironmentPlan) -> Block:
-    """SSE-S3, not KMS: load balancer access logs can only be delivered to SSE-S3 buckets."""
+    """SSE-S3, not KMS: load balancer access logs can only be delivered to SSE-S3 buckets. Load balancer, CDN,
+    flow and S3 access logs."""
     logs = ref("aws_s3_bucket.logs.arn")
     delivery = principal("Service", "delivery.logs.amazonaws.com")
     load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{ACCOUNT}/*"
@@ -105,4 +107,6 @@ def log_bucket(env: EnvironmentPlan) -> Block:
                       principals=[principal("Service", "logging.s3.amazonaws.com")],
                       conditions=[condition("StringEquals", "aws:SourceAccount", [ACCOUNT])]),
         ]),
-    ))
+        # CloudFront's standard logs are written with an ACL granting the bucket owner control: the bucket must
+        # accept ACLs (CloudFront developer guide, "Configure standard logging"); the owner still owns every object.
+    ), ownership="BucketOwnerPreferred")
