@@ -81,6 +81,7 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "services": services,
         "datastores": datastores,
         "environments": environments,
+        "delivery": {"repository": f"{draw(_label)}/{name}"},
         "monitoring": {"availability": draw(st.sampled_from([99.0, 99.5, 99.9, 99.95, 99.99])),
                        "latency_p95": draw(st.sampled_from(["250ms", "500ms", "1s", "2s"])),
                        "error_rate": draw(st.sampled_from(["1%", "5%", "10%"]))},

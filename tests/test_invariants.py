@@ -7,15 +7,14 @@ import functools
 import json
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bizinfra import invariants
-from bizinfra.pipeline import build_tree
+from bizinfra.pipeline import build_files, build_tree
 from bizinfra.render import to_yaml
-from bizinfra.spec.loader import Spec, load_platform
+from bizinfra.spec.loader import Spec, load_platform, parse_spec
 from bizinfra.spec.models import Platform
 from tests.conftest import SPECS
 from tests.strategies import platform_specs
@@ -49,12 +48,6 @@ def edit_yaml(files: dict[str, bytes], path: str, kind: str, name: str, change: 
     return {**files, path: "---\n".join(to_yaml(d) for d in documents).encode()}
 
 
-def without_deploy_roles(lines: list[str]) -> list[str]:
-    """PENDING (deploy roles): the workflows assume `<platform>-<env>-deploy` roles that the Terraform edge branch adds
-    as aws_iam_role; until it is merged, that one check of `names agree` fails everywhere. Delete this filter then."""
-    return [line for line in lines if "-deploy, which is not an aws_iam_role" not in line]
-
-
 # -- they hold ---------------------------------------------------------------------------------------------------------
 
 
@@ -84,7 +77,7 @@ def patched_specs(draw: st.DrawFn) -> dict[str, Any]:
 @given(patched_specs())
 def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: dict[str, Any]) -> None:
     files = files_of(spec)
-    assert without_deploy_roles(problems(files)) == []
+    assert problems(files) == []
     # and the source the network rule compares against says what the spec says, not what the policies say
     (platform,) = invariants.platforms(files)
     declared = platform.declared()
@@ -199,7 +192,7 @@ def test_a_runbook_cluster_terraform_does_not_create_is_named() -> None:
     files = bundled()
     path = "business-app/scripts/rollback.sh"
     files = {**files, path: files[path].replace(b'cluster="business-app-staging"', b'cluster="business-app-stage"')}
-    assert without_deploy_roles(problems(files, "names agree across targets")) == [
+    assert problems(files, "names agree across targets") == [
         f"{path}: cluster: 'business-app-stage' is not an aws_eks_cluster of Terraform "
         "(business-app-production, business-app-staging)"]
 
@@ -211,17 +204,17 @@ def test_a_pod_identity_role_that_is_not_declared_is_named() -> None:
     association = document["resource"]["aws_eks_pod_identity_association"]["velero"]
     association["role_arn"] = "${aws_iam_role.backups.arn}"
     files = {**files, path: json.dumps(document).encode()}
-    assert without_deploy_roles(problems(files, "names agree across targets")) == [
+    assert problems(files, "names agree across targets") == [
         f"{path}: aws_eks_pod_identity_association.velero: role_arn ${{aws_iam_role.backups.arn}} is not a declared "
         "aws_iam_role"]
 
 
-def test_the_deploy_roles_the_workflows_assume_exist_in_terraform() -> None:
-    """PENDING (deploy roles): fails until the Terraform edge branch (which adds the `-deploy` roles) is merged."""
-    names = problems(bundled(), "names agree across targets")
-    if names and all("-deploy, which is not an aws_iam_role" in line for line in names):
-        pytest.xfail("the deploy roles are not in Terraform on this branch yet")
-    assert names == []
+def test_a_workflow_assuming_a_role_terraform_does_not_create_is_named() -> None:
+    spec = (SPECS / "business-app.yaml").read_text().replace("delivery: {repository: acme/business}", "")
+    files = build_files([parse_spec(spec, "specs/business-app.yaml")])
+    assert ("business-app/github/workflows/ci-cd.yml: job deploy-staging: assumes role business-app-staging-deploy, "
+            "which is not an aws_iam_role of terraform/staging (Terraform creates it once the spec sets "
+            "delivery.repository)") in problems(files, "names agree across targets")
 
 
 def test_rules_that_read_the_declared_facts_do_not_pass_without_them() -> None:

@@ -568,7 +568,8 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
         role = _ROLE_ARN.match(str((step.get("with") or {}).get("role-to-assume", "")))
         if role and env in clusters and role[1] not in roles:
             problems.append(Problem(where, obj, f"assumes role {role[1]}, which is not an aws_iam_role of "
-                                                f"terraform/{env}"))
+                                                f"terraform/{env} (Terraform creates it once the spec sets "
+                                                "delivery.repository)"))
     return problems
 
 

@@ -18,8 +18,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=builder /app/dist/apps/api-gateway ./dist
-# The node image's `node` user, by number so that the runtime can check it is not root.
-USER 1000:1000
+# The uid/gid Kubernetes runs the pod as (runAsUser 10001), by number so the runtime can check it is not
+# root; files stay root-owned, so the process cannot change its own code.
+RUN addgroup -S -g 10001 app && adduser -S -D -H -u 10001 -G app app
+USER 10001:10001
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["wget", "--quiet", "--spider", "http://127.0.0.1:3000/health"]
