@@ -81,7 +81,7 @@ def test_each_deliberate_breakage_is_one_clear_line(generated: Path, tmp_path: P
     policies.write_text(header + "\n" + yaml.safe_dump_all(documents, sort_keys=False))
     # a literal password where a reference belongs
     compose = app / "compose/docker-compose.yml"
-    replace(compose, "JWT_SECRET: '${JWT_SECRET:?set JWT_SECRET in .env: run ./make-env.sh}'",
+    replace(compose, 'JWT_SECRET: "${JWT_SECRET:?set JWT_SECRET in .env: run ./make-env.sh}"',
             "JWT_SECRET: correct-horse-battery")
     # a dangling Terraform reference
     replace(app / "terraform/production/secrets.tf.json", "${aws_kms_key.main.arn}", "${aws_kms_key.secrets.arn}")
@@ -115,7 +115,7 @@ def test_each_deliberate_breakage_is_one_clear_line(generated: Path, tmp_path: P
 def test_tool_output_names_the_file_relative_to_the_tree(generated: Path, tmp_path: Path) -> None:
     out = copy_of(generated, tmp_path)
     require_tool("hadolint")
-    replace(out / "shop/docker/cart.Dockerfile", "USER 1000:1000", "USER root")
+    replace(out / "shop/docker/cart.Dockerfile", "USER 10001:10001", "USER root")
     check = validate_tree.hadolint(validate_tree.read_tree(out))
     assert check.status == "failed"
     assert check.problems and all(p.startswith("shop/docker/cart.Dockerfile: line ") for p in check.problems), \
