@@ -354,9 +354,9 @@ def estimate_plan(plan: PlatformPlan, artifacts: list[Artifact]) -> Estimates:
 
 
 def compile_cost(plan: PlatformPlan) -> list[Artifact]:
-    """docs/cost.md, priced from what the Terraform and Kubernetes targets generate for this plan."""
+    """docs/cost.md, priced from what the Terraform target generates for this plan."""
     from bizinfra.targets import TARGETS  # the registry imports this module
 
-    artifacts = [a for name in ("terraform", "kubernetes") for a in TARGETS[name](plan)]
+    artifacts = TARGETS["terraform"](plan)  # Terraform owns every priced resource, the load balancer included
     reports, prices, missing = estimate_plan(plan, artifacts)
     return [text_file("docs/cost.md", cost_markdown(plan, reports, prices, missing), comment="<!-- {} -->")]
