@@ -264,9 +264,10 @@ def burn_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
                 f"{alert.name} fires at {r.number(ABOVE)} x {r.number(window.factor)}x the error budget "
                 f"over {window.long} and {window.short}",
                 traffic(env, ratio, Decimal(0), BURN_CHECK + 1), checks))
-        just_under = min(window.factor for window in alert.windows) * budget * BELOW
+        lowest = min(window.factor for window in alert.windows)
+        just_under = lowest * budget * BELOW
         tests.append(test_group(
-            f"{alert.name} stays silent just under {r.number(min(w.factor for w in alert.windows))}x the error budget",
+            f"{alert.name} stays silent just under {r.number(lowest)}x the error budget",
             traffic(env, just_under, just_under, BURN_CHECK + 1), [check(alert.name, BURN_CHECK)]))
     return tests + page_reset_test(env)
 

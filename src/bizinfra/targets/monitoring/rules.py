@@ -1,5 +1,6 @@
-"""Prometheus rule groups of one environment: SLO recording rules, burn-rate alerts, per-service and
-data store alerts. The same groups go into the plain rule file and the PrometheusRule."""
+"""Prometheus rule groups of one environment: SLO recording rules, and alerts, each one rule over all
+services (by service) but ServiceDown (one per service) and the data store alerts (one per store).
+The same groups go into the plain rule file and the PrometheusRule."""
 
 from __future__ import annotations
 
