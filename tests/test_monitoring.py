@@ -3,6 +3,7 @@ prometheus-operator CRD schemas and kubernetes-validate; over the bundled spec a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,6 +25,8 @@ from bizinfra.spec.quantities import seconds
 from bizinfra.targets import compile_plan
 from bizinfra.targets.monitoring import kubernetes_documents
 from bizinfra.targets.monitoring import metrics as m
+from bizinfra.targets.monitoring.dashboard import dashboard
+from bizinfra.targets.monitoring.rule_tests import rule_tests
 from bizinfra.validate.prometheus import pod_target, stubbed_config
 from tests.conftest import ROOT, SPECS, require_tool
 from tests.monitoring_tools import (
@@ -38,8 +41,9 @@ from tests.monitoring_tools import (
 from tests.strategies import platforms
 
 BUNDLED = "specs/business-app.yaml"
-PER_SERVICE_ALERTS = {"HighErrorRate", "HighLatency", "PodNotReady", "ServiceDown", "ErrorBudgetFastBurn",
-                      "ErrorBudgetSlowBurn"}
+# One rule each per environment, over all its services; ServiceDown is one rule per service (absent() names one).
+AGGREGATED_ALERTS = {"HighErrorRate", "HighLatency", "PodNotReady", "ErrorBudgetFastBurn", "ErrorBudgetSlowBurn"}
+SERVICE_TEMPLATE = "{{ $labels.service }}"
 # Google SRE workbook, "Alerting on SLOs", table 5-8: burn rate factor -> its long and short window.
 BURN_WINDOWS = {"ErrorBudgetFastBurn": {14.4: {"1h", "5m"}, 6.0: {"6h", "30m"}},
                 "ErrorBudgetSlowBurn": {3.0: {"1d", "2h"}, 1.0: {"3d", "6h"}}}
@@ -100,29 +104,56 @@ def test_bundled_alerts_carry_the_seed_thresholds(tmp_path: Path) -> None:
     """The spec says 99.9% availability, p95 under 1s and at most 5% errors; the seed's alert durations."""
     _, plan = bundled()
     write_tree(plan, tmp_path)
-    rules = {(rule["alert"], rule["labels"]["service"]): rule for rule in alerts(rule_groups(tmp_path, "production"))}
-    services = ["api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service"]
-    assert {name for name, _ in rules} == PER_SERVICE_ALERTS | {"DatabaseConnectionFailed", "DatabaseMetricsMissing"}
-    for service in services:
-        assert rules["HighErrorRate", service]["expr"].endswith("> 0.05")
-        assert rules["HighErrorRate", service]["for"] == "5m"
-        assert rules["HighLatency", service]["expr"].endswith("> 1")
-        assert "(14.4 * 0.001)" in rules["ErrorBudgetFastBurn", service]["expr"]
-        assert "(1 * 0.001)" in rules["ErrorBudgetSlowBurn", service]["expr"]
-        assert "api-gateway-blue|api-gateway-green" in rules["PodNotReady", "api-gateway"]["expr"]  # blue-green pods
-    database = rules["DatabaseConnectionFailed", "postgres"]
+    rules = alerts(rule_groups(tmp_path, "production"))
+    by_name = {rule["alert"]: rule for rule in rules if rule["alert"] != "ServiceDown"}
+    assert sorted(rule["alert"] for rule in rules) == sorted(
+        [*AGGREGATED_ALERTS, *["ServiceDown"] * 5, "DatabaseConnectionFailed", "DatabaseMetricsMissing"])
+    assert by_name["HighErrorRate"]["expr"].endswith("> 0.05") and by_name["HighErrorRate"]["for"] == "5m"
+    assert by_name["HighLatency"]["expr"].endswith("> 1")
+    assert "(14.4 * 0.001)" in by_name["ErrorBudgetFastBurn"]["expr"]
+    assert "(1 * 0.001)" in by_name["ErrorBudgetSlowBurn"]["expr"]
+    assert by_name["HighErrorRate"]["annotations"]["summary"] == SERVICE_TEMPLATE + ": more than 5% of requests fail"
+    down = sorted(rule["labels"]["service"] for rule in rules if rule["alert"] == "ServiceDown")
+    assert down == ["api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service"]
+    database = by_name["DatabaseConnectionFailed"]
     assert database["expr"] == 'pg_up{namespace="business-app",service="postgres-exporter"} == 0'
-    assert (database["for"], database["labels"]["severity"]) == ("1m", "critical")
-    assert rules["HighErrorRate", "auth-service"]["annotations"]["runbook_url"] == "docs/runbooks/high-error-rate.md"
+    assert (database["for"], database["labels"]["severity"], database["labels"]["service"]) == ("1m", "critical",
+                                                                                                "postgres")
+    assert by_name["HighErrorRate"]["annotations"]["runbook_url"] == "docs/runbooks/high-error-rate.md"
 
 
-def test_staging_alerts_say_so_and_cover_the_rolling_pods(tmp_path: Path) -> None:
+def pod_not_ready_regexes(rule: dict[str, Any]) -> tuple[str, str]:
+    """The pods PodNotReady watches, and how it reads their service from their name (label_replace's regex)."""
+    match = re.fullmatch(r'label_replace\(\w+\{[^}]*pod=~"([^"]+)"\} == 1, "service", "\$1", "pod", "([^"]+)"\)',
+                         rule["expr"])
+    assert match, rule["expr"]
+    return match[1], match[2]
+
+
+def test_pod_not_ready_watches_exactly_the_platforms_pods_and_names_their_service(tmp_path: Path) -> None:
+    """Both slots of a blue-green service in production, one Deployment per service in staging; Prometheus
+    anchors both regexes, as fullmatch does (RE2 and Python agree on this syntax)."""
+    _, plan = bundled()
+    write_tree(plan, tmp_path)
+    pods = {"production": {"api-gateway-blue-5d8f7c9b6-x2x4z": "api-gateway",
+                           "invoice-service-green-7c9b6f5d8-abcde": "invoice-service"},
+            "staging": {"api-gateway-5d8f7c9b6-x2x4z": "api-gateway", "auth-service-7c9b6f5d8-abcde": "auth-service"}}
+    for env, services in pods.items():
+        rule = next(rule for rule in alerts(rule_groups(tmp_path, env)) if rule["alert"] == "PodNotReady")
+        watched, service_of = pod_not_ready_regexes(rule)
+        for pod, service in services.items():
+            assert re.fullmatch(watched, pod)
+            assert re.fullmatch(service_of, pod)[1] == service  # type: ignore[index]
+        for outsider in ("postgres-exporter-5d8f7c9b6-x2x4z", "business-app-backup-29000000-x2x4z", "api-gateway-x2x4z"):
+            assert not re.fullmatch(watched, outsider)
+
+
+def test_staging_alerts_say_so(tmp_path: Path) -> None:
     _, plan = bundled()
     write_tree(plan, tmp_path)
     staging = alerts(rule_groups(tmp_path, "staging"))
     assert {rule["labels"]["environment"] for rule in staging} == {"staging"}
-    pod_rule = next(r for r in staging if r["alert"] == "PodNotReady" and r["labels"]["service"] == "api-gateway")
-    assert 'pod=~"(?:api-gateway)-[a-z0-9]+-[a-z0-9]+"' in pod_rule["expr"]
+    assert all("production" not in rule["annotations"]["description"] for rule in staging)
 
 
 def test_runbook_links_follow_the_spec(tmp_path: Path) -> None:
@@ -294,13 +325,22 @@ def test_metric_and_label_names_are_documented() -> None:
     assert [name for name in names if f"`{name}`" not in docs] == []
 
 
-def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
-    """A rule whose threshold drifts from what its unit test expects fails `promtool test rules`."""
+@pytest.mark.parametrize(("drift", "before", "after"), [
+    ("a threshold", "> 0.05", "> 0.06"),
+    ("the service read from a blue-green pod's name", '"(.+)(?:-blue|-green)-', '"(.+)-'),
+    ("an alert losing its service label", "sum by (namespace, service, le)", "sum by (namespace, le)"),
+    ("an alert reading one service only", 'slo:sli_error:ratio_rate1h{namespace="business-app"}',
+     'slo:sli_error:ratio_rate1h{namespace="business-app",service="auth-service"}'),
+    ("an unlabelled pod alerted on", ',service!=""', ""),
+])
+def test_promtool_unit_tests_can_fail(tmp_path: Path, drift: str, before: str, after: str) -> None:
+    """A rule that drifts from what its unit tests expect, in the alert's value or its labels, fails them."""
     _, plan = bundled()
     files = write_tree(plan, tmp_path)
-    rules = files["monitoring/staging/rules.yml"]
-    rules.write_text(rules.read_text().replace("> 0.05", "> 0.06"))
-    assert promtool("test", "rules", files["monitoring/staging/rules.test.yml"]).returncode != 0
+    rules = files["monitoring/production/rules.yml"]
+    assert before in rules.read_text()
+    rules.write_text(rules.read_text().replace(before, after))
+    assert promtool("test", "rules", files["monitoring/production/rules.test.yml"]).returncode != 0, drift
 
 
 # -- random platforms -------------------------------------------------------------------------------------------
@@ -325,15 +365,17 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
     for env in plan.on("kubernetes"):
         groups = kubernetes_documents(env)[0]["spec"]["groups"]
         recorded = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
-        per_service: dict[str, set[str]] = {}
-        for rule in alerts(groups):
+        rules = alerts(groups)
+        for rule in rules:
             assert rule["labels"]["severity"] in {"critical", "warning"}
-            assert rule["labels"]["environment"] == env.name and rule["labels"][m.SERVICE]
+            assert rule["labels"]["environment"] == env.name
             assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
             assert all(rule["annotations"].values())
             assert rule["annotations"]["runbook_url"].startswith(platform.monitoring.runbooks.rstrip("/") + "/")
-            per_service.setdefault(rule["labels"][m.SERVICE], set()).add(rule["alert"])
             assert set(re.findall(r"slo:sli_error:ratio_rate\w+", rule["expr"])) <= recorded
+            if rule["alert"] in AGGREGATED_ALERTS:  # `service` comes from the series, in every one it returns
+                assert m.SERVICE not in rule["labels"] and SERVICE_TEMPLATE in rule["annotations"]["summary"]
+                assert "service=" not in rule["expr"].replace('service!=""', "")  # no rule picks one service
             if rule["alert"] in BURN_WINDOWS:
                 pairs = burn_thresholds(rule["expr"])
                 assert {f: w for f, (w, _) in pairs.items()} == BURN_WINDOWS[rule["alert"]]
@@ -342,10 +384,53 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
                 assert float(rule["expr"].rsplit("> ", 1)[1]) == pytest.approx(platform.monitoring.error_rate / 100)
             elif rule["alert"] == "HighLatency":
                 assert float(rule["expr"].rsplit("> ", 1)[1]) == float(seconds(platform.monitoring.latency_p95))
-        for service in env.services:
-            assert per_service[service.name] == PER_SERVICE_ALERTS
+        names = sorted(rule["alert"] for rule in rules)
         postgres = [s.name for s in env.datastores if s.engine == "postgres"]
-        assert sorted(set(per_service) - {s.name for s in env.services}) == postgres
+        assert names == sorted([*AGGREGATED_ALERTS, *["ServiceDown"] * len(env.services),
+                                *["DatabaseConnectionFailed", "DatabaseMetricsMissing"] * len(postgres)])
+        down = [rule["labels"][m.SERVICE] for rule in rules if rule["alert"] == "ServiceDown"]
+        assert down == [service.name for service in env.services]
+        stores = {rule["labels"][m.SERVICE] for rule in rules if rule["alert"].startswith("Database")}
+        assert sorted(stores) == postgres
+
+
+@given(platforms())
+def test_pod_not_ready_names_the_service_of_every_planned_pod_and_no_other(platform: Platform) -> None:
+    """Every pod the plan's Deployments make (`<deployment>-<hash>-<suffix>`) is watched and mapped to its own
+    service, whatever the names (one a prefix of another, blue-green or not); a Deployment named like the
+    platform and a Job's pod are not."""
+    for env in plan_of(platform).on("kubernetes"):
+        rule = next(rule for rule in alerts(kubernetes_documents(env)[0]["spec"]["groups"])
+                    if rule["alert"] == "PodNotReady")
+        watched, service_of = pod_not_ready_regexes(rule)
+        deployments = {deployment for service in env.services for deployment in service.deployments}
+        for service in env.services:
+            for deployment in service.deployments:
+                pod = f"{deployment}-5d8f7c9b6-x2x4z"
+                assert re.fullmatch(watched, pod) and re.fullmatch(service_of, pod)[1] == service.name  # type: ignore[index]
+        for outsider in (f"{env.platform}-5d8f7c9b6-x2x4z", f"{env.services[0].deployments[0]}-x2x4z"):
+            if outsider.rsplit("-", 2)[0] not in deployments:  # else its name makes it a pod of that Deployment
+                assert not re.fullmatch(watched, outsider)
+
+
+@given(platforms())
+def test_rule_files_and_their_tests_grow_by_one_service_down_per_service_only(platform: Platform) -> None:
+    """The same rules and tests as for the platform's first two services alone, but for one ServiceDown rule
+    per service, one answering `up` series per service in its test, and a word per service in the list of
+    pods PodNotReady watches; the dashboard does not change."""
+    for env in plan_of(platform).on("kubernetes"):
+        few = dataclasses.replace(env, services=env.services[:2])
+        added = len(env.services) - len(few.services)
+        tests, few_tests = rule_tests(env)["tests"], rule_tests(few)["tests"]
+        assert [t for t in tests if "ServiceDown" not in t["name"]] == \
+            [t for t in few_tests if "ServiceDown" not in t["name"]]
+        (down,), (few_down,) = ([t for t in group if "ServiceDown" in t["name"]] for group in (tests, few_tests))
+        assert len(down["input_series"]) == len(few_down["input_series"]) + added
+        rules, few_rules = ([{**rule, "expr": re.sub(r'pod=~"[^"]*"', "pod=~...", rule["expr"])}
+                             for rule in alerts(kubernetes_documents(e)[0]["spec"]["groups"])] for e in (env, few))
+        assert [r for r in rules if r["alert"] != "ServiceDown"] == [r for r in few_rules if r["alert"] != "ServiceDown"]
+        assert len(rules) == len(few_rules) + added
+        assert dashboard(env) == dashboard(few)
 
 
 @given(platforms())
@@ -373,9 +458,9 @@ def test_every_expression_parses_and_every_pod_is_scraped_as_planned(platform: P
 
 
 @settings(max_examples=3)
-@given(platforms(max_services=3))
+@given(platforms())
 def test_generated_unit_tests_pass_for_any_platform(platform: Platform) -> None:
-    """Slow (promtool evaluates hours of synthetic series), hence few examples; SLOs vary per example."""
+    """Slow (promtool evaluates hours of synthetic series), hence few examples; SLOs, names and rollouts vary."""
     with tempfile.TemporaryDirectory() as folder:
         files = write_tree(plan_of(platform), Path(folder))
         tests = [path for name, path in files.items() if name.endswith("rules.test.yml")]

@@ -1,5 +1,6 @@
-"""Prometheus rule groups of one environment: SLO recording rules, burn-rate alerts, per-service and
-data store alerts. The same groups go into the plain rule file and the PrometheusRule."""
+"""Prometheus rule groups of one environment: SLO recording rules, and alerts, each one rule over all
+services (by service) but ServiceDown (one per service) and the data store alerts (one per store).
+The same groups go into the plain rule file and the PrometheusRule."""
 
 from __future__ import annotations
 
@@ -51,27 +52,55 @@ def duration_text(seconds: float) -> str:
 
 
 def selector(metric: str, **matchers: str) -> str:
-    """`metric{a="x",b=~"y"}`; a matcher value starting with `~` is a regex match."""
-    parts = [f'{name}=~"{value[1:]}"' if value.startswith("~") else f'{name}="{value}"'
+    """`metric{a="x",b=~"y",c!=""}`: a matcher value starting with `~` is a regex match, `!` a negative one."""
+    operators = {"~": "=~", "!": "!="}
+    parts = [f'{name}{operators[value[0]]}"{value[1:]}"' if value[:1] in operators else f'{name}="{value}"'
              for name, value in matchers.items()]
     return f"{metric}{{{','.join(parts)}}}"
 
 
-def pod_name_regex(service: ServicePlan) -> str:
-    """Pods of a Deployment are named `<deployment>-<template hash>-<suffix>`, neither part holding a '-'."""
-    return f"(?:{'|'.join(service.deployments)})-[a-z0-9]+-[a-z0-9]+"
+POD_SUFFIX = "-[a-z0-9]+-[a-z0-9]+"  # a Deployment names its pods `<deployment>-<template hash>-<suffix>`
+SERVICE_TEMPLATE = f"{{{{ $labels.{m.SERVICE} }}}}"  # the firing series' service, in an annotation
+
+
+def slot_suffixes(env: EnvironmentPlan) -> tuple[str, ...]:
+    """What the plan appends to a service's name to name its Deployments: ("",) or ("-blue", "-green").
+    The rollout is per environment, so every service has the same ones; PodNotReady relies on it."""
+    suffixes = {tuple(deployment.removeprefix(service.name) for deployment in service.deployments)
+                for service in env.services}
+    if len(suffixes) != 1:
+        raise ValueError(f"{env.name}: services differ in how their Deployments are named: {sorted(suffixes)}")
+    return suffixes.pop()
+
+
+def slots_regex(env: EnvironmentPlan) -> str:
+    suffixes = slot_suffixes(env)
+    return "" if suffixes == ("",) else f"(?:{'|'.join(suffixes)})"
+
+
+def platform_pods_regex(env: EnvironmentPlan) -> str:
+    """The pods of the platform's Deployments and nothing else in the namespace (exporters, other teams' pods)."""
+    return f"(?:{'|'.join(service.name for service in env.services)}){slots_regex(env)}{POD_SUFFIX}"
+
+
+def service_of_pod_regex(env: EnvironmentPlan) -> str:
+    """Captures the service in one of those pods' names: all before its slot, template hash and suffix
+    (neither of the last two holds a '-', so the greedy capture cannot take too little or too much)."""
+    return f"(.+){slots_regex(env)}{POD_SUFFIX}"
 
 
 def runbook_url(env: EnvironmentPlan, alert: str) -> str:
     return f"{env.runbooks}/{re.sub(r'(?<!^)(?=[A-Z])', '-', alert).lower()}.md"
 
 
-def alert_rule(env: EnvironmentPlan, name: str, service: str, expr: str, duration: str | None, severity: str,
+def alert_rule(env: EnvironmentPlan, name: str, service: str | None, expr: str, duration: str | None, severity: str,
                summary: str, description: str) -> Rule:
+    """`service` is the static label of a rule about one service or data store; None when the expression
+    gives every series its `service` label (the rules over all services of the environment)."""
     rule: Rule = {"alert": name, "expr": expr}
     if duration:
         rule["for"] = duration
-    rule["labels"] = {"severity": severity, m.SERVICE: service, "environment": env.name}
+    rule["labels"] = {"severity": severity, **({m.SERVICE: service} if service else {}), "environment": env.name}
     rule["annotations"] = {"summary": summary, "description": description, "runbook_url": runbook_url(env, name)}
     return rule
 
@@ -82,9 +111,15 @@ def alert_rule(env: EnvironmentPlan, name: str, service: str, expr: str, duratio
 def error_ratio_expr(env: EnvironmentPlan, window: str) -> str:
     """Failed over all requests per service; 0 rather than nothing while a service has no 5xx series yet."""
     by = f"sum by ({m.NAMESPACE}, {m.SERVICE})"
-    errors = f"{by} (rate({selector(m.REQUESTS, namespace=env.namespace, status='~' + m.ERROR_STATUS)}[{window}]))"
-    total = f"{by} (rate({selector(m.REQUESTS, namespace=env.namespace)}[{window}]))"
+    errors = f"{by} (rate({selector(m.REQUESTS, **service_series(env), status='~' + m.ERROR_STATUS)}[{window}]))"
+    total = f"{by} (rate({selector(m.REQUESTS, **service_series(env))}[{window}]))"
     return f"({errors} or {total} * 0) / {total}"
+
+
+def service_series(env: EnvironmentPlan) -> dict[str, str]:
+    """The matchers of every service's series: the platform's namespace, and a non-empty `service` label
+    (which the scrape config takes from the pod), so an alert over all services always says which one fires."""
+    return {m.NAMESPACE: env.namespace, m.SERVICE: "!"}
 
 
 def slo_recording_group(env: EnvironmentPlan) -> Group:
@@ -98,87 +133,92 @@ def slo_recording_group(env: EnvironmentPlan) -> Group:
     return {"name": f"{env.platform}-slo-error-ratios", "rules": rules}
 
 
-# -- burn-rate alerts -----------------------------------------------------------------------------------------
+# -- alerts over all services ---------------------------------------------------------------------------------
+# One rule each, aggregated `by (namespace, service)`: a failing small service is not averaged away behind a
+# healthy busy one, each fires (and routes, and is silenced) per service, and the rule files and their unit
+# tests stay the same size however many services the platform has.
 
 
-def burn_rate_expr(env: EnvironmentPlan, service: ServicePlan, alert: m.BurnRateAlert) -> str:
+def burn_rate_expr(env: EnvironmentPlan, alert: m.BurnRateAlert) -> str:
     budget = number(error_budget(env))
     pairs = []
     for window in alert.windows:
         threshold = f"({number(window.factor)} * {budget})"
-        long, short = (selector(m.error_ratio(w), namespace=env.namespace, service=service.name)
-                       for w in (window.long, window.short))
+        long, short = (selector(m.error_ratio(w), namespace=env.namespace) for w in (window.long, window.short))
         pairs.append(f"({long} > {threshold} and {short} > {threshold})")
     return " or ".join(pairs)
 
 
-def burn_rate_alert(env: EnvironmentPlan, service: ServicePlan, alert: m.BurnRateAlert) -> Rule:
+def burn_rate_alert(env: EnvironmentPlan, alert: m.BurnRateAlert) -> Rule:
     windows = " or ".join(f"{number(w.factor)}x over {w.long} and {w.short}" for w in alert.windows)
     return alert_rule(
-        env, alert.name, service.name, burn_rate_expr(env, service, alert), None, alert.severity,
-        f"{service.name} is burning its error budget too fast",
-        f"{service.name} in {env.name} fails requests at {windows} the rate its {number(env.availability)}% "
+        env, alert.name, None, burn_rate_expr(env, alert), None, alert.severity,
+        f"{SERVICE_TEMPLATE} is burning its error budget too fast",
+        f"{SERVICE_TEMPLATE} in {env.name} fails requests at {windows} the rate its {number(env.availability)}% "
         f"availability SLO allows ({alert.meaning}).",
     )
 
 
 def burn_rate_group(env: EnvironmentPlan) -> Group:
-    rules = [burn_rate_alert(env, service, alert) for alert in m.BURN_RATE_ALERTS for service in env.services]
-    return {"name": f"{env.platform}-slo-burn-rate-alerts", "rules": rules}
+    return {"name": f"{env.platform}-slo-burn-rate-alerts",
+            "rules": [burn_rate_alert(env, alert) for alert in m.BURN_RATE_ALERTS]}
 
 
-# -- per-service alerts ---------------------------------------------------------------------------------------
-
-
-def high_error_rate(env: EnvironmentPlan, service: ServicePlan) -> Rule:
-    requests = selector(m.REQUESTS, namespace=env.namespace, service=service.name)
-    errors = selector(m.REQUESTS, namespace=env.namespace, service=service.name, status="~" + m.ERROR_STATUS)
+def high_error_rate(env: EnvironmentPlan) -> Rule:
+    requests = selector(m.REQUESTS, **service_series(env))
+    errors = selector(m.REQUESTS, **service_series(env), status="~" + m.ERROR_STATUS)
     by = f"sum by ({m.NAMESPACE}, {m.SERVICE})"
     expr = f"{by} (rate({errors}[5m])) / {by} (rate({requests}[5m])) > {number(env.error_rate)}"
     return alert_rule(
-        env, "HighErrorRate", service.name, expr, ERROR_RATE_FOR, m.CRITICAL,
-        f"{service.name}: more than {percent(env.error_rate)} of requests fail",
-        f"{{{{ $value | humanizePercentage }}}} of {service.name}'s requests in {env.name} answered 5xx over the "
-        f"last 5 minutes (threshold {percent(env.error_rate)}).",
+        env, "HighErrorRate", None, expr, ERROR_RATE_FOR, m.CRITICAL,
+        f"{SERVICE_TEMPLATE}: more than {percent(env.error_rate)} of requests fail",
+        f"{{{{ $value | humanizePercentage }}}} of {SERVICE_TEMPLATE}'s requests in {env.name} answered 5xx over "
+        f"the last 5 minutes (threshold {percent(env.error_rate)}).",
     )
 
 
-def high_latency(env: EnvironmentPlan, service: ServicePlan) -> Rule:
-    buckets = selector(m.REQUEST_DURATION_BUCKET, namespace=env.namespace, service=service.name)
+def high_latency(env: EnvironmentPlan) -> Rule:
+    buckets = selector(m.REQUEST_DURATION_BUCKET, **service_series(env))
     expr = (f"histogram_quantile(0.95, sum by ({m.NAMESPACE}, {m.SERVICE}, le) (rate({buckets}[5m])))"
             f" > {number(env.latency_p95_seconds)}")
     threshold = duration_text(env.latency_p95_seconds)
     return alert_rule(
-        env, "HighLatency", service.name, expr, LATENCY_FOR, m.WARNING,
-        f"{service.name}: p95 latency above {threshold}",
-        f"The 95th percentile of {service.name}'s request latency in {env.name} is {{{{ $value | humanize }}}}s "
+        env, "HighLatency", None, expr, LATENCY_FOR, m.WARNING,
+        f"{SERVICE_TEMPLATE}: p95 latency above {threshold}",
+        f"The 95th percentile of {SERVICE_TEMPLATE}'s request latency in {env.name} is {{{{ $value | humanize }}}}s "
         f"over the last 5 minutes (threshold {threshold}).",
     )
 
 
-def pod_not_ready(env: EnvironmentPlan, service: ServicePlan) -> Rule:
-    pods = selector(m.POD_READY, namespace=env.namespace, condition="false", pod="~" + pod_name_regex(service))
+def pod_not_ready(env: EnvironmentPlan) -> Rule:
+    """kube-state-metrics describes pods, not services: the service is read from the pod's name. The
+    selector keeps exactly the platform's Deployments' pods, so finished Job pods (never ready again)
+    and exporters in the namespace are not reported."""
+    pods = selector(m.POD_READY, namespace=env.namespace, condition="false", pod="~" + platform_pods_regex(env))
+    expr = f'label_replace({pods} == 1, "{m.SERVICE}", "$1", "{m.POD}", "{service_of_pod_regex(env)}")'
     return alert_rule(
-        env, "PodNotReady", service.name, f"{pods} == 1", POD_NOT_READY_FOR, m.WARNING,
-        f"{service.name}: a pod is not ready",
-        f"Pod {{{{ $labels.pod }}}} of {service.name} in {env.name} has not been ready for {POD_NOT_READY_FOR}: "
+        env, "PodNotReady", None, expr, POD_NOT_READY_FOR, m.WARNING,
+        f"{SERVICE_TEMPLATE}: a pod is not ready",
+        f"Pod {{{{ $labels.pod }}}} of {SERVICE_TEMPLATE} in {env.name} has not been ready for {POD_NOT_READY_FOR}: "
         "it gets no traffic and the other pods carry its share.",
     )
 
 
 def service_down(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    """Per service: `absent()` can only tell that a service it names has no series, and its result carries
+    no labels, hence the static `service` label and the literal name in the annotations."""
     targets = selector(m.UP, namespace=env.namespace, service=service.name)
     return alert_rule(
         env, "ServiceDown", service.name, f"absent({targets} == 1)", SERVICE_DOWN_FOR, m.CRITICAL,
         f"{service.name} is down",
         f"No pod of {service.name} in {env.name} has answered a metrics scrape for {SERVICE_DOWN_FOR}: "
-        "it is down, or no longer exposes metrics, and its error-rate alerts cannot see it.",
+        "it is down, or no longer exposes metrics.",
     )
 
 
 def service_alert_group(env: EnvironmentPlan) -> Group:
-    rules = [build(env, service) for build in (high_error_rate, high_latency, pod_not_ready, service_down)
-             for service in env.services]
+    rules = [high_error_rate(env), high_latency(env), pod_not_ready(env),
+             *(service_down(env, service) for service in env.services)]
     return {"name": f"{env.platform}-service-alerts", "rules": rules}
 
 
