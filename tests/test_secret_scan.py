@@ -46,3 +46,7 @@ def test_a_finding_names_the_file_and_line() -> None:
     [finding] = scan({"a/b.env": b"X=1\nREDIS_PASSWORD=hunter2\n"})
     assert str(finding) == ("a/b.env:2: a value for REDIS_PASSWORD would be written in plain text; "
                             "declare it under the service's secrets")
+
+
+def test_an_empty_value_does_not_borrow_the_next_line() -> None:
+    assert scan({".env.example": b"DB_PASSWORD=\nNEXT=hunter2\nREDIS_PASSWORD:\n  nested: x\n"}) == []

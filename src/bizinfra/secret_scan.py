@@ -10,19 +10,21 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-# Token shapes as their issuers document them (AWS key ids, PEM blocks, GitHub, Slack, Stripe).
+# Token shapes as their issuers document them (AWS key ids, PEM blocks, GitHub, Slack, Stripe). Each starts
+# with literal text and no `\b`, so the regex engine can skip ahead to it: a leading `\b` made each pattern
+# try every position of a 30 MB tree.
 _SHAPES = {
-    "an AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "an AWS access key id": re.compile(r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])"),
     "a private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
-    "a GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b"),
-    "a Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
-    "a Stripe live key": re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}"),
-    "a password in a URL": re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@$]+:(?!\$)[^/\s@]+@"),
+    "a GitHub token": re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"),
+    "a Slack token": re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"),
+    "a Stripe live key": re.compile(r"[rs]k_live_[A-Za-z0-9]{16,}"),
+    "a password in a URL": re.compile(r"://[^/\s:@$]+:(?!\$)[^/\s@]+@"),  # starts at `://`: fast to find
 }
 # A variable named like a secret, given a value that is not a reference.
 _ASSIGNED = re.compile(
     r"\b(?P<name>[A-Z][A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY)[A-Z0-9_]*)"
-    r"[\"']?\s*[:=]\s*[\"']?(?P<value>[^\"'\s,}\]]*)"
+    r"[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[^\"'\s,}\]]*)"
 )
 
 
@@ -45,13 +47,21 @@ def scan(files: Mapping[str, bytes]) -> list[Finding]:
 
 
 def _scan_text(path: str, content: bytes) -> Iterator[Finding]:
-    for number, line in enumerate(content.decode("utf-8", "replace").splitlines(), start=1):
-        for what, shape in _SHAPES.items():
-            if shape.search(line):
-                yield Finding(path, number, what)
-        for match in _ASSIGNED.finditer(line):
-            if _is_literal(match["value"]):
-                yield Finding(path, number, f"a value for {match['name']}")
+    """Each pattern runs once over the whole text (a regex per line was most of a large run's time);
+    line numbers are counted only for what matched."""
+    text = content.decode("utf-8", "replace")
+    found: set[tuple[int, str]] = set()
+    for what, shape in _SHAPES.items():
+        found.update((_line_of(text, match.start()), what) for match in shape.finditer(text))
+    for match in _ASSIGNED.finditer(text):
+        if _is_literal(match["value"]):
+            found.add((_line_of(text, match.start()), f"a value for {match['name']}"))
+    for line, what in sorted(found):
+        yield Finding(path, line, what)
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
 
 
 def _is_literal(value: str) -> bool:
