@@ -1,5 +1,3 @@
-import sys
+from bizinfra.cli import run
 
-from bizinfra.cli import main
-
-sys.exit(main())
+run()

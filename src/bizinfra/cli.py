@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _BadInput as error:
         print(error, file=sys.stderr)
         return BAD_INPUT
+
+
+def run() -> None:
+    """The command's entry point: a process of its own."""
+    gc.disable()  # a short run that builds many small, acyclic dicts: collecting them costs a quarter of its time
+    sys.exit(main())
 
 
 def _parser() -> argparse.ArgumentParser:

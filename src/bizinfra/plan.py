@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from bizinfra.spec.models import Delivery, Platform, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores, seconds
@@ -162,7 +163,11 @@ class EnvironmentPlan:
         return f"{self.platform}-{self.name}"
 
     def service(self, name: str) -> ServicePlan:
-        return next(service for service in self.services if service.name == name)
+        return self._services_by_name[name]
+
+    @cached_property
+    def _services_by_name(self) -> dict[str, ServicePlan]:  # targets look services up by name per edge
+        return {service.name: service for service in self.services}
 
     def datastore(self, name: str) -> DatastorePlan:
         return next(store for store in self.datastores if store.name == name)
