@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,19 +39,18 @@ def staging_terraform(nodes: int = 1, node_type: str = "t3.medium", db_class: st
     }}
 
 
-INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-           "metadata": {"name": "public", "namespace": "business-app"}, "spec": {"ingressClassName": "alb"}}
+LOAD_BALANCER = {"resource": {"aws_lb": {"public": {"load_balancer_type": "application"}}}}
 
 
 def test_staging_is_priced_line_by_line_as_the_seed_does() -> None:
-    report = estimate([staging_terraform(), INGRESS], PRICES)
+    report = estimate([staging_terraform(), LOAD_BALANCER], PRICES)
     priced = {line.resource: line.monthly for line in report.lines}
     # The seed's table: EKS $72, 1 x t3.medium $30, db.t3.medium single-AZ $60 + 100 GB gp3 at $0.115,
     # cache.t3.medium $50, NAT $45, S3 $1, ALB $25; and EKS's default 20 GB node disk at $0.08.
     assert priced == {"EKS cluster": Decimal("72.00"), "EC2 (worker nodes)": Decimal("30.00"),
                       "EBS (node volumes)": Decimal("1.60"),
                       "RDS": Decimal("60.00"), "RDS storage": Decimal("11.50"), "ElastiCache": Decimal("50.00"),
-                      "NAT gateway": Decimal("45.00"), "S3": Decimal("1.00"), "ALB": Decimal("25.00")}
+                      "NAT gateway": Decimal("45.00"), "S3": Decimal("1.00"), "Load balancer": Decimal("25.00")}
     assert report.total == Decimal("296.10")
     assert report.unpriced == ()
 
@@ -66,16 +64,6 @@ def test_production_sizes_are_priced_from_hourly_figures() -> None:
     assert priced["ElastiCache"] == Decimal("300.76")  # 0.206 $/h x 730 h x 2 nodes
     assert priced["EC2 (worker nodes)"] == Decimal("90.00")
     assert priced["NAT gateway"] == Decimal("90.00")
-
-
-def test_ingresses_of_one_group_share_one_load_balancer() -> None:
-    grouped = [copy.deepcopy(INGRESS) for _ in range(3)]
-    for index, ingress in enumerate(grouped):
-        ingress["metadata"]["name"] = f"public-{index}"
-        ingress["metadata"]["annotations"] = {"alb.ingress.kubernetes.io/group.name": "shared"}
-    other_class = {**INGRESS, "spec": {"ingressClassName": "nginx"}}
-    report = estimate([*grouped, INGRESS, other_class], PRICES)
-    assert [line.configuration for line in report.lines] == ["1 load balancer", "1 load balancer"]
 
 
 def test_a_size_missing_from_the_table_is_listed_and_left_out_of_the_total() -> None:
@@ -119,7 +107,7 @@ priced_sizes = sizes(["t3.medium"], ["db.t3.medium", "db.r6g.large"])
 
 @given(size=any_sizes)
 def test_the_total_is_the_sum_of_its_lines(size: dict[str, Any]) -> None:
-    report = estimate([staging_terraform(**size), INGRESS], PRICES)
+    report = estimate([staging_terraform(**size), LOAD_BALANCER], PRICES)
     assert report.total == sum(line.monthly for line in report.lines if line.monthly is not None)
     assert all(line.monthly is None or line.monthly == line.monthly.quantize(Decimal("0.01")) for line in report.lines)
 

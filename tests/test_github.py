@@ -23,6 +23,7 @@ from bizinfra.spec.models import Platform
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.github.actions import ACTIONS
 from bizinfra.targets.kubernetes import compile_kubernetes
+from bizinfra.validate.tree import WorkflowLoader
 from tests.conftest import ROOT, SPECS, require_tool
 from tests.strategies import platforms
 
@@ -33,18 +34,6 @@ PROJECT_CI = ROOT / ".github/workflows/ci.yml"
 # actionlint's opt-in policies make it a second judge of what this target promises on every job.
 POLICY = "policy:\n  require-job-timeout: true\n  require-permissions:\n    scope: job\n"
 CHECKOV_SKIPS = {"CKV_GHA_7"}  # explained in docs/github.md
-
-
-class WorkflowLoader(yaml.SafeLoader):
-    """YAML 1.2 booleans only, so a workflow's `on:` key stays the string "on" (json-schemas/SOURCES.md)."""
-
-
-WorkflowLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
-WorkflowLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                     list("tTfF"))
 
 
 def bundled() -> PlatformPlan:

@@ -18,10 +18,9 @@ from importlib import resources
 from typing import Any
 
 from bizinfra.artifacts import Artifact, text_file
-from bizinfra.plan import INGRESS_CLASS, EnvironmentPlan, PlatformPlan
+from bizinfra.plan import EnvironmentPlan, PlatformPlan
 
 CENT = Decimal("0.01")
-ALB_GROUP = "alb.ingress.kubernetes.io/group.name"  # Ingresses of one group share one load balancer
 # The seed's Cost Estimation table, in its order.
 ORDER = ["EKS cluster", "EC2 (worker nodes)", "EBS (node volumes)", "RDS", "RDS storage", "ElastiCache", "ALB",
          "Load balancer", "NAT gateway", "Public IPv4", "S3", "CloudWatch", "KMS", "Secrets Manager", "Route 53",
@@ -146,38 +145,17 @@ def terraform_resources(documents: Iterable[Mapping[str, Any]]) -> Iterator[Reso
                         yield Resource(kind, name, body)
 
 
-def load_balancer_groups(documents: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Load balancers the AWS Load Balancer Controller creates: one per Ingress group, or per lone Ingress."""
-    groups: dict[str, list[str]] = {}
-    for document in documents:
-        if document.get("kind") != "Ingress":
-            continue
-        metadata = document.get("metadata", {})
-        annotations = metadata.get("annotations") or {}
-        spec = document.get("spec", {})
-        ingress_class = spec.get("ingressClassName") or annotations.get("kubernetes.io/ingress.class")
-        if ingress_class != INGRESS_CLASS:
-            continue
-        name = f"Ingress {metadata.get('namespace', 'default')}/{metadata.get('name')}"
-        group = annotations.get(ALB_GROUP)
-        groups.setdefault(f"group {group}" if group else name, []).append(name)
-    return dict(sorted(groups.items()))
-
-
 # -- pricing ------------------------------------------------------------------------------------
 
 
 def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> CostReport:
-    """The monthly cost of one environment's Terraform JSON documents and Kubernetes manifests."""
+    """The monthly cost of one environment's Terraform JSON documents."""
     documents = list(documents)
     resources_ = list(terraform_resources(documents))
     by_address = {resource.address: resource for resource in resources_}
     lines: list[CostLine] = []
     for resource in resources_:
         lines += price_resource(resource, prices, by_address)
-    for group, ingresses in load_balancer_groups(documents).items():
-        lines.append(line(prices, "ALB", f"{group} ({len(ingresses)} Ingress)", "1 load balancer",
-                          "elb:application", Decimal(1)))
     for kind, (name, key, piece) in PER_PIECE.items():
         pieces = [r for r in resources_ if r.type == kind]
         counts = [r.count for r in pieces]
@@ -334,9 +312,8 @@ def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices:
 
 
 def environment_documents(env: EnvironmentPlan, artifacts: Iterable[Artifact]) -> list[Any]:
-    """The Terraform JSON and Kubernetes documents generated for one environment."""
-    folders = (f"terraform/{env.name}/", f"kubernetes/{env.name}/")
-    return [document for artifact in artifacts if artifact.path.startswith(folders) and artifact.format != "text"
+    """The Terraform JSON documents generated for one environment."""
+    return [document for artifact in artifacts if artifact.path.startswith(f"terraform/{env.name}/")
             for document in artifact.documents if isinstance(document, dict)]
 
 
