@@ -60,7 +60,7 @@ def _patched(spec: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
     patches = [
         {"file": f"kubernetes/{env}/namespace.yaml",
          "ops": [{"op": "add", "path": f"/metadata/labels/{key.replace('/', '~1')}", "value": value}]},
-        {"file": f"kubernetes/{env}/services/{service}.yaml", "select": {"kind": "Service", "name": service},
+        {"file": f"kubernetes/{env}/workloads.yaml", "select": {"kind": "Service", "name": service},
          "ops": [{"op": "add", "path": "/metadata/annotations", "value": {key: value}}]},
         {"file": f"kubernetes/{env}/configmaps.yaml", "select": {"kind": "ConfigMap", "name": f"{service}-config"},
          "ops": [{"op": "add", "path": "/data/FEATURE_FLAGS", "value": value}]},
@@ -102,11 +102,11 @@ def test_a_service_port_changed_by_a_patch_is_named(spec: dict[str, Any], data: 
     env = data.draw(st.sampled_from(["staging", "production"]))
     port = spec["services"][service]["port"]
     wrong = port + 1 if port < 65000 else port - 1
-    spec = {**spec, "patches": [{"file": f"kubernetes/{env}/services/{service}.yaml",
+    spec = {**spec, "patches": [{"file": f"kubernetes/{env}/workloads.yaml",
                                  "select": {"kind": "Service", "name": service},
                                  "ops": [{"op": "replace", "path": "/spec/ports/0/port", "value": wrong}]}]}
     assert problems(files_of(spec), "ports agree") == [
-        f"{spec['name']}/kubernetes/{env}/services/{service}.yaml: Service/{service}: port is {wrong}, "
+        f"{spec['name']}/kubernetes/{env}/workloads.yaml: Service/{service}: port is {wrong}, "
         f"but {service}'s port is {port}"]
 
 
@@ -181,10 +181,10 @@ def test_a_label_a_patch_removes_is_named() -> None:
 
 
 def test_a_selector_that_selects_no_pod_is_named() -> None:
-    files = edit_yaml(bundled(), "business-app/kubernetes/staging/services/auth-service.yaml", "Service",
+    files = edit_yaml(bundled(), "business-app/kubernetes/staging/workloads.yaml", "Service",
                       "auth-service", lambda service: service["spec"]["selector"].update({invariants.NAME: "auth"}))
     assert problems(files, "labels reach their objects") == [
-        "business-app/kubernetes/staging/services/auth-service.yaml: Service/auth-service: selector "
+        "business-app/kubernetes/staging/workloads.yaml: Service/auth-service: selector "
         "app.kubernetes.io/name=auth,app.kubernetes.io/part-of=business-app selects no pod"]
 
 

@@ -69,7 +69,7 @@ def test_each_deliberate_breakage_is_one_clear_line(generated: Path, tmp_path: P
     out = copy_of(generated, tmp_path)
     app = out / "business-app"
     # a port changed in one file
-    replace(app / "kubernetes/production/services/auth-service.yaml", "containerPort: 3001", "containerPort: 3009")
+    replace(app / "kubernetes/production/workloads.yaml", "containerPort: 3001", "containerPort: 3009")
     # an extra NetworkPolicy edge: auth-service may now call business-service
     policies = app / "kubernetes/staging/network-policies.yaml"
     header, _, body = policies.read_text().partition("\n")
@@ -94,7 +94,7 @@ def test_each_deliberate_breakage_is_one_clear_line(generated: Path, tmp_path: P
     where = "business-app/terraform/production/secrets.tf.json: aws_secretsmanager_secret.secret_jwt_secret: " \
             "${aws_kms_key.secrets.arn}: no resource aws_kms_key.secrets is declared"
     assert problems == sorted([
-        "business-app/kubernetes/production/services/auth-service.yaml: Deployment/auth-service-blue: container "
+        "business-app/kubernetes/production/workloads.yaml: Deployment/auth-service-blue: container "
         "auth-service port is 3009, but auth-service's port is 3001",
         "business-app/kubernetes/staging/network-policies.yaml: NetworkPolicy/auth-service-traffic: allows egress "
         "auth-service -> business-service:3002, which the spec does not declare",

@@ -37,7 +37,9 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         ("configmaps.yaml", [shared_config_map(env)] + [service_config_map(env, s.name) for s in env.services]),
         ("secrets.yaml", secrets(env)),
         ("network-policies.yaml", network_policies(env)),
-        *((f"services/{s.name}.yaml", service_documents(env, s)) for s in env.services),
+        # One file for every service, not one each: at a thousand services, creating files costs more than
+        # compiling them, and a review still reads one service's documents together, in this order.
+        ("workloads.yaml", [document for s in env.services for document in service_documents(env, s)]),
         ("load-balancer.yaml", [target_group_binding(env, s) for s in env.services if s.public_host]),
         ("backup.yaml", [backup_schedule(env)]),
         ("monitoring.yaml", kubernetes_documents(env)),
