@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import yaml
@@ -29,6 +30,28 @@ _documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | 
 @given(_documents)
 def test_any_json_shaped_document_reads_back_the_same(document: Any) -> None:
     assert yaml.safe_load(to_yaml(document)) == document
+
+
+class _Str(str):
+    pass
+
+
+def _as_subclasses(document: Any) -> Any:
+    """The same data in subclasses of dict, list and str, which the emitter's exact-type fast path must not miss."""
+    if isinstance(document, dict):
+        return OrderedDict((key, _as_subclasses(value)) for key, value in document.items())
+    if isinstance(document, list):
+        return _List([_as_subclasses(item) for item in document])
+    return _Str(document) if isinstance(document, str) else document
+
+
+class _List(list[Any]):
+    pass
+
+
+@given(_documents)
+def test_subclasses_of_dict_list_and_str_read_back_as_their_plain_data(document: Any) -> None:
+    assert yaml.safe_load(to_yaml(_as_subclasses(document))) == document
 
 
 @given(st.sampled_from(TRICKY))
