@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bizinfra.cli import main
-from bizinfra.secret_scan import scan
+from bizinfra.secret_scan import _ASSIGNED, _assignments, scan
 
 SPEC = "name: shop\ndomain: shop.example.com\nservices:\n  cart:\n    port: 3000\n    env: {{{env}}}\n"
 
@@ -18,6 +20,8 @@ SPEC = "name: shop\ndomain: shop.example.com\nservices:\n  cart:\n    port: 3000
     ("SOME_ID: AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
     ("HOOK: xoxb-1234567890-abcdefghij", "a Slack token"),
     ("CI_KEY: ghp_" + "a" * 36, "a GitHub token"),
+    ("BILLING: sk_live_" + "a1" * 8, "a Stripe live key"),
+    ("BILLING: rk_live_" + "a1" * 8, "a Stripe restricted key"),
 ])
 def test_a_literal_secret_in_the_spec_is_refused_before_anything_is_written(
         env: str, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,3 +54,14 @@ def test_a_finding_names_the_file_and_line() -> None:
 
 def test_an_empty_value_does_not_borrow_the_next_line() -> None:
     assert scan({".env.example": b"DB_PASSWORD=\nNEXT=hunter2\nREDIS_PASSWORD:\n  nested: x\n"}) == []
+
+
+_PIECES = ["A", "B", "_", "9", "x", "é", " ", "\t", "\n", "=", ":", '"', "'", ",", "}", "$", "{",
+           "PASSWORD", "TOKEN", "SECRET", "API_KEY", "DB_", "hunter2"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=16).map("".join))
+@example("A_PASSWORD=$PASSWORDTOKEN=x")  # a name inside the previous assignment's value
+@example("xDB_TOKEN=1 _DB_TOKEN=2 9DB_TOKEN=3 DB_TOKEN=4")  # a name starts at a word boundary, with a letter
+def test_assignments_are_found_only_near_secret_words_yet_exactly_as_the_pattern_finds_them(text: str) -> None:
+    assert [m.span() for m in _assignments(text)] == [m.span() for m in _ASSIGNED.finditer(text)]

@@ -18,7 +18,8 @@ _SHAPES = {
     "a private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
     "a GitHub token": re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"),
     "a Slack token": re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"),
-    "a Stripe live key": re.compile(r"[rs]k_live_[A-Za-z0-9]{16,}"),
+    "a Stripe live key": re.compile(r"sk_live_[A-Za-z0-9]{16,}"),  # one literal each: `[rs]k_` made it 10x slower
+    "a Stripe restricted key": re.compile(r"rk_live_[A-Za-z0-9]{16,}"),
     "a password in a URL": re.compile(r"://[^/\s:@$]+:(?!\$)[^/\s@]+@"),  # starts at `://`: fast to find
 }
 # A variable named like a secret, given a value that is not a reference; the word alone is quick to look for first.
@@ -27,6 +28,8 @@ _ASSIGNED = re.compile(
     r"\b(?P<name>[A-Z][A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY)[A-Z0-9_]*)"
     r"[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[^\"'\s,}\]]*)"
 )
+
+_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,25 @@ def _scan_text(path: str, content: bytes) -> Iterator[Finding]:
     found: set[tuple[int, str]] = set()
     for what, shape in _SHAPES.items():
         found.update((_line_of(text, match.start()), what) for match in shape.finditer(text))
-    for match in _ASSIGNED.finditer(text) if _SECRET_WORD.search(text) else ():
+    for match in _assignments(text):
         if _is_literal(match["value"]):
             found.add((_line_of(text, match.start()), f"a value for {match['name']}"))
     for line, what in sorted(found):
         yield Finding(path, line, what)
+
+
+def _assignments(text: str) -> Iterator[re.Match[str]]:
+    """What `_ASSIGNED.finditer` finds, but tried only where a secret word is: at the start of the
+    name around it. The pattern alone tried every position of the text."""
+    end = 0
+    for word in _SECRET_WORD.finditer(text):
+        start = word.start()
+        while start > end and text[start - 1] in _NAME_CHARACTERS:
+            start -= 1
+        match = _ASSIGNED.match(text, start) if start >= end else None
+        if match:
+            end = match.end()
+            yield match
 
 
 def _line_of(text: str, position: int) -> int:
