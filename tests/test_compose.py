@@ -1,5 +1,5 @@
-"""The local development files: judged by docker compose, the compose-spec schema and hadolint, and
-checked against the plan and the Kubernetes output on random platforms."""
+"""The local development files: judged by docker compose, the compose-spec schema, hadolint and checkov, and
+checked against the plan, the CI build and the Kubernetes output on random platforms."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 
-from bizinfra.plan import EnvironmentPlan
+from bizinfra.plan import DOCKERFILE, EnvironmentPlan
 from bizinfra.spec.models import Platform
+from bizinfra.targets.compose import compile_compose
 from tests.localdev_helpers import bundled_platform, plan_of, run, tool, write_files
 from tests.strategies import platforms
 
@@ -93,17 +95,19 @@ def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
     assert all(list(service["networks"]) == ["net-business-app"] for service in services.values())
 
 
-def test_compose_builds_the_images_ci_builds_from_the_same_context_and_dockerfile(tmp_path: Path) -> None:
+def test_compose_builds_the_images_ci_builds_from_the_same_context_dockerfile_and_build_args(tmp_path: Path) -> None:
     root = write_files(bundled_platform(), tmp_path, ("compose", "github"))
     compose = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
-    workflow = yaml.safe_load((root / "github" / "workflows" / "ci-cd.yml").read_text())
-    (build,) = [job for job in workflow["jobs"].values() if "matrix" in job.get("strategy", {})]
-    built_by_ci = {entry["service"]: (entry["dockerfile"], entry["image"]) for entry in build["strategy"]["matrix"]["include"]}
-    assert {name: (compose[name]["build"]["dockerfile"], compose[name]["image"].removesuffix(":dev"))
+    build = build_job(root)
+    built_by_ci = {entry["service"]: (entry["image"], ci_build_args(entry)) for entry in build["strategy"]["matrix"]["include"]}
+    assert {name: (compose[name]["image"].removesuffix(":dev"), compose[name]["build"]["args"])
             for name in built_by_ci} == built_by_ci
     assert {compose[name]["build"]["context"] for name in built_by_ci} == {"${APP_SOURCE_DIR:-../../..}"}
     (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")]
     assert build_step["with"]["context"] == "."  # CI's checkout is the repository root
+    assert {compose[name]["build"]["dockerfile"] for name in built_by_ci} == {build_step["with"]["file"]} \
+        == {"generated/business-app/docker/Dockerfile"}
+    assert build_step["with"]["build-args"] == "${{ matrix.build-args }}"
 
 
 def test_make_env_fills_every_secret_once_and_keeps_what_is_there(tmp_path: Path) -> None:
@@ -144,25 +148,91 @@ def test_init_script_creates_each_missing_database_once(tmp_path: Path) -> None:
                                             ("business_service", "inventory_service", "invoice_service")]
 
 
-def test_every_dockerfile_passes_hadolint_and_pins_its_base(tmp_path: Path) -> None:
+def test_the_one_dockerfile_passes_hadolint_and_keeps_the_hardening(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "docker"
-    dockerfiles = sorted(folder.glob("*.Dockerfile"))
-    assert len(dockerfiles) == 5
-    result = run([tool("hadolint"), *map(str, dockerfiles)])
+    assert [p.name for p in folder.iterdir()] == ["Dockerfile"]
+    result = run([tool("hadolint"), str(folder / "Dockerfile")])
     assert result.returncode == 0, result.stdout
-    text = (folder / "auth-service.Dockerfile").read_text()
+    text = (folder / "Dockerfile").read_text()
     assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine"] * 2
-    assert "EXPOSE 3001" in text and "npm ci --omit=dev" in text and "latest" not in text
+    assert "EXPOSE ${PORT}\n" in text and "npm ci --omit=dev" in text and "latest" not in text
     assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
 
 
-def test_checkov_passes_every_dockerfile(tmp_path: Path) -> None:
+def test_checkov_passes_the_dockerfile(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path, ("compose",)) / "docker"
     result = run([tool("checkov"), "-d", str(folder), "--framework", "dockerfile", "--skip-download",
                   "--output", "json", "--quiet"])
     summary = json.loads(result.stdout)["summary"]
-    assert (summary["failed"], summary["parsing_errors"], summary["resource_count"]) == (0, 0, 5), result.stdout
+    assert (summary["failed"], summary["parsing_errors"], summary["resource_count"]) == (0, 0, 1), result.stdout
     assert summary["passed"] > 0 and result.returncode == 0
+
+
+def test_each_stage_declares_the_build_args_it_uses() -> None:
+    """An ARG is in scope only in the stage that declares it: used undeclared, it is silently empty. The health
+    check runs later, in the container, so what it reads must be in the stage's ENV instead."""
+    names = set(development(bundled_platform()).services[0].build_args)
+    for stage in stages(compiled_dockerfile()):
+        declared = {arguments for keyword, arguments in stage if keyword == "ARG"}
+        environment = {key for keyword, arguments in stage if keyword == "ENV"
+                       for key in re.findall(r"(\w+)=", arguments)}
+        for keyword, arguments in stage:
+            used = set(re.findall(r"\$\{?(\w+)", arguments)) & names
+            assert used <= (environment if keyword == "HEALTHCHECK" else declared), (keyword, arguments)
+    assert names <= declared  # the last stage (the image) carries all three
+
+
+@pytest.mark.parametrize("missing", ["SERVICE", "PORT", "HEALTH_PATH"])
+def test_a_build_without_a_build_arg_stops_before_copying_and_names_it(missing: str) -> None:
+    """Without SERVICE, `COPY apps/${SERVICE}` would copy every app: the first command refuses first."""
+    builder = stages(compiled_dockerfile())[0]
+    keyword, guard = next(item for item in builder if item[0] not in ("FROM", "ARG"))
+    assert keyword == "RUN"
+    args = {"PATH": "/usr/bin:/bin", "SERVICE": "auth-service", "PORT": "3001", "HEALTH_PATH": "/health"}
+    assert run(["sh", "-c", guard], env=args).returncode == 0
+    refused = run(["sh", "-c", guard], env={**args, missing: ""})
+    assert refused.returncode != 0 and f"missing --build-arg {missing}=" in refused.stderr
+
+
+def test_the_image_health_check_asks_the_service_port_and_path(tmp_path: Path) -> None:
+    """The HEALTHCHECK's shell reads PORT and HEALTH_PATH from the environment the ENV instruction gives the image."""
+    production = stages(compiled_dockerfile())[-1]
+    ((_, options),) = [item for item in production if item[0] == "HEALTHCHECK"]
+    command = json.loads(options.partition(" CMD ")[2])
+    stub = tmp_path / "wget"
+    stub.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/asked\nexit "$WGET_EXIT"\n')
+    stub.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PORT": "3001", "HEALTH_PATH": "/api/health", "WGET_EXIT": "0"}
+    assert run(command, env=env).returncode == 0
+    assert (tmp_path / "asked").read_text() == "--quiet --spider http://127.0.0.1:3001/api/health\n"
+    assert run(command, env={**env, "WGET_EXIT": "8"}).returncode == 1  # Docker reserves 2
+
+
+def compiled_dockerfile() -> str:
+    (text,) = [a.documents[0] for a in compile_compose(plan_of(bundled_platform())) if a.path == DOCKERFILE]
+    assert isinstance(text, str)
+    return text
+
+
+def stages(text: str) -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages, each its instructions as (keyword, arguments): continuation lines joined,
+    comments dropped."""
+    lines = re.sub(r"\\\n\s*", "", text).splitlines()
+    instructions = [(keyword, arguments) for keyword, _, arguments in
+                    (line.partition(" ") for line in lines if line.strip() and not line.startswith("#"))]
+    starts = [index for index, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    return [instructions[start:end] for start, end in zip(starts, [*starts[1:], len(instructions)], strict=True)]
+
+
+def build_job(root: Path) -> dict[str, Any]:
+    workflow = yaml.safe_load((root / "github" / "workflows" / "ci-cd.yml").read_text())
+    (build,) = [job for job in workflow["jobs"].values() if "matrix" in job.get("strategy", {})]
+    return dict(build)
+
+
+def ci_build_args(entry: dict[str, Any]) -> dict[str, str]:
+    """A matrix entry's `build-args`, `KEY=value` lines as build-push-action reads them."""
+    return dict(line.split("=", 1) for line in entry["build-args"].splitlines())
 
 
 # -- random platforms ------------------------------------------------------------------------
@@ -183,9 +253,8 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         published = compose_service["ports"][0]
         assert (published["target"], published["published"]) == (service.port, str(service.port))
         assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.health_path}"
-        dockerfile = (root / "docker" / f"{service.name}.Dockerfile").read_text()
-        assert f"EXPOSE {service.port}\n" in dockerfile
-        assert f"http://127.0.0.1:{service.port}{service.health_path}\"]" in dockerfile
+        assert compose_service["build"]["args"] == {"SERVICE": service.name, "PORT": str(service.port),
+                                                    "HEALTH_PATH": service.health_path}
         environment = compose_service["environment"]
         # Plain values arrive as the plan has them: compose interpolated none of them (`config` prints a literal
         # `$` escaped again, as `$$`).
@@ -234,13 +303,31 @@ def test_no_secret_value_is_written_in_the_compose_file(platform: Platform, tmp_
         assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", services[name]["environment"][variable])
 
 
-@settings(max_examples=min(20, settings().max_examples))  # hadolint takes a fifth of a second per start
 @given(platform=platforms())
-def test_dockerfiles_of_random_platforms_pass_hadolint_and_compose_files_the_schema(platform: Platform,
-                                                                                     tmp_path_factory: Any) -> None:
+def test_compose_and_ci_build_every_service_with_the_plans_port_and_health_path(platform: Platform,
+                                                                              tmp_path_factory: Any) -> None:
+    out = tmp_path_factory.mktemp("build-args")
+    root = write_files(platform, out, ("compose", "github"))
+    compose = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
+    build = build_job(root)
+    ci = {entry["service"]: ci_build_args(entry) for entry in build["strategy"]["matrix"]["include"]}
+    services = development(platform).services
+    planned = {s.name: {"SERVICE": s.name, "PORT": str(s.port), "HEALTH_PATH": s.health_path} for s in services}
+    assert {s.name: compose[s.name]["build"]["args"] for s in services} == ci == planned
+    assert {str(spec.port) for spec in platform.services.values()} == {args["PORT"] for args in ci.values()}
+    (file,) = {step["with"]["file"] for step in build["steps"] if "file" in step.get("with", {})}
+    assert {compose[s.name]["build"]["dockerfile"] for s in services} == {file}
+    assert (out / file.removeprefix("generated/")).is_file()  # what both build is the file generate writes
+
+
+@given(platform=platforms())
+def test_every_platform_gets_the_bundled_dockerfile_and_compose_files_pass_the_schema(platform: Platform,
+                                                                                       tmp_path_factory: Any) -> None:
+    """Nothing of the spec is in the Dockerfile (below its generated-by line), so the bundled one's hadolint and
+    checkov runs judge every platform's."""
     root = write_files(platform, tmp_path_factory.mktemp("lint"), ("compose",))
-    result = run([tool("hadolint"), *map(str, sorted((root / "docker").glob("*.Dockerfile")))])
-    assert result.returncode == 0, result.stdout
+    text = (root / "docker" / "Dockerfile").read_text()
+    assert text.partition("\n")[2] == compiled_dockerfile()
     document = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())
     assert [e.message for e in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)] == []
 
@@ -260,7 +347,9 @@ def test_pgadmin_never_takes_a_name_or_port_the_platform_uses(tmp_path: Path) ->
     tool_service = config["services"]["pgadmin-tool"]
     assert tool_service["image"].startswith("dpage/pgadmin4:")
     assert tool_service["ports"][0]["published"] == "5052"
-    assert config["services"]["pgadmin"]["build"]["dockerfile"] == "apps/pgadmin/Dockerfile"
+    assert config["services"]["pgadmin"]["build"]["dockerfile"] == "generated/shop/docker/Dockerfile"
+    assert config["services"]["pgadmin"]["build"]["args"] == {"SERVICE": "pgadmin", "PORT": "5050",
+                                                              "HEALTH_PATH": "/health"}
 
 
 def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
@@ -275,9 +364,9 @@ def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
     assert not (root / "compose" / "docker-compose.yml").exists()
 
 
-def test_without_a_compose_environment_there_are_dockerfiles_but_no_compose_folder(tmp_path: Path) -> None:
+def test_without_a_compose_environment_there_is_the_dockerfile_but_no_compose_folder(tmp_path: Path) -> None:
     root = write_files(spec_with(environments={"production": {"branch": "main"}}), tmp_path)
-    assert sorted(p.name for p in (root / "docker").iterdir()) == ["pgadmin.Dockerfile", "web.Dockerfile"]
+    assert [p.name for p in (root / "docker").iterdir()] == ["Dockerfile"]
     assert not (root / "compose").exists()
 
 

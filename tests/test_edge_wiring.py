@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import given
 
-from bizinfra.plan import EnvironmentPlan, resolve
+from bizinfra.plan import DOCKERFILE, EnvironmentPlan, resolve
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Delivery, Platform
 from bizinfra.targets.compose import compile_compose
@@ -95,7 +95,7 @@ def test_images_run_as_the_user_the_pods_run_as(platform: Platform) -> None:
     plan = resolve(platform, "spec.yaml")
     users = set()
     for artifact in compile_compose(plan):
-        if artifact.path.endswith(".Dockerfile"):
+        if artifact.path == DOCKERFILE:
             (text,) = artifact.documents
             (user,) = re.findall(r"^USER (\d+):(\d+)$", text, re.MULTILINE)
             users.add(user)

@@ -116,6 +116,18 @@ def test_build_matrix_is_the_service_list(platform: Platform) -> None:
 
 
 @given(platforms())
+def test_build_passes_each_service_its_build_args_and_the_platforms_one_dockerfile(platform: Platform) -> None:
+    plan = resolve(platform, "specs/random.yaml")
+    build = workflows(plan)["ci-cd.yml"]["jobs"]["build"]
+    passed = {entry["service"]: entry["build-args"] for entry in build["strategy"]["matrix"]["include"]}
+    assert passed == {name: f"SERVICE={name}\nPORT={spec.port}\nHEALTH_PATH={spec.health}\n"
+                      for name, spec in platform.services.items()}
+    (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
+    assert step["with"]["build-args"] == "${{ matrix.build-args }}"
+    assert step["with"]["file"] == f"generated/{platform.name}/docker/Dockerfile"
+
+
+@given(platforms())
 def test_deploy_steps_name_deployments_of_the_plan(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
     declared = {(env.namespace, deployment) for env in plan.on("kubernetes")

@@ -112,6 +112,43 @@ def test_a_service_port_changed_by_a_patch_is_named(spec: dict[str, Any], data: 
 
 @settings(max_examples=20)  # slow: a whole tree per example
 @given(platform_specs(), st.data())
+def test_a_wrong_port_build_argument_in_compose_or_ci_is_named(spec: dict[str, Any], data: st.DataObject) -> None:
+    service = data.draw(st.sampled_from(sorted(spec["services"])))
+    port = spec["services"][service]["port"]
+    wrong = port + 1 if port < 65000 else port - 1
+    files = files_of(spec)
+    if data.draw(st.sampled_from(["compose", "ci"])) == "compose":
+        path, obj = f"{spec['name']}/compose/docker-compose.yml", f"service {service}"
+        (document,) = yaml.safe_load_all(files[path])
+        document["services"][service]["build"]["args"]["PORT"] = str(wrong)
+        files = {**files, path: to_yaml(document).encode()}
+    else:
+        path, obj = f"{spec['name']}/github/workflows/ci-cd.yml", f"job build (service {service})"
+        line = f"PORT={port}\n".encode()  # only the service's build-args write its port this way
+        assert files[path].count(line) == 1
+        files = {**files, path: files[path].replace(line, f"PORT={wrong}\n".encode())}
+    assert problems(files, "ports agree") == [
+        f"{path}: {obj}: build argument PORT is {wrong}, but {service}'s port is {port}"]
+
+
+def test_a_build_without_a_port_argument_is_named() -> None:
+    path = "business-app/github/workflows/ci-cd.yml"
+    files = {**bundled(), path: bundled()[path].replace(b"PORT=3001\n", b"")}
+    assert problems(files, "ports agree") == [
+        f"{path}: job build (service auth-service): build argument PORT is missing, but auth-service's port is 3001"]
+
+
+def test_a_port_written_into_the_shared_dockerfile_is_named() -> None:
+    path = "business-app/docker/Dockerfile"
+    text = bundled()[path].decode()
+    line = text.splitlines().index("EXPOSE ${PORT}") + 1
+    files = {**bundled(), path: text.replace("EXPOSE ${PORT}", "EXPOSE 3001").encode()}
+    assert problems(files, "ports agree") == [
+        f"{path}: line {line}: EXPOSE hard-codes port 3001; every service's port comes from the PORT build argument"]
+
+
+@settings(max_examples=20)  # slow: a whole tree per example
+@given(platform_specs(), st.data())
 def test_an_undeclared_call_in_a_network_policy_is_named(spec: dict[str, Any], data: st.DataObject) -> None:
     services = spec["services"]
     pairs = [(a, b) for a in sorted(services) for b in sorted(services) if a != b and b not in services[a]["calls"]]

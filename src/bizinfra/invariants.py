@@ -27,6 +27,7 @@ _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[?-][^}]*)?\}$")
 _URL_PORT = re.compile(r"^https?://[^/:]+:(\d+)")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::[^:]*:role/(.+)$")
 _SCRIPT_CLUSTER = re.compile(r'^\s*cluster="([^"$]+)"', re.MULTILINE)
+CI_CD, DOCKERFILE = "github/workflows/ci-cd.yml", "docker/Dockerfile"
 _TF_ADDRESS = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.[a-z_]+\}$")
 
 
@@ -163,9 +164,10 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
     """A service's port, as the architecture document declares it, is the port of its Kubernetes Service (port and
     targetPort), its Deployments' container port, probes and `prometheus.io/port` annotation, its ConfigMap's PORT,
     the shared ConfigMap's `<SERVICE>_PORT` and `<SERVICE>_URL`, its NetworkPolicy rules (its own ingress and every
-    caller's egress to it), the Ingress backend, the compose service (published port, PORT, health check), its
-    Dockerfile (EXPOSE, ENV PORT, HEALTHCHECK), and, for a public service, the security group rules between the load
-    balancer and the nodes (and no other port there)."""
+    caller's egress to it), the Ingress backend, the compose service (published port, PORT, health check, PORT build
+    argument), the CI build matrix's PORT build argument, and, for a public service, the security group rules between
+    the load balancer and the nodes (and no other port there). The one Dockerfile every service builds from takes its
+    port from the PORT build argument, so it must write none of its own."""
     declared = p.declared()
     if not declared:
         return _without_declarations(p)
@@ -182,11 +184,12 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
         _security_group_ports(p, env, declared, problems)
     if "compose/docker-compose.yml" in p.files:
         _compose_ports(p, expect)
-    for service in sorted(declared):
-        path = f"docker/{service}.Dockerfile"
-        if path in p.files:
-            for what, value in _dockerfile_ports(p.text(path)):
-                expect(path, service, service, what, value)
+    if CI_CD in p.files:
+        _build_matrix_ports(p, expect)
+    if DOCKERFILE in p.files:
+        problems += [Problem(p.where(DOCKERFILE), f"line {line}", f"{what} hard-codes port {port}; every "
+                                                                  "service's port comes from the PORT build argument")
+                     for line, what, port in _dockerfile_ports(p.text(DOCKERFILE))]
     return problems
 
 
@@ -267,15 +270,36 @@ def _compose_ports(p: PlatformFiles, expect: Expect) -> None:
         for word in test if isinstance(test, list) else [test]:
             if str(word).startswith("http://"):
                 expect(file, obj, service, "health check port", _url_port(word))
+        build = body.get("build")
+        if isinstance(build, dict):
+            expect(file, obj, service, "build argument PORT", _build_args(build.get("args")).get("PORT", "missing"))
 
 
-def _dockerfile_ports(text: str) -> Iterator[tuple[str, str | None]]:
-    for match in re.finditer(r"^EXPOSE\s+(\d+)", text, re.MULTILINE):
-        yield "EXPOSE", match[1]
-    for match in re.finditer(r"\bPORT=(\d+)", text):
-        yield "ENV PORT", match[1]
-    for match in re.finditer(r"http://127\.0\.0\.1:(\d+)/", text):
-        yield "HEALTHCHECK port", match[1]
+def _build_matrix_ports(p: PlatformFiles, expect: Expect) -> None:
+    for job_name, job in sorted(((p.documents(CI_CD) or [{}])[0].get("jobs") or {}).items()):
+        for entry in ((job.get("strategy") or {}).get("matrix") or {}).get("include") or []:
+            if isinstance(entry, dict) and "service" in entry:
+                service = str(entry["service"])
+                expect(CI_CD, f"job {job_name} (service {service})", service, "build argument PORT",
+                       _build_args(entry.get("build-args")).get("PORT", "missing"))
+
+
+def _build_args(args: Any) -> dict[str, str]:
+    """Build arguments as compose (a mapping, or `KEY=value` items) or build-push-action (`KEY=value` lines) has them."""
+    if isinstance(args, dict):
+        return {str(key): str(value) for key, value in args.items()}
+    lines = args.splitlines() if isinstance(args, str) else args if isinstance(args, list) else []
+    pairs = [str(line).partition("=") for line in lines]
+    return {key: value for key, sign, value in pairs if sign}
+
+
+def _dockerfile_ports(text: str) -> Iterator[tuple[int, str, str]]:
+    """Ports written into the Dockerfile: (line, what, port)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        for shape, what in ((r"^\s*EXPOSE\s+(\d+)", "EXPOSE"), (r"\bPORT=(\d+)", "a PORT setting"),
+                            (r"http://127\.0\.0\.1:(\d+)", "the health check URL")):
+            for match in re.finditer(shape, line):
+                yield number, what, match[1]
 
 
 def _security_group_ports(p: PlatformFiles, env: str, declared: Mapping[str, Declared],

@@ -22,6 +22,10 @@ SLOT_LABEL = "bizinfra.dev/slot"  # blue or green, on pods of a blue-green servi
 SLOTS = ("blue", "green")
 LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
 INGRESS_CLASS = "alb"  # the AWS Load Balancer Controller's class
+# `bizinfra generate`'s default output folder, taken to sit at the application repository's root: CI and compose
+# read the generated Dockerfile, and the infrastructure workflow the generated workflows, from there.
+OUTPUT_FOLDER = "generated"
+DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerfile every service builds from
 
 
 def aws_name(*parts: str, limit: int = 63) -> str:
@@ -93,7 +97,8 @@ class ServicePlan:
     deployments: tuple[str, ...]  # its Deployments: one, or one per slot for blue-green
     scrape_annotations: Mapping[str, str]  # what the pod carries so Prometheus scrapes it
     container: str  # its container's name in every pod template: what `kubectl set image` names
-    dockerfile: str  # its Dockerfile, relative to the repository root (the build context)
+    dockerfile: str  # the platform's one Dockerfile, relative to the repository root (the build context)
+    build_args: Mapping[str, str]  # what CI and compose pass that Dockerfile to build this service
 
     @property
     def url(self) -> str:
@@ -292,7 +297,9 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
             "prometheus.io/path": spec.metrics,
         },
         container=name,
-        dockerfile=f"apps/{name}/Dockerfile",  # the seed's Nx monorepo layout
+        dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
+        # SERVICE is the Nx project and its apps/ folder (the seed's monorepo layout).
+        build_args={"SERVICE": name, "PORT": str(spec.port), "HEALTH_PATH": spec.health},
     )
 
 

@@ -1,4 +1,4 @@
-"""Local development target: docker compose, Dockerfiles, the database init script and `.env.example`."""
+"""Local development target: docker compose, the Dockerfile, the database init script and `.env.example`."""
 
 from bizinfra.targets.compose.compose import compile_compose
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
-from bizinfra.plan import DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan
-from bizinfra.targets.compose.dockerfile import dockerfile, dockerfile_path, health_command
+from bizinfra.plan import DOCKERFILE, DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan
+from bizinfra.targets.compose.dockerfile import dockerfile, health_command
 
 Document = dict[str, Any]
 
@@ -21,14 +21,15 @@ PGADMIN_IMAGE = "dpage/pgadmin4:9.18"
 PGADMIN_PORT = 5050
 TOOLS_PROFILE = "tools"  # `docker compose --profile tools up` adds pgAdmin
 # Services build from the application's repository, by default the one holding `generated/` (the
-# default output folder); `.env` can point elsewhere.
+# default output folder); `.env` can point to another checkout, which must hold `generated/` too: the
+# Dockerfile is read from there.
 SOURCE_VARIABLE = "APP_SOURCE_DIR"
 PGADMIN_PASSWORD_VARIABLE = "PGADMIN_PASSWORD"
 
 
 def compile_compose(plan: PlatformPlan) -> list[Artifact]:
-    """Dockerfiles for every service (CI builds them too), and a compose folder per compose environment."""
-    artifacts = [text_file(dockerfile_path(service), dockerfile(service)) for service in plan.environments[0].services]
+    """The Dockerfile every service builds from (CI builds it too), and a compose folder per compose environment."""
+    artifacts = [text_file(DOCKERFILE, dockerfile())]
     environments = plan.on("compose")
     for env in environments:
         folder = "compose" if len(environments) == 1 else f"compose/{env.name}"
@@ -170,6 +171,7 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
         "build": {
             "context": f"${{{SOURCE_VARIABLE}:-{repository_root(folder)}}}",
             "dockerfile": service.dockerfile,  # relative to the repository root, as CI builds it
+            "args": dict(service.build_args),
         },
         "image": f"{service.image}:dev",  # a local tag that never shadows a pushed one
         "ports": [local_port(service.port)],
@@ -252,8 +254,8 @@ def env_example(env: EnvironmentPlan, folder: str, variables: Mapping[Credential
         "# beside docker-compose.yml, with a fresh random value for every empty one. .env is read by",
         "# `docker compose` and never committed; deployed environments read their secrets from AWS Secrets Manager.",
         "",
-        "# The application's repository (package.json, nx.json, apps/, libs/), relative to this folder:",
-        "# the build context, as in CI.",
+        "# The application's repository (package.json, nx.json, apps/, libs/, and generated/, which holds the",
+        "# Dockerfile), relative to this folder: the build context, as in CI.",
         f"{SOURCE_VARIABLE}={repository_root(folder)}",
     ]
     for store in env.datastores:

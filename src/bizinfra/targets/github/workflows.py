@@ -12,7 +12,7 @@ from typing import Any, Literal
 from bizinfra import __version__
 from bizinfra.artifacts import Artifact
 from bizinfra.artifacts import yaml_file as workflow_file
-from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
+from bizinfra.plan import LIVE_SLOT, OUTPUT_FOLDER, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
 
 Document = dict[str, Any]
@@ -146,10 +146,11 @@ def security_job(plan: PlatformPlan, pin: Pin) -> Document:
 def build_job(plan: PlatformPlan, pin: Pin) -> Document:
     services = plan.environments[0].services
     hosts = {registry_host(service.image) for service in services}
+    (dockerfile,) = {service.dockerfile for service in services}  # the platform's one Dockerfile
     matrix = {
         "service": [service.name for service in services],
-        "include": [{"service": s.name, "image": s.image, "dockerfile": s.dockerfile,
-                     "registry": registry_host(s.image)} for s in services],
+        "include": [{"service": s.name, "image": s.image, "registry": registry_host(s.image),
+                     "build-args": build_args(s)} for s in services],
     }
     steps = [checkout(pin), {"name": "Set up Docker Buildx", "uses": uses("setup-buildx", pin)}]
     steps += registry_logins(hosts, pin)
@@ -161,7 +162,8 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
         }},
         {"name": "Build and push", "uses": uses("build-push", pin), "with": {
             "context": ".",
-            "file": "${{ matrix.dockerfile }}",
+            "file": dockerfile,
+            "build-args": "${{ matrix.build-args }}",
             "push": True,
             "tags": "${{ steps.meta.outputs.tags }}",
             "labels": "${{ steps.meta.outputs.labels }}",
@@ -172,6 +174,11 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
     return job("Build ${{ matrix.service }}", 30, {"contents": "read", "packages": "write"}, steps,
                needs=["test", "security"], **{"if": "github.event_name == 'push'"},
                strategy={"fail-fast": False, "matrix": matrix})
+
+
+def build_args(service: ServicePlan) -> str:
+    """The service's build arguments as build-push-action takes them: one `KEY=value` a line."""
+    return "".join(f"{key}={value}\n" for key, value in service.build_args.items())
 
 
 def registry_logins(hosts: set[str], pin: Pin) -> list[Document]:
@@ -425,7 +432,7 @@ def infrastructure(plan: PlatformPlan) -> Document:
             script("Install bizinfra and its validators", f'python -m pip install "bizinfra[test]=={__version__}"'),
             script("Generated files match the specs", "python -m bizinfra check"),
             script("Live workflows match the generated ones", DRIFT_OF_LIVE_WORKFLOWS,
-                   {"GENERATED": f"generated/{plan.name}/github/workflows"}),
+                   {"GENERATED": f"{OUTPUT_FOLDER}/{plan.name}/github/workflows"}),
             script("Lint the workflows", "actionlint .github/workflows/*.yml"),
         ])},
     }
