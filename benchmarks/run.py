@@ -1,7 +1,8 @@
 """The speed benchmark: `python benchmarks/run.py [N ...]` (default 10 100 1000).
 
 Per N it reports the wall time of `python -m bizinfra generate` as a whole process (interpreter
-start included), the time of each stage measured in-process, documents and bytes produced,
+start included; the median of BENCHMARK_REPEATS runs, default 3, each into a folder of its own,
+with the fastest and slowest), the time of each stage measured in-process, documents and bytes produced,
 documents per second, peak memory, the time of `check` on the unchanged tree, and the floor: the
 time to serialize the very same documents with json.dumps and with PyYAML's C dumper, measured
 in the same run. Results are printed and written to benchmarks/RESULTS.md.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,7 @@ from synthetic import synthetic_spec  # noqa: E402
 from bizinfra.pipeline import apply_patches  # noqa: E402
 from bizinfra.plan import resolve  # noqa: E402
 from bizinfra.render import render  # noqa: E402
+from bizinfra.secret_scan import scan  # noqa: E402
 from bizinfra.spec.loader import load_specs  # noqa: E402
 from bizinfra.targets import TARGETS  # noqa: E402
 from bizinfra.writer import write_tree  # noqa: E402
@@ -70,6 +73,7 @@ def stages(spec_dir: Path, out: Path) -> dict[str, Any]:
         artifacts += made
     artifacts = apply_patches(specs[0], artifacts)
     files, figures["render"] = timed(lambda: {f"{plan.name}/{a.path}": render(a, specs[0].source) for a in artifacts})
+    _, figures["secret scan"] = timed(lambda: scan(files))
     _, figures["write"] = timed(lambda: write_tree(out, files))
     documents = [document for artifact in artifacts for document in artifact.documents]
     figures["documents"] = len(documents)
@@ -79,19 +83,26 @@ def stages(spec_dir: Path, out: Path) -> dict[str, Any]:
     return figures
 
 
-def measure(services: int, work: Path) -> dict[str, Any]:
-    case = work / f"n{services}"
-    (case / "specs").mkdir(parents=True)
-    (case / "specs" / "bench.yaml").write_text(yaml.safe_dump(synthetic_spec(services), sort_keys=False))
-    wall, peak = process(["generate"], case)
-    rewall, _ = process(["generate"], case)
-    check, _ = process(["check"], case)
-    figures = stages(case / "specs", work / f"inproc{services}")
-    figures.update({"services": services, "generate wall": wall, "generate again": rewall, "check wall": check,
-                    "peak MiB": peak / 1024})
-    figures["documents/s"] = figures["documents"] / wall
+def measure(services: int, work: Path, repeats: int) -> dict[str, Any]:
+    """Each repeat generates into a folder of its own: nothing is deleted until every run is measured,
+    since on this machine's disk removing a tree slows the next file creations for seconds."""
+    spec = yaml.safe_dump(synthetic_spec(services), sort_keys=False)
+    runs = []
+    for repeat in range(repeats):
+        case = work / f"n{services}-{repeat}"
+        (case / "specs").mkdir(parents=True)
+        (case / "specs" / "bench.yaml").write_text(spec)
+        wall, peak = process(["generate"], case)
+        again, _ = process(["generate"], case)
+        check, _ = process(["check"], case)
+        runs.append({"generate wall": wall, "generate again": again, "check wall": check, "peak MiB": peak / 1024})
+    figures = stages(work / f"n{services}-0" / "specs", work / f"inproc{services}")
+    figures.update({key: statistics.median(run[key] for run in runs) for key in runs[0]})
+    walls = sorted(run["generate wall"] for run in runs)
+    figures.update({"services": services, "generate wall range": f"{walls[0]:.3f} to {walls[-1]:.3f}"})
+    figures["documents/s"] = figures["documents"] / figures["generate wall"]
     figures["floor"] = figures["floor yaml"]
-    figures["ratio to floor"] = wall / figures["floor"]
+    figures["ratio to floor"] = figures["generate wall"] / figures["floor"]
     return figures
 
 
@@ -104,8 +115,8 @@ def machine() -> str:
 
 
 def report(results: list[dict[str, Any]]) -> str:
-    columns = ["services", "generate wall", "generate again", "check wall", "load", "resolve",
-               *[f"target {name}" for name in TARGETS], "render", "write", "documents", "bytes",
+    columns = ["services", "generate wall", "generate wall range", "generate again", "check wall", "load", "resolve",
+               *[f"target {name}" for name in TARGETS], "render", "secret scan", "write", "documents", "bytes",
                "documents/s", "peak MiB", "floor json", "floor yaml", "ratio to floor"]
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for result in results:
@@ -116,8 +127,9 @@ def report(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     sizes = [int(arg) for arg in sys.argv[1:]] or [10, 100, 1000]
+    repeats = int(os.environ.get("BENCHMARK_REPEATS", "3"))
     with tempfile.TemporaryDirectory() as folder:
-        results = [measure(n, Path(folder)) for n in sizes]
+        results = [measure(n, Path(folder), repeats) for n in sizes]
     table = report(results)
     print(table)
     scaling = ""
@@ -129,7 +141,9 @@ def main() -> None:
         "# Benchmark results\n\n"
         f"Machine: {machine()}.\n\n"
         "Times in seconds. `generate wall` is the whole `python -m bizinfra generate` process into an empty folder, "
-        "interpreter start included; `generate again` the same on the unchanged tree; stage times are measured "
+        f"interpreter start included, the median of {repeats} runs (`generate wall range`: the fastest and slowest); "
+        "`generate again` the same on the unchanged tree, `check wall` a `check` of it, and `peak MiB` the "
+        "generating process's peak resident memory, medians too; stage times are measured "
         "in-process; the floor is the time PyYAML's C dumper (`floor yaml`) takes to serialize the very same "
         "documents in the same run, and `ratio to floor` is `generate wall` over it.\n\n"
         f"{table}\n{scaling}")
