@@ -29,7 +29,9 @@ ORIGIN_REQUEST_POLICY = "Managed-AllViewer"
 RESPONSE_HEADERS_POLICY = "Managed-SecurityHeadersPolicy"
 # AWS managed rule groups every public API gets (AWS WAF developer guide, "Baseline rule groups").
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
-RATE_WINDOW_SECONDS = 300  # the window `edge.rate_limit` counts over
+# The window `edge.rate_limit` counts over: AWS WAF's default, of 60, 120, 300 or 600 (AWS WAF developer guide,
+# "Rate-based rule high-level settings", which also gives the limit's range, 10 to 2,000,000,000).
+RATE_WINDOW_SECONDS = 300
 # CloudFront's addresses towards origins, as an AWS-managed prefix list: only CloudFront may reach the load balancer.
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
