@@ -110,6 +110,23 @@ def test_target_groups_are_the_ones_the_kubernetes_bindings_name(platform: Platf
 
 
 @given(platforms(max_services=4))
+def test_the_load_balancer_controller_only_reads_and_registers_pods_in_the_bound_target_groups(
+        platform: Platform) -> None:
+    for env in kubernetes_envs(platform):
+        files = environment_files(env)
+        groups = found(files, "aws_lb_target_group")
+        policy = found(files, "aws_iam_policy_document", "data")["aws_load_balancer_controller"]["statement"]
+        writes = [(action, tuple(s["resources"])) for s in policy for action in s["actions"]
+                  if not action.split(":")[1].startswith(("Describe", "Get"))]
+        expected = tuple(f"arn:${{data.aws_partition.current.partition}}:elasticloadbalancing:{env.region}:"
+                         f"${{data.aws_caller_identity.current.account_id}}:targetgroup/{group['name']}/*"
+                         for group in groups.values())
+        assert sorted(writes) == sorted((action, expected) for action in
+                                        ["elasticloadbalancing:DeregisterTargets",
+                                         "elasticloadbalancing:RegisterTargets"] if expected)
+
+
+@given(platforms(max_services=4))
 def test_the_edge_matches_both_schemas_and_only_the_waf_acl_is_beyond_the_6x_file(platform: Platform) -> None:
     for env in kubernetes_envs(platform):
         files = environment_files(env)

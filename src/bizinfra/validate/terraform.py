@@ -349,10 +349,9 @@ def _resolve(root: str, names: list[str], declared: Mapping[str, set[str]], sche
 CHECKOV_SKIPS = {
     "CKV_AWS_394": "Availability zones are taken by position (the first N names, sorted); pinning them would need "
                    "zone names in the spec, and a zone AWS adds later sorts after the ones in use.",
-    "CKV_AWS_111": "The KMS key policy's `kms:*` for the account root is AWS's default key policy (IAM decides), and "
-                   "the load balancer controller's upstream policy creates load balancers, which have no ARN before.",
-    "CKV_AWS_356": "Same two documents: a key policy's `*` means the key itself; the controller's create and "
-                   "describe calls take no resource ARN.",
+    "CKV_AWS_111": "The KMS key policy's `kms:*` for the account root is AWS's default key policy (IAM decides).",
+    "CKV_AWS_356": "A key policy's `*` means the key itself; the describe calls of the load balancer controller and "
+                   "the Cluster Autoscaler take no resource ARN.",
     "CKV_AWS_109": "The KMS key policy lets the account's IAM administer the key: AWS's default key policy.",
     "CKV_AWS_341": "Hop limit 2, so pods that read instance metadata (the load balancer controller's VPC lookup) "
                    "still can; pods get AWS credentials from EKS Pod Identity, not the node's role.",

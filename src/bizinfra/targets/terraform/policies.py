@@ -8,24 +8,21 @@ from bizinfra.targets.terraform.blocks import Block, condition, ref, statement
 PARTITION = ref("data.aws_partition.current.partition")
 ACCOUNT = ref("data.aws_caller_identity.current.account_id")
 KMS_KEY = ref("aws_kms_key.main.arn")
-# The load balancer controller tags what it creates with these keys; the conditions below keep it to its own.
-INGRESS_TAG = "ingress.k8s.aws/cluster"
-SERVICE_TAG = "service.k8s.aws/cluster"
 
 
 def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
-    """The AWS Load Balancer Controller: read the network, manage the load balancers, target groups and security
-    groups it created (recognised by its tags). Follows the controller's published IAM policy (docs/install)."""
+    """The AWS Load Balancer Controller, used only for TargetGroupBindings: Terraform owns the load balancer, its
+    listeners and target groups, so the controller may read the network and register pod IPs in the bound target
+    groups, and nothing else. Its published policy would also let it create, retag and delete load balancers and
+    rewrite any listener in the account, which here only widens what a compromised controller could break.
+    The read-only actions are the published policy's."""
     lb_arn = f"arn:{PARTITION}:elasticloadbalancing:{env.region}:{ACCOUNT}"
-    owned = [condition("Null", f"aws:ResourceTag/{INGRESS_TAG}", ["false"])]
     # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only.
     bound = [f"{lb_arn}:targetgroup/{target_group_name(env, service)}/*" for service in env.services
              if service.public_host]
     return [
         *([statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"], bound,
                      sid="RegisterPodsInBoundTargetGroups")] if bound else []),
-        statement(["iam:CreateServiceLinkedRole"], ["*"], sid="ServiceLinkedRole", conditions=[
-            condition("StringEquals", "iam:AWSServiceName", ["elasticloadbalancing.amazonaws.com"])]),
         statement([
             "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
             "ec2:DescribeCoipPools", "ec2:DescribeInstances", "ec2:DescribeInternetGateways",
@@ -40,42 +37,7 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
             "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroupAttributes",
             "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
             "elasticloadbalancing:DescribeTrustStores",
-            "acm:DescribeCertificate", "acm:ListCertificates", "cognito-idp:DescribeUserPoolClient",
-            "iam:GetServerCertificate", "iam:ListServerCertificates", "shield:DescribeProtection",
-            "shield:GetSubscriptionState", "wafv2:GetWebACL", "wafv2:GetWebACLForResource",
         ], ["*"], sid="Discover"),
-        statement(["shield:CreateProtection", "shield:DeleteProtection", "wafv2:AssociateWebACL",
-                   "wafv2:DisassociateWebACL"], ["*"], sid="ProtectLoadBalancers"),
-        statement(["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], ["*"],
-                  sid="OpenBackendPorts", conditions=[
-                      condition("StringEquals", "ec2:Vpc", [f"arn:{PARTITION}:ec2:{env.region}:{ACCOUNT}:vpc/"
-                                                            + ref("aws_vpc.main.id")])]),
-        statement(["ec2:CreateSecurityGroup"], ["*"], sid="CreateSecurityGroups"),
-        statement(["ec2:CreateTags"], [f"arn:{PARTITION}:ec2:*:*:security-group/*"], sid="TagNewSecurityGroups",
-                  conditions=[condition("StringEquals", "ec2:CreateAction", ["CreateSecurityGroup"]),
-                              condition("Null", f"aws:RequestTag/{INGRESS_TAG}", ["false"])]),
-        statement(["ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteSecurityGroup"],
-                  [f"arn:{PARTITION}:ec2:*:*:security-group/*"], sid="ManageOwnSecurityGroups", conditions=owned),
-        statement(["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], ["*"],
-                  sid="CreateTaggedLoadBalancers", conditions=[
-                      condition("ForAnyValue:StringEquals", "aws:TagKeys", [INGRESS_TAG, SERVICE_TAG])]),
-        statement(["elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateRule",
-                   "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteRule"], ["*"],
-                  sid="ManageListeners"),
-        statement(["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-                  [f"{lb_arn}:loadbalancer/*", f"{lb_arn}:targetgroup/*", f"{lb_arn}:listener/*",
-                   f"{lb_arn}:listener-rule/*"], sid="TagLoadBalancers"),
-        statement([
-            "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
-            "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListenerAttributes",
-            "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:ModifyTargetGroup",
-            "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
-            "elasticloadbalancing:SetIpAddressType", "elasticloadbalancing:SetSecurityGroups",
-            "elasticloadbalancing:SetSubnets",
-        ], ["*"], sid="ManageOwnLoadBalancers", conditions=owned),
-        statement(["elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:ModifyListener",
-                   "elasticloadbalancing:ModifyRule", "elasticloadbalancing:RemoveListenerCertificates",
-                   "elasticloadbalancing:SetWebAcl"], ["*"], sid="ConfigureListeners"),
     ]
 
 
