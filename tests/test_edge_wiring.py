@@ -84,6 +84,26 @@ def test_deploy_roles_of_random_platforms_check_and_trust_one_subject_each(platf
 
 
 @given(platforms(max_services=2))
+def test_one_stack_creates_the_accounts_github_provider_and_every_role_trusts_it_by_its_fixed_arn(
+        platform: Platform) -> None:
+    # IAM holds one OIDC provider per URL per account: two stacks creating it in a shared account would collide.
+    creators = []
+    for env in kubernetes_environments(with_repository(platform, REPOSITORY)):
+        files = environment_files(env)
+        provider = found(files, "resource", "aws_iam_openid_connect_provider")["github"]
+        assert provider["count"] == "${var.create_github_oidc_provider ? 1 : 0}"
+        if files["deploy.tf.json"]["variable"]["create_github_oidc_provider"]["default"]:
+            creators.append(env.name)
+        (trust,) = found(files, "data", "aws_iam_policy_document")["deploy_trust"]["statement"]
+        (principal,) = trust["principals"]
+        assert principal["identifiers"] == [
+            "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}"
+            ":oidc-provider/token.actions.githubusercontent.com"]
+        assert provider["url"] == "https://token.actions.githubusercontent.com"
+    assert len(creators) == (1 if kubernetes_environments(platform) else 0)
+
+
+@given(platforms(max_services=2))
 def test_vpc_cni_enforces_network_policies_wherever_kubernetes_runs(platform: Platform) -> None:
     for env in kubernetes_environments(platform):
         addon = found(environment_files(env), "resource", "aws_eks_addon")["vpc_cni"]

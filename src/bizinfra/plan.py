@@ -162,6 +162,7 @@ class EnvironmentPlan:
     spot: bool  # the nodes run on EC2 Spot capacity
     rate_limit: int  # requests per client IP per 5 minutes before the web application firewall blocks
     creates_zone: bool  # this stack creates the domain's public Route 53 zone; the others look it up
+    creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
 
     @property
     def qualified_name(self) -> str:
@@ -252,7 +253,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         runbooks=platform.monitoring.runbooks.rstrip("/"),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
         rate_limit=platform.edge.rate_limit,
-        creates_zone=platform.edge.zone == "create" and env_name == _zone_owner(platform),
+        creates_zone=platform.edge.zone == "create" and env_name == _owner_stack(platform),
+        creates_github_oidc=env_name == _owner_stack(platform),
     )
 
 
@@ -422,8 +424,9 @@ def load_balancer_name(env: EnvironmentPlan) -> str:
     return aws_name(env.platform, env.name, limit=32)
 
 
-def _zone_owner(platform: Platform) -> str | None:
-    """The one environment whose stack creates the public zone: production, else the first on Kubernetes."""
+def _owner_stack(platform: Platform) -> str | None:
+    """The one environment whose stack creates what exists once per domain or account (the public zone, GitHub's
+    OIDC provider): production, else the first on Kubernetes."""
     kubernetes = sorted(name for name, env in platform.environments.items() if env.runs_on == "kubernetes")
     return next((name for name in kubernetes if platform.is_production(name)), kubernetes[0] if kubernetes else None)
 

@@ -18,6 +18,7 @@ from bizinfra.targets.terraform.blocks import (
     ref,
     resource,
     statement,
+    variable,
 )
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
@@ -34,16 +35,12 @@ def deploy_role(env: EnvironmentPlan) -> Block:
         return output("deploy_role_arn", "not created: set delivery.repository (owner/name) in the spec so the role "
                       "trusts only that repository's deploy jobs", "The IAM role GitHub Actions deploys with.")
     account = ref("data.aws_caller_identity.current.account_id")
+    partition = ref("data.aws_partition.current.partition")
     return merge(
-        # Since July 2023 IAM trusts GitHub's issuer through its own root CAs and ignores the thumbprint; the
-        # attribute is optional (and computed) in both provider schemas, so none is pinned here.
-        resource("aws_iam_openid_connect_provider", "github", {
-            "url": f"https://{GITHUB_ISSUER}",
-            "client_id_list": [AUDIENCE],
-        }),
+        github_oidc_provider(env),
         policy_document("deploy_trust", [statement(
             ["sts:AssumeRoleWithWebIdentity"],
-            principals=[principal("Federated", ref("aws_iam_openid_connect_provider.github.arn"))],
+            principals=[principal("Federated", f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_ISSUER}")],
             conditions=[condition("StringEquals", f"{GITHUB_ISSUER}:aud", [AUDIENCE]),
                         condition("StringEquals", f"{GITHUB_ISSUER}:sub", [env.deploy_subject])],
         )]),
@@ -52,10 +49,11 @@ def deploy_role(env: EnvironmentPlan) -> Block:
             "description": f"GitHub Actions deploys to {env.cluster_name} (jobs of {env.deploy_subject})",
             "assume_role_policy": ref("data.aws_iam_policy_document.deploy_trust.json"),
             "max_session_duration": 3600,
+            "depends_on": ["aws_iam_openid_connect_provider.github"],  # when this stack creates it
         }),
         policy_document("deploy", [statement(
             ["eks:DescribeCluster"],
-            [f"arn:{ref('data.aws_partition.current.partition')}:eks:{env.region}:{account}:cluster/"
+            [f"arn:{partition}:eks:{env.region}:{account}:cluster/"
              f"{env.cluster_name}"], sid="FindCluster")]),
         resource("aws_iam_role_policy", "deploy", {
             "name": "describe-cluster",
@@ -69,10 +67,28 @@ def deploy_role(env: EnvironmentPlan) -> Block:
         resource("aws_eks_access_policy_association", "deploy", {
             "cluster_name": ref("aws_eks_cluster.main.name"),
             "principal_arn": ref("aws_eks_access_entry.deploy.principal_arn"),
-            "policy_arn": f"arn:{ref('data.aws_partition.current.partition')}:eks::aws:cluster-access-policy/"
+            "policy_arn": f"arn:{partition}:eks::aws:cluster-access-policy/"
                           f"{EDIT_POLICY}",
             "access_scope": {"type": "namespace", "namespaces": [env.namespace]},
         }),
         output("deploy_role_arn", ref("aws_iam_role.deploy.arn"),
                f"The IAM role GitHub Actions deploys with ({env.deploy_role}); trusts {env.deploy_subject} only."),
+    )
+
+
+def github_oidc_provider(env: EnvironmentPlan) -> Block:
+    """IAM holds one provider per issuer URL per account, so when environments share an account only one stack may
+    create it; the roles trust it by its ARN, which is fixed by the account and the URL, so no stack looks it up."""
+    return merge(
+        variable("create_github_oidc_provider", "bool",
+                 "Whether this stack creates the account's GitHub Actions OIDC provider: true in exactly one stack "
+                 "per AWS account, false where the account already has it (IAM allows one per URL).",
+                 env.creates_github_oidc),
+        # Since July 2023 IAM trusts GitHub's issuer through its own root CAs and ignores the thumbprint; the
+        # attribute is optional (and computed) in both provider schemas, so none is pinned here.
+        resource("aws_iam_openid_connect_provider", "github", {
+            "count": "${var.create_github_oidc_provider ? 1 : 0}",
+            "url": f"https://{GITHUB_ISSUER}",
+            "client_id_list": [AUDIENCE],
+        }),
     )
