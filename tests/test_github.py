@@ -289,6 +289,33 @@ def test_bundled_production_switches_blue_green_in_order() -> None:
         "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/business-app-production-deploy"
 
 
+STAND_IN_KUBECTL = """#!/bin/sh
+echo "$*" >> "$CALLS"
+case "$1 $2" in "get deployment") printf %s "$LIVE_NOW" ;; esac
+"""
+
+
+@pytest.mark.parametrize(("live_now", "expected"), [("7", "7"), ("1", "3"), ("", "3")])
+def test_the_idle_slot_starts_as_large_as_the_live_slot_runs_and_never_below_the_minimum(
+        tmp_path: Path, live_now: str, expected: str) -> None:
+    steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
+    find, deploy = steps["Find the live slot of api-gateway"], steps["Deploy api-gateway to its idle slot"]
+    kubectl, calls, outputs = tmp_path / "kubectl", tmp_path / "calls", tmp_path / "outputs"
+    kubectl.write_text(STAND_IN_KUBECTL)
+    kubectl.chmod(0o755)
+    base = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls), "LIVE_NOW": live_now,
+            "NAMESPACE": "business-app", "GITHUB_OUTPUT": str(outputs), "GITHUB_SHA": "abc"}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", find["run"]], env={**base, **find["env"]}, check=True)
+    found = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    step_env = {k: v.replace("${{ steps.slot-api-gateway.outputs.live-replicas }}", found["live-replicas"])
+                .replace("${{ steps.slot-api-gateway.outputs.idle-deployment }}", found["idle-deployment"])
+                for k, v in deploy["env"].items()}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", deploy["run"]], env={**base, **step_env}, check=True)
+    assert found["idle-deployment"] == "api-gateway-green"
+    assert f"scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in \
+        calls.read_text().splitlines()
+
+
 def test_bundled_staging_rolls_every_service() -> None:
     doc = workflows(bundled())["ci-cd.yml"]
     assert doc["on"]["push"] == {"branches": ["develop", "main"]}

@@ -260,17 +260,24 @@ def slot_env(service: ServicePlan) -> dict[str, str]:
 
 
 FIND_SLOTS = """\
-{lookup}{{
+{lookup}live_replicas="$(kubectl get deployment "$live_deployment" --namespace "$NAMESPACE" \\
+  --output "jsonpath={{.spec.replicas}}")"
+{{
   echo "live=$live"
   echo "live-deployment=$live_deployment"
+  echo "live-replicas=${{live_replicas:-0}}"
   echo "idle=$idle"
   echo "idle-deployment=$idle_deployment"
 }} >> "$GITHUB_OUTPUT"
 """
 
+# The idle slot starts as large as the live one has scaled, so the switch takes the load without waiting for the
+# autoscaler; never below the service's minimum.
 IDLE_DEPLOY = """\
+replicas="$MIN_REPLICAS"
+if [ "$LIVE_REPLICAS" -gt "$replicas" ]; then replicas="$LIVE_REPLICAS"; fi
 kubectl set image "deployment/$DEPLOYMENT" "$CONTAINER=$IMAGE:sha-$GITHUB_SHA" --namespace "$NAMESPACE"
-kubectl scale "deployment/$DEPLOYMENT" --replicas "$REPLICAS" --namespace "$NAMESPACE"
+kubectl scale "deployment/$DEPLOYMENT" --replicas "$replicas" --namespace "$NAMESPACE"
 kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
 """
 
@@ -305,7 +312,8 @@ def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
     steps = [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()), slot_env(s),
                     id=step_id(s)) for s in env.services]
     steps += [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
-        "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(s), "REPLICAS": str(s.replicas.min),
+        "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(s), "MIN_REPLICAS": str(s.replicas.min),
+        "LIVE_REPLICAS": slot_output(s, "live-replicas"),
         "TIMEOUT": ROLLOUT_TIMEOUT}) for s in env.services]
     steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), "LOCAL_PORT": str(SMOKE_PORT), "PORT": str(s.port),
