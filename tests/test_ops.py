@@ -22,6 +22,8 @@ case "$(basename "$0") $*" in
                        2999-01-01T02:00:00+00:00 database/postgres/new.sql.gz ;;
   "aws s3 cp"*) cat > /dev/null ;;
   "pg_dump"*) echo "-- dump" ;;
+  "kubectl "*" get deployment/"*) printf %s "${{REPLICAS-2}}" ;;
+  "kubectl "*" get pods "*) printf %s "${{PODS-auth-service-green-5d8f-x2k auth-service-green-5d8f-q7m}}" ;;
 esac
 """
 
@@ -31,15 +33,16 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_files(bundled_platform(), tmp_path_factory.mktemp("ops"))
 
 
-def run_script(script: Path, args: list[str], tmp_path: Path) -> tuple[int, str, list[str]]:
-    """Run with kubectl, aws and pg_dump replaced by stand-ins that log their arguments."""
+def run_script(script: Path, args: list[str], tmp_path: Path, **cluster: str) -> tuple[int, str, list[str]]:
+    """Run with kubectl, aws and pg_dump replaced by stand-ins that log their arguments; `cluster` sets what the
+    stand-in kubectl answers (REPLICAS of a Deployment, running PODS)."""
     bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
     bin_dir.mkdir(exist_ok=True)
     log.write_text("")
     for name in ("kubectl", "aws", "pg_dump"):
         (bin_dir / name).write_text(STUB.format(log=log))
         (bin_dir / name).chmod(0o755)
-    result = run([str(script), *args], env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    result = run([str(script), *args], env={"PATH": f"{bin_dir}:/usr/bin:/bin", **cluster})
     return result.returncode, result.stderr, log.read_text().splitlines()
 
 
@@ -71,12 +74,20 @@ def test_rollback_undoes_the_plans_deployment_in_the_plans_namespace(bundled: Pa
     code, stderr, calls = run_script(bundled / "scripts" / "rollback.sh", ["production", "auth-service", "7", "green"],
                                      tmp_path)
     assert code == 0, stderr
-    assert calls[1:] == [
+    assert calls[2:] == [
         "kubectl --context business-app-production --namespace business-app rollout undo "
         "deployment/auth-service-green --to-revision=7",
         "kubectl --context business-app-production --namespace business-app rollout status "
         "deployment/auth-service-green --timeout=10m",
     ]
+
+
+def test_rollback_refuses_a_slot_that_runs_no_pods(bundled: Path, tmp_path: Path) -> None:
+    code, stderr, calls = run_script(bundled / "scripts" / "rollback.sh", ["production", "auth-service", "7", "blue"],
+                                     tmp_path, REPLICAS="0")
+    assert code == 2
+    assert "deployment/auth-service-blue runs no replicas" in stderr
+    assert not any("rollout" in call for call in calls)
 
 
 def test_backup_streams_every_database_to_the_bucket_and_prunes_old_dumps(bundled: Path, tmp_path: Path) -> None:
@@ -102,10 +113,19 @@ def test_debug_db_checks_the_plans_instance_from_a_service_that_uses_it(bundled:
     code, stderr, calls = run_script(bundled / "scripts" / "debug-db.sh", ["staging", "postgres"], tmp_path)
     assert code == 0, stderr
     assert any("--db-instance-identifier business-app-staging-postgres" in c for c in calls)
+    (find,) = [c for c in calls if " get pods " in c]
+    assert "--selector app.kubernetes.io/name=auth-service" in find and "status.phase=Running" in find
     (connect,) = [c for c in calls if " exec " in c]
     assert connect.startswith("kubectl --context business-app-staging --namespace business-app exec "
-                              "deployment/auth-service -- node -e")
+                              "auth-service-green-5d8f-x2k -- node -e")
     assert connect.endswith("postgres.business-app.internal 5432")
+
+
+def test_debug_db_fails_when_no_pod_of_the_client_runs(bundled: Path, tmp_path: Path) -> None:
+    code, stderr, calls = run_script(bundled / "scripts" / "debug-db.sh", ["production", "postgres"], tmp_path, PODS="")
+    assert code == 1
+    assert "no running pod of auth-service in production" in stderr
+    assert not any(" exec " in call for call in calls)
 
 
 @given(platform=platforms())

@@ -47,14 +47,16 @@ case "$environment/$store" in
     identifier="business-app-production-postgres"
     host="postgres.business-app.internal"
     port="5432"
-    client="auth-service-blue"
+    client="auth-service"
+    selector="app.kubernetes.io/name=auth-service,app.kubernetes.io/part-of=business-app"
     ;;
   "production/redis")
     engine="redis"
     identifier="business-app-production-redis"
     host="redis.business-app.internal"
     port="6379"
-    client="api-gateway-blue"
+    client="api-gateway"
+    selector="app.kubernetes.io/name=api-gateway,app.kubernetes.io/part-of=business-app"
     ;;
   "staging/postgres")
     engine="postgres"
@@ -62,6 +64,7 @@ case "$environment/$store" in
     host="postgres.business-app.internal"
     port="5432"
     client="auth-service"
+    selector="app.kubernetes.io/name=auth-service,app.kubernetes.io/part-of=business-app"
     ;;
   "staging/redis")
     engine="redis"
@@ -69,6 +72,7 @@ case "$environment/$store" in
     host="redis.business-app.internal"
     port="6379"
     client="api-gateway"
+    selector="app.kubernetes.io/name=api-gateway,app.kubernetes.io/part-of=business-app"
     ;;
   *)
     fail "no data store '$store' in $environment; one of: postgres, redis"
@@ -108,6 +112,13 @@ if [[ -z "$client" ]]; then
   echo "no service uses $store in $environment; skipping the connection test"
   exit 0
 fi
-echo "== connecting to $host:$port from deployment/$client"
-kubectl --context "$cluster" --namespace "$namespace" exec "deployment/$client" -- \
+pods="$(kubectl --context "$cluster" --namespace "$namespace" get pods --selector "$selector" \
+  --field-selector status.phase=Running --output 'jsonpath={.items[*].metadata.name}')"
+pod="${pods%% *}"
+if [[ -z "$pod" ]]; then
+  echo "no running pod of $client in $environment to test the connection from" >&2
+  exit 1
+fi
+echo "== connecting to $host:$port from pod/$pod ($client)"
+kubectl --context "$cluster" --namespace "$namespace" exec "$pod" -- \
   node -e 'const [host, port] = process.argv.slice(1); const socket = require("net").connect(Number(port), host); socket.setTimeout(5000); socket.on("connect", () => { console.log("connected to " + host + ":" + port); process.exit(0); }); socket.on("timeout", () => { console.error("timed out"); process.exit(1); }); socket.on("error", (error) => { console.error(error.message); process.exit(1); });' "$host" "$port"

@@ -43,6 +43,7 @@ case "$environment/$store" in
     host="cache.shop.internal"
     port="6379"
     client="cart"
+    selector="app.kubernetes.io/name=cart,app.kubernetes.io/part-of=shop"
     ;;
   *)
     fail "no data store '$store' in $environment; one of: cache"
@@ -82,6 +83,13 @@ if [[ -z "$client" ]]; then
   echo "no service uses $store in $environment; skipping the connection test"
   exit 0
 fi
-echo "== connecting to $host:$port from deployment/$client"
-kubectl --context "$cluster" --namespace "$namespace" exec "deployment/$client" -- \
+pods="$(kubectl --context "$cluster" --namespace "$namespace" get pods --selector "$selector" \
+  --field-selector status.phase=Running --output 'jsonpath={.items[*].metadata.name}')"
+pod="${pods%% *}"
+if [[ -z "$pod" ]]; then
+  echo "no running pod of $client in $environment to test the connection from" >&2
+  exit 1
+fi
+echo "== connecting to $host:$port from pod/$pod ($client)"
+kubectl --context "$cluster" --namespace "$namespace" exec "$pod" -- \
   node -e 'const [host, port] = process.argv.slice(1); const socket = require("net").connect(Number(port), host); socket.setTimeout(5000); socket.on("connect", () => { console.log("connected to " + host + ":" + port); process.exit(0); }); socket.on("timeout", () => { console.error("timed out"); process.exit(1); }); socket.on("error", (error) => { console.error(error.message); process.exit(1); });' "$host" "$port"

@@ -67,5 +67,11 @@ if ! kubectl config get-contexts "$cluster" >/dev/null 2>&1; then
   exit 1
 fi
 
+# Blue-green's idle slot runs no pods: undoing it would report success and change nothing that serves traffic.
+replicas="$(kubectl --context "$cluster" --namespace "$namespace" get "deployment/$deployment" \
+  --output 'jsonpath={.spec.replicas}')"
+if [[ "${replicas:-0}" == "0" ]]; then
+  fail "deployment/$deployment runs no replicas (an idle slot?); roll back the slot the Service selects"
+fi
 kubectl --context "$cluster" --namespace "$namespace" rollout undo "deployment/$deployment" --to-revision="$revision"
 kubectl --context "$cluster" --namespace "$namespace" rollout status "deployment/$deployment" --timeout=10m

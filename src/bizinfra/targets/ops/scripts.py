@@ -104,6 +104,12 @@ case "$environment/$service/$slot" in
 esac
 
 {KUBECTL_CONTEXT}
+# Blue-green's idle slot runs no pods: undoing it would report success and change nothing that serves traffic.
+replicas="$(kubectl --context "$cluster" --namespace "$namespace" get "deployment/$deployment" \\
+  --output 'jsonpath={{.spec.replicas}}')"
+if [[ "${{replicas:-0}}" == "0" ]]; then
+  fail "deployment/$deployment runs no replicas (an idle slot?); roll back the slot the Service selects"
+fi
 kubectl --context "$cluster" --namespace "$namespace" rollout undo "deployment/$deployment" --to-revision="$revision"
 kubectl --context "$cluster" --namespace "$namespace" rollout status "deployment/$deployment" --timeout=10m
 """
@@ -200,10 +206,11 @@ def debug_script(envs: tuple[EnvironmentPlan, ...]) -> str:
     for env in envs:
         for store in env.datastores:
             users = [env.service(name) for name in store.users]
-            client = users[0].deployments[0] if users else ""
+            # Any running pod of the first user, whichever slot it belongs to: an idle slot has none.
+            selector = ",".join(f"{k}={v}" for k, v in users[0].selector.items()) if users else ""
             arms[f'"{env.name}/{store.name}"'] = [
                 f'engine="{store.engine}"', f'identifier="{store.identifier}"', f'host="{store.host}"',
-                f'port="{store.port}"', f'client="{client}"']
+                f'port="{store.port}"', f'client="{users[0].name if users else ""}"', f'selector="{selector}"']
     arms["*"] = [f'fail "no data store \'$store\' in $environment; one of: {", ".join(stores)}"']
     return f"""#!/usr/bin/env bash
 # Why can't the services reach a data store? Its AWS status, its security groups' rules, and a TCP
@@ -258,7 +265,14 @@ if [[ -z "$client" ]]; then
   echo "no service uses $store in $environment; skipping the connection test"
   exit 0
 fi
-echo "== connecting to $host:$port from deployment/$client"
-kubectl --context "$cluster" --namespace "$namespace" exec "deployment/$client" -- \\
+pods="$(kubectl --context "$cluster" --namespace "$namespace" get pods --selector "$selector" \\
+  --field-selector status.phase=Running --output 'jsonpath={{.items[*].metadata.name}}')"
+pod="${{pods%% *}}"
+if [[ -z "$pod" ]]; then
+  echo "no running pod of $client in $environment to test the connection from" >&2
+  exit 1
+fi
+echo "== connecting to $host:$port from pod/$pod ($client)"
+kubectl --context "$cluster" --namespace "$namespace" exec "$pod" -- \\
   node -e '{_TCP_CHECK}' "$host" "$port"
 """
