@@ -1,7 +1,7 @@
 """The database bootstrap: per PostgreSQL store and Kubernetes environment, a Job that creates the application role
-and the services' databases with the RDS-managed master secret, its IAM role, its NetworkPolicy, and the spec's
-refusal of a service that would take its name. Where a PostgreSQL server is installed, the generated SQL runs twice
-against it.
+and the services' databases with the RDS-managed master secret, its IAM role, its NetworkPolicy, the deploy job's
+wait for it, and the spec's refusal of a service that would take its name. Where a PostgreSQL server is
+installed, the generated SQL runs twice against it.
 
 Expected values come from the spec (stores, engines, versions, ports, who uses what), never from the plan."""
 
@@ -25,8 +25,10 @@ from hypothesis import given
 from pydantic import ValidationError
 
 from bizinfra.plan import resolve
+from bizinfra.render import render
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
+from bizinfra.targets.github import compile_github
 from bizinfra.targets.terraform import environment_files
 from tests.conftest import SPECS, optional_tool
 from tests.kubernetes_support import Document, environments, kustomization, named, of_kind, rendered
@@ -184,6 +186,24 @@ def test_the_bootstrap_may_reach_only_its_store_dns_and_https(platform: Platform
             expected |= {(json.dumps({"ipBlock": {"cidr": cidr}}), "TCP", platform.datastore_port(store))
                          for cidr in network.private_subnets}
             assert egress == expected
+
+
+# -- the deploy job waits for it ------------------------------------------------------------------------------------
+
+
+@given(platforms())
+def test_the_deploy_job_waits_for_the_bootstrap_before_any_rollout(platform: Platform) -> None:
+    plan = resolve(platform, "spec.yaml")
+    (workflow,) = [yaml.safe_load(render(a, "spec.yaml")) for a in compile_github(plan) if a.path.endswith("ci-cd.yml")]
+    stores = postgres_stores(platform)
+    for env in ("staging", "production"):
+        steps = workflow["jobs"][f"deploy-{env}"]["steps"]
+        waits = [i for i, step in enumerate(steps) if "kubectl wait --for=condition=complete" in step.get("run", "")]
+        assert sorted(steps[i]["env"]["JOB"] for i in waits) == sorted(f"{store}-bootstrap" for store in stores)
+        for i in waits:
+            assert '"job/$JOB"' in steps[i]["run"] and '--timeout "$TIMEOUT"' in steps[i]["run"]
+        rollouts = [i for i, step in enumerate(steps) if "kubectl set image" in step.get("run", "")]
+        assert rollouts and all(wait < min(rollouts) for wait in waits)
 
 
 # -- the spec keeps the name free -------------------------------------------------------------------------------------

@@ -321,3 +321,11 @@ def test_a_bootstrap_job_without_its_service_account_or_secret_is_named() -> Non
         f"{BOOTSTRAP}: Job/postgres-bootstrap: runs as ServiceAccount nobody, which is not generated"]
     assert problems(files, "secrets are references") == [
         f"{BOOTSTRAP}: Job/postgres-bootstrap: reads Secret missing, which no ExternalSecret creates"]
+
+
+def test_a_deploy_waiting_for_a_job_that_is_not_generated_is_named() -> None:
+    path = "business-app/github/workflows/ci-cd.yml"
+    assert bundled()[path].count(b"JOB: postgres-bootstrap\n") == 2  # staging and production
+    files = {**bundled(), path: bundled()[path].replace(b"JOB: postgres-bootstrap\n", b"JOB: orders-bootstrap\n")}
+    assert problems(files, "names agree across targets") == [
+        f"{path}: job deploy-{env}: Job orders-bootstrap is not in kubernetes/{env}" for env in ("production", "staging")]
