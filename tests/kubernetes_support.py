@@ -74,7 +74,7 @@ def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 @dataclass(frozen=True)
 class Pod:
-    """A pod template, as the policies see it: its namespace, its labels and the Deployment it belongs to."""
+    """A pod template, as the policies see it: its namespace, its labels and the Deployment (or Job) it belongs to."""
 
     deployment: str
     namespace: str
@@ -82,8 +82,9 @@ class Pod:
 
 
 def pods(documents: list[Document]) -> list[Pod]:
+    """The pod templates of the Deployments and of the Jobs (the database bootstraps)."""
     return [Pod(d["metadata"]["name"], d["metadata"]["namespace"], d["spec"]["template"]["metadata"]["labels"])
-            for d in of_kind(documents, "Deployment")]
+            for d in of_kind(documents, "Deployment") + of_kind(documents, "Job")]
 
 
 # What a peer of a NetworkPolicy rule names, in the tests' own words.
@@ -91,6 +92,8 @@ DNS = "dns"
 PUBLIC_SUBNETS = "public-subnets"
 PRIVATE_SUBNETS = "private-subnets"
 MONITORING = "monitoring"
+OUTSIDE_THE_VPC = "outside-the-vpc"  # every address but the VPC's: AWS APIs, through the NAT
+POD_IDENTITY_AGENT = "pod-identity-agent"  # EKS Pod Identity's credentials endpoint on the node
 
 
 @dataclass(frozen=True, order=True)
@@ -104,7 +107,7 @@ class Edge:
     port: int
 
 
-def allowed_edges(documents: list[Document], public: list[str], private: list[str]) -> set[Edge]:
+def allowed_edges(documents: list[Document], public: list[str], private: list[str], vpc: str = "") -> set[Edge]:
     """Every connection the NetworkPolicies allow, per pod: pod peers resolved to Deployments, CIDR peers to
     the subnets they cover, namespaces by name. A peer the tests cannot name fails the test."""
     all_pods = pods(documents)
@@ -117,16 +120,20 @@ def allowed_edges(documents: list[Document], public: list[str], private: list[st
             if direction.capitalize() not in spec["policyTypes"]:
                 continue
             for rule in spec.get(key, []):
-                for peer in _peers(rule[peers_key], all_pods, policy["metadata"]["namespace"], public, private):
+                for peer in _peers(rule[peers_key], all_pods, policy["metadata"]["namespace"], public, private, vpc):
                     for port in rule["ports"]:
                         edges |= {Edge(p.deployment, direction, peer, port["protocol"], port["port"]) for p in selected}
     return edges
 
 
 def _peers(peers: list[Document], all_pods: list[Pod], namespace: str, public: list[str],
-           private: list[str]) -> Iterator[str]:
+           private: list[str], vpc: str) -> Iterator[str]:
     for peer in peers:
-        if "ipBlock" in peer:
+        if peer.get("ipBlock") == {"cidr": "0.0.0.0/0", "except": [vpc]}:
+            yield OUTSIDE_THE_VPC
+        elif peer.get("ipBlock") == {"cidr": "169.254.170.23/32"}:
+            yield POD_IDENTITY_AGENT
+        elif "ipBlock" in peer:
             network = ipaddress.ip_network(peer["ipBlock"]["cidr"])
             assert "except" not in peer["ipBlock"]
             if any(network == ipaddress.ip_network(c) for c in public):

@@ -88,7 +88,10 @@ def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: d
     assert {(a, b) for a, b, _ in egress if b in spec["services"]} == calls
     stores = {store: body["port"] for store, body in spec["datastores"].items()}
     uses = {(user, store, stores[store]) for user, s in spec["services"].items() for store in s["uses"]}
-    assert {edge for edge in egress if edge[1] in stores} == uses
+    assert {edge for edge in egress if edge[1] in stores and edge[0] in spec["services"]} == uses
+    bootstraps = {(f"{store}-bootstrap", store, port) for store, port in stores.items()
+                  if spec["datastores"][store]["engine"] == "postgres"}
+    assert {edge for edge in egress if edge[1] in stores and edge[0] not in spec["services"]} == bootstraps
     assert {b for a, b, _ in ingress if a == "ingress"} == {n for n, s in spec["services"].items() if "public" in s}
 
 
@@ -273,3 +276,56 @@ def test_a_node_port_opened_to_the_world_is_named() -> None:
     assert problems(files, "network edges match the declared ones") == [
         f"{path}: aws_vpc_security_group_ingress_rule.ssh: admits 0.0.0.0/0 on 22-22; the nodes admit only the load "
         "balancer"]
+
+
+# -- the database bootstrap Job is a workload like the Deployments ----------------------------------------------------
+
+BOOTSTRAP = "business-app/kubernetes/staging/database-bootstrap.yaml"
+POLICIES = "business-app/kubernetes/staging/network-policies.yaml"
+
+
+def test_a_bootstrap_image_without_a_pinned_tag_is_named() -> None:
+    def unpin(job: dict[str, Any]) -> None:
+        job["spec"]["template"]["spec"]["initContainers"][0]["image"] = "amazon/aws-cli:latest"
+        job["spec"]["template"]["spec"]["containers"][0]["image"] = "postgres"
+    files = edit_yaml(bundled(), BOOTSTRAP, "Job", "postgres-bootstrap", unpin)
+    assert problems(files, "images are pinned") == [
+        f"{BOOTSTRAP}: Job/postgres-bootstrap: container bootstrap runs 'postgres', not a pinned tag",
+        f"{BOOTSTRAP}: Job/postgres-bootstrap: container read-master-secret runs 'amazon/aws-cli:latest', "
+        "not a pinned tag"]
+
+
+def test_a_bootstrap_policy_opening_more_than_its_store_is_named() -> None:
+    def widen(policy: dict[str, Any]) -> None:
+        policy["spec"]["egress"][0]["ports"][0]["port"] = 6379  # the Redis store's port
+        policy["spec"]["egress"][1]["to"][0]["ipBlock"].pop("except")
+    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "postgres-bootstrap-traffic", widen)
+    assert problems(files, "network edges match the declared ones") == sorted([
+        f"{POLICIES}: NetworkPolicy: no policy allows egress postgres-bootstrap -> aws-apis:443, which the spec "
+        "declares",
+        f"{POLICIES}: NetworkPolicy: no policy allows egress postgres-bootstrap -> postgres:5432, which the spec "
+        "declares",
+        f'{POLICIES}: NetworkPolicy/postgres-bootstrap-traffic: allows egress postgres-bootstrap -> '
+        f'{{"ipBlock": {{"cidr": "0.0.0.0/0"}}}}:443, which the spec does not declare',
+        f"{POLICIES}: NetworkPolicy/postgres-bootstrap-traffic: allows egress postgres-bootstrap -> redis:6379, "
+        "which the spec does not declare"])
+
+
+def test_a_bootstrap_job_without_its_service_account_or_secret_is_named() -> None:
+    def rename(job: dict[str, Any]) -> None:
+        pod = job["spec"]["template"]["spec"]
+        pod["serviceAccountName"] = "nobody"
+        pod["containers"][0]["env"][-1]["valueFrom"]["secretKeyRef"]["name"] = "missing"
+    files = edit_yaml(bundled(), BOOTSTRAP, "Job", "postgres-bootstrap", rename)
+    assert problems(files, "names agree across targets") == [
+        f"{BOOTSTRAP}: Job/postgres-bootstrap: runs as ServiceAccount nobody, which is not generated"]
+    assert problems(files, "secrets are references") == [
+        f"{BOOTSTRAP}: Job/postgres-bootstrap: reads Secret missing, which no ExternalSecret creates"]
+
+
+def test_a_deploy_waiting_for_a_job_that_is_not_generated_is_named() -> None:
+    path = "business-app/github/workflows/ci-cd.yml"
+    assert bundled()[path].count(b"JOB: postgres-bootstrap\n") == 2  # staging and production
+    files = {**bundled(), path: bundled()[path].replace(b"JOB: postgres-bootstrap\n", b"JOB: orders-bootstrap\n")}
+    assert problems(files, "names agree across targets") == [
+        f"{path}: job deploy-{env}: Job orders-bootstrap is not in kubernetes/{env}" for env in ("production", "staging")]

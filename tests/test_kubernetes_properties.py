@@ -20,6 +20,8 @@ from tests.conftest import require_tool
 from tests.kubernetes_support import (
     DNS,
     MONITORING,
+    OUTSIDE_THE_VPC,
+    POD_IDENTITY_AGENT,
     PRIVATE_SUBNETS,
     PUBLIC_SUBNETS,
     Document,
@@ -93,7 +95,15 @@ def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -
                                  for peer in deployments_of(platform, env, callee)}
                 for store in spec.uses:
                     expected.add(Edge(deployment, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)))
-        allowed = allowed_edges(documents, list(network.public_subnets), list(network.private_subnets))
+        for store, store_spec in platform.datastores.items():  # each PostgreSQL store's bootstrap Job
+            if store_spec.engine == "postgres":
+                job = f"{store}-bootstrap"
+                expected |= {Edge(job, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
+                expected |= {Edge(job, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)),
+                             Edge(job, "egress", OUTSIDE_THE_VPC, "TCP", 443),
+                             Edge(job, "egress", POD_IDENTITY_AGENT, "TCP", 80)}
+        allowed = allowed_edges(documents, list(network.public_subnets), list(network.private_subnets),
+                                platform.network.cidr)
         assert sorted(allowed - expected) == [], "allowed but not declared"
         assert sorted(expected - allowed) == [], "declared but not allowed"
         deny = named(documents, "NetworkPolicy", "default-deny")["spec"]
@@ -172,9 +182,10 @@ def test_every_selector_matches_its_own_pods_only(platform: Platform) -> None:
         for budget in of_kind(documents, "PodDisruptionBudget"):
             assert sum(matches(budget["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])
                        for d in deployments) == 1
+        workloads = deployments + of_kind(documents, "Job")
         for policy in of_kind(documents, "NetworkPolicy"):
             selector = policy["spec"]["podSelector"].get("matchLabels", {})
-            assert any(matches(selector, d["spec"]["template"]["metadata"]["labels"]) for d in deployments)
+            assert any(matches(selector, d["spec"]["template"]["metadata"]["labels"]) for d in workloads)
 
 
 @given(platforms())

@@ -22,6 +22,12 @@ from bizinfra.secret_scan import scan
 MANAGED_BY = "bizinfra"
 NAME, PART_OF = "app.kubernetes.io/name", "app.kubernetes.io/part-of"
 MONITORING_NAMESPACE = "monitoring"
+WORKLOADS = ("Deployment", "Job")  # the kinds whose pod templates run containers
+BOOTSTRAP_COMPONENT = "database-bootstrap"  # the component label of a PostgreSQL store's bootstrap Job
+# The peers a database bootstrap Job may reach besides its store and DNS: HTTPS outside the VPC (the RDS and
+# Secrets Manager APIs) and the node's EKS Pod Identity agent.
+AWS_APIS, POD_IDENTITY_AGENT = "aws-apis", "pod-identity-agent"
+POD_IDENTITY_ADDRESS = "169.254.170.23/32"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the rules parse whole trees
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[?-][^}]*)?\}$")
 _URL_PORT = re.compile(r"^https?://[^/:]+:(\d+)")
@@ -93,6 +99,23 @@ class PlatformFiles:
     def kinds(self, env: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
         return [(path, d) for path, d in self.objects(env) if d.get("kind") == kind]
 
+    def workloads(self, env: str) -> list[tuple[str, dict[str, Any]]]:
+        """Deployments and Jobs: every object of the environment with a pod template."""
+        return [(path, d) for path, d in self.objects(env) if d.get("kind") in WORKLOADS]
+
+    def bootstraps(self, env: str) -> dict[str, tuple[str, int]]:
+        """The database bootstrap Jobs, by name: the store each connects to (PGHOST's first label) and its port."""
+        found = {}
+        for _, job in self.kinds(env, "Job"):
+            if (_meta(job).get("labels") or {}).get("app.kubernetes.io/component") != BOOTSTRAP_COMPONENT:
+                continue
+            for container in _containers(job):
+                values = _env_values(container)
+                port = _int(values.get("PGPORT"))
+                if "PGHOST" in values and port is not None:
+                    found[str(_meta(job).get("name"))] = (str(values["PGHOST"]).split(".")[0], port)
+        return found
+
     def terraform(self, env: str) -> dict[str, dict[str, Any]]:
         """Terraform resources of the environment: {type: {label: body}}."""
         merged: dict[str, dict[str, Any]] = {}
@@ -142,6 +165,16 @@ def _pod(deployment: Mapping[str, Any]) -> dict[str, Any]:
 
 def _containers(deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list((_pod(deployment).get("spec") or {}).get("containers") or [])
+
+
+def _all_containers(workload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    spec = _pod(workload).get("spec") or {}
+    return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+
+
+def _env_values(container: Mapping[str, Any]) -> dict[str, Any]:
+    """A container's plain `env` values by name (those set from a Secret or ConfigMap are left out)."""
+    return {item.get("name"): item.get("value") for item in container.get("env") or [] if "value" in item}
 
 
 def _service_of(document: Mapping[str, Any]) -> str | None:
@@ -353,11 +386,14 @@ def declared_edges(p: PlatformFiles, env: str) -> tuple[set[Edge], set[Edge]]:
         for store in facts.uses:
             if store in stores:
                 egress.add((service, store, stores[store]))
+    # A database bootstrap Job reaches its store (as its Job names it), and the AWS APIs to read the master secret.
+    for job, (store, port) in p.bootstraps(env).items():
+        egress |= {(job, "dns", 53), (job, store, port), (job, AWS_APIS, 443), (job, POD_IDENTITY_AGENT, 80)}
     return ingress, egress
 
 
 def _store_ports(p: PlatformFiles, env: str) -> dict[str, int]:
-    ports = {}
+    ports = dict(p.bootstraps(env).values())
     for _, config in p.kinds(env, "ConfigMap"):
         data = config.get("data") or {}
         for key, host in data.items():
@@ -372,7 +408,7 @@ def allowed_edges(p: PlatformFiles, env: str) -> dict[tuple[str, Edge], tuple[st
     block on a data store's port is an edge to that store, and a peer the rule does not recognise is named as
     written, so that it shows up as undeclared."""
     stores = {port: store for store, port in _store_ports(p, env).items()}
-    services = set(p.declared())
+    services = set(p.declared()) | set(p.bootstraps(env))  # the pods a namespace-wide policy applies to
     found: dict[tuple[str, Edge], tuple[str, str]] = {}
     for file, policy in p.kinds(env, "NetworkPolicy"):
         spec = policy.get("spec") or {}
@@ -399,6 +435,11 @@ def _peer(peer: Mapping[str, Any], port: int, stores: Mapping[int, str], directi
         return "monitoring"
     if NAME in pods and not namespace:
         return str(pods[NAME])
+    block = peer.get("ipBlock") or {}
+    if direction == "egress" and block == {"cidr": POD_IDENTITY_ADDRESS} and port == 80:
+        return POD_IDENTITY_AGENT
+    if direction == "egress" and block.get("cidr") == "0.0.0.0/0" and block.get("except") and port == 443:
+        return AWS_APIS  # anywhere but the VPC's own range
     if "ipBlock" in peer and direction == "egress" and port in stores:
         return stores[port]
     if "ipBlock" in peer and direction == "ingress":
@@ -409,7 +450,8 @@ def _peer(peer: Mapping[str, Any], port: int, stores: Mapping[int, str], directi
 def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
     """The NetworkPolicies of each environment allow exactly the declared edges: each service's calls (egress at the
     caller, ingress at the callee, on the callee's port), its uses (egress to the store's port), DNS for every pod,
-    the public ingress path to public services and the monitoring scrape of every service; a namespace-wide
+    the public ingress path to public services and the monitoring scrape of every service, and for each database
+    bootstrap Job its store's port, HTTPS outside the VPC and the Pod Identity agent (nothing in); a namespace-wide
     default deny stands behind them. In Terraform, each data store's security group admits only the nodes, on the
     store's port."""
     if not p.declared():
@@ -474,11 +516,12 @@ def _store_security_groups(p: PlatformFiles, env: str) -> list[Problem]:
 
 def secrets_are_references(p: PlatformFiles) -> list[Problem]:
     """Every secret a service reads comes from Secrets Manager: each ExternalSecret key names a secret Terraform
-    declares (`aws_secretsmanager_secret`) in the same environment, the Deployments read the ExternalSecret's target
-    (and read no Secret nothing creates), and in compose the same variables are `${VAR}` references, never values.
+    declares (`aws_secretsmanager_secret`) in the same environment, the Deployments and Jobs read the ExternalSecret's
+    target (and read no Secret nothing creates), and in compose the same variables are `${VAR}` references, never values.
     """
     problems: list[Problem] = []
     needed: dict[str, set[str]] = {}
+    declared = p.declared()
     for env in p.environments("kubernetes"):
         names = {str(body.get("name")) for body in (p.terraform(env).get("aws_secretsmanager_secret") or {}).values()}
         targets = set()
@@ -491,14 +534,16 @@ def secrets_are_references(p: PlatformFiles) -> list[Problem]:
                 if p.environments("terraform") and key not in names:
                     problems.append(Problem(p.where(file), name_of(secret), f"{item.get('secretKey')} reads {key}, "
                                                                             "which Terraform does not create"))
-                if service:
+                if service in declared:  # compose runs the services, not the Kubernetes-only bootstrap
                     needed.setdefault(service, set()).add(str(item.get("secretKey")))
-        for file, deployment in p.kinds(env, "Deployment"):
-            for container in _containers(deployment):
-                for source in container.get("envFrom") or []:
-                    name = (source.get("secretRef") or {}).get("name")
+        for file, workload in p.workloads(env):
+            for container in _all_containers(workload):
+                read = [(source.get("secretRef") or {}).get("name") for source in container.get("envFrom") or []]
+                read += [((item.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                         for item in container.get("env") or []]
+                for name in read:
                     if name and name not in targets:
-                        problems.append(Problem(p.where(file), name_of(deployment),
+                        problems.append(Problem(p.where(file), name_of(workload),
                                                 f"reads Secret {name}, which no ExternalSecret creates"))
     compose = "compose/docker-compose.yml"
     if compose in p.files:
@@ -529,7 +574,7 @@ def names_agree(p: PlatformFiles) -> list[Problem]:
     Services are in its environment's Kubernetes output, its cluster is that environment's `aws_eks_cluster`, the
     role it assumes is an `aws_iam_role` there; the runbooks' clusters are Terraform's clusters; each Pod Identity
     association names a declared IAM role and cluster, and a ServiceAccount in the application's namespace that the
-    Kubernetes output has; every Deployment's ServiceAccount exists."""
+    Kubernetes output has; every Deployment's and Job's ServiceAccount exists, and every Job a workflow waits for."""
     problems: list[Problem] = []
     clusters = {env: {str(c.get("name")) for c in (p.terraform(env).get("aws_eks_cluster") or {}).values()}
                 for env in p.environments("terraform")}
@@ -545,11 +590,11 @@ def names_agree(p: PlatformFiles) -> list[Problem]:
     for env in p.environments("kubernetes"):
         accounts = {(_meta(d).get("namespace"), _meta(d).get("name")) for _, d in p.kinds(env, "ServiceAccount")}
         namespaces = {_meta(d).get("name") for _, d in p.kinds(env, "Namespace")}
-        for file, deployment in p.kinds(env, "Deployment"):
-            account = (_pod(deployment).get("spec") or {}).get("serviceAccountName")
-            if account and (_meta(deployment).get("namespace"), account) not in accounts:
-                problems.append(Problem(p.where(file), name_of(deployment), f"runs as ServiceAccount {account}, "
-                                                                            "which is not generated"))
+        for file, workload in p.workloads(env):
+            account = (_pod(workload).get("spec") or {}).get("serviceAccountName")
+            if account and (_meta(workload).get("namespace"), account) not in accounts:
+                problems.append(Problem(p.where(file), name_of(workload), f"runs as ServiceAccount {account}, "
+                                                                          "which is not generated"))
         resources = p.terraform(env)
         for label, association in sorted((resources.get("aws_eks_pod_identity_association") or {}).items()):
             obj, file = f"aws_eks_pod_identity_association.{label}", p.where(f"terraform/{env}/eks.tf.json")
@@ -574,6 +619,7 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
     namespaces = {_meta(d).get("name") for _, d in p.kinds(env, "Namespace")}
     deployments = {_meta(d).get("name") for _, d in p.kinds(env, "Deployment")}
     services = {_meta(d).get("name") for _, d in p.kinds(env, "Service")}
+    jobs = {_meta(d).get("name") for _, d in p.kinds(env, "Job")}
     roles = {str(r.get("name")) for r in (p.terraform(env).get("aws_iam_role") or {}).values()}
     variables = [dict(job.get("env") or {})] + [dict(step.get("env") or {}) for step in job.get("steps") or []]
     for values in variables:
@@ -586,6 +632,8 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
                 problems.append(Problem(where, obj, f"Deployment {value} is not in kubernetes/{env}"))
             if key == "SERVICE" and value not in services:
                 problems.append(Problem(where, obj, f"Service {value} is not in kubernetes/{env}"))
+            if key == "JOB" and value not in jobs:
+                problems.append(Problem(where, obj, f"Job {value} is not in kubernetes/{env}"))
             if key == "CLUSTER" and env in clusters and value not in clusters[env]:
                 problems.append(Problem(where, obj, f"cluster {value} is not the aws_eks_cluster of terraform/{env}"))
     for step in job.get("steps") or []:
@@ -602,17 +650,18 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
 
 def labels_reach(p: PlatformFiles) -> list[Problem]:
     """Every Kubernetes object of an environment, and every pod template, carries the environment's labels
-    (`app.kubernetes.io/part-of` = the platform, `managed-by` = bizinfra, `bizinfra.dev/environment` = the folder);
+    (`app.kubernetes.io/part-of` = the platform, `managed-by` = bizinfra, `bizinfra.dev/environment` = the folder),
+    a Job's pod template included;
     every selector (Deployment, Service, PodDisruptionBudget, NetworkPolicy, PodMonitor, topology spread) selects
     pods that exist, and a Deployment's selector matches its own pod template."""
     problems: list[Problem] = []
     for env in p.environments("kubernetes"):
         promised = {PART_OF: p.name, "app.kubernetes.io/managed-by": MANAGED_BY, "bizinfra.dev/environment": env}
-        pods = [((_meta(_pod(d)).get("labels") or {}), d) for _, d in p.kinds(env, "Deployment")]
+        pods = [((_meta(_pod(d)).get("labels") or {}), d) for _, d in p.workloads(env)]
         for file, document in p.objects(env):
             obj = name_of(document)
             carriers = [("labels", _meta(document).get("labels") or {})]
-            if document.get("kind") == "Deployment":
+            if document.get("kind") in WORKLOADS:
                 carriers.append(("pod template labels", _meta(_pod(document)).get("labels") or {}))
             for where, labels in carriers:
                 for key, value in sorted(promised.items()):
@@ -649,6 +698,24 @@ def _show(selector: Mapping[str, Any]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
 
 
+# -- images --------------------------------------------------------------------------------------------------------
+
+
+def images_are_pinned(p: PlatformFiles) -> list[Problem]:
+    """Every container of a Deployment or Job, init containers included, names its image with a tag that is not
+    `latest` (a Deployment's is the placeholder a release replaces), so what runs is what was reviewed."""
+    problems = []
+    for env in p.environments("kubernetes"):
+        for file, workload in p.workloads(env):
+            for container in _all_containers(workload):
+                image = str(container.get("image", ""))
+                name, colon, tag = image.rpartition(":")
+                if not (colon and name and tag and "/" not in tag) or tag == "latest":
+                    problems.append(Problem(p.where(file), name_of(workload), f"container {container.get('name')} "
+                                                                              f"runs '{image}', not a pinned tag"))
+    return problems
+
+
 # -- all of them ---------------------------------------------------------------------------------------------------
 
 RULES: dict[str, Callable[[PlatformFiles], list[Problem]]] = {
@@ -658,6 +725,7 @@ RULES: dict[str, Callable[[PlatformFiles], list[Problem]]] = {
     "no literal secrets": no_literal_secrets,
     "names agree across targets": names_agree,
     "labels reach their objects": labels_reach,
+    "images are pinned": images_are_pinned,
 }
 
 

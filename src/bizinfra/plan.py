@@ -48,6 +48,17 @@ class WorkloadIdentity:
 
 
 @dataclass(frozen=True)
+class DatabaseBootstrap:
+    """The Job that creates a PostgreSQL store's application role and databases, which Terraform cannot reach."""
+
+    store: str
+    name: str  # `<store>-bootstrap`: its Job, ServiceAccount, ConfigMap, ExternalSecret and Secret
+    labels: Mapping[str, str]  # every object of the bootstrap carries these
+    selector: Mapping[str, str]  # what its pods carry and its NetworkPolicy selects
+    identity: WorkloadIdentity  # reads the RDS-managed master secret through EKS Pod Identity
+
+
+@dataclass(frozen=True)
 class SecretRef:
     """An environment variable whose value lives in AWS Secrets Manager (or `.env` locally)."""
 
@@ -153,6 +164,7 @@ class EnvironmentPlan:
     backup_bucket: str  # S3: Velero backups and database dumps
     log_bucket: str  # S3: load balancer and CDN access logs
     identities: tuple[WorkloadIdentity, ...]
+    database_bootstraps: tuple[DatabaseBootstrap, ...]  # one per PostgreSQL store
     deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
     deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
     # The security group (by its Name tag) that Terraform creates for the public load balancer (which Terraform
@@ -247,6 +259,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         backup_bucket=f"{bucket_stem}-backups",
         log_bucket=f"{bucket_stem}-logs",
         identities=_identities(platform.name, env_name),
+        database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
+                                  for store in datastores if store.engine == "postgres"),
         deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
         deploy_subject=github_subject(platform.delivery.repository, env_name),
         load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
@@ -405,6 +419,24 @@ def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
                  for name, namespace in addons)
 
 
+def _bootstrap(platform: str, env_name: str, env_labels: Mapping[str, str],
+               store: DatastorePlan) -> DatabaseBootstrap:
+    name = bootstrap_name(store.name)
+    selector = {SERVICE_NAME_LABEL: name, "app.kubernetes.io/part-of": platform}
+    return DatabaseBootstrap(
+        store=store.name,
+        name=name,
+        labels={**selector, **env_labels, "app.kubernetes.io/component": BOOTSTRAP_COMPONENT},
+        selector=selector,
+        identity=WorkloadIdentity(name, platform, name, aws_name(platform, env_name, name, limit=64)),
+    )
+
+
+def bootstrap_name(store: str) -> str:
+    """`<store>-bootstrap`: the spec refuses a service of that name, so the two never share objects."""
+    return f"{store}-bootstrap"
+
+
 def github_subject(repository: str | None, env_name: str) -> str | None:
     """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
     return f"repo:{repository}:environment:{env_name}" if repository else None
@@ -417,6 +449,14 @@ APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10
 # Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: its `access_logs.prefix`,
 # and the log bucket's policy lets Elastic Load Balancing write under it only.
 LOAD_BALANCER_LOG_PREFIX = "alb"
+# PostgreSQL roles: RDS keeps the master user's password in a secret it manages; the services log in as the
+# application role, whose password Terraform puts in `DatastorePlan.credentials` and the bootstrap Job sets.
+DATABASE_MASTER_USER = "postgres"  # as in the seed
+DATABASE_APP_USER = "app"
+BOOTSTRAP_COMPONENT = "database-bootstrap"  # the `app.kubernetes.io/component` of a bootstrap's objects
+# Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
+# link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").
+POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
 
 
 def load_balancer_name(env: EnvironmentPlan) -> str:

@@ -389,6 +389,11 @@ class Platform(Frozen):
         if self.name in self.services:  # `<platform>-config` is the shared ConfigMap, `<service>-config` its own
             problems.append((("services", self.name), f"'{self.name}' is the platform's name; their ConfigMaps "
                              "would collide, so name the service differently"))
+        for store in sorted(self.datastores):
+            job = f"{store}-bootstrap"  # plan.bootstrap_name: the Job that creates the store's role and databases
+            if self.datastores[store].engine == "postgres" and job in self.services:
+                problems.append((("services", job), f"'{job}' is the name of the Job that bootstraps data store "
+                                 f"'{store}'; name the service differently"))
         for name, service in self.services.items():
             problems += _references(("services", name, "calls"), service.calls, self.services, self.datastores, "service")
             problems += _references(("services", name, "uses"), service.uses, self.datastores, self.services, "data store")

@@ -199,7 +199,8 @@ def _only(hosts: set[str], operator: str) -> Document:
 
 
 def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
-    steps = [*aws_access(env, pin), *(blue_green_steps(env) if env.rollout == "blue-green" else rolling_steps(env))]
+    steps = [*aws_access(env, pin), *[wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps],
+             *(blue_green_steps(env) if env.rollout == "blue-green" else rolling_steps(env))]
     hosts = [service for service in env.services if service.public_host]
     steps += [public_smoke_test(env, service) for service in hosts]
     if env.rollout == "blue-green":
@@ -212,6 +213,24 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
                needs="build", environment=environment, concurrency=deploy_lock(env),
                env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
                **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.branch}'"})
+
+
+# The Job's ttlSecondsAfterFinished removes it a day after it finished: a Job that is gone finished before, and
+# a folder never applied has no Deployments either, so the rollout that follows fails on its own.
+WAIT_FOR_BOOTSTRAP = """\
+found="$(kubectl get job "$JOB" --namespace "$NAMESPACE" --ignore-not-found --output name)"
+if [ -z "$found" ]; then
+  echo "::notice::Job $JOB is not in the cluster: it finished more than a day ago, or the folder was never applied"
+  exit 0
+fi
+kubectl wait --for=condition=complete "job/$JOB" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+"""
+
+
+def wait_for_bootstrap(job_name: str) -> Document:
+    """A PostgreSQL store's role and databases exist before any service that logs in to them rolls out."""
+    return script(f"Wait for the database bootstrap {job_name}", WAIT_FOR_BOOTSTRAP,
+                  {"JOB": job_name, "TIMEOUT": ROLLOUT_TIMEOUT})
 
 
 def image_env(service: ServicePlan) -> dict[str, str]:

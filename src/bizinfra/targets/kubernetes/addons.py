@@ -20,6 +20,10 @@ def secret_store(env: EnvironmentPlan) -> Manifest:
     }
 
 
+def secret_store_ref() -> Manifest:
+    return {"kind": "ClusterSecretStore", "name": SECRET_STORE}
+
+
 def external_secret(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     """Fills the service's Secret from Secrets Manager, one key per secret variable; values never pass through here."""
     data = []
@@ -32,7 +36,7 @@ def external_secret(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
         "metadata": metadata(env, service.secret_name, service.labels),
         "spec": {
             "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": SECRET_STORE},
+            "secretStoreRef": secret_store_ref(),
             "target": {"name": service.secret_name, "creationPolicy": "Owner"},
             "data": data,
         },

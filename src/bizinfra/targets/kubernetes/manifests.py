@@ -5,6 +5,7 @@ from __future__ import annotations
 from bizinfra.artifacts import Artifact, text_file, yaml_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.kubernetes.addons import backup_schedule, external_secret, secret_store, target_group_binding
+from bizinfra.targets.kubernetes.bootstrap import bootstrap_documents
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
@@ -40,6 +41,8 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         # One file for every service, not one each: at a thousand services, creating files costs more than
         # compiling them, and a review still reads one service's documents together, in this order.
         ("workloads.yaml", [document for s in env.services for document in service_documents(env, s)]),
+        # Per PostgreSQL store, the Job creating its application role and databases (docs/kubernetes.md).
+        ("database-bootstrap.yaml", bootstrap_documents(env)),
         ("load-balancer.yaml", [target_group_binding(env, s) for s in env.services if s.public_host]),
         ("backup.yaml", [backup_schedule(env)]),
         ("monitoring.yaml", kubernetes_documents(env)),
@@ -74,8 +77,9 @@ def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
 
 
 def secrets(env: EnvironmentPlan) -> list[Manifest]:
+    """The store, when anything reads from it: a service's secrets or a database bootstrap's credentials."""
     external = [external_secret(env, s) for s in env.services if s.secrets]
-    return [secret_store(env), *external] if external else []
+    return [secret_store(env), *external] if external or env.database_bootstraps else []
 
 
 def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:

@@ -3,12 +3,13 @@
 Allowed: DNS to kube-dns; a service's port from the services that call it, from the public subnets when it
 is public (target type `ip`: the ALB's nodes there connect straight to the pods), and from the monitoring
 namespace (Prometheus scrapes the same port); egress to the services it calls and, in the private subnets
-where RDS and ElastiCache live, to the ports of the data stores it uses.
+where RDS and ElastiCache live, to the ports of the data stores it uses. A database bootstrap Job may reach its
+store's port, HTTPS outside the VPC and the node's Pod Identity agent, and takes nothing in.
 """
 
 from __future__ import annotations
 
-from bizinfra.plan import MONITORING_NAMESPACE, EnvironmentPlan, ServicePlan
+from bizinfra.plan import MONITORING_NAMESPACE, POD_IDENTITY_AGENT, DatabaseBootstrap, EnvironmentPlan, ServicePlan
 from bizinfra.targets.kubernetes.common import Manifest, metadata
 
 
@@ -16,7 +17,7 @@ def network_policies(env: EnvironmentPlan) -> list[Manifest]:
     policies = [default_deny(env), allow_dns(env)]
     for service in env.services:
         policies += [service_traffic(env, service), metrics_scrape(env, service)]
-    return policies
+    return policies + [bootstrap_traffic(env, bootstrap) for bootstrap in env.database_bootstraps]
 
 
 def policy(env: EnvironmentPlan, name: str, labels: dict[str, str], pods: dict[str, str],
@@ -71,3 +72,18 @@ def metrics_scrape(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
     return policy(env, f"{service.name}-metrics", dict(service.labels), dict(service.selector),
                   ingress=[{"from": [monitoring], "ports": tcp(service.port)}])
+
+
+def bootstrap_traffic(env: EnvironmentPlan, bootstrap: DatabaseBootstrap) -> Manifest:
+    """`<store>-bootstrap-traffic`: nothing in; out only to the store's port in the private subnets, to HTTPS
+    outside the VPC (the RDS and Secrets Manager APIs, through the NAT) and to the node's Pod Identity agent.
+    DNS comes from `allow-dns`, like every pod's."""
+    store = env.datastore(bootstrap.store)
+    agent, agent_port = POD_IDENTITY_AGENT
+    egress = [
+        {"to": [{"ipBlock": {"cidr": cidr}} for cidr in env.network.private_subnets], "ports": tcp(store.port)},
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [env.network.cidr]}}], "ports": tcp(443)},
+        {"to": [{"ipBlock": {"cidr": agent}}], "ports": tcp(agent_port)},
+    ]
+    return policy(env, f"{bootstrap.name}-traffic", dict(bootstrap.labels), dict(bootstrap.selector),
+                  ingress=[], egress=egress)

@@ -20,7 +20,13 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
-from bizinfra.targets.terraform.policies import cluster_autoscaler, load_balancer_controller, secrets_reader, velero
+from bizinfra.targets.terraform.policies import (
+    cluster_autoscaler,
+    database_bootstrap,
+    load_balancer_controller,
+    secrets_reader,
+    velero,
+)
 from bizinfra.targets.terraform.settings import identity_resource
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -182,6 +188,9 @@ def identities(env: EnvironmentPlan) -> Block:
     )])]
     for identity in env.identities:
         parts.append(identity_role(env, identity, policies[identity.name](env)))
+    for bootstrap in env.database_bootstraps:
+        parts.append(identity_role(env, bootstrap.identity,
+                                   database_bootstrap(env, env.datastore(bootstrap.store))))
     return merge(*parts)
 
 

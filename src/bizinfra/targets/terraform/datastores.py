@@ -3,7 +3,7 @@ reachable under the host name the services are configured with (`DatastorePlan.h
 
 from __future__ import annotations
 
-from bizinfra.plan import DatastorePlan, EnvironmentPlan
+from bizinfra.plan import DATABASE_APP_USER, DATABASE_MASTER_USER, DatastorePlan, EnvironmentPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
@@ -16,8 +16,6 @@ from bizinfra.targets.terraform.blocks import (
     tags,
 )
 
-MASTER_USERNAME = "postgres"  # as in the seed; its password lives in the secret RDS manages
-APP_USERNAME = "app"  # the role the services log in as; the master user is only for creating it
 # Backup windows from the seed, in UTC; maintenance follows so the two never overlap.
 BACKUP_WINDOW = "03:00-04:00"
 DATABASE_MAINTENANCE_WINDOW = "Mon:04:00-Mon:05:00"
@@ -89,7 +87,7 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         "storage_encrypted": True,
         "kms_key_id": ref("aws_kms_key.main.arn"),
         "port": store.port,
-        "username": MASTER_USERNAME,
+        "username": DATABASE_MASTER_USER,
         "manage_master_user_password": True,
         "master_user_secret_kms_key_id": ref("aws_kms_key.main.arn"),
         "iam_database_authentication_enabled": True,
@@ -141,7 +139,7 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         resource("aws_secretsmanager_secret_version", f"{store.name}_credentials", {
             "secret_id": ref(f"aws_secretsmanager_secret.{store.name}_credentials.id"),
             "secret_string": ref("jsonencode({"
-                                 f'username = "{APP_USERNAME}", '
+                                 f'username = "{DATABASE_APP_USER}", '
                                  f"password = data.aws_secretsmanager_random_password.{store.name}.random_password"
                                  "})"),
             "lifecycle": {"ignore_changes": ["secret_string"]},

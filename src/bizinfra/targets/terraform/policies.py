@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bizinfra.plan import EnvironmentPlan, target_group_name
+from bizinfra.plan import DatastorePlan, EnvironmentPlan, target_group_name
 from bizinfra.targets.terraform.blocks import Block, condition, ref, statement
 
 PARTITION = ref("data.aws_partition.current.partition")
@@ -49,6 +49,18 @@ def secrets_reader(env: EnvironmentPlan) -> list[Block]:
                    "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"], [prefix],
                   sid="ReadOwnSecrets"),
         statement(["kms:Decrypt"], [KMS_KEY], sid="DecryptOwnSecrets", conditions=[
+            condition("StringEquals", "kms:ViaService", [f"secretsmanager.{env.region}.amazonaws.com"])]),
+    ]
+
+
+def database_bootstrap(env: EnvironmentPlan, store: DatastorePlan) -> list[Block]:
+    """A PostgreSQL store's bootstrap Job: read that store's RDS-managed master secret and nothing else. RDS names
+    the secret itself, so the Job asks RDS, for this one instance, which secret it is."""
+    return [
+        statement(["rds:DescribeDBInstances"], [ref(f"aws_db_instance.{store.name}.arn")], sid="FindMasterSecret"),
+        statement(["secretsmanager:GetSecretValue"],
+                  [ref(f"aws_db_instance.{store.name}.master_user_secret[0].secret_arn")], sid="ReadMasterSecret"),
+        statement(["kms:Decrypt"], [KMS_KEY], sid="DecryptMasterSecret", conditions=[
             condition("StringEquals", "kms:ViaService", [f"secretsmanager.{env.region}.amazonaws.com"])]),
     ]
 

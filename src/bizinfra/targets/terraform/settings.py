@@ -137,7 +137,7 @@ def outputs(env: EnvironmentPlan) -> Block:
     if any(service.public_host for service in env.services):
         parts.append(output("certificate_arn", ref("aws_acm_certificate_validation.public.certificate_arn"),
                             "The validated regional certificate of the public hosts, on the load balancer's listener."))
-    for identity in env.identities:
+    for identity in [*env.identities, *(bootstrap.identity for bootstrap in env.database_bootstraps)]:
         role = identity_resource(identity.name)
         parts.append(output(f"{role}_role_arn", ref(f"aws_iam_role.{role}.arn"),
                             f"The IAM role of {identity.namespace}/{identity.service_account}."))

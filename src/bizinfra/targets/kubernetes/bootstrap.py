@@ -1,0 +1,230 @@
+"""The database bootstrap: per PostgreSQL store, a Job that creates the application role and the services'
+databases with the master user, since Terraform cannot reach a private database without a second provider.
+
+The init container reads the RDS-managed master secret (its own IAM role, EKS Pod Identity) and writes a pgpass
+into a memory-backed volume; the main container runs `bootstrap.sql` with psql. The SQL only creates what is
+missing and always sets the application role's password, so a re-run (a new database, a rotated password) is safe.
+"""
+
+from __future__ import annotations
+
+from bizinfra.plan import (
+    APP_USER_ID,
+    DATABASE_APP_USER,
+    DATABASE_MASTER_USER,
+    DatabaseBootstrap,
+    DatastorePlan,
+    EnvironmentPlan,
+)
+from bizinfra.targets.kubernetes.addons import secret_store_ref
+from bizinfra.targets.kubernetes.common import Manifest, metadata
+
+# Official images, pinned: the AWS CLI's own (its Amazon Linux 2 base brings the Python that reads the secret's
+# JSON), and PostgreSQL's alpine image of the store's major version, whose psql matches the server.
+AWS_CLI_IMAGE = "amazon/aws-cli:2.27.50"
+POSTGRES_IMAGE = "postgres:{major}-alpine"
+BACKOFF_LIMIT = 4  # a database still starting refuses connections for a while: retry, each in a new pod
+DEADLINE_SECONDS = 600  # the deploy job waits for it at most ROLLOUT_TIMEOUT (10 minutes)
+TTL_SECONDS = 86400  # a finished Job and its pod's logs are kept a day, then removed
+CREDENTIALS = "/credentials"  # the memory-backed volume holding the pgpass
+SCRIPTS = "/bootstrap"  # the ConfigMap: bootstrap.sql and pgpass.py
+
+# The master secret's ARN is chosen by RDS, so the init container asks RDS for it; the secret's JSON goes
+# straight into pgpass.py and never touches a disk.
+READ_MASTER_SECRET = f"""\
+set -eu
+umask 077
+arn="$(aws rds describe-db-instances --db-instance-identifier "$DB_INSTANCE" \\
+  --query 'DBInstances[0].MasterUserSecret.SecretArn' --output text)"
+aws secretsmanager get-secret-value --secret-id "$arn" --query SecretString --output text \\
+  | python {SCRIPTS}/pgpass.py > {CREDENTIALS}/pgpass
+"""
+
+# Python 2 and 3 alike: the line libpq reads, with `\\` and `:` escaped as the pgpass format wants.
+PGPASS = """\
+import json
+import os
+import sys
+
+
+def escape(value):
+    return value.replace("\\\\", "\\\\\\\\").replace(":", "\\\\:")
+
+
+secret = json.load(sys.stdin)
+fields = [os.environ["PGHOST"], os.environ["PGPORT"], "*", secret["username"], secret["password"]]
+sys.stdout.write(":".join(escape(field) for field in fields) + "\\n")
+"""
+
+
+def bootstrap_documents(env: EnvironmentPlan) -> list[Manifest]:
+    documents = []
+    for bootstrap in env.database_bootstraps:
+        store = env.datastore(bootstrap.store)
+        documents += [service_account(env, bootstrap), scripts(env, bootstrap, store),
+                      app_credentials(env, bootstrap, store), job(env, bootstrap, store)]
+    return documents
+
+
+def service_account(env: EnvironmentPlan, bootstrap: DatabaseBootstrap) -> Manifest:
+    # Its IAM role comes from EKS Pod Identity (Terraform associates it); it never calls the Kubernetes API.
+    return {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": metadata(env, bootstrap.identity.service_account, bootstrap.labels),
+            "automountServiceAccountToken": False}
+
+
+def scripts(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(env, bootstrap.name, bootstrap.labels),
+            "data": {"bootstrap.sql": bootstrap_sql(store), "pgpass.py": PGPASS}}
+
+
+def app_credentials(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
+    """The application role's password, from the same secret the services read theirs from."""
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": metadata(env, bootstrap.name, bootstrap.labels),
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": secret_store_ref(),
+            "target": {"name": bootstrap.name, "creationPolicy": "Owner"},
+            "data": [{"secretKey": "APP_PASSWORD", "remoteRef": {"key": store.credentials, "property": "password"}}],
+        },
+    }
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bootstrap_sql(store: DatastorePlan) -> str:
+    """Idempotent: creates the role and each database only when missing, and always sets the role's password.
+
+    The password is the psql variable `pw` (`:'pw'` quotes it as a literal, `format`'s `%L` again for the
+    statement), never part of this text; written apart from the word `password`, which secret scans would read
+    as an assignment. CREATE DATABASE cannot run in a transaction or a DO block, hence `\\gexec`.
+    """
+    role, role_name = quote_identifier(DATABASE_APP_USER), quote_literal(DATABASE_APP_USER)
+    lines = [
+        "\\set ON_ERROR_STOP on",
+        f"select 'create role {role} login' where not exists (select from pg_roles where rolname = {role_name})"
+        " \\gexec",
+        f"select format('alter role %I with login password %L', {role_name}, :'pw') \\gexec",
+        # The master user (rds_superuser, not a superuser) may give a database to the role only as its member.
+        f"grant {role} to current_user;",
+    ]
+    for database in store.databases:
+        name, literal = quote_identifier(database), quote_literal(database)
+        lines += [
+            f"select 'create database {name} owner {role}'"
+            f" where not exists (select from pg_database where datname = {literal}) \\gexec",
+            f"alter database {name} owner to {role};",
+            f"revoke all on database {name} from public;",
+            f"grant all privileges on database {name} to {role};",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def postgres_major(store: DatastorePlan) -> str:
+    return store.version.split(".")[0]
+
+
+def job(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata(env, bootstrap.name, bootstrap.labels),
+        "spec": {
+            "backoffLimit": BACKOFF_LIMIT,
+            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "ttlSecondsAfterFinished": TTL_SECONDS,
+            "template": {
+                "metadata": {"labels": dict(bootstrap.labels)},
+                "spec": {
+                    "serviceAccountName": bootstrap.identity.service_account,
+                    # The Pod Identity webhook mounts its own token; the Kubernetes API token is not needed.
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "restartPolicy": "Never",  # each retry is a new pod that reads the secret again
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": APP_USER_ID,
+                        "runAsGroup": APP_USER_ID,
+                        "fsGroup": APP_USER_ID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "initContainers": [read_master_secret(env, store)],
+                    "containers": [run_sql(bootstrap, store)],
+                    "volumes": [
+                        {"name": "credentials", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+                        {"name": "scripts", "configMap": {"name": bootstrap.name, "defaultMode": 0o444}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def hardened() -> Manifest:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": APP_USER_ID,
+        "runAsGroup": APP_USER_ID,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def variables(values: dict[str, str]) -> list[Manifest]:
+    return [{"name": key, "value": value} for key, value in values.items()]
+
+
+def connection(store: DatastorePlan) -> dict[str, str]:
+    return {"PGHOST": store.host, "PGPORT": str(store.port)}
+
+
+def read_master_secret(env: EnvironmentPlan, store: DatastorePlan) -> Manifest:
+    return {
+        "name": "read-master-secret",
+        "image": AWS_CLI_IMAGE,
+        "imagePullPolicy": "Always",
+        "command": ["/bin/sh", "-c", READ_MASTER_SECRET],
+        "env": variables({"DB_INSTANCE": store.identifier, "AWS_REGION": env.region, **connection(store),
+                          "AWS_PAGER": "", "HOME": "/tmp"}),
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "securityContext": hardened(),
+        "volumeMounts": [{"name": "credentials", "mountPath": CREDENTIALS},
+                         {"name": "scripts", "mountPath": SCRIPTS, "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def run_sql(bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
+    """psql with no shell: Kubernetes expands `$(APP_PASSWORD)` into the one argument that sets the variable."""
+    return {
+        "name": "bootstrap",
+        "image": POSTGRES_IMAGE.format(major=postgres_major(store)),
+        "imagePullPolicy": "Always",
+        "command": ["psql", "--no-psqlrc", "--set", "pw=$(APP_PASSWORD)", "--file", f"{SCRIPTS}/bootstrap.sql"],
+        "env": [
+            *variables({**connection(store), "PGUSER": DATABASE_MASTER_USER, "PGDATABASE": "postgres",
+                        # RDS refuses plain connections (rds.force_ssl); `require` encrypts without checking the CA.
+                        "PGSSLMODE": "require", "PGPASSFILE": f"{CREDENTIALS}/pgpass", "PGCONNECT_TIMEOUT": "10",
+                        "PGAPPNAME": bootstrap.name}),
+            {"name": "APP_PASSWORD",
+             "valueFrom": {"secretKeyRef": {"name": bootstrap.name, "key": "APP_PASSWORD"}}},
+        ],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "128Mi"}},
+        "securityContext": hardened(),
+        "volumeMounts": [{"name": "credentials", "mountPath": CREDENTIALS, "readOnly": True},
+                         {"name": "scripts", "mountPath": SCRIPTS, "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+    }

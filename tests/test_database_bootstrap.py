@@ -1,0 +1,307 @@
+"""The database bootstrap: per PostgreSQL store and Kubernetes environment, a Job that creates the application role
+and the services' databases with the RDS-managed master secret, its IAM role, its NetworkPolicy, the deploy job's
+wait for it, and the spec's refusal of a service that would take its name. Where a PostgreSQL server is
+installed, the generated SQL runs twice against it.
+
+Expected values come from the spec (stores, engines, versions, ports, who uses what), never from the plan."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from pydantic import ValidationError
+
+from bizinfra.plan import resolve
+from bizinfra.render import render
+from bizinfra.spec.loader import load_platform
+from bizinfra.spec.models import Platform
+from bizinfra.targets.github import compile_github
+from bizinfra.targets.terraform import environment_files
+from tests.conftest import SPECS, optional_tool
+from tests.kubernetes_support import Document, environments, kustomization, named, of_kind, rendered
+from tests.strategies import platforms
+
+KMS_KEY = "${aws_kms_key.main.arn}"
+
+
+def business_app() -> Platform:
+    return load_platform(SPECS / "business-app.yaml", shown_as="specs/business-app.yaml")
+
+
+def postgres_stores(platform: Platform) -> dict[str, Any]:
+    return {name: store for name, store in platform.datastores.items() if store.engine == "postgres"}
+
+
+def databases(platform: Platform, store: str) -> list[str]:
+    return sorted({s.database or name.replace("-", "_") for name, s in platform.services.items() if store in s.uses})
+
+
+def bootstrap_documents(files: dict[str, bytes], env: str) -> list[Document]:
+    data = files.get(f"kubernetes/{env}/database-bootstrap.yaml")
+    return [d for d in yaml.safe_load_all(data) if d] if data else []
+
+
+def sql_of(documents: list[Document], store: str) -> str:
+    text: str = named(documents, "ConfigMap", f"{store}-bootstrap")["data"]["bootstrap.sql"]
+    return text
+
+
+# -- the Job --------------------------------------------------------------------------------------------------------
+
+
+@given(platforms())
+def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(platform: Platform) -> None:
+    files = rendered(platform)
+    stores = postgres_stores(platform)
+    for env, documents in environments(files).items():
+        jobs = {d["metadata"]["name"]: d for d in of_kind(documents, "Job")}
+        assert set(jobs) == {f"{store}-bootstrap" for store in stores}
+        listed = kustomization(files, env)["resources"]
+        assert ("database-bootstrap.yaml" in listed) == bool(stores)
+        assert {d["metadata"]["name"] for d in of_kind(bootstrap_documents(files, env), "Job")} == set(jobs)
+        for store, spec in stores.items():
+            job = jobs[f"{store}-bootstrap"]["spec"]
+            assert job["backoffLimit"] > 0 and job["ttlSecondsAfterFinished"] > 0
+            assert 0 < job["activeDeadlineSeconds"] <= 600  # the deploy job waits 10 minutes at most
+            pod = job["template"]["spec"]
+            assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+            assert pod["serviceAccountName"] in {d["metadata"]["name"] for d in of_kind(documents, "ServiceAccount")}
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            (init,), (main,) = pod["initContainers"], pod["containers"]
+            assert re.fullmatch(r"amazon/aws-cli:\d+\.\d+\.\d+", init["image"])
+            assert main["image"] == f"postgres:{spec.version.split('.')[0]}-alpine"
+            for container in (init, main):
+                context = container["securityContext"]
+                assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+                assert context["runAsNonRoot"] is True and context["capabilities"] == {"drop": ["ALL"]}
+                assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+                assert set(container["resources"]) == {"requests", "limits"}
+            # the pgpass lives in memory only, written by the init container, read-only for psql
+            volumes = {v["name"]: v for v in pod["volumes"]}
+            (written,) = [m for m in init["volumeMounts"] if not m.get("readOnly")
+                          and volumes[m["name"]].get("emptyDir", {}).get("medium") == "Memory"]
+            assert {"name": written["name"], "mountPath": written["mountPath"], "readOnly": True} in \
+                main["volumeMounts"]
+            main_env = {e["name"]: e for e in main["env"]}
+            assert main_env["PGPASSFILE"]["value"].startswith(written["mountPath"] + "/")
+            assert main_env["PGSSLMODE"]["value"] == "require"
+            assert main_env["PGPORT"]["value"] == str(platform.datastore_port(store))
+            # the application role's password: from its ExternalSecret, into one psql variable, never a shell
+            secret = main_env["APP_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            external = named(documents, "ExternalSecret", secret["name"])
+            assert external["spec"]["target"]["name"] == secret["name"]
+            assert [(d["secretKey"], d["remoteRef"]) for d in external["spec"]["data"]] == \
+                [("APP_PASSWORD", {"key": f"{platform.name}/{env}/{store}", "property": "password"})]
+            assert main["command"][0] == "psql" and "pw=$(APP_PASSWORD)" in main["command"]
+            assert not any(word in main["command"] for word in ("sh", "/bin/sh", "bash", "-c"))
+
+
+def test_the_sql_is_idempotent_in_form_and_holds_no_password() -> None:
+    platform = business_app()
+    files = rendered(platform, "specs/business-app.yaml")
+    for env in ("staging", "production"):
+        sql = sql_of(bootstrap_documents(files, env), "postgres")
+        statements = [line for line in sql.splitlines() if line and not line.startswith("\\set")]
+        for line in statements:  # every create runs only when what it creates is missing
+            if re.search(r"\bcreate (role|database)\b", line):
+                assert line.startswith("select '") and " where not exists (select from " in line, line
+                assert line.endswith("\\gexec"), line
+        assert "alter role %I with login password %L', 'app', :'pw') \\gexec" in sql  # always set: rotation
+        created = re.findall(r"create database \"([a-z0-9_]+)\" owner \"app\"", sql)
+        assert created == databases(platform, "postgres")
+        for database in created:
+            assert f'alter database "{database}" owner to "app";' in sql
+        assert "\\set ON_ERROR_STOP on" in sql.splitlines()[0]
+        assert "pw" not in sql.replace(":'pw'", "")  # the variable, and no value
+
+
+# -- its IAM role ---------------------------------------------------------------------------------------------------
+
+
+@given(platforms())
+def test_the_bootstrap_role_reads_exactly_its_stores_master_secret(platform: Platform) -> None:
+    stores = postgres_stores(platform)
+    for env in resolve(platform, "spec.yaml").on("kubernetes"):
+        files = environment_files(env)
+        documents = files["eks.tf.json"]["data"]["aws_iam_policy_document"]
+        associations = files["eks.tf.json"]["resource"]["aws_eks_pod_identity_association"]
+        for store in stores:
+            label = f"{store}_bootstrap".replace("-", "_")
+            statements = {tuple(s["actions"]): s for s in documents[label]["statement"]}
+            assert set(statements) == {("rds:DescribeDBInstances",), ("secretsmanager:GetSecretValue",),
+                                       ("kms:Decrypt",)}
+            assert statements[("secretsmanager:GetSecretValue",)]["resources"] == \
+                [f"${{aws_db_instance.{store}.master_user_secret[0].secret_arn}}"]
+            assert statements[("rds:DescribeDBInstances",)]["resources"] == [f"${{aws_db_instance.{store}.arn}}"]
+            decrypt = statements[("kms:Decrypt",)]
+            assert decrypt["resources"] == [KMS_KEY]
+            assert decrypt["condition"] == [{"test": "StringEquals", "variable": "kms:ViaService",
+                                             "values": [f"secretsmanager.{platform.region}.amazonaws.com"]}]
+            assert all(s["effect"] == "Allow" for s in statements.values())
+            association = associations[label]
+            assert (association["namespace"], association["service_account"]) == \
+                (platform.name, f"{store}-bootstrap")
+            assert association["role_arn"] == f"${{aws_iam_role.{label}.arn}}"
+        others = {label for label in associations if label.endswith("_bootstrap")}
+        assert others == {f"{store}_bootstrap".replace("-", "_") for store in stores}
+
+
+# -- its network policy ---------------------------------------------------------------------------------------------
+
+
+@given(platforms())
+def test_the_bootstrap_may_reach_only_its_store_dns_and_https(platform: Platform) -> None:
+    plan = resolve(platform, "spec.yaml")
+    for env, documents in environments(rendered(platform)).items():
+        network = next(e for e in plan.environments if e.name == env).network
+        for store in postgres_stores(platform):
+            job = named(documents, "Job", f"{store}-bootstrap")
+            labels = job["spec"]["template"]["metadata"]["labels"]
+            policies = [p["spec"] for p in of_kind(documents, "NetworkPolicy")
+                        if all(labels.get(k) == v for k, v in p["spec"]["podSelector"].get("matchLabels", {}).items())]
+            ingress = [rule for p in policies for rule in p.get("ingress", [])]
+            assert ingress == []
+            egress = {(json.dumps(peer, sort_keys=True), port["protocol"], port["port"])
+                      for p in policies for rule in p.get("egress", []) for peer in rule["to"] for port in rule["ports"]}
+            dns = json.dumps({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                              "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}, sort_keys=True)
+            expected = {(dns, "UDP", 53), (dns, "TCP", 53),
+                        (json.dumps({"ipBlock": {"cidr": "0.0.0.0/0", "except": [platform.network.cidr]}},
+                                    sort_keys=True), "TCP", 443),
+                        (json.dumps({"ipBlock": {"cidr": "169.254.170.23/32"}}), "TCP", 80)}
+            expected |= {(json.dumps({"ipBlock": {"cidr": cidr}}), "TCP", platform.datastore_port(store))
+                         for cidr in network.private_subnets}
+            assert egress == expected
+
+
+# -- the deploy job waits for it ------------------------------------------------------------------------------------
+
+
+@given(platforms())
+def test_the_deploy_job_waits_for_the_bootstrap_before_any_rollout(platform: Platform) -> None:
+    plan = resolve(platform, "spec.yaml")
+    (workflow,) = [yaml.safe_load(render(a, "spec.yaml")) for a in compile_github(plan) if a.path.endswith("ci-cd.yml")]
+    stores = postgres_stores(platform)
+    for env in ("staging", "production"):
+        steps = workflow["jobs"][f"deploy-{env}"]["steps"]
+        waits = [i for i, step in enumerate(steps) if "kubectl wait --for=condition=complete" in step.get("run", "")]
+        assert sorted(steps[i]["env"]["JOB"] for i in waits) == sorted(f"{store}-bootstrap" for store in stores)
+        for i in waits:
+            assert '"job/$JOB"' in steps[i]["run"] and '--timeout "$TIMEOUT"' in steps[i]["run"]
+        rollouts = [i for i, step in enumerate(steps) if "kubectl set image" in step.get("run", "")]
+        assert rollouts and all(wait < min(rollouts) for wait in waits)
+
+
+# -- the spec keeps the name free -------------------------------------------------------------------------------------
+
+
+def test_a_service_named_like_a_postgres_bootstrap_is_refused() -> None:
+    spec = {"name": "shop", "domain": "shop.example.com",
+            "services": {"cart": {"port": 3000, "uses": ["orders"]}, "orders-bootstrap": {"port": 3001}},
+            "datastores": {"orders": {"engine": "postgres", "version": "16"}}}
+    with pytest.raises(ValidationError, match="'orders-bootstrap' is the name of the Job that bootstraps data store "
+                                              "'orders'; name the service differently"):
+        Platform.model_validate(spec)
+    # a Redis store has no bootstrap, so the name is free there
+    Platform.model_validate({**spec, "datastores": {"orders": {"engine": "redis", "version": "7"}}})
+
+
+# -- the SQL against a real PostgreSQL ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL on 127.0.0.1 with an RDS-like master: CREATEROLE and CREATEDB, not a superuser.
+    Optional: skipped (in CI too) where no server is installed, since pip cannot install one."""
+    initdb, pg_ctl = optional_tool("initdb"), optional_tool("pg_ctl")
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        runuser = shutil.which("runuser")
+        if runuser is None or subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
+            pytest.skip("running as root with no postgres user to start the server as")
+        as_owner = [runuser, "-u", "postgres", "--"]
+    folder = Path(tempfile.mkdtemp(prefix="bizinfra-pg-"))
+    if as_owner:
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", str(_free_port())
+    subprocess.run([*as_owner, initdb, "-D", str(data), "-U", "admin", "--auth-local=trust",
+                    "--auth-host=scram-sha-256", "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run(["psql", "-X", "-h", str(folder), "-p", port, "-U", "admin", "-d", "postgres", "-c",
+                        "create role postgres login createrole createdb password 'master:pass\\word'"],
+                       check=True, capture_output=True)
+        yield {"PGHOST": "127.0.0.1", "PGPORT": port, "folder": str(folder)}
+    finally:
+        subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        time.sleep(0.2)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_job(job: Document, scripts: dict[str, str], server: dict[str, str], app_password: str,
+             work: Path) -> subprocess.CompletedProcess[str]:
+    """What the Job's two containers do, on this machine: pgpass.py on the master secret, then the psql command
+    with Kubernetes' `$(APP_PASSWORD)` expansion. The local server has no certificate, so no TLS."""
+    (work / "bootstrap").mkdir(exist_ok=True)
+    for name, text in scripts.items():
+        (work / "bootstrap" / name).write_text(text)
+    pgpass = work / "pgpass"
+    secret = json.dumps({"username": "postgres", "password": "master:pass\\word"})
+    line = subprocess.run(["python3", str(work / "bootstrap" / "pgpass.py")], input=secret, text=True,
+                          capture_output=True, check=True, env={**os.environ, **server}).stdout
+    pgpass.write_text(line)
+    pgpass.chmod(0o600)
+    main = job["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value", "") for e in main["env"]}
+    env.update(server, PGPASSFILE=str(pgpass), PGSSLMODE="disable", APP_PASSWORD=app_password)
+    command = [argument.replace("$(APP_PASSWORD)", app_password).replace("/bootstrap/", f"{work}/bootstrap/")
+               for argument in main["command"]]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, check=False)
+
+
+def _log_in(server: dict[str, str], database: str, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["psql", "-X", "-tA", "-c", "select current_user, pg_catalog.pg_get_userbyid(datdba) "
+                           "from pg_database where datname = current_database()"],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PGHOST": server["PGHOST"], "PGPORT": server["PGPORT"], "PGUSER": "app",
+                               "PGDATABASE": database, "PGPASSWORD": password, "PGSSLMODE": "disable"})
+
+
+def test_the_generated_sql_runs_twice_and_rotates_the_password(postgres_server: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    platform = business_app()
+    documents = bootstrap_documents(rendered(platform, "specs/business-app.yaml"), "staging")
+    job = named(documents, "Job", "postgres-bootstrap")
+    scripts = named(documents, "ConfigMap", "postgres-bootstrap")["data"]
+    for attempt in ("first", "again"):
+        result = _run_job(job, scripts, postgres_server, "it's: a \"pass\\word\" $(x) `y`", tmp_path)
+        assert result.returncode == 0, (attempt, result.stderr)
+    for database in databases(platform, "postgres"):
+        logged_in = _log_in(postgres_server, database, "it's: a \"pass\\word\" $(x) `y`")
+        assert logged_in.stdout.strip() == "app|app", logged_in.stderr
+    # a rotated password: the next run sets it, and the old one stops working
+    assert _run_job(job, scripts, postgres_server, "rotated", tmp_path).returncode == 0
+    assert _log_in(postgres_server, "auth_service", "rotated").returncode == 0
+    assert _log_in(postgres_server, "auth_service", "it's: a \"pass\\word\" $(x) `y`").returncode != 0
