@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 from pathlib import Path
@@ -39,6 +40,14 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed, and CI must run this check")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def postgres_server_tool(name: str) -> str:
+    """initdb or pg_ctl: on PATH, or where Debian's postgresql package puts them (not on PATH); `.ci/run` installs
+    that package, so like `require_tool` a missing server skips locally and fails in CI."""
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
+                                       None)
+    return found or require_tool(name)
 
 
 def optional_tool(name: str) -> str:

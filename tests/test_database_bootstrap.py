@@ -30,7 +30,7 @@ from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.terraform import environment_files
-from tests.conftest import SPECS, optional_tool
+from tests.conftest import SPECS, postgres_server_tool
 from tests.kubernetes_support import Document, environments, kustomization, named, of_kind, rendered
 from tests.strategies import platforms
 
@@ -233,13 +233,16 @@ def _free_port() -> int:
 @pytest.fixture
 def postgres_server() -> Iterator[dict[str, str]]:
     """A throwaway PostgreSQL on 127.0.0.1 with an RDS-like master: CREATEROLE and CREATEDB, not a superuser.
-    Optional: skipped (in CI too) where no server is installed, since pip cannot install one."""
-    initdb, pg_ctl = optional_tool("initdb"), optional_tool("pg_ctl")
+    `.ci/run` installs Debian's postgresql package, as it does prometheus for promtool."""
+    initdb, pg_ctl = postgres_server_tool("initdb"), postgres_server_tool("pg_ctl")
     as_owner: list[str] = []
     if os.geteuid() == 0:  # the server refuses to run as root
         runuser = shutil.which("runuser")
         if runuser is None or subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
-            pytest.skip("running as root with no postgres user to start the server as")
+            reason = "running as root with no postgres user to start the server as (Debian's package makes one)"
+            if os.environ.get("CI"):
+                pytest.fail(reason)
+            pytest.skip(reason)
         as_owner = [runuser, "-u", "postgres", "--"]
     folder = Path(tempfile.mkdtemp(prefix="bizinfra-pg-"))
     if as_owner:
