@@ -17,7 +17,7 @@ from bizinfra.plan import (
     EnvironmentPlan,
 )
 from bizinfra.targets.kubernetes.addons import secret_store_ref
-from bizinfra.targets.kubernetes.common import Manifest, metadata
+from bizinfra.targets.kubernetes.common import Manifest, hardened_container, metadata
 
 # Official images, pinned: the AWS CLI's own (its Amazon Linux 2 base brings the Python that reads the secret's
 # JSON), and PostgreSQL's alpine image of the store's major version, whose psql matches the server.
@@ -170,19 +170,6 @@ def job(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan
     }
 
 
-def hardened() -> Manifest:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": APP_USER_ID,
-        "runAsGroup": APP_USER_ID,
-        "privileged": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def variables(values: dict[str, str]) -> list[Manifest]:
     return [{"name": key, "value": value} for key, value in values.items()]
 
@@ -200,7 +187,7 @@ def read_master_secret(env: EnvironmentPlan, store: DatastorePlan) -> Manifest:
         "env": variables({"DB_INSTANCE": store.identifier, "AWS_REGION": env.region, **connection(store),
                           "AWS_PAGER": "", "HOME": "/tmp"}),
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        "securityContext": hardened(),
+        "securityContext": hardened_container(),
         "volumeMounts": [{"name": "credentials", "mountPath": CREDENTIALS},
                          {"name": "scripts", "mountPath": SCRIPTS, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
@@ -223,7 +210,7 @@ def run_sql(bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
              "valueFrom": {"secretKeyRef": {"name": bootstrap.name, "key": "APP_PASSWORD"}}},
         ],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "128Mi"}},
-        "securityContext": hardened(),
+        "securityContext": hardened_container(),
         "volumeMounts": [{"name": "credentials", "mountPath": CREDENTIALS, "readOnly": True},
                          {"name": "scripts", "mountPath": SCRIPTS, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],

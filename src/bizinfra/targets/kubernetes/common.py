@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bizinfra.plan import EnvironmentPlan
+from bizinfra.plan import APP_USER_ID, EnvironmentPlan
 
 Manifest = dict[str, Any]
 
@@ -21,3 +21,17 @@ def metadata(env: EnvironmentPlan, name: str, labels: Mapping[str, str] | None =
     if annotations:
         meta["annotations"] = dict(annotations)
     return meta
+
+
+def hardened_container() -> Manifest:
+    """What every container runs with: the non-root user the images create, nothing writable but its volumes."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": APP_USER_ID,
+        "runAsGroup": APP_USER_ID,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }

@@ -4,7 +4,7 @@ Deployment, HorizontalPodAutoscaler and PodDisruptionBudget."""
 from __future__ import annotations
 
 from bizinfra.plan import APP_USER_ID, SLOT_LABEL, SLOTS, EnvironmentPlan, ServicePlan
-from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
+from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, hardened_container, metadata
 
 # The seed's autoscaling targets: scale out above 70% of the CPU request, 80% of the memory request.
 CPU_TARGET_PERCENT = 70
@@ -126,16 +126,7 @@ def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest
         "livenessProbe": probe(service, period=10, failures=3),
         "readinessProbe": probe(service, period=5, failures=3),
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": APP_USER_ID,
-            "runAsGroup": APP_USER_ID,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": hardened_container(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
 
