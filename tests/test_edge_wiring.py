@@ -128,3 +128,20 @@ def test_images_run_as_the_user_the_pods_run_as(platform: Platform) -> None:
                 pods.add((str(context["runAsUser"]), str(context["runAsGroup"])))
     assert len(users) == 1
     assert pods in (set(), users)
+
+
+@given(platforms(max_services=3))
+def test_services_are_told_to_use_tls_exactly_where_terraform_requires_it(platform: Platform) -> None:
+    plan = resolve(platform, "spec.yaml")
+    for env in plan.environments:
+        required: dict[str, bool] = {}
+        if env.runs_on == "kubernetes":
+            files = environment_files(env)
+            for name, group in found(files, "resource", "aws_elasticache_replication_group").items():
+                required[name] = group["transit_encryption_enabled"] is True
+            for name, parameters in found(files, "resource", "aws_db_parameter_group").items():
+                required[name] = {"name": "rds.force_ssl", "value": "1"} in parameters["parameter"]
+        for service in env.services:
+            for store in (s for s in env.datastores if s.name in service.uses):
+                assert service.config[f"{store.env_prefix}_TLS"] == ("true" if required.get(store.name) else "false")
+

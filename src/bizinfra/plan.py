@@ -74,6 +74,9 @@ class DatastorePlan:
     version: str
     port: int
     host: str  # the name services connect to in this environment
+    # Clients must use TLS: in the cloud RDS forces it (rds.force_ssl) and ElastiCache has transit encryption on;
+    # the compose containers speak plain TCP. The certificate names the AWS endpoint, the target of `host`'s CNAME.
+    tls: bool
     env_prefix: str
     users: tuple[str, ...]  # services that use it, sorted
     databases: tuple[str, ...]  # PostgreSQL databases, one per user service
@@ -221,8 +224,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         "bizinfra.dev/environment": env_name,
     }
     private_zone = f"{platform.name}.internal"
-    datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name)
-                       for name in sorted(platform.datastores))
+    datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name,
+                                  tls=kubernetes) for name in sorted(platform.datastores))
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = platform.registry or f"ghcr.io/{platform.name}"
     callers = _callers(platform)
@@ -328,7 +331,7 @@ def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:
     return {name: tuple(sorted(names)) for name, names in callers.items()}
 
 
-def _datastore(platform: Platform, name: str, env_name: str, host: str) -> DatastorePlan:
+def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: bool) -> DatastorePlan:
     spec = platform.datastores[name]
     users = tuple(sorted(n for n, s in platform.services.items() if name in s.uses))
     databases = tuple(sorted({platform.services[u].database or u.replace("-", "_") for u in users})) \
@@ -339,6 +342,7 @@ def _datastore(platform: Platform, name: str, env_name: str, host: str) -> Datas
         version=spec.version,
         port=platform.datastore_port(name),
         host=host,
+        tls=tls,
         env_prefix=platform.env_prefix(name),
         users=users,
         databases=databases,
@@ -370,6 +374,7 @@ def _service_config(port: int, env: Mapping[str, str], used: list[DatastorePlan]
     for store in used:
         config[f"{store.env_prefix}_HOST"] = store.host
         config[f"{store.env_prefix}_PORT"] = str(store.port)
+        config[f"{store.env_prefix}_TLS"] = "true" if store.tls else "false"
         if store.engine == "postgres" and database:
             config[f"{store.env_prefix}_NAME"] = database
     config.update(env)
