@@ -291,7 +291,10 @@ def test_bundled_production_switches_blue_green_in_order() -> None:
 
 STAND_IN_KUBECTL = """#!/bin/sh
 echo "$*" >> "$CALLS"
-case "$1 $2" in "get deployment") printf %s "$LIVE_NOW" ;; esac
+case "$1 $2" in
+  "get deployment") printf %s "$LIVE_NOW" ;;
+  "get service") printf %s "${SELECTED-}" ;;
+esac
 """
 
 
@@ -300,20 +303,41 @@ def test_the_idle_slot_starts_as_large_as_the_live_slot_runs_and_never_below_the
         tmp_path: Path, live_now: str, expected: str) -> None:
     steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
     find, deploy = steps["Find the live slot of api-gateway"], steps["Deploy api-gateway to its idle slot"]
-    kubectl, calls, outputs = tmp_path / "kubectl", tmp_path / "calls", tmp_path / "outputs"
-    kubectl.write_text(STAND_IN_KUBECTL)
-    kubectl.chmod(0o755)
-    base = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls), "LIVE_NOW": live_now,
-            "NAMESPACE": "business-app", "GITHUB_OUTPUT": str(outputs), "GITHUB_SHA": "abc"}
-    subprocess.run(["bash", "-euo", "pipefail", "-c", find["run"]], env={**base, **find["env"]}, check=True)
-    found = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    base = {"LIVE_NOW": live_now, "SELECTED": "blue", "GITHUB_SHA": "abc"}
+    calls, found = run_with_stand_in_kubectl(tmp_path, find, base)
     step_env = {k: v.replace("${{ steps.slot-api-gateway.outputs.live-replicas }}", found["live-replicas"])
                 .replace("${{ steps.slot-api-gateway.outputs.idle-deployment }}", found["idle-deployment"])
                 for k, v in deploy["env"].items()}
-    subprocess.run(["bash", "-euo", "pipefail", "-c", deploy["run"]], env={**base, **step_env}, check=True)
+    calls, _ = run_with_stand_in_kubectl(tmp_path, {**deploy, "env": step_env}, base)
     assert found["idle-deployment"] == "api-gateway-green"
-    assert f"scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in \
-        calls.read_text().splitlines()
+    assert f"scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in calls
+
+
+@pytest.mark.parametrize(("selected", "pinned"), [("", True), ("blue", False), ("green", False)])
+def test_a_service_never_switched_is_pinned_to_the_live_slot_before_the_idle_one_starts(
+        tmp_path: Path, selected: str, pinned: bool) -> None:
+    steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
+    calls, found = run_with_stand_in_kubectl(tmp_path, steps["Find the live slot of api-gateway"],
+                                             {"LIVE_NOW": "3", "SELECTED": selected})
+    patches = [call for call in calls if call.startswith("patch service api-gateway")]
+    assert patches == ([f'patch service api-gateway --namespace business-app --type merge --patch '
+                        f'{{"spec":{{"selector":{{"bizinfra.dev/slot":"{found["live"]}"}}}}}}'] if pinned else [])
+    assert found["live"] == (selected or "blue")
+
+
+def run_with_stand_in_kubectl(folder: Path, step: dict[str, Any], values: dict[str, str]) -> tuple[list[str],
+                                                                                                    dict[str, str]]:
+    """Run a step's shell as Actions would, with a kubectl that logs its arguments and answers from `values`; the
+    logged calls and the step's outputs."""
+    kubectl, calls, outputs = folder / "kubectl", folder / "calls", folder / "outputs"
+    kubectl.write_text(STAND_IN_KUBECTL)
+    kubectl.chmod(0o755)
+    calls.touch()
+    outputs.write_text("")
+    env = {"PATH": f"{folder}:/usr/bin:/bin", "CALLS": str(calls), "NAMESPACE": "business-app",
+           "GITHUB_OUTPUT": str(outputs), **values, **step["env"]}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True)
+    return calls.read_text().splitlines(), dict(line.split("=", 1) for line in outputs.read_text().splitlines())
 
 
 def test_bundled_staging_rolls_every_service() -> None:

@@ -259,9 +259,9 @@ def slot_lookup(with_idle: bool = True) -> str:
         also = f'; idle={idle}; idle_deployment="$DEPLOYMENT_{idle.upper()}"' if with_idle else ""
         cases += f'  {live}) live_deployment="$DEPLOYMENT_{live.upper()}"{also} ;;\n'
     return (
-        'live="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" \\\n'
+        'selected="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" \\\n'
         '  --output "jsonpath={.spec.selector.$SLOT_KEY}")"\n'
-        'live="${live:-$DEFAULT_SLOT}"\n'
+        'live="${selected:-$DEFAULT_SLOT}"\n'
         'case "$live" in\n'
         f"{cases}"
         '  *) echo "::error::Service $SERVICE selects the unknown slot \'$live\'"; exit 1 ;;\n'
@@ -278,8 +278,14 @@ def slot_env(service: ServicePlan) -> dict[str, str]:
     }
 
 
+# A Service never switched selects every slot, so the idle slot's new pods would take traffic as soon as they are
+# ready, before their smoke test: pin it to the live slot first.
 FIND_SLOTS = """\
-{lookup}live_replicas="$(kubectl get deployment "$live_deployment" --namespace "$NAMESPACE" \\
+{lookup}if [ -z "$selected" ]; then
+  patch="$(printf '{{"spec":{{"selector":{{"%s":"%s"}}}}}}' "$SLOT_LABEL" "$live")"
+  kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
+fi
+live_replicas="$(kubectl get deployment "$live_deployment" --namespace "$NAMESPACE" \\
   --output "jsonpath={{.spec.replicas}}")"
 {{
   echo "live=$live"
@@ -328,8 +334,8 @@ def slot_output(service: ServicePlan, name: str) -> str:
 
 def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
     """Every service's idle slot gets the new image and passes its smoke test before any traffic moves."""
-    steps = [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()), slot_env(s),
-                    id=step_id(s)) for s in env.services]
+    steps = [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()),
+                    {**slot_env(s), "SLOT_LABEL": SLOT_LABEL}, id=step_id(s)) for s in env.services]
     steps += [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(s), "MIN_REPLICAS": str(s.replicas.min),
         "LIVE_REPLICAS": slot_output(s, "live-replicas"),
