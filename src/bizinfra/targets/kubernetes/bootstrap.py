@@ -9,7 +9,6 @@ missing and always sets the application role's password, so a re-run (a new data
 from __future__ import annotations
 
 from bizinfra.plan import (
-    APP_USER_ID,
     DATABASE_APP_USER,
     DATABASE_MASTER_USER,
     DatabaseBootstrap,
@@ -17,7 +16,7 @@ from bizinfra.plan import (
     EnvironmentPlan,
 )
 from bizinfra.targets.kubernetes.addons import secret_store_ref
-from bizinfra.targets.kubernetes.common import Manifest, hardened_container, metadata
+from bizinfra.targets.kubernetes.common import Manifest, hardened_container, hardened_pod, metadata
 
 # Official images, pinned: the AWS CLI's own (its Amazon Linux 2 base brings the Python that reads the secret's
 # JSON), and PostgreSQL's alpine image of the store's major version, whose psql matches the server.
@@ -150,13 +149,7 @@ def job(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "restartPolicy": "Never",  # each retry is a new pod that reads the secret again
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": APP_USER_ID,
-                        "runAsGroup": APP_USER_ID,
-                        "fsGroup": APP_USER_ID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": hardened_pod(),
                     "initContainers": [read_master_secret(env, store)],
                     "containers": [run_sql(bootstrap, store)],
                     "volumes": [

@@ -35,3 +35,14 @@ def hardened_container() -> Manifest:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def hardened_pod() -> Manifest:
+    """The pod-level half: volumes owned by the same non-root user, the runtime's default seccomp profile."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": APP_USER_ID,
+        "runAsGroup": APP_USER_ID,
+        "fsGroup": APP_USER_ID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }

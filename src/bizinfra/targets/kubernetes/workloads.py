@@ -3,8 +3,8 @@ Deployment, HorizontalPodAutoscaler and PodDisruptionBudget."""
 
 from __future__ import annotations
 
-from bizinfra.plan import APP_USER_ID, SLOT_LABEL, SLOTS, EnvironmentPlan, ServicePlan
-from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, hardened_container, metadata
+from bizinfra.plan import SLOT_LABEL, SLOTS, EnvironmentPlan, ServicePlan
+from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, hardened_container, hardened_pod, metadata
 
 # The seed's autoscaling targets: scale out above 70% of the CPU request, 80% of the memory request.
 CPU_TARGET_PERCENT = 70
@@ -80,13 +80,7 @@ def pod_spec(env: EnvironmentPlan, service: ServicePlan, name: str, selector: di
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,  # the services find each other through the ConfigMap's *_URL variables
         "terminationGracePeriodSeconds": 30 + DRAIN_SECONDS,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": APP_USER_ID,
-            "runAsGroup": APP_USER_ID,
-            "fsGroup": APP_USER_ID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": hardened_pod(),
         "containers": [container(env, service, name)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}}],
     }
