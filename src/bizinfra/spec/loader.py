@@ -6,6 +6,8 @@ all problems of a file are reported together. Only YAML's safe subset is read.
 
 from __future__ import annotations
 
+import math
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -16,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bizinfra.spec.models import Platform
+from bizinfra.spec.models import Platform, problems_beside_field_errors
 from bizinfra.spec.text import PathTuple, did_you_mean, dotted
 
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -105,67 +107,189 @@ def parse_platform(text: str, filename: str) -> Platform:
 
 
 def parse_spec(text: str, filename: str) -> Spec:
-    node = _compose(text, filename)
-    marks = _Marks(filename)
+    if len(text) > MAX_CHARACTERS:
+        raise SpecError([Problem(filename, 1, 1, "", f"the file is {len(text)} characters long; a spec may be at "
+                                 f"most {MAX_CHARACTERS}")])
+    _refuse_control_characters(text, filename)
+    reader = _Reader(filename)
+    node = reader.document(text)
+    marks = _Marks(filename, reader.refusals)
     marks.walk(node, ())
     if marks.problems:
         raise SpecError(marks.problems)
-    data = yaml.constructor.SafeConstructor().construct_document(node)
+    data = _value(node)
     if not isinstance(data, dict):
         raise SpecError([marks.problem((), f"expected a mapping of keys to values at the top (got {_kind(data)})")])
     try:
         platform = Platform.model_validate(data)
     except ValidationError as error:
-        raise SpecError([marks.problem(path, message, key) for path, message, key in _explain(error)]) from None
+        problems = [marks.problem(path, message, key) for path, message, key in _explain(error)]
+        if not any(item["type"] == "platform" for item in error.errors()):  # the platform checks never ran
+            problems += [marks.problem(path, message) for path, message in problems_beside_field_errors(data)]
+        raise SpecError(problems) from None
     return Spec(filename, platform, {path: (mark.line + 1, mark.column + 1) for path, mark in marks.values.items()})
 
 
-def _compose(text: str, filename: str) -> yaml.Node:
-    try:
-        nodes = list(yaml.compose_all(text, Loader=SafeLoader))
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        started = error.context_mark if error.problem and error.context else None
-        where = f" ({error.context} that starts at line {started.line + 1})" if started else ""
-        raise SpecError([Problem(filename, line, column, "", f"invalid YAML: {error.problem or error.context}{where}")]) from None
-    except yaml.YAMLError as error:
-        raise SpecError([Problem(filename, 1, 1, "", f"invalid YAML: {error}")]) from None
-    if not nodes:
-        raise SpecError([Problem(filename, 1, 1, "", "the file is empty; a spec needs at least name, domain and services")])
-    if len(nodes) > 1:
-        mark = nodes[1].start_mark
-        second = "one platform per file: found a second YAML document"
-        raise SpecError([Problem(filename, mark.line + 1, mark.column + 1, "", second)])
-    return nodes[0]
+# -- the YAML subset a spec is written in ---------------------------------------------------------
+#
+# A spec is plain data: mappings with text keys, lists, and scalars that are text, whole numbers, decimals,
+# true/false or null. Everything else YAML can say is refused by name, before any value is built: tags (which
+# name constructors), anchors and aliases (which expand: a few hundred bytes can stand for gigabytes), merge
+# keys, dates (a date-looking value stays the text written), NaN and infinity, numbers of more than 20 digits,
+# control characters, more than one document, nesting deeper than 50, files over 1 MiB.
+
+MAX_CHARACTERS = 1 << 20
+MAX_DEPTH = 50
+MAX_DIGITS = 20
+_STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null"))
+_MERGE = "tag:yaml.org,2002:merge"
+_NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
-class _Marks:
-    """Where each path of the document starts: its key and its value."""
+def _refuse_control_characters(text: str, filename: str) -> None:
+    found = _NOT_PRINTABLE.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - text.rfind("\n", 0, found.start())
+        message = f"control character U+{ord(found.group()):04X} is not allowed in a spec"
+        raise SpecError([Problem(filename, line, column, "", message)])
+
+
+class _Reader:
+    """YAML events to a node tree, refusing what a spec does not use before anything is built from it."""
+
+    _resolver = yaml.resolver.Resolver()
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
+        self.refusals: dict[yaml.Node, str] = {}  # reported by `_Marks`, which knows each node's path
+
+    def document(self, text: str) -> yaml.Node:
+        roots: list[yaml.Node] = []
+        open_nodes: list[yaml.Node] = []  # collections not yet closed, outermost first
+        children: list[list[yaml.Node]] = []  # their items so far (a mapping's keys and values alternate)
+        for event in self._events(text):
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                node, items = open_nodes.pop(), children.pop()
+                node.end_mark = event.end_mark
+                node.value = list(zip(items[0::2], items[1::2], strict=True)) if isinstance(node, yaml.MappingNode) else items
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            node = self._node(event)
+            (children[-1] if children else roots).append(node)
+            if isinstance(node, yaml.CollectionNode):
+                if len(open_nodes) >= MAX_DEPTH:
+                    raise SpecError([self._problem(event.start_mark, f"nested more than {MAX_DEPTH} levels deep")])
+                open_nodes.append(node)
+                children.append([])
+            if len(roots) > 1:
+                second = "one platform per file: found a second YAML document"
+                raise SpecError([self._problem(roots[1].start_mark, second)])
+        if not roots:
+            raise SpecError([Problem(self.filename, 1, 1, "", "the file is empty; a spec needs at least name, "
+                                     "domain and services")])
+        return roots[0]
+
+    def _events(self, text: str) -> Iterator[yaml.Event]:
+        try:
+            yield from yaml.parse(text, Loader=SafeLoader)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            started = error.context_mark if error.problem and error.context else None
+            where = f" ({error.context} that starts at line {started.line + 1})" if started else ""
+            problem = Problem(self.filename, 1, 1, "", f"invalid YAML: {error.problem or error.context}{where}")
+            raise SpecError([self._problem(mark, problem.message) if mark else problem]) from None
+        except yaml.YAMLError as error:  # the reader's own errors; control characters are refused before
+            raise SpecError([Problem(self.filename, 1, 1, "", f"invalid YAML: {type(error).__name__}")]) from None
+
+    def _node(self, event: Any) -> yaml.Node:  # Any: the C parser's events carry its own Mark type
+        node: yaml.Node
+        start: Any = event.start_mark
+        end: Any = event.end_mark
+        if isinstance(event, yaml.AliasEvent):
+            node = yaml.ScalarNode(_NULL, "", start, end)
+            self.refusals[node] = f"aliases (*{event.anchor}) are not allowed here; write the value out"
+            return node
+        if isinstance(event, yaml.ScalarEvent):
+            node = yaml.ScalarNode(self._scalar_tag(event), event.value, start, end)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            node = yaml.SequenceNode("tag:yaml.org,2002:seq", [], start, end)
+        else:
+            node = yaml.MappingNode("tag:yaml.org,2002:map", [], start, end)
+        if event.anchor is not None:
+            self.refusals[node] = f"anchors (&{event.anchor}) are not allowed here; write the value out"
+        if getattr(event, "tag", None) is not None:
+            self.refusals[node] = f"tags are not allowed here (got '{event.tag}')"
+        return node
+
+    def _scalar_tag(self, event: yaml.ScalarEvent) -> str:
+        """What a plain scalar means: str, int, float, bool, null or a merge key, never a date; quoted ones are str."""
+        if not event.implicit[0]:
+            return _STR
+        tag = self._resolver.resolve(yaml.ScalarNode, event.value, (True, False))  # type: ignore[no-untyped-call]
+        return tag if tag in (_INT, _FLOAT, _BOOL, _NULL, _MERGE) else _STR
+
+    def _problem(self, mark: Any, message: str) -> Problem:
+        return Problem(self.filename, mark.line + 1, mark.column + 1, "", message)
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_SCALARS: dict[str, Any] = {
+    _STR: lambda node: node.value,
+    _MERGE: lambda node: node.value,  # '<<' as a value is text; as a key `_Marks` refuses it
+    _INT: _CONSTRUCTOR.construct_yaml_int,
+    _FLOAT: _CONSTRUCTOR.construct_yaml_float,
+    _BOOL: _CONSTRUCTOR.construct_yaml_bool,
+    _NULL: _CONSTRUCTOR.construct_yaml_null,
+}
+
+
+def _value(node: yaml.Node) -> Any:
+    """The plain data of a node tree `_Marks` found nothing wrong in."""
+    if isinstance(node, yaml.MappingNode):
+        return {key.value: _value(value) for key, value in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_value(item) for item in node.value]
+    return _SCALARS[node.tag](node)
+
+
+class _Marks:
+    """Where each path of the document starts, its key and its value; and what in it a spec may not say."""
+
+    def __init__(self, filename: str, refusals: Mapping[yaml.Node, str]) -> None:
+        self.filename = filename
+        self.refusals = refusals
         self.keys: dict[PathTuple, yaml.Mark] = {}
         self.values: dict[PathTuple, yaml.Mark] = {}
         self.problems: list[Problem] = []
 
-    def walk(self, node: yaml.Node, path: PathTuple, depth: int = 0) -> None:
+    def walk(self, node: yaml.Node, path: PathTuple) -> None:
+        """Depth is bounded by `_Reader`, and every node is its own (aliases are refused), so this is linear."""
         self.values.setdefault(path, node.start_mark)
-        if depth > 50:
-            return
+        if node in self.refusals:
+            self.problems.append(self.problem(path, self.refusals[node], mark=node.start_mark))
         if isinstance(node, yaml.MappingNode):
             first_seen: dict[str, yaml.Mark] = {}
             for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in first_seen and key != "<<":
+                refusal = _key_refusal(key_node)
+                if refusal:
+                    self.problems.append(self.problem(path, refusal, mark=key_node.start_mark))
+                    continue
+                key = key_node.value
+                if key in first_seen:
                     self.problems.append(self.problem(
                         path, f"duplicate key '{key}' (first at line {first_seen[key].line + 1})", mark=key_node.start_mark))
                 first_seen.setdefault(key, key_node.start_mark)
                 self.keys.setdefault((*path, key), key_node.start_mark)
-                self.walk(value_node, (*path, key), depth + 1)
+                self.walk(value_node, (*path, key))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                self.walk(item, (*path, index), depth + 1)
+                self.walk(item, (*path, index))
+        elif isinstance(node, yaml.ScalarNode):
+            refusal = _number_refusal(node)
+            if refusal:
+                self.problems.append(self.problem(path, refusal, mark=node.start_mark))
 
     def problem(self, path: PathTuple, message: str, at_key: bool = False, mark: yaml.Mark | None = None) -> Problem:
         if mark is None:
@@ -187,6 +311,31 @@ class _Marks:
         return None
 
 
+_ONE_LINE = re.compile(r"[^\x00-\x1F\x7F-\x9F\u2028\u2029]+")
+
+
+def _key_refusal(key: yaml.Node) -> str | None:
+    if not isinstance(key, yaml.ScalarNode):
+        return f"a key must be text, not a {'list' if isinstance(key, yaml.SequenceNode) else 'mapping'}"
+    if key.tag == _MERGE:
+        return "merge keys (<<) are not allowed here; write the keys out"
+    if key.tag != _STR:
+        return f"a key must be text (got {key.value or 'nothing'}); quote it"
+    if not _ONE_LINE.fullmatch(key.value):  # a key is part of every message about its value: one line each
+        return f"a key must be one line of printable text (got {_shown(key.value)})"
+    return None
+
+
+def _number_refusal(scalar: yaml.ScalarNode) -> str | None:
+    if scalar.tag == _INT:
+        digits = sum(character.isdigit() for character in scalar.value)
+        if digits > MAX_DIGITS:  # Python refuses to read ints of over 4300 digits; no field needs 21
+            return f"a number of {digits} digits; numbers may have at most {MAX_DIGITS}"
+    if scalar.tag == _FLOAT and not math.isfinite(_CONSTRUCTOR.construct_yaml_float(scalar)):
+        return f"'{scalar.value}' is not a finite number"
+    return None
+
+
 # -- turning pydantic's errors into sentences -------------------------------------------
 
 _PATTERNS = {
@@ -197,7 +346,7 @@ _PATTERNS = {
     r"^[a-z][a-z0-9-]*\.[a-z0-9]+$": "an EC2 instance type such as t3.medium",
     r"^db\.[a-z0-9-]+\.[a-z0-9]+$": "an RDS instance class such as db.t3.medium",
     r"^cache\.[a-z0-9-]+\.[a-z0-9]+$": "an ElastiCache node type such as cache.t3.medium",
-    r"^\d+(\.\d+)?$": "a version such as '15' or '7.1' (quote it)",
+    r"^(0|[1-9]\d{0,3})(\.(0|[1-9]\d{0,3}))?$": "a version such as '15' or '7.1', without leading zeros",
     r"^[a-z_][a-z0-9_]{0,62}$": "a database name of lower-case letters, digits and '_'",
     r"^[A-Z][A-Z0-9_]*$": "a prefix of upper-case letters, digits and '_'",
     r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$": "a lower-case DNS name such as api.example.com",

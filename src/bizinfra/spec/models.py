@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +26,8 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -30,7 +36,7 @@ from pydantic_core import PydanticCustomError
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
-from bizinfra.spec.text import PathTuple, did_you_mean, dotted
+from bizinfra.spec.text import PathTuple, Vocabulary, did_you_mean, dotted
 
 # -- scalar vocabulary ---------------------------------------------------------------
 
@@ -116,11 +122,87 @@ def _percent(value: object) -> float:
     return float(quantities.percent(value))
 
 
+_CRON_MONTHS = {name: number for number, name in enumerate(
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
+_CRON_DAYS = {name: number for number, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+# The standard five fields as Velero's parser (robfig/cron) reads them: it has no day 7 for Sunday.
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+    ("month", 1, 12, _CRON_MONTHS), ("day of week", 0, 6, _CRON_DAYS))
+
+
 def _cron(text: str) -> str:
     fields = text.split()
-    if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,\-]+", field) for field in fields):
+    if len(fields) != 5:
         raise ValueError(f"'{text}' is not a five-field cron schedule such as '0 2 * * *'")
+    for value, (what, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in value.split(","):
+            problem = _cron_item(item, low, high, names)
+            if problem:
+                raise ValueError(f"'{text}' is not a valid cron schedule: {what} '{value}' {problem}")
     return " ".join(fields)
+
+
+def _cron_item(item: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    """What is wrong with one item of a field (`*`, `5`, `1-5`, `*/15`, `MON-FRI`), or None."""
+    span, slash, step = item.partition("/")
+    if slash and not (re.fullmatch(r"[0-9]{1,2}", step) and 1 <= int(step) <= high):
+        return f"has the step '{step}'; a step is a whole number from 1 to {high}"
+    if span == "*":
+        return None
+    first, dash, last = span.partition("-")
+    start, end = _cron_value(first, names), _cron_value(last if dash else first, names)
+    if start is None or end is None:
+        kinds = "numbers or names such as " + ", ".join(list(names)[:2]) if names else "numbers"
+        return f"must be {kinds}, '*', ranges a-b, steps /n or lists of these"
+    if not low <= start <= end <= high:
+        return f"must lie within {low}-{high}, ranges low to high"
+    return None
+
+
+def _cron_value(text: str, names: dict[str, int]) -> int | None:
+    if re.fullmatch(r"[0-9]{1,2}", text):
+        return int(text)
+    return names.get(text.upper())
+
+
+def _command(text: str) -> str:
+    """A delivery command goes into a workflow's `run:` step (and a pod's shell) as written: one line of shell
+    with balanced quotes, and no `${{`, which GitHub would expand before the shell sees it."""
+    if not text.strip() or not _ONE_LINE_TEXT.fullmatch(text):
+        raise ValueError("a command must be one non-empty line of text; join several with &&")
+    if "${{" in text:
+        raise ValueError("a command must not contain '${{': GitHub Actions would expand it before the shell runs")
+    try:
+        shlex.split(text)
+    except ValueError as error:  # "No closing quotation", "No escaped character"
+        raise ValueError(f"the shell cannot read this command: {str(error).lower()}") from None
+    return text
+
+
+_ONE_LINE_TEXT = re.compile(r"[^\x00-\x1F\x7F-\x9F\u2028\u2029]{1,500}")
+Command = Annotated[StrictStr, AfterValidator(_command)]
+
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
+_REPOSITORY = re.compile(rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*")
+
+
+def _repository(text: str) -> str:
+    """An image repository, or a registry path, with no tag or digest: the release sets the tag."""
+    if text == "" or (len(text) <= 255 and _REPOSITORY.fullmatch(text)):
+        return text
+    bare, _, _ = text.partition("@")
+    head, slash, last = bare.rpartition("/")
+    if "@" in text or ":" in last:
+        bare = head + slash + last.partition(":")[0]
+        raise PydanticCustomError(
+            "image_tag", "'{text}' has a tag or digest; write the repository alone ('{bare}'): each release "
+            "sets the tag", {"text": text, "bare": bare})
+    raise PydanticCustomError(
+        "repository", "'{text}' is not an image repository such as ghcr.io/acme/shop (lower-case path, at "
+        "most 255 characters)", {"text": text})
 
 
 CpuRange = Annotated[
@@ -144,7 +226,10 @@ Percent = Annotated[
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]}),
     Field(description="A percentage strictly between 0 and 100, written 5% or 5."),
 ]
-Cron = Annotated[StrictStr, AfterValidator(_cron), Field(description="A five-field cron schedule, e.g. '0 2 * * *'.")]
+Cron = Annotated[StrictStr, AfterValidator(_cron), Field(
+    description="A five-field cron schedule, e.g. '0 2 * * *': minute 0-59, hour 0-23, day of month 1-31, month "
+    "1-12 or JAN-DEC, day of week 0-6 or SUN-SAT; each a value, '*', a range a-b, a step /n, or a list of these.")]
+Repository = Annotated[StrictStr, AfterValidator(_repository)]
 
 
 # -- building blocks -------------------------------------------------------------------
@@ -193,7 +278,8 @@ class Public(Frozen):
 
 class Service(Frozen):
     port: Port = Field(8080, description="The port the service listens on, everywhere: container, Service, compose.")
-    image: StrictStr | None = Field(None, description="The image repository; default `<registry>/<service>`.")
+    image: Repository | None = Field(None, description="The image repository, without a tag (each release sets "
+                                     "the tag); default `<registry>/<service>`.")
     replicas: ScaleSpec = Field(default_factory=lambda: Scale(min=2, max=2),
                                 description="Copies to run: a number, or min and max for autoscaling. "
                                 "Default 2, so that one copy can be lost without downtime.")
@@ -212,8 +298,8 @@ class Service(Frozen):
 
 class Datastore(Frozen):
     engine: Literal["postgres", "redis"]
-    version: Annotated[StrictStr, StringConstraints(pattern=r"^\d+(\.\d+)?$")] = Field(
-        description="Engine version, major or major.minor, e.g. '15' or '7.1'.")
+    version: Annotated[StrictStr, StringConstraints(pattern=r"^(0|[1-9]\d{0,3})(\.(0|[1-9]\d{0,3}))?$")] = Field(
+        description="Engine version, major or major.minor without leading zeros, e.g. '15' or '7.1'.")
     port: Port | None = Field(None, description="Default 5432 for postgres, 6379 for redis.")
     env_prefix: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = Field(
         None, description="Prefix of the connection variables its users get (DB_HOST ...); "
@@ -316,13 +402,13 @@ class Delivery(Frozen):
     node_version: Annotated[StrictStr, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")] = Field(
         "24", description="Node.js version CI installs. Default 24, the Active LTS line; the seed's 20 reached its "
         "end of life on 2026-04-30.")
-    install: StrictStr = Field("npm ci", description="Installs dependencies from the lockfile (seed: npm ci).")
-    lint: StrictStr = Field("npm run lint", description="The lint command (seed: npm run lint).")
-    test: StrictStr = Field("npm test -- --coverage", description="The test command; it writes coverage/ "
+    install: Command = Field("npm ci", description="Installs dependencies from the lockfile (seed: npm ci).")
+    lint: Command = Field("npm run lint", description="The lint command (seed: npm run lint).")
+    test: Command = Field("npm test -- --coverage", description="The test command; it writes coverage/ "
                             "(seed: npm test -- --coverage).")
-    migrate: StrictStr = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
+    migrate: Command = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
                                "inside a live pod of the service (seed: npx prisma migrate deploy).")
-    rollback: StrictStr = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
+    rollback: Command = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
                                 "pod. Default a package.json script the application defines: the seed's "
                                 "`prisma migrate reset --force` drops every table, which no rollback should do.")
     repository: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")] | None = Field(
@@ -354,6 +440,10 @@ class Edge(Frozen):
 
 Problem = tuple[PathTuple, str]
 
+# Names people give a live environment. One so named must say `production: true` or `false`: guessing
+# either way is a surprise, a production without its safeguards or a test cluster treated as live.
+_LOOKS_LIVE = {"prod", "prd", "production", "live"}
+
 
 class Platform(Frozen):
     """One business application: its services, data stores, environments and goals."""
@@ -363,73 +453,211 @@ class Platform(Frozen):
     name: PlatformName = Field(description="The platform's name; prefixes every resource.")
     domain: Hostname = Field(description="The DNS domain the public hosts live under.")
     region: Region = Field("us-east-1", description="The AWS region.")
-    registry: StrictStr = Field("", description="Where images are pushed; default ghcr.io/<name>.")
+    registry: Repository = Field("", description="Where images are pushed, without a tag; default ghcr.io/<name>.")
     network: Network = Field(default_factory=Network)
     services: dict[Name, Service] = Field(min_length=1)
     datastores: dict[ShortName, Datastore] = Field(default_factory=dict)
-    environments: dict[ShortName, Environment] = Field(default_factory=default_environments, min_length=1)
+    environments: dict[ShortName, Environment] = Field(
+        default_factory=default_environments, min_length=1,
+        description="Where the platform runs. Default development (compose), staging (from develop) and production "
+        "(from main, 3 nodes, highly available). An environment declared with one of those names starts from that "
+        "one's settings, and what it states wins. Named like production (prod, prd, live, ...) it must say "
+        "`production: true` or `false`.")
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
     delivery: Delivery = Field(default_factory=Delivery, description="CI/CD commands and how actions are pinned.")
     edge: Edge = Field(default_factory=Edge, description="DNS zone, CDN and firewall in front of the public hosts.")
     patches: tuple[Patch, ...] = Field((), description="Edits to generated documents, applied last: the escape hatch.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _environments_start_from_defaults(cls, data: Any) -> Any:
+        return with_default_environment_settings(data)
+
     @model_validator(mode="after")
     def _consistent(self) -> Platform:
-        problems = [*self._reference_problems(), *self._port_problems(), *self._environment_problems()]
+        problems = _Parts(self.name, self.domain, self.services, self.datastores, self.environments).problems()
         if problems:
             summary = "\n".join(f"{dotted(path)}: {message}" for path, message in problems)
             raise PydanticCustomError("platform", "{summary}", {"summary": summary, "problems": tuple(problems)})
         return self
 
-    def _reference_problems(self) -> list[Problem]:
+    def is_production(self, environment: str) -> bool:
+        return _is_production(environment, self.environments[environment])
+
+    def datastore_port(self, name: str) -> int:
+        return _store_port(self.datastores[name])
+
+    def env_prefix(self, name: str) -> str:
+        return _store_prefix(self.datastores[name])
+
+
+def with_default_environment_settings(data: Any) -> Any:
+    """Declared `development`, `staging` or `production` environments start from the default ones' settings.
+
+    Declaring `production: {rollout: blue-green}` must not silently drop production's three nodes and high
+    availability. A default branch another environment already claims is left out, as is production's all when
+    it says `production: false`."""
+    if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
+        return data
+    declared = data["environments"]
+    claimed = {env.get("branch") for env in declared.values() if isinstance(env, dict) and isinstance(env.get("branch"), str)}
+    filled = {}
+    for name, environment in declared.items():
+        default = default_environments().get(name) if isinstance(name, str) else None
+        if default is None or not isinstance(environment, dict) or environment.get("production") is False:
+            filled[name] = environment
+            continue
+        settings = default.model_dump(exclude_unset=True)
+        if settings.get("branch") in claimed:
+            del settings["branch"]
+        filled[name] = {**settings, **environment}
+    return {**data, "environments": filled}
+
+
+def _is_production(name: str, environment: Environment) -> bool:
+    return name == "production" if environment.production is None else environment.production
+
+
+def _store_port(store: Datastore) -> int:
+    return store.port or {"postgres": 5432, "redis": 6379}[store.engine]
+
+
+def _store_prefix(store: Datastore) -> str:
+    return store.env_prefix or {"postgres": "DB", "redis": "REDIS"}[store.engine]
+
+
+def _url_variable(service: str) -> str:
+    """plan.service_url_variable, which imports this module (a test keeps the two equal)."""
+    return service.upper().replace("-", "_") + "_URL"
+
+
+def generated_variables(service: Service, datastores: Mapping[str, Datastore]) -> dict[str, str]:
+    """Every variable the plan gives a service on its own, and what sets it (plan._service_config, _secrets,
+    _shared_config): a spec's env or secret of the same name would silently replace it, or be replaced."""
+    generated = dict(_ALWAYS_GENERATED)
+    for callee in service.calls:
+        generated[_url_variable(callee)] = f"the address of '{callee}', which it calls"
+    for name in service.uses:
+        if name not in datastores:
+            continue
+        prefix = _store_prefix(datastores[name])
+        for part, what in (("HOST", "host"), ("PORT", "port"), ("TLS", "TLS setting")):
+            generated[f"{prefix}_{part}"] = f"data store '{name}' (its {what})"
+        if datastores[name].engine == "postgres":
+            generated[f"{prefix}_NAME"] = f"data store '{name}' (its database's name)"
+        for part in ("USERNAME", "PASSWORD"):
+            generated[f"{prefix}_{part}"] = _CREDENTIALS
+    return generated
+
+
+_CREDENTIALS = "a secret set from its data store's credentials"
+_ALWAYS_GENERATED = {"PORT": "the service's port", "PLATFORM": "the platform's name",
+                     "ENVIRONMENT": "the environment's name"}
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What the platform-wide checks read. For a spec with field errors, only the parts that validated on
+    their own are here, so a check never reports something a broken part made up; names are every one declared."""
+
+    name: str | None
+    domain: str | None
+    services: Mapping[str, Service]
+    datastores: Mapping[str, Datastore]
+    environments: Mapping[str, Environment]
+    service_names: frozenset[str] | None = None  # default: those of `services`
+    store_names: frozenset[str] | None = None
+    dropped: frozenset[PathTuple] = frozenset()  # invalid fields left out of the parts above: their defaults stand in
+
+    def sure(self, *path: str | int) -> bool:
+        """Whether a field holds what was written, not a default standing in for an invalid value."""
+        return path not in self.dropped
+
+    @cached_property
+    def declared_services(self) -> frozenset[str]:
+        return frozenset(self.services) if self.service_names is None else self.service_names
+
+    @cached_property
+    def declared_stores(self) -> frozenset[str]:
+        return frozenset(self.datastores) if self.store_names is None else self.store_names
+
+    @cached_property
+    def service_vocabulary(self) -> Vocabulary:  # built once: a hint per bad reference must not rescan every name
+        return Vocabulary(self.declared_services)
+
+    def problems(self) -> list[Problem]:
+        return [*self._name_problems(), *self._service_problems(), *self._port_problems(),
+                *self._environment_problems()]
+
+    def _name_problems(self) -> list[Problem]:
         problems: list[Problem] = []
-        for name in sorted(self.services.keys() & self.datastores.keys()):
+        for name in sorted(self.declared_services & self.declared_stores):
             problems.append((("datastores", name), f"'{name}' is also a service; names must be unique"))
-        if self.name in self.services:  # `<platform>-config` is the shared ConfigMap, `<service>-config` its own
+        if self.name in self.declared_services:  # `<platform>-config` is the shared ConfigMap, `<service>-config` its own
             problems.append((("services", self.name), f"'{self.name}' is the platform's name; their ConfigMaps "
                              "would collide, so name the service differently"))
         for store in sorted(self.datastores):
             job = f"{store}-bootstrap"  # plan.bootstrap_name: the Job that creates the store's role and databases
-            if self.datastores[store].engine == "postgres" and job in self.services:
+            if self.datastores[store].engine == "postgres" and job in self.declared_services:
                 problems.append((("services", job), f"'{job}' is the name of the Job that bootstraps data store "
                                  f"'{store}'; name the service differently"))
+        return problems
+
+    def _service_problems(self) -> list[Problem]:
+        problems: list[Problem] = []
         for name, service in self.services.items():
-            problems += _references(("services", name, "calls"), service.calls, self.services, self.datastores, "service")
-            problems += _references(("services", name, "uses"), service.uses, self.datastores, self.services, "data store")
+            path = ("services", name)
+            problems += self._references((*path, "calls"), service.calls, "service")
+            problems += self._references((*path, "uses"), service.uses, "data store")
             if name in service.calls:
-                problems.append((("services", name, "calls"), f"'{name}' cannot call itself"))
-            problems += _duplicates(("services", name, "secrets"), service.secrets)
-            for key in sorted(service.env.keys() & set(service.secrets)):
-                problems.append((("services", name, "env", key), f"'{key}' is also listed under secrets"))
-            problems += self._credential_clashes(name, service)
-            prefixes = Counter(self.env_prefix(store) for store in service.uses if store in self.datastores)
+                problems.append(((*path, "calls"), f"'{name}' cannot call itself"))
+            problems += _duplicates((*path, "secrets"), service.secrets)
+            problems += self._variable_clashes(path, service)
+            prefixes = Counter(_store_prefix(self.datastores[store]) for store in service.uses if store in self.datastores)
             for prefix, count in sorted(prefixes.items()):
                 if count > 1:
-                    problems.append((("services", name, "uses"), f"{count} data stores give it {prefix}_* variables; "
+                    problems.append(((*path, "uses"), f"{count} data stores give it {prefix}_* variables; "
                                      "set env_prefix on one of them"))
-            if service.public and not _under(service.public.host, self.domain):
-                problems.append((("services", name, "public", "host"),
+            if service.public and self.domain and not _under(service.public.host, self.domain):
+                problems.append(((*path, "public", "host"),
                                  f"'{service.public.host}' is not under the platform's domain '{self.domain}'"))
         return problems
 
-    def _credential_clashes(self, name: str, service: Service) -> list[Problem]:
-        """Its env and secrets must not shadow the credentials its data stores give it."""
-        given = {f"{self.env_prefix(store)}_{part}" for store in service.uses if store in self.datastores
-                 for part in ("USERNAME", "PASSWORD")}
+    def _references(self, path: PathTuple, names: tuple[str, ...], kind: str) -> list[Problem]:
+        known, other = (self.declared_services, self.declared_stores) if kind == "service" else \
+            (self.declared_stores, self.declared_services)
+        problems = _duplicates(path, names)
+        for index, name in enumerate(names):
+            if name in known:
+                continue
+            if name in other:
+                where = "calls" if path[-1] == "uses" else "uses"
+                problems.append(((*path, index), f"'{name}' is not a {kind}; list it under {where}"))
+            else:
+                choices = self.service_vocabulary if kind == "service" else known
+                problems.append(((*path, index), f"no {kind} named '{name}'{did_you_mean(name, choices)}"))
+        return problems
+
+    def _variable_clashes(self, path: PathTuple, service: Service) -> list[Problem]:
+        """Its env and secrets must not take a name the plan sets itself."""
+        generated = generated_variables(service, self.datastores)
         problems: list[Problem] = []
         for index, secret in enumerate(service.secrets):
-            if secret in given:
-                problems.append((("services", name, "secrets", index), f"'{secret}' is set from its data store's credentials"))
-        for key in sorted(service.env.keys() & given):
-            problems.append((("services", name, "env", key), f"'{key}' is a secret set from its data store's credentials"))
+            if secret in generated:
+                problems.append(((*path, "secrets", index), _clash(secret, generated[secret], secret=True)))
+        for key in sorted(service.env.keys() & set(service.secrets)):
+            problems.append(((*path, "env", key), f"'{key}' is also listed under secrets"))
+        for key in sorted(service.env.keys() & generated.keys()):
+            problems.append(((*path, "env", key), _clash(key, generated[key])))
         return problems
 
     def _port_problems(self) -> list[Problem]:
         owners: dict[int, PathTuple] = {}
         problems: list[Problem] = []
-        listeners = [(("services", n, "port"), s.port) for n, s in self.services.items()]
-        listeners += [(("datastores", n, "port"), self.datastore_port(n)) for n in self.datastores]
+        listeners = [(("services", n, "port"), s.port) for n, s in self.services.items() if self.sure("services", n, "port")]
+        listeners += [(("datastores", n, "port"), _store_port(s)) for n, s in self.datastores.items()
+                      if self.sure("datastores", n, "port")]
         for path, port in listeners:
             if port in owners:
                 problems.append((path, f"port {port} is already used by {owners[port][0]}.{owners[port][1]}"))
@@ -438,55 +666,114 @@ class Platform(Frozen):
 
     def _environment_problems(self) -> list[Problem]:
         problems: list[Problem] = []
-        live = [name for name in self.environments if self.is_production(name)]
+        live = [name for name, environment in self.environments.items()
+                if _is_production(name, environment) and self.sure("environments", name, "production")]
         for name in live[1:]:
             problems.append((("environments", name, "production"), f"only one environment can be production; "
                              f"'{live[0]}' already is"))
         branches: dict[str, str] = {}
         for name, environment in self.environments.items():
             path = ("environments", name)
+            if environment.production is None and self.sure(*path, "production") and name != "production" \
+                    and _LOOKS_LIVE & set(name.split("-")):
+                problems.append((path, f"'{name}' is named like a production environment; say production: true "
+                                 "(or production: false) so that nothing is guessed"))
             if environment.branch in branches:
                 problems.append(((*path, "branch"), f"branch '{environment.branch}' already deploys "
                                  f"'{branches[environment.branch]}'"))
             if environment.branch:
                 branches.setdefault(environment.branch, name)
+            problems += self._shared_variable_clashes(path, environment.env)
             for service, override in environment.services.items():
-                if service not in self.services:
-                    hint = did_you_mean(service, self.services)
-                    problems.append(((*path, "services", service), f"no service named '{service}'{hint}"))
-                elif override.public and not self.services[service].public:
-                    problems.append(((*path, "services", service, "public"),
-                                     f"'{service}' is not public; set public on the service itself"))
-                elif override.public and not _under(override.public.host, self.domain):
-                    problems.append(((*path, "services", service, "public", "host"),
-                                     f"'{override.public.host}' is not under the platform's domain '{self.domain}'"))
+                problems += self._override_problems((*path, "services", service), service, override)
         return problems
 
-    def is_production(self, environment: str) -> bool:
-        flag = self.environments[environment].production
-        return environment == "production" if flag is None else flag
+    def _shared_variable_clashes(self, path: PathTuple, env: Mapping[str, str]) -> list[Problem]:
+        """Every service gets the environment's env beside its own variables: none may share a name."""
+        generated: dict[str, str] = {}
+        for name, service in sorted(self.services.items(), reverse=True):  # the first service named wins
+            generated.update({secret: f"a secret of service '{name}'" for secret in service.secrets})
+            generated.update({variable: f"{_as_source(what)} for service '{name}'" for variable, what in
+                              generated_variables(service, self.datastores).items()})
+        generated.update(_ALWAYS_GENERATED)
+        return [((*path, "env", key), _clash(key, generated[key])) for key in sorted(env.keys() & generated.keys())]
 
-    def datastore_port(self, name: str) -> int:
-        store = self.datastores[name]
-        return store.port or {"postgres": 5432, "redis": 6379}[store.engine]
+    def _override_problems(self, path: PathTuple, service: str, override: ServiceOverride) -> list[Problem]:
+        if service not in self.declared_services:
+            return [(path, f"no service named '{service}'{did_you_mean(service, self.service_vocabulary)}")]
+        spec = self.services.get(service)
+        if spec is None:  # the service itself has errors, reported at it
+            return []
+        if override.public and not spec.public and self.sure("services", service, "public"):
+            return [((*path, "public"), f"'{service}' is not public; set public on the service itself")]
+        if override.public and self.domain and not _under(override.public.host, self.domain):
+            return [((*path, "public", "host"),
+                     f"'{override.public.host}' is not under the platform's domain '{self.domain}'")]
+        generated = {**generated_variables(spec, self.datastores), **dict.fromkeys(spec.secrets, "one of its secrets")}
+        return [((*path, "env", key), _clash(key, generated[key]))
+                for key in sorted(override.env.keys() & generated.keys())]
 
-    def env_prefix(self, name: str) -> str:
-        store = self.datastores[name]
-        return store.env_prefix or {"postgres": "DB", "redis": "REDIS"}[store.engine]
+
+def _as_source(what: str) -> str:
+    return "its data store's credentials" if what == _CREDENTIALS else what
 
 
-def _references(path: PathTuple, names: tuple[str, ...], known: dict[str, Any],
-                other: dict[str, Any], kind: str) -> list[Problem]:
-    problems = _duplicates(path, names)
-    for index, name in enumerate(names):
-        if name in known:
+def _clash(variable: str, source: str, *, secret: bool = False) -> str:
+    if source == _CREDENTIALS:  # worded as the credentials' own check always was
+        return f"'{variable}' is set from its data store's credentials" if secret else f"'{variable}' is {source}"
+    return f"'{variable}' is set by bizinfra from {source}; choose another name"
+
+
+def problems_beside_field_errors(data: Any) -> list[Problem]:
+    """The platform-wide problems of a spec whose fields did not all validate, so that one round reports them all.
+
+    pydantic runs `Platform`'s own check only once every field is valid; this runs the same check on what is
+    valid: each service, data store and environment without its invalid fields. A check that would read a
+    dropped field's default instead of what was written (a port, a prefix, a flag) leaves that part out."""
+    if not isinstance(data, dict):
+        return []
+    data = with_default_environment_settings(data)
+    dropped: set[PathTuple] = set()
+    services = _valid_entries("services", data.get("services"), Name, Service, dropped)
+    datastores = {name: store for name, store in
+                  _valid_entries("datastores", data.get("datastores"), ShortName, Datastore, dropped).items()
+                  if ("datastores", name, "env_prefix") not in dropped}  # a default prefix would invent clashes
+    environments = (_valid_entries("environments", data["environments"], ShortName, Environment, dropped)
+                    if "environments" in data else default_environments())
+    parts = _Parts(_valid_or_none(PlatformName, data.get("name")), _valid_or_none(Hostname, data.get("domain")),
+                   services, datastores, environments, _declared(data.get("services")),
+                   _declared(data.get("datastores")), frozenset(dropped))
+    return parts.problems()
+
+
+def _valid_or_none(kind: Any, value: Any) -> Any:
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _declared(raw: Any) -> frozenset[str]:
+    return frozenset(name for name in raw if isinstance(name, str)) if isinstance(raw, dict) else frozenset()
+
+
+def _valid_entries(section: str, raw: Any, key: Any, model: type[Frozen], dropped: set[PathTuple]) -> dict[str, Any]:
+    """The entries of a mapping with a valid key, each without its invalid fields (added to `dropped`)."""
+    if not isinstance(raw, dict):
+        return {}
+    valid = {}
+    for name, value in raw.items():
+        if _valid_or_none(key, name) is None or not isinstance(value, dict):
             continue
-        if name in other:
-            where = "calls" if path[-1] == "uses" else "uses"
-            problems.append(((*path, index), f"'{name}' is not a {kind}; list it under {where}"))
-        else:
-            problems.append(((*path, index), f"no {kind} named '{name}'{did_you_mean(name, known)}"))
-    return problems
+        try:
+            valid[name] = model.model_validate(value)
+        except ValidationError as error:
+            bad = {item["loc"][0] for item in error.errors() if item["loc"]}
+            entry = _valid_or_none(model, {field: v for field, v in value.items() if field not in bad})
+            if entry is not None:
+                valid[name] = entry
+                dropped.update((section, name, str(field)) for field in bad)
+    return valid
 
 
 def _duplicates(path: PathTuple, names: tuple[str, ...]) -> list[Problem]:

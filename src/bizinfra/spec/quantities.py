@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+# Bounded digits: no real quantity needs more, and a number of thousands of digits breaks what prints it.
+_NUMBER = r"([0-9]{1,12}(?:\.[0-9]{1,9})?)"
+_CPU = re.compile(rf"^{_NUMBER}(m?)$")
+_MEMORY = re.compile(rf"^{_NUMBER}(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_DURATION = re.compile(rf"^{_NUMBER}(ms|s|m|h|d)$")
 
 _MEMORY_FACTORS = {
     "": 1,
@@ -65,9 +67,11 @@ def percent(value: object) -> Decimal:
     """`5%`, `"5"` or `5` -> Decimal('5'); a percentage strictly between 0 and 100."""
     text = str(value).strip().removesuffix("%").strip() if not isinstance(value, bool) else ""
     try:
-        number = Decimal(text)
+        number = Decimal(text) if len(text) <= 30 else Decimal("NaN")
     except InvalidOperation:
-        raise ValueError(f"'{value}' is not a percentage; expected e.g. 5% or 99.9") from None
+        number = Decimal("NaN")
+    if not number.is_finite():  # Decimal reads 'nan' and 'inf', which compare with nothing
+        raise ValueError(f"'{value}' is not a percentage; expected e.g. 5% or 99.9")
     if not 0 < number < 100:
         raise ValueError(f"must be between 0% and 100%, exclusive (got {value})")
     return number
