@@ -78,3 +78,28 @@ def test_two_specs_may_not_share_a_platform_name(project: Path, capsys: pytest.C
     assert main(["generate"]) == 2
     assert "specs/copy.yaml:1:1: name: platform 'business-app' is also defined in specs/business-app.yaml" in \
         capsys.readouterr().err
+
+
+def test_field_errors_and_reference_errors_come_in_one_round(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "shop.yaml"
+    spec.write_text(
+        "name: shop\n"
+        "domain: shop.example.com\n"
+        "services:\n"
+        "  cart: {port: 70000, prot: 1, calls: [chekout]}\n"
+        "  checkout: {port: 3001, public: {host: www.example.org}}\n"
+        "  web: {port: 3001, replicas: {min: 3, max: 1}}\n"
+        "environments:\n"
+        "  production: {services: {crt: {replicas: 2}}}\n"
+    )
+    assert main(["check", "--spec", str(spec), "--out", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ", 2)[1] for line in lines[:-1]] == [
+        "services.cart.port",
+        "services.cart.prot",
+        "services.cart.calls[0]",
+        "services.checkout.public.host",
+        "services.web.port",  # the clash, though web's replicas are wrong too
+        "services.web.replicas",
+        "environments.production.services.crt",
+    ]

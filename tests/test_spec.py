@@ -106,3 +106,84 @@ def test_a_platform_built_in_python_is_validated_the_same_way() -> None:
 def test_a_missing_spec_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read"):
         load_platform(tmp_path / "nothing.yaml")
+
+
+def test_a_declared_default_environment_keeps_the_default_settings_it_does_not_state() -> None:
+    spec = FIVE_LINES + "environments:\n  production: {rollout: blue-green}\n  staging: {}\n  development: {}\n"
+    environments = parse_platform(spec, "shop.yaml").environments
+    production = environments["production"]
+    assert (production.branch, production.nodes.min, production.highly_available, production.rollout) == \
+        ("main", 3, True, "blue-green")
+    assert environments["staging"].branch == "develop"
+    assert environments["development"].runs_on == "compose"
+
+
+def test_what_a_declared_environment_states_wins_over_the_defaults() -> None:
+    spec = FIVE_LINES + ("environments:\n  production: {nodes: 2, highly_available: false}\n"
+                         "  staging: {branch: main}\n  qa: {production: false}\n")
+    environments = parse_platform(spec, "shop.yaml").environments
+    production = environments["production"]
+    assert (production.nodes.min, production.highly_available) == (2, False)
+    assert production.branch is None, "main is staging's here, so production does not also claim it"
+    assert parse_platform(FIVE_LINES + "environments:\n  production: {production: false}\n", "s.yaml") \
+        .environments["production"].highly_available is False
+
+
+def test_an_environment_named_like_production_that_says_so_is_production() -> None:
+    spec = FIVE_LINES + "environments:\n  prod: {production: true}\n  prod-copy: {production: false}\n"
+    plan = resolve(parse_platform(spec, "shop.yaml"), "shop.yaml")
+    assert [(env.name, env.production) for env in plan.environments] == [("prod", True), ("prod-copy", False)]
+
+
+def test_every_variable_the_plan_generates_is_known_to_the_spec_checks() -> None:
+    from bizinfra.spec.models import generated_variables
+
+    spec = FIVE_LINES + ("    calls: [auth-service]\n    uses: [db, cache]\n    secrets: [JWT_SECRET]\n"
+                         "  auth-service: {port: 8081}\n"
+                         "datastores:\n  db: {engine: postgres, version: '15'}\n  cache: {engine: redis, version: '7'}\n")
+    platform = parse_platform(spec, "shop.yaml")
+    known = generated_variables(platform.services["web"], platform.datastores)
+    for env in resolve(platform, "shop.yaml").environments:
+        web = env.service("web")
+        assert set(web.config) | set(env.config) <= known.keys()
+        assert {ref.variable for ref in web.secrets} - {"JWT_SECRET"} <= known.keys()
+
+
+@pytest.mark.parametrize("schedule", ["0 2 * * *", "*/15 0-6 1,15 * *", "30 3 * JAN-MAR mon-fri", "0 0 1 */3 0",
+                                      "5/10 * * * SUN,SAT"])
+def test_cron_schedules_in_velero_s_syntax_are_accepted(schedule: str) -> None:
+    spec = FIVE_LINES + f"backups: {{schedule: '{schedule}'}}\n"
+    assert parse_platform(spec, "shop.yaml").backups.schedule == schedule
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 7",
+                                      "5-1 * * * *", "*/0 * * * *", "* * * * MONDAY", "1,,2 * * * *"])
+def test_cron_fields_out_of_range_are_refused(schedule: str) -> None:
+    with pytest.raises(SpecError, match="is not a valid cron schedule"):
+        parse_platform(FIVE_LINES + f"backups: {{schedule: '{schedule}'}}\n", "shop.yaml")
+
+
+@pytest.mark.parametrize("image", ["web", "ghcr.io/acme/web", "localhost:5000/web", "registry.example.com:443/a/b-c"])
+def test_image_repositories_with_a_registry_port_are_accepted(image: str) -> None:
+    platform = parse_platform(FIVE_LINES + f"    image: {image}\n", "shop.yaml")
+    assert resolve(platform, "s.yaml").environments[0].service("web").image == image
+
+
+@pytest.mark.parametrize("image", ["web:1.4.2", "localhost:5000/web:latest", "ghcr.io/acme/web@sha256:abc"])
+def test_an_image_with_a_tag_or_digest_is_refused(image: str) -> None:
+    with pytest.raises(SpecError, match="has a tag or digest; write the repository alone"):
+        parse_platform(FIVE_LINES + f"    image: {image}\n", "shop.yaml")
+
+
+@pytest.mark.parametrize("version", ["07", "015", "7.01", "99999999999"])
+def test_a_datastore_version_is_written_without_leading_zeros(version: str) -> None:
+    spec = FIVE_LINES + f"datastores:\n  cache: {{engine: redis, version: '{version}'}}\n"
+    with pytest.raises(SpecError, match="version such as '15' or '7.1', without leading zeros"):
+        parse_platform(spec, "shop.yaml")
+
+
+@pytest.mark.parametrize("command", ["npm ci\nrm -rf /", "npm test -- --grep 'a", "echo ${{ secrets.X }}", " "])
+def test_a_delivery_command_is_one_line_the_shell_can_read(command: str) -> None:
+    spec = FIVE_LINES + f"delivery: {{install: {json.dumps(command)}}}\n"
+    with pytest.raises(SpecError, match="delivery.install"):
+        parse_platform(spec, "shop.yaml")
