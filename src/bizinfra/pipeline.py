@@ -6,16 +6,16 @@ Pure; the writer does the I/O.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bizinfra.artifacts import Artifact, Owner
 from bizinfra.plan import resolve
 from bizinfra.render import render
-from bizinfra.secret_scan import scan
+from bizinfra.secret_scan import Finding, scan
 from bizinfra.spec.loader import Problem, Spec, SpecError
 from bizinfra.spec.patches import PatchError, apply_operations
-from bizinfra.spec.text import did_you_mean
+from bizinfra.spec.text import PathTuple, did_you_mean
 from bizinfra.targets import TARGETS, compile_plan
 
 
@@ -54,10 +54,50 @@ def build_tree(specs: Iterable[Spec], targets: Iterable[str] = TARGETS,
     if not files:
         names = ", ".join(sorted({spec.source for spec in specs}))
         raise SpecError([Problem(names, 1, 1, "", "the chosen targets and environments produce no files")])
-    findings = scan(files)
-    if findings:
-        raise SpecError([Problem(finding.path, finding.line, 1, "", finding.message) for finding in findings])
+    problems = secret_problems(specs, scan(files))
+    if problems:
+        raise SpecError(problems)
     return Tree(files, owners)
+
+
+def secret_problems(specs: Iterable[Spec], findings: Iterable[Finding]) -> list[Problem]:
+    """Each finding at the spec value it came from, once for all the files that value reaches (the first is
+    named); a secret no spec value holds is reported at its generated file and line."""
+    by_platform = {spec.platform.name: spec for spec in specs}
+    values: dict[str, list[tuple[PathTuple, str]]] = {}
+    problems: dict[tuple[str, int, int, str], Problem] = {}
+    for finding in findings:
+        platform = finding.path.split("/", 1)[0]
+        spec, field = by_platform.get(platform), None
+        if spec is not None:
+            if platform not in values:  # only the spec's own values: a default is no secret
+                values[platform] = [(path, value) for path, value in _strings(spec.platform.model_dump(), ())
+                                    if path in spec.positions]
+            field = _holding(values[platform], finding.text)
+        if spec is None or field is None:
+            problem = Problem(finding.path, finding.line, 1, "", finding.message)
+        else:
+            problem = spec.problem(field, finding.message_naming_the_file)
+        problems.setdefault((problem.file, problem.line, problem.column, finding.what), problem)
+    return list(problems.values())
+
+
+def _strings(data: object, path: PathTuple) -> Iterator[tuple[PathTuple, str]]:
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(data, (list, tuple)):
+        for index, value in enumerate(data):
+            yield from _strings(value, (*path, index))
+
+
+def _holding(values: list[tuple[PathTuple, str]], text: str) -> PathTuple | None:
+    """The field whose value is the text, else the first that contains it. Compose writes `$` as `$$`."""
+    texts = {text, text.replace("$$", "$")}
+    exact = next((path for path, value in values if value in texts), None)
+    return exact or next((path for path, value in values if any(t in value for t in texts)), None)
 
 
 def apply_patches(spec: Spec, artifacts: list[Artifact], every_target: bool = True) -> list[Artifact]:
