@@ -90,3 +90,119 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
 
 def platforms(max_services: int = 6) -> st.SearchStrategy[Platform]:
     return platform_specs(max_services).map(Platform.model_validate)
+
+
+# -- corners: the shapes a hand-written spec reaches that the typical platform above does not --------------------
+
+_AVAILABILITY = [80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 99.9999]
+_COMMANDS = {
+    "install": ["npm ci", "pnpm install --frozen-lockfile", "yarn install --immutable"],
+    "lint": ["npm run lint", "npx nx run-many -t lint", "pnpm lint && pnpm typecheck"],
+    "test": ["npm test -- --coverage", "npx nx run-many -t test --coverage", "CI=true yarn test"],
+    "migrate": ["npx prisma migrate deploy", "npm run typeorm -- migration:run -d dist/data-source.js"],
+}
+
+
+@st.composite
+def _datastores(draw: st.DrawFn, names: list[str], ports: list[int]) -> dict[str, Any]:
+    """None, one, or several stores, several of one engine included (each then with its own env prefix)."""
+    engines = draw(st.lists(st.sampled_from(["postgres", "redis"]), max_size=min(3, len(names))))
+    stores: dict[str, Any] = {}
+    for name, port, engine in zip(names, ports, engines, strict=False):
+        store: dict[str, Any] = {"engine": engine, "version": draw(st.sampled_from(
+            ["13", "14", "15", "16", "17", "15.4"] if engine == "postgres" else ["6", "7", "7.1"]))}
+        if engines.count(engine) > 1:  # two of one engine need their own ports and variable prefixes
+            store["port"], store["env_prefix"] = port, name.upper().replace("-", "_")
+        elif draw(st.booleans()):
+            store["port"] = port
+        stores[name] = store
+    return stores
+
+
+@st.composite
+def _environments(draw: st.DrawFn, services: list[str]) -> dict[str, Any] | None:
+    """Every environment shape: the defaults, compose only, one cluster, custom names, two of a kind."""
+    shape = draw(st.sampled_from(["default", "compose", "one", "seed", "custom", "two-compose"]))
+    if shape == "default":
+        return None
+    if shape == "compose":
+        return {"local": {"runs_on": "compose"}}
+    environments: dict[str, Any] = {}
+    if shape == "two-compose":
+        environments = {"development": {"runs_on": "compose"}, "demo": {"runs_on": "compose", "production": False}}
+    elif shape != "one":
+        environments["development"] = {"runs_on": "compose"}
+    if shape in ("seed", "two-compose"):
+        environments["staging"] = {"branch": "develop", "nodes": draw(st.integers(1, 3))}
+    live = "production" if shape != "custom" else draw(st.sampled_from(["live", "prd"]))
+    production: dict[str, Any] = {"branch": "main", "nodes": {"min": 2, "max": draw(st.integers(2, 6))},
+                                  "highly_available": draw(st.booleans()),
+                                  "rollout": draw(st.sampled_from(["rolling", "blue-green"]))}
+    if live != "production" or draw(st.booleans()):
+        production["production"] = True
+    if draw(st.booleans()):
+        production["env"] = {"LOG_LEVEL": "info"}
+    if draw(st.booleans()):
+        service = draw(st.sampled_from(services))
+        production["services"] = {service: {"replicas": {"min": 2, "max": 8}, "env": {"FEATURE_X": "on"}}}
+    environments[live] = production
+    return environments
+
+
+@st.composite
+def corner_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A whole valid platform from the corners: one service or several, no data stores or several of one
+    engine, every environment shape, extreme SLOs, with and without a repository, custom delivery commands."""
+    name = draw(_label)
+    domain = f"{draw(_label)}.example.org"
+    names = draw(st.lists(_label.filter(lambda label: label != name and not label.endswith("-bootstrap")),
+                          min_size=4, max_size=8, unique=True))
+    service_names = names[: draw(st.integers(1, len(names) - 3))]
+    ports = draw(st.lists(st.integers(1024, 65000).filter(lambda port: port not in (5432, 6379)),  # store defaults
+                          min_size=len(names), max_size=len(names), unique=True))
+    datastores = draw(_datastores(names[len(service_names):], ports[len(service_names):]))
+    services: dict[str, Any] = {}
+    for index, service in enumerate(service_names):
+        others = [s for s in service_names if s != service]
+        spec: dict[str, Any] = {"port": ports[index]}
+        if others and draw(st.booleans()):
+            spec["calls"] = draw(st.lists(st.sampled_from(others), unique=True, min_size=1))
+        if datastores and draw(st.booleans()):
+            used = draw(st.lists(st.sampled_from(sorted(datastores)), unique=True, min_size=1))
+            spec["uses"] = used
+        if draw(st.booleans()):
+            low = draw(st.integers(1, 3))
+            spec["replicas"] = low if draw(st.booleans()) else {"min": low, "max": low + draw(st.integers(0, 5))}
+        if index == 0 or draw(st.booleans()):
+            spec["public"] = {"host": f"{service}.{domain}" if index else domain}
+        if draw(st.booleans()):
+            spec["secrets"] = draw(st.lists(_env_var, unique=True, min_size=1, max_size=2))
+        if draw(st.booleans()):
+            spec["health"], spec["metrics"] = "/healthz", "/internal/metrics"
+        services[service] = spec
+    platform: dict[str, Any] = {
+        "name": name,
+        "domain": domain,
+        "region": draw(st.sampled_from(["us-east-1", "eu-west-1", "ap-south-1", "us-gov-west-1"])),
+        "services": services,
+        "monitoring": {"availability": draw(st.sampled_from(_AVAILABILITY)),
+                       "latency_p95": draw(st.sampled_from(["100ms", "1s", "3s"])),
+                       "error_rate": draw(st.sampled_from(["0.1%", "5%", "50%"]))},
+    }
+    if datastores:
+        platform["datastores"] = datastores
+    environments = draw(_environments(service_names))
+    if environments is not None:
+        platform["environments"] = environments
+    delivery: dict[str, Any] = {key: draw(st.sampled_from(values)) for key, values in _COMMANDS.items()
+                                if draw(st.booleans())}
+    if draw(st.booleans()):
+        delivery["repository"] = f"acme/{name}"
+    if delivery:
+        platform["delivery"] = delivery
+    if draw(st.booleans()):
+        platform["backups"] = {"schedule": draw(st.sampled_from(["0 2 * * *", "*/30 * * * *", "15 3 * * 1-5"])),
+                               "keep": draw(st.sampled_from(["7d", "30d", "365d"]))}
+    if draw(st.booleans()):
+        platform["registry"] = f"ghcr.io/acme/{name}"
+    return platform

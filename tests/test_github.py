@@ -375,7 +375,7 @@ def test_no_migration_workflow_without_postgres() -> None:
 def test_environments_without_a_branch_get_no_deploy_job(tmp_path: Path) -> None:
     platform = Platform.model_validate({"name": "shop", "domain": "shop.example.com", "services": {
         "web": {"port": 8080, "uses": ["db"]}}, "datastores": {"db": {"engine": "postgres", "version": "16"}},
-        "environments": {"production": {"runs_on": "kubernetes"}}})
+        "environments": {"production": {"runs_on": "kubernetes"}}, "delivery": {"repository": "acme/shop"}})
     plan = resolve(platform, "specs/shop.yaml")
     docs = workflows(plan)
     assert sorted(docs["ci-cd.yml"]["jobs"]) == ["build", "security", "test"]
@@ -383,6 +383,15 @@ def test_environments_without_a_branch_get_no_deploy_job(tmp_path: Path) -> None
     assert list(docs["database-migration.yml"]["jobs"]) == ["migrate-production"]  # migrations still run by hand
     assert all(schema_errors(doc) == [] for doc in docs.values())
     assert actionlint(write(tmp_path / "workflows", plan), tmp_path) == ""
+
+
+def test_without_a_repository_no_job_signs_in_to_aws() -> None:
+    """Terraform creates no deploy role when the spec does not name the repository: no job may assume one."""
+    platform = Platform.model_validate({"name": "shop", "domain": "shop.example.com", "services": {
+        "web": {"port": 8080, "uses": ["db"]}}, "datastores": {"db": {"engine": "postgres", "version": "16"}}})
+    docs = workflows(resolve(platform, "specs/shop.yaml"))
+    assert sorted(docs) == ["ci-cd.yml", "infrastructure.yml"]
+    assert sorted(docs["ci-cd.yml"]["jobs"]) == ["build", "security", "test"]
 
 
 def test_deploy_subject_names_the_repository_and_environment() -> None:

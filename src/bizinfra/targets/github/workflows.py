@@ -35,14 +35,20 @@ def compile_github(plan: PlatformPlan) -> list[Artifact]:
 # -- shared facts of the workflows ------------------------------------------------------------------
 
 
+def reachable(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
+    """The Kubernetes environments CI can sign in to: Terraform creates their deploy role only when the spec
+    names the repository (delivery.repository), since a role trusting any repository's jobs would be open to all."""
+    return tuple(env for env in plan.on("kubernetes") if env.deploy_subject)
+
+
 def deployed(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
     """The Kubernetes environments a branch deploys to."""
-    return tuple(env for env in plan.on("kubernetes") if env.branch)
+    return tuple(env for env in reachable(plan) if env.branch)
 
 
 def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
     """Services with a PostgreSQL database, whose migrations the migration workflow runs."""
-    envs = plan.on("kubernetes")
+    envs = reachable(plan)
     return tuple(service.name for service in envs[0].services if service.database) if envs else ()
 
 
@@ -69,6 +75,12 @@ def checkout(pin: Pin) -> Document:
 
 def script(name: str, run: str, env: dict[str, str] | None = None, **extra: Any) -> Document:
     return {"name": name, **extra, **({"env": env} if env else {}), "run": run}
+
+
+def app_command(name: str, variable: str, command: str) -> Document:
+    """One of the application's own commands from the spec, run as written: it reaches the shell through env:
+    like every other value, so the workflow's shell lint judges bizinfra's script, not the user's command line."""
+    return script(name, f'eval "${variable}"', {variable: command})
 
 
 def aws_access(env: EnvironmentPlan, pin: Pin) -> list[Document]:
@@ -116,15 +128,15 @@ def node_setup(plan: PlatformPlan, pin: Pin) -> list[Document]:
         checkout(pin),
         {"name": "Set up Node.js", "uses": uses("setup-node", pin),
          "with": {"node-version": plan.delivery.node_version, "cache": "npm"}},
-        script("Install dependencies", plan.delivery.install),
+        app_command("Install dependencies", "INSTALL_COMMAND", plan.delivery.install),
     ]
 
 
 def test_job(plan: PlatformPlan, pin: Pin) -> Document:
     return job("Lint and test", 20, {"contents": "read"}, [
         *node_setup(plan, pin),
-        script("Lint", plan.delivery.lint),
-        script("Test with coverage", plan.delivery.test),
+        app_command("Lint", "LINT_COMMAND", plan.delivery.lint),
+        app_command("Test with coverage", "TEST_COMMAND", plan.delivery.test),
         {"name": "Keep the coverage report", "if": "${{ !cancelled() }}", "uses": uses("upload-artifact", pin),
          "with": {"name": "coverage", "path": "coverage/", "if-no-files-found": "warn", "retention-days": 14}},
     ])
@@ -389,7 +401,7 @@ def public_smoke_test(env: EnvironmentPlan, service: ServicePlan) -> Document:
 
 
 def database_migration(plan: PlatformPlan) -> Document:
-    envs = plan.on("kubernetes")
+    envs = reachable(plan)
     services = migrated_services(plan)
     return {
         "name": f"Database migration {plan.name}",
