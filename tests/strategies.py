@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from bizinfra.spec.models import Platform
 
 _label = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
-_SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY")
+_SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY",
+                 "CREDENTIALS", "PWD")  # the secret scan's words: a value under such a name is refused
 _env_var = st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True).filter(
-    lambda v: not v.startswith(("DB_", "REDIS_")) and not any(word in v for word in _SECRET_WORDS))
+    lambda v: not v.startswith(("DB_", "REDIS_")) and not any(word in v for word in _SECRET_WORDS)
+    and not v.endswith("_PASS"))
 _env_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
 _cpu = st.sampled_from(["50m", "100m", "250m", "500m", "1", "2"])
 _memory = st.sampled_from(["64Mi", "128Mi", "256Mi", "512Mi", "1Gi", "2Gi"])
