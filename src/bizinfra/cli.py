@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import sys
@@ -90,41 +91,56 @@ def _target_names() -> list[str]:
     return list(TARGETS)
 
 
-def _build(spec: Path, targets: list[str] | None = None, environments: list[str] | None = None) -> Tree:
+def _build(spec: Path, out: Path, targets: list[str] | None = None, environments: list[str] | None = None) -> Tree:
     from bizinfra.pipeline import build_tree
     from bizinfra.spec.loader import SpecError, load_specs
     from bizinfra.targets import TARGETS
 
     try:
-        return build_tree(load_specs(spec, shown_as=_shown(spec)), targets or TARGETS, environments)
+        specs = load_specs(spec, shown_as=_shown(spec))
+        root = _repository_root(out)
+        named = {_header_name(_spec_file(spec, loaded.source), root): loaded for loaded in specs}
+        try:
+            return build_tree([dataclasses.replace(loaded, source=name) for name, loaded in named.items()],
+                              targets or TARGETS, environments)
+        except SpecError as error:  # name the spec in messages as the user typed it, not as headers do
+            raise SpecError([dataclasses.replace(problem, file=named[problem.file].source)
+                             if problem.file in named else problem for problem in error.problems]) from None
     except SpecError as error:
         count = len(error.problems)
         raise _BadInput(f"{error}\n{count} problem{'s' if count != 1 else ''} in the spec; nothing was written.") from None
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from bizinfra.writer import NotOwnedError, Scope, write_tree
+    from bizinfra.writer import NotOwnedError, Scope, UnsafePathError, WriteError, write_tree
 
-    tree = _build(args.spec, args.target, args.env)
+    tree = _build(args.spec, args.out, args.target, args.env)
     scope = None
     if args.target or args.env:
         scope = Scope(frozenset(args.target or _target_names()), frozenset(args.env) if args.env else None)
     try:
         report = write_tree(args.out, tree.files, tree.owners, scope)
-    except NotOwnedError as error:
+    except (NotOwnedError, UnsafePathError) as error:
         raise _BadInput(f"{error}\nnothing was written.") from None
-    except OSError as error:
-        raise _BadInput(f"cannot write {args.out}: {error.strerror or error}; nothing was written.") from None
+    except WriteError as error:  # its message says what changed
+        raise _BadInput(str(error)) from None
+    except OSError as error:  # not expected: the writer reports its own failures; claim nothing about the disk
+        raise _BadInput(f"cannot write {args.out}: {error.strerror or error}") from None
     print(f"{args.out}: {len(report.written)} written, {len(report.unchanged)} unchanged, "
           f"{len(report.removed)} removed")
     return OK
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bizinfra.writer import check_tree
+    from bizinfra.writer import UnsafePathError, check_tree
 
-    tree = _build(args.spec)
-    drift = check_tree(args.out, tree.files, tree.owners)
+    tree = _build(args.spec, args.out)
+    try:
+        drift = check_tree(args.out, tree.files, tree.owners)
+    except UnsafePathError as error:
+        raise _BadInput(str(error)) from None
+    except OSError as error:
+        raise _BadInput(f"cannot read {error.filename or args.out}: {error.strerror or error}") from None
     if not drift:
         print(f"{args.out}: up to date")
         return OK
@@ -196,8 +212,27 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _shown(path: Path) -> str:
-    """How a spec path appears in messages and headers: relative to here, never a machine path."""
+    """How a spec path appears in messages: relative to here, never a machine path."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.name
+
+
+def _header_name(spec_file: Path, root: Path | None) -> str:
+    """How generated files name their spec: relative to the output folder's repository root, else by file name,
+    so the bytes do not depend on where the command runs."""
+    try:
+        return spec_file.resolve().relative_to(root).as_posix() if root else spec_file.name
+    except ValueError:
+        return spec_file.name
+
+
+def _repository_root(out: Path) -> Path | None:
+    folder = out.resolve()
+    return next((candidate for candidate in (folder, *folder.parents) if (candidate / ".git").exists()), None)
+
+
+def _spec_file(spec: Path, source: str) -> Path:
+    """The file a loaded spec came from: `spec` itself, or the file of that name in the folder `spec`."""
+    return spec / source.rsplit("/", 1)[-1] if spec.is_dir() else spec
