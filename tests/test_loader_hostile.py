@@ -9,7 +9,7 @@ import pytest
 
 from bizinfra.cli import main
 from bizinfra.spec import text
-from bizinfra.spec.loader import SpecError, parse_spec
+from bizinfra.spec.loader import SpecError, load_spec, parse_spec
 
 REST = "domain: shop.example.com\nservices:\n  web:\n    port: 8080\n"
 SHOP = "name: shop\n" + REST
@@ -112,3 +112,12 @@ def test_two_thousand_bad_references_are_hinted_with_bounded_work(monkeypatch: p
     assert len(error.value.problems) == 2000
     assert "no service named 'srvice-1'; did you mean 'service-1'?" in str(error.value)
     assert comparisons <= 2000 * (1 + 16), "each hint compares the word with a bounded number of names"
+
+
+def test_a_file_over_the_bound_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as file:
+        file.write(SHOP.encode())
+        file.truncate(64 << 20)  # 64 MiB of zeros, sparse on disk
+    with pytest.raises(SpecError, match=r"big.yaml:1:1: the file is over 1048576 bytes; a spec may be at most 1048576"):
+        load_spec(big)

@@ -93,7 +93,12 @@ def load_platform(path: Path, shown_as: str | None = None) -> Platform:
 def load_spec(path: Path, shown_as: str | None = None) -> Spec:
     shown = shown_as or str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_CHARACTERS + 1)  # never more: a spec over the bound is refused unread
+        if len(data) > MAX_CHARACTERS:
+            raise SpecError([Problem(shown, 1, 1, "", f"the file is over {MAX_CHARACTERS} bytes; a spec may be at "
+                                     f"most {MAX_CHARACTERS}")])
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SpecError([Problem(shown, 1, 1, "", f"not UTF-8 text ({error.reason} at byte {error.start})")]) from None
     except OSError as error:
