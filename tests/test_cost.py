@@ -12,11 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bizinfra import targets
-from bizinfra.artifacts import json_file
+from bizinfra.artifacts import Artifact, json_file
 from bizinfra.cli import main
-from bizinfra.cost import CostReport, compile_cost, estimate, estimate_plan, load_prices
+from bizinfra.cost import CostReport, estimate, estimate_plan, load_prices
 from bizinfra.plan import PlatformPlan
 from bizinfra.spec.models import Platform
+from bizinfra.targets import Target, compile_plan
+from bizinfra.targets import terraform as terraform_target
+from bizinfra.targets.cost import compile_cost
 from tests.localdev_helpers import BUNDLED, bundled_platform, plan_of
 
 PRICES = load_prices("ap-south-1")
@@ -127,7 +130,7 @@ def test_the_total_grows_when_a_size_grows(size: dict[str, Any], grow: str) -> N
 # -- wiring: docs/cost.md and the command, with a stand-in Terraform target ---------------------
 
 
-def fake_terraform(plan: PlatformPlan) -> list[Any]:
+def fake_terraform(plan: PlatformPlan) -> list[Artifact]:
     """The seed's sizes, and the public load balancer, which the Terraform target owns (docs/edge.md)."""
     public_load_balancer = {"resource": {"aws_lb": {"public": {"load_balancer_type": "application"}}}}
     return [artifact for env in plan.on("kubernetes") for artifact in (
@@ -139,12 +142,12 @@ def fake_terraform(plan: PlatformPlan) -> list[Any]:
 
 @pytest.fixture
 def with_terraform(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(targets.TARGETS, "terraform", fake_terraform)
+    monkeypatch.setitem(targets.TARGETS, "terraform", Target("tests.test_cost:fake_terraform"))
 
 
-@pytest.mark.usefixtures("with_terraform")
 def test_cost_markdown_has_a_table_per_environment_and_the_prices_used() -> None:
-    (artifact,) = compile_cost(plan_of(bundled_platform()))
+    plan = plan_of(bundled_platform())
+    (artifact,) = compile_cost(plan, fake_terraform(plan))
     text = artifact.documents[0]
     assert artifact.path == "docs/cost.md"
     assert "## development\n\nRuns on a laptop with docker compose: no AWS resources." in text
@@ -174,13 +177,27 @@ def test_cost_command_refuses_a_bad_spec(project: Path, capsys: pytest.CaptureFi
     assert "nothing was estimated" in capsys.readouterr().err
 
 
-@pytest.mark.usefixtures("with_terraform")
 def test_a_region_without_a_price_table_is_said_not_guessed() -> None:
-    platform = bundled_platform().model_copy(update={"region": "eu-west-1"})
-    (artifact,) = compile_cost(plan_of(platform))
+    plan = plan_of(bundled_platform().model_copy(update={"region": "eu-west-1"}))
+    (artifact,) = compile_cost(plan, fake_terraform(plan))
     text = artifact.documents[0]
     assert "Not estimated: no price table for region eu-west-1; bundled: ap-south-1." in text
     assert "$" not in text
+
+
+def test_the_cost_target_prices_the_terraform_already_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[str] = []
+    compile_terraform = terraform_target.compile_terraform
+
+    def counted(plan: PlatformPlan) -> list[Artifact]:
+        compiled.append(plan.name)
+        return compile_terraform(plan)
+
+    monkeypatch.setattr(terraform_target, "compile_terraform", counted)
+    artifacts = compile_plan(plan_of(bundled_platform()))
+    assert compiled == ["business-app"]
+    cost = next(a for a in artifacts if a.path == "docs/cost.md")
+    assert "| RDS | db.r6g.large, Multi-AZ |" in cost.documents[0]
 
 
 # -- the real Terraform target ------------------------------------------------------------------
@@ -188,8 +205,7 @@ def test_a_region_without_a_price_table_is_said_not_guessed() -> None:
 
 def real_report(spec: dict[str, Any], environment: str) -> CostReport:
     plan = plan_of(Platform.model_validate(spec))
-    artifacts = [a for name in ("terraform", "kubernetes") for a in targets.TARGETS[name](plan)]
-    reports, prices, missing = estimate_plan(plan, artifacts)
+    reports, prices, missing = estimate_plan(plan, compile_plan(plan, ["terraform"]))
     assert prices is not None, missing
     return reports[environment]
 

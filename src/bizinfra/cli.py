@@ -117,7 +117,7 @@ def _generate(args: argparse.Namespace) -> int:
     tree = _build(args.spec, args.out, args.target, args.env)
     scope = None
     if args.target or args.env:
-        scope = Scope(frozenset(args.target or _target_names()), frozenset(args.env) if args.env else None)
+        scope = Scope(tree.targets, frozenset(args.env) if args.env else None)  # with the targets that read them
     try:
         report = write_tree(args.out, tree.files, tree.owners, scope)
     except (NotOwnedError, UnsafePathError) as error:
@@ -155,7 +155,7 @@ def _cost(args: argparse.Namespace) -> int:
     from bizinfra.cost import estimate_plan, report_table
     from bizinfra.plan import resolve
     from bizinfra.spec.loader import SpecError, load_specs
-    from bizinfra.targets import TARGETS
+    from bizinfra.targets import TARGETS, compile_plan
 
     try:
         plans = [resolve(spec.platform, spec.source) for spec in load_specs(args.spec, shown_as=_shown(args.spec))]
@@ -167,8 +167,7 @@ def _cost(args: argparse.Namespace) -> int:
     if args.env is not None and args.env not in known:
         raise _BadInput(f"bizinfra cost: no environment '{args.env}'; one of: {', '.join(known)}")
     for plan in plans:
-        artifacts = [a for name in ("terraform", "kubernetes") if name in TARGETS for a in TARGETS[name](plan)]
-        reports, prices, missing = estimate_plan(plan, artifacts)
+        reports, prices, missing = estimate_plan(plan, compile_plan(plan, ["terraform"]))
         for env in plan.environments:
             if args.env not in (None, env.name):
                 continue

@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bizinfra.artifacts import Artifact, text_file
-from bizinfra.plan import EnvironmentPlan, PlatformPlan
+if TYPE_CHECKING:
+    from bizinfra.artifacts import Artifact
+    from bizinfra.plan import EnvironmentPlan, PlatformPlan
 
 CENT = Decimal("0.01")
 # The seed's Cost Estimation table, in its order.
@@ -38,6 +39,8 @@ NODE_GROUP_DEFAULT_TYPE = "t3.medium"  # EKS managed node groups' default instan
 
 @dataclass(frozen=True)
 class Price:
+    """One price of the table: USD a month for one `unit`, and where the figure comes from."""
+
     key: str
     monthly: Decimal  # USD per unit per month
     unit: str
@@ -46,6 +49,8 @@ class Price:
 
 @dataclass(frozen=True)
 class PriceTable:
+    """A region's bundled prices, by key (`ec2:t3.medium`), with the date they were read."""
+
     region: str
     date: str
     note: str
@@ -57,6 +62,8 @@ class PriceTable:
 
 @dataclass(frozen=True)
 class CostLine:
+    """One row of the estimate: a priced (or unpriced) resource and how much of it there is."""
+
     resource: str  # what it is, in the seed's words: "EC2 (worker nodes)"
     address: str  # where it comes from: a Terraform address or a Kubernetes object
     configuration: str  # "3 x t3.medium"
@@ -71,6 +78,8 @@ class CostLine:
 
 @dataclass(frozen=True)
 class CostReport:
+    """One environment's estimate: its lines, their total, and the lines the table could not price."""
+
     region: str
     lines: tuple[CostLine, ...]
 
@@ -99,6 +108,7 @@ def load_prices(region: str) -> PriceTable:
 
 
 def price_table(data: Mapping[str, Any]) -> PriceTable:
+    """A price table from its JSON form; hourly prices are turned into monthly ones."""
     hours = Decimal(str(data["hours_per_month"]))
     prices = {}
     for key, item in data["prices"].items():
@@ -113,6 +123,8 @@ def price_table(data: Mapping[str, Any]) -> PriceTable:
 
 @dataclass(frozen=True)
 class Resource:
+    """One Terraform resource block: its type, name and body."""
+
     type: str
     name: str
     body: Mapping[str, Any]
@@ -175,6 +187,7 @@ def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> Cost
 
 
 def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[str, Resource]) -> list[CostLine]:
+    """The lines one resource costs; none for a resource type that costs nothing by itself."""
     body, count = resource.body, resource.count
     quantity = Decimal(count) if count is not None else None
 
@@ -253,6 +266,7 @@ def cache_nodes(body: Mapping[str, Any]) -> int:
 
 def line(prices: PriceTable, resource: str, address: str, configuration: str, key: str,
          quantity: Decimal | None) -> CostLine:
+    """A line priced from the table: None when the key is missing or the quantity unknown."""
     price = prices.get(key)
     monthly = None
     if price is not None and quantity is not None:
@@ -264,6 +278,7 @@ def line(prices: PriceTable, resource: str, address: str, configuration: str, ke
 
 
 def money(amount: Decimal) -> str:
+    """Dollars and cents, with thousands separated."""
     return f"${amount:,.2f}"
 
 
@@ -284,6 +299,7 @@ def report_table(report: CostReport) -> list[str]:
 
 def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices: PriceTable | None,
                   missing: str = "") -> str:
+    """docs/cost.md: a table per environment, then every price used with its source."""
     lines = [f"# {plan.name}: monthly cost estimate", ""]
     if prices is None:
         lines += [missing, ""]
@@ -320,20 +336,13 @@ def environment_documents(env: EnvironmentPlan, artifacts: Iterable[Artifact]) -
 Estimates = tuple[dict[str, CostReport], PriceTable | None, str]
 
 
-def estimate_plan(plan: PlatformPlan, artifacts: list[Artifact]) -> Estimates:
-    """Each Kubernetes environment's report, from the artifacts of the other targets."""
+def estimate_plan(plan: PlatformPlan, terraform: Iterable[Artifact]) -> Estimates:
+    """Each Kubernetes environment's report, priced from the artifacts the Terraform target compiled for the plan;
+    with the price table used, or None and why nothing was priced."""
     try:
         prices = load_prices(plan.environments[0].region)
     except NoPriceTable as error:
         return {}, None, f"Not estimated: {error}."
-    reports = {env.name: estimate(environment_documents(env, artifacts), prices) for env in plan.on("kubernetes")}
+    terraform = list(terraform)
+    reports = {env.name: estimate(environment_documents(env, terraform), prices) for env in plan.on("kubernetes")}
     return reports, prices, ""
-
-
-def compile_cost(plan: PlatformPlan) -> list[Artifact]:
-    """docs/cost.md, priced from what the Terraform target generates for this plan."""
-    from bizinfra.targets import TARGETS  # the registry imports this module
-
-    artifacts = TARGETS["terraform"](plan)  # Terraform owns every priced resource, the load balancer included
-    reports, prices, missing = estimate_plan(plan, artifacts)
-    return [text_file("docs/cost.md", cost_markdown(plan, reports, prices, missing), comment="<!-- {} -->")]

@@ -1,30 +1,51 @@
-"""The flow in one place: specs -> plans -> artifacts -> patched artifacts -> bytes.
+"""The flow in one place: specs -> plans -> artifacts -> patched artifacts -> bytes -> secret scan.
 
-Pure; the writer does the I/O.
+`build` is the whole of it, as `bizinfra generate` runs it; pure: the writer does the I/O.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from bizinfra.artifacts import Artifact, Owner
 from bizinfra.plan import resolve
 from bizinfra.render import render
 from bizinfra.secret_scan import Finding, scan
-from bizinfra.spec.loader import Problem, Spec, SpecError
+from bizinfra.spec.loader import Problem, Spec, SpecError, load_specs
 from bizinfra.spec.patches import PatchError, apply_operations
 from bizinfra.spec.text import PathTuple, did_you_mean
-from bizinfra.targets import TARGETS, compile_plan
+from bizinfra.targets import TARGETS, compile_plan, with_dependents
 
 
 @dataclass(frozen=True)
 class Tree:
-    """Generated files by path under the output folder, and which target and environment made each."""
+    """What `bizinfra generate` writes: `files`, the bytes of every generated file by its path under the output
+    folder (`<platform>/<path>`); `owners`, which target and environment made each; `targets`, the targets
+    built (those asked for and those that read or embed them)."""
 
     files: dict[str, bytes]
     owners: dict[str, Owner]
+    targets: frozenset[str]
+
+
+def build(specs: str | os.PathLike[str] | Iterable[Spec], targets: Iterable[str] | None = None,
+          environments: Iterable[str] | None = None) -> Tree:
+    """Run the whole pipeline as `bizinfra generate` does, without writing: load, resolve, compile, apply the
+    spec's patches, render, and scan every byte for secrets.
+
+    `specs` is a spec file or a folder of `*.yaml` specs (files name it as given, so pass it relative to the
+    repository root to get the bytes `generate` writes), or specs already loaded (`load`, `parse_spec`).
+    `targets` and `environments` narrow the build as `--target` and `--env` do; a target brings along every
+    target that reads or embeds it. Raises `SpecError` listing every problem: in the spec, a patch that does not
+    apply, a literal secret in the output.
+    """
+    if isinstance(specs, (str, os.PathLike)):
+        specs = load_specs(Path(specs), shown_as=os.fspath(specs))
+    return build_tree(specs, TARGETS if targets is None else targets, environments)
 
 
 def build_files(specs: Iterable[Spec]) -> dict[str, bytes]:
@@ -34,17 +55,17 @@ def build_files(specs: Iterable[Spec]) -> dict[str, bytes]:
 
 def build_tree(specs: Iterable[Spec], targets: Iterable[str] = TARGETS,
                environments: Iterable[str] | None = None) -> Tree:
-    """The files of the chosen targets; with `environments`, only the files of those environments."""
-    targets, wanted = list(targets), None if environments is None else set(environments)
-    whole = wanted is None and set(targets) == set(TARGETS)
+    """The files of the chosen targets and their dependents; with `environments`, only those environments'."""
+    targets, wanted = with_dependents(targets), None if environments is None else set(environments)
+    every_target = set(targets) == set(TARGETS)
     files: dict[str, bytes] = {}
     owners: dict[str, Owner] = {}
     specs = list(specs)
     for spec in specs:
         plan = resolve(spec.platform, spec.source)
-        patched = apply_patches(spec, compile_plan(plan, targets), every_target=set(targets) == set(TARGETS))
+        patched = apply_patches(spec, compile_plan(plan, targets), every_target)
         artifacts = [a for a in patched if wanted is None or a.environment in wanted]
-        if not artifacts and whole:
+        if not artifacts and wanted is None and every_target:
             raise SpecError([Problem(spec.source, 1, 1, "environments", "produces no files: no environment runs "
                                      "where bizinfra's targets build")])
         for artifact in artifacts:
@@ -57,7 +78,7 @@ def build_tree(specs: Iterable[Spec], targets: Iterable[str] = TARGETS,
     problems = secret_problems(specs, scan(files))
     if problems:
         raise SpecError(problems)
-    return Tree(files, owners)
+    return Tree(files, owners, frozenset(targets))
 
 
 def secret_problems(specs: Iterable[Spec], findings: Iterable[Finding]) -> list[Problem]:
