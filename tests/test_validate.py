@@ -197,9 +197,9 @@ def test_bad_usage_exits_2_without_a_traceback(arguments: list[str], tmp_path: P
 
 
 def test_generate_and_check_do_not_load_the_validators() -> None:
-    """validate's imports (jsonschema, the provider schemas, the invariants) stay out of `generate`'s start-up."""
+    """validate's imports (jsonschema, the provider schemas, the rules) stay out of `generate`'s start-up."""
     probe = ("import sys; from bizinfra.cli import main; main(['check', '--spec', sys.argv[1], '--out', sys.argv[2]]);"
-             "print(sorted(m for m in sys.modules if m.startswith(('bizinfra.validate', 'bizinfra.invariants',"
+             "print(sorted(m for m in sys.modules if m.startswith(('bizinfra.validate',"
              " 'jsonschema'))))")
     result = subprocess.run([sys.executable, "-c", probe, str(SPECS), str(ROOT / "nonexistent")], capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=False)

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
-from bizinfra import invariants
 from bizinfra.validate import kubernetes, prometheus, terraform
+from bizinfra.validate import rules as invariants
 
 Status = Literal["passed", "failed", "not run"]
 TIMEOUT = 600
@@ -260,8 +260,13 @@ def workflow_schema(tree: Tree) -> Check:
 _REQUIRED_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?")
 
 
+def _compose_files(tree: Tree) -> list[str]:
+    """Every platform's compose files: `compose/` holds one, or one per environment folder when there are several."""
+    return tree.paths(rf"[^/]+/{invariants.COMPOSE_FILE.pattern}")
+
+
 def compose_schema(tree: Tree) -> Check:
-    files = tree.paths(r".+/compose/docker-compose\.ya?ml")
+    files = _compose_files(tree)
     schema = _schema("compose-spec.json")
     problems = [problem for path in files
                 for problem in _schema_problems(path, yaml.safe_load(tree.files[path]), schema)]
@@ -270,7 +275,7 @@ def compose_schema(tree: Tree) -> Check:
 
 def docker_compose(tree: Tree) -> Check:
     name = "docker-compose config -q"
-    files = tree.paths(r".+/compose/docker-compose\.ya?ml")
+    files = _compose_files(tree)
     executable = _tool("docker-compose")
     if not files:
         return _outcome(name, [], "no compose files")
@@ -319,7 +324,7 @@ def _file_linter(tree: Tree, tool: str, paths: list[str], options: list[str], sh
 # -- invariants -------------------------------------------------------------------------------------------------------
 
 
-def _rule_check(name: str, rule: Callable[[invariants.PlatformFiles], list[invariants.Problem]], tree: Tree) -> Check:
+def _rule_check(name: str, rule: invariants.Rule, tree: Tree) -> Check:
     platforms = invariants.platforms(tree.files)
     problems = sorted({str(problem) for platform in platforms for problem in rule(platform)})
     return _outcome(f"invariant: {name}", problems, _counted(len(platforms), "platform"))

@@ -1,0 +1,205 @@
+"""Rule `network edges match the declared ones`: the NetworkPolicies allow exactly the edges the spec declares, and
+the security groups admit only what the design needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from bizinfra.validate.rules.documents import (
+    NAME,
+    as_int,
+    containers,
+    env_values,
+    labels,
+    meta,
+    name_of,
+    security_group,
+    selected_name,
+)
+from bizinfra.validate.rules.platform_files import PlatformFiles, Problem, without_declarations
+
+Edge = tuple[str, str, int]  # (from, to, port); from/to a service, a data store, "ingress", "monitoring" or "dns"
+MONITORING_NAMESPACE = "monitoring"
+BOOTSTRAP_COMPONENT = "database-bootstrap"  # the component label of a PostgreSQL store's bootstrap Job
+# The peers a database bootstrap Job may reach besides its store and DNS: HTTPS outside the VPC (the RDS and
+# Secrets Manager APIs) and the node's EKS Pod Identity agent.
+AWS_APIS, POD_IDENTITY_AGENT = "aws-apis", "pod-identity-agent"
+POD_IDENTITY_ADDRESS = "169.254.170.23/32"
+
+
+def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
+    """The NetworkPolicies of each environment allow exactly the declared edges: each service's calls (egress at the
+    caller, ingress at the callee, on the callee's port), its uses (egress to the store's port), DNS for every pod,
+    the public ingress path to public services and the monitoring scrape of every service, and for each database
+    bootstrap Job its store's port, HTTPS outside the VPC and the Pod Identity agent (nothing in); a namespace-wide
+    default deny stands behind them. In Terraform, each data store's security group admits only the nodes, on the
+    store's port."""
+    if not p.declared():
+        return without_declarations(p)
+    problems: list[Problem] = []
+    for env in p.environments("kubernetes"):
+        ingress, egress = declared_edges(p, env)
+        expected = {("ingress", e) for e in ingress} | {("egress", e) for e in egress}
+        allowed = allowed_edges(p, env)
+        policies = p.where(f"kubernetes/{env}/network-policies.yaml")
+        for (direction, edge), (file, policy) in sorted(allowed.items()):
+            if (direction, edge) not in expected:
+                problems.append(Problem(p.where(file), policy, f"allows {direction} {_edge(edge)}, which the spec "
+                                                               "does not declare"))
+        for direction, edge in sorted(expected - set(allowed)):
+            problems.append(Problem(policies, "NetworkPolicy",
+                                    f"no policy allows {direction} {_edge(edge)}, which the spec declares"))
+        if not any(_is_default_deny(d) for _, d in p.kinds(env, "NetworkPolicy")):
+            problems.append(Problem(policies, "NetworkPolicy",
+                                    "no default-deny policy: pods not named by a policy would accept anything"))
+        problems += _store_security_groups(p, env)
+    return problems
+
+
+# -- what the spec declares -------------------------------------------------------------------------------------------
+
+
+def declared_edges(p: PlatformFiles, env: str) -> tuple[set[Edge], set[Edge]]:
+    """The edges the spec declares, as (ingress allowed, egress allowed): calls, uses, the public ingress path, the
+    monitoring scrape and DNS. Data store ports come from the services' ConfigMaps (`<STORE>_HOST`, `<STORE>_PORT`)."""
+    declared = p.declared()
+    stores = store_ports(p, env)
+    ingress: set[Edge] = set()
+    egress: set[Edge] = {(service, "dns", 53) for service in declared}
+    for service, facts in declared.items():
+        ingress.add(("monitoring", service, facts.port))
+        if facts.public:
+            ingress.add(("ingress", service, facts.port))
+        for callee in facts.calls & set(declared):
+            ingress.add((service, callee, declared[callee].port))
+            egress.add((service, callee, declared[callee].port))
+        egress |= {(service, store, stores[store]) for store in facts.uses if store in stores}
+    # A database bootstrap Job reaches its store (as its Job names it), and the AWS APIs to read the master secret.
+    for job, (store, port) in bootstraps(p, env).items():
+        egress |= {(job, "dns", 53), (job, store, port), (job, AWS_APIS, 443), (job, POD_IDENTITY_AGENT, 80)}
+    return ingress, egress
+
+
+def bootstraps(p: PlatformFiles, env: str) -> dict[str, tuple[str, int]]:
+    """The database bootstrap Jobs, by name: the store each connects to (PGHOST's first label) and its port."""
+    found = {}
+    for _, job in p.kinds(env, "Job"):
+        if labels(job).get("app.kubernetes.io/component") != BOOTSTRAP_COMPONENT:
+            continue
+        for container in containers(job):
+            values = env_values(container)
+            port = as_int(values.get("PGPORT"))
+            if "PGHOST" in values and port is not None:
+                found[str(meta(job).get("name"))] = (str(values["PGHOST"]).split(".")[0], port)
+    return found
+
+
+def store_ports(p: PlatformFiles, env: str) -> dict[str, int]:
+    """Each data store's port, by store: from the bootstrap Jobs and the ConfigMaps' `<STORE>_HOST`/`<STORE>_PORT`."""
+    ports = dict(bootstraps(p, env).values())
+    for _, config in p.kinds(env, "ConfigMap"):
+        data = config.get("data") or {}
+        for key, host in data.items():
+            port = as_int(data.get(key.removesuffix("_HOST") + "_PORT"))
+            if key.endswith("_HOST") and port is not None:
+                ports[str(host).split(".")[0]] = port
+    return ports
+
+
+# -- what the policies allow ------------------------------------------------------------------------------------------
+
+
+def allowed_edges(p: PlatformFiles, env: str) -> dict[tuple[str, Edge], tuple[str, str]]:
+    """Every edge the NetworkPolicies allow, as {("ingress" | "egress", edge): (file, policy)}; an edge to an IP
+    block on a data store's port is an edge to that store, and a peer the rule does not recognise is named as
+    written, so that it shows up as undeclared."""
+    stores = {port: store for store, port in store_ports(p, env).items()}
+    services = set(p.declared()) | set(bootstraps(p, env))  # the pods a namespace-wide policy applies to
+    found: dict[tuple[str, Edge], tuple[str, str]] = {}
+    for file, policy in p.kinds(env, "NetworkPolicy"):
+        spec = policy.get("spec") or {}
+        selected = selected_name(spec.get("podSelector"))
+        pods = [selected] if selected else sorted(services)
+        for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(direction) or []:
+                for peer in rule.get(peers_key) or [{"anywhere": True}]:
+                    for port in rule.get("ports") or [{"port": "any"}]:
+                        number = as_int(port.get("port")) or 0
+                        other = _peer(peer, number, stores, direction)
+                        for pod in pods:
+                            edge = (other, pod, number) if direction == "ingress" else (pod, other, number)
+                            found.setdefault((direction, edge), (file, name_of(policy)))
+    return found
+
+
+def _peer(peer: Mapping[str, Any], port: int, stores: Mapping[int, str], direction: str) -> str:
+    """The name of the other end of a policy rule, in the words of `declared_edges`; a peer not recognised is named
+    as written."""
+    pods = (peer.get("podSelector") or {}).get("matchLabels") or {}
+    namespace = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
+    if namespace == "kube-system" and pods.get("k8s-app") == "kube-dns" and port == 53:
+        return "dns"
+    if namespace == MONITORING_NAMESPACE and not pods:
+        return "monitoring"
+    if NAME in pods and not namespace:
+        return str(pods[NAME])
+    if "ipBlock" in peer:
+        return _ip_block(peer["ipBlock"] or {}, port, stores, direction) or json.dumps(peer, sort_keys=True)
+    return json.dumps(peer, sort_keys=True)
+
+
+def _ip_block(block: Mapping[str, Any], port: int, stores: Mapping[int, str], direction: str) -> str | None:
+    if direction == "ingress":
+        return "ingress"  # the public ingress path: the load balancer's subnets
+    if block == {"cidr": POD_IDENTITY_ADDRESS} and port == 80:
+        return POD_IDENTITY_AGENT
+    if block.get("cidr") == "0.0.0.0/0" and block.get("except") and port == 443:
+        return AWS_APIS  # anywhere but the VPC's own range
+    return stores.get(port)  # a data store, outside the cluster, by its port
+
+
+def _edge(edge: Edge) -> str:
+    return f"{edge[0]} -> {edge[1]}:{edge[2]}"
+
+
+def _is_default_deny(policy: Mapping[str, Any]) -> bool:
+    spec = policy.get("spec") or {}
+    return spec.get("podSelector") == {} and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"} \
+        and not spec.get("ingress") and not spec.get("egress")
+
+
+# -- security groups --------------------------------------------------------------------------------------------------
+
+
+def _store_security_groups(p: PlatformFiles, env: str) -> list[Problem]:
+    """Security group ingress: a data store admits the nodes on its port; the nodes admit the load balancer (on the
+    public ports, which `ports agree` checks); the load balancer admits HTTPS and HTTP (redirected). Nothing else."""
+    resources = p.terraform(env)
+    stores = store_ports(p, env)
+    problems = []
+    file = p.where(f"terraform/{env}/network.tf.json")
+    for kind in ("aws_vpc_security_group_ingress_rule", "aws_security_group_rule"):
+        for label, rule in sorted((resources.get(kind) or {}).items()):
+            if kind == "aws_security_group_rule" and rule.get("type") != "ingress":
+                continue
+            wrong = _inadmissible(rule, stores)
+            if wrong:
+                problems.append(Problem(file, f"{kind}.{label}", wrong))
+    return problems
+
+
+def _inadmissible(rule: Mapping[str, Any], stores: Mapping[str, int]) -> str | None:
+    """Why a security group ingress rule admits what it should not, or None."""
+    group, source = security_group(rule.get("security_group_id")), security_group(rule.get("referenced_security_group_id"))
+    ports = (rule.get("from_port"), rule.get("to_port"))
+    opened = f"admits {source or rule.get('cidr_ipv4') or rule.get('cidr_blocks')} on {ports[0]}-{ports[1]}"
+    store_port = stores.get(group or "")
+    if store_port is not None and (source != "eks_nodes" or ports != (store_port, store_port)):
+        return f"{opened}; {group} admits only the nodes on {store_port}"
+    if group == "eks_nodes" and source != "load_balancer":
+        return f"{opened}; the nodes admit only the load balancer"
+    if group == "load_balancer" and ports not in ((443, 443), (80, 80)):
+        return f"{opened}; the load balancer admits only HTTPS and HTTP"
+    return None

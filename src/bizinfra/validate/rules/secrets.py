@@ -1,0 +1,72 @@
+"""Rule `secrets are references`: every secret a service reads comes from Secrets Manager, on every side."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from bizinfra.validate.rules.documents import all_containers, name_of, service_of
+from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
+
+_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[?-][^}]*)?\}$")  # ${VAR}, ${VAR:?why}, ${VAR-default}
+
+
+def secrets_are_references(p: PlatformFiles) -> list[Problem]:
+    """Each ExternalSecret key names a secret Terraform declares (`aws_secretsmanager_secret`) in the same
+    environment, the Deployments and Jobs read the ExternalSecret's target (and read no Secret nothing creates), and
+    in every compose file the same variables are `${VAR}` references, never values."""
+    problems: list[Problem] = []
+    needed: dict[str, set[str]] = {}  # the secret variables each service reads in Kubernetes
+    for env in p.environments("kubernetes"):
+        problems += _external_secrets(p, env, needed)
+        problems += _secrets_read(p, env)
+    for file in p.compose_files():
+        problems += _compose_references(p, file, needed)
+    return problems
+
+
+def _external_secrets(p: PlatformFiles, env: str, needed: dict[str, set[str]]) -> list[Problem]:
+    """Each ExternalSecret key Terraform creates; records in `needed` the variables each service reads."""
+    created = {str(body.get("name")) for body in (p.terraform(env).get("aws_secretsmanager_secret") or {}).values()}
+    declared, problems = p.declared(), []
+    for file, secret in p.kinds(env, "ExternalSecret"):
+        service = service_of(secret)
+        for item in (secret.get("spec") or {}).get("data") or []:
+            key = (item.get("remoteRef") or {}).get("key")
+            if p.environments("terraform") and key not in created:
+                problems.append(Problem(p.where(file), name_of(secret), f"{item.get('secretKey')} reads {key}, "
+                                                                        "which Terraform does not create"))
+            if service in declared:  # compose runs the services, not the Kubernetes-only bootstrap
+                needed.setdefault(service, set()).add(str(item.get("secretKey")))
+    return problems
+
+
+def _secrets_read(p: PlatformFiles, env: str) -> list[Problem]:
+    """Every Secret a Deployment or Job reads (`envFrom` or `secretKeyRef`) is an ExternalSecret's target."""
+    targets = {((secret.get("spec") or {}).get("target") or {}).get("name") for _, secret in p.kinds(env, "ExternalSecret")}
+    problems = []
+    for file, workload in p.workloads(env):
+        for container in all_containers(workload):
+            read = [(source.get("secretRef") or {}).get("name") for source in container.get("envFrom") or []]
+            read += [((item.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                     for item in container.get("env") or []]
+            problems += [Problem(p.where(file), name_of(workload), f"reads Secret {name}, which no ExternalSecret "
+                                                                   "creates")
+                         for name in read if name and name not in targets]
+    return problems
+
+
+def _compose_references(p: PlatformFiles, file: str, needed: Mapping[str, set[str]]) -> list[Problem]:
+    if not p.documents(file):
+        return []  # it does not parse: the check "YAML and JSON files parse" names it, once
+    services = p.first(file).get("services") or {}
+    problems = []
+    for service, keys in sorted(needed.items()):
+        environment = (services.get(service) or {}).get("environment") or {}
+        for key in sorted(keys):
+            value = environment.get(key)
+            if not (isinstance(value, str) and _REFERENCE.match(value)):
+                problems.append(Problem(p.where(file), f"service {service}",
+                                        f"{key} must be a ${{VAR}} reference (Kubernetes reads it from Secrets "
+                                        f"Manager), got {'nothing' if value is None else 'a value'}"))
+    return problems

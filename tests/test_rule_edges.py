@@ -1,0 +1,95 @@
+"""Rule `network edges match the declared ones`: the NetworkPolicies allow exactly the declared edges, and the
+security groups admit only what the design needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from bizinfra.validate.rules.documents import NAME, PART_OF
+from tests.rule_support import bundled, edit_json, edit_yaml, files_of, problems
+from tests.strategies import platform_specs
+
+RULE = "network edges match the declared ones"
+POLICIES = "business-app/kubernetes/staging/network-policies.yaml"
+
+
+def test_the_generated_tree_passes() -> None:
+    assert problems(bundled(), RULE) == []
+
+
+@settings(max_examples=20)  # slow: a whole tree per example
+@given(platform_specs(), st.data())
+def test_an_undeclared_call_in_a_network_policy_is_named(spec: dict[str, Any], data: st.DataObject) -> None:
+    services = spec["services"]
+    pairs = [(a, b) for a in sorted(services) for b in sorted(services) if a != b and b not in services[a]["calls"]]
+    assume(pairs)
+    caller, callee = data.draw(st.sampled_from(pairs))
+    port = services[callee]["port"]
+    rule = {"to": [{"podSelector": {"matchLabels": {NAME: callee, PART_OF: spec["name"]}}}],
+            "ports": [{"protocol": "TCP", "port": port}]}
+    spec = {**spec, "patches": [{"file": "kubernetes/production/network-policies.yaml",
+                                 "select": {"kind": "NetworkPolicy", "name": f"{caller}-traffic"},
+                                 "ops": [{"op": "add", "path": "/spec/egress/-", "value": rule}]}]}
+    assert problems(files_of(spec), RULE) == [
+        f"{spec['name']}/kubernetes/production/network-policies.yaml: NetworkPolicy/{caller}-traffic: allows egress "
+        f"{caller} -> {callee}:{port}, which the spec does not declare"]
+
+
+def test_a_missing_ingress_rule_is_named() -> None:
+    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "auth-service-traffic",
+                      lambda policy: policy["spec"].update(ingress=[]))
+    assert problems(files, RULE) == [
+        f"{POLICIES}: NetworkPolicy: no policy allows ingress api-gateway -> auth-service:3001, which the spec declares"]
+
+
+def test_a_default_deny_that_lets_egress_through_is_named() -> None:
+    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "default-deny",
+                      lambda policy: policy["spec"].update(policyTypes=["Ingress"]))
+    assert problems(files, RULE) == [
+        f"{POLICIES}: NetworkPolicy: no default-deny policy: pods not named by a policy would accept anything"]
+
+
+def test_a_bootstrap_policy_opening_more_than_its_store_is_named() -> None:
+    def widen(policy: dict[str, Any]) -> None:
+        policy["spec"]["egress"][0]["ports"][0]["port"] = 6379  # the Redis store's port
+        policy["spec"]["egress"][1]["to"][0]["ipBlock"].pop("except")
+    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "postgres-bootstrap-traffic", widen)
+    assert problems(files, RULE) == sorted([
+        f"{POLICIES}: NetworkPolicy: no policy allows egress postgres-bootstrap -> aws-apis:443, which the spec "
+        "declares",
+        f"{POLICIES}: NetworkPolicy: no policy allows egress postgres-bootstrap -> postgres:5432, which the spec "
+        "declares",
+        f'{POLICIES}: NetworkPolicy/postgres-bootstrap-traffic: allows egress postgres-bootstrap -> '
+        f'{{"ipBlock": {{"cidr": "0.0.0.0/0"}}}}:443, which the spec does not declare',
+        f"{POLICIES}: NetworkPolicy/postgres-bootstrap-traffic: allows egress postgres-bootstrap -> redis:6379, "
+        "which the spec does not declare"])
+
+
+# -- security groups ----------------------------------------------------------------------------------------------------
+
+
+def test_a_security_group_open_to_the_world_is_named() -> None:
+    path = "business-app/terraform/production/network.tf.json"
+
+    def open_to_the_world(document: dict[str, Any]) -> None:
+        rule = document["resource"]["aws_vpc_security_group_ingress_rule"]["postgres_from_nodes"]
+        del rule["referenced_security_group_id"]
+        rule["cidr_ipv4"] = "0.0.0.0/0"
+    assert problems(edit_json(bundled(), path, open_to_the_world), RULE) == [
+        f"{path}: aws_vpc_security_group_ingress_rule.postgres_from_nodes: admits 0.0.0.0/0 on 5432-5432; "
+        "postgres admits only the nodes on 5432"]
+
+
+def test_a_node_port_opened_to_the_world_is_named() -> None:
+    path = "business-app/terraform/staging/network.tf.json"
+
+    def add_ssh(document: dict[str, Any]) -> None:
+        document["resource"]["aws_vpc_security_group_ingress_rule"]["ssh"] = {
+            "security_group_id": "${aws_security_group.eks_nodes.id}", "ip_protocol": "tcp", "from_port": 22,
+            "to_port": 22, "cidr_ipv4": "0.0.0.0/0"}
+    assert problems(edit_json(bundled(), path, add_ssh), RULE) == [
+        f"{path}: aws_vpc_security_group_ingress_rule.ssh: admits 0.0.0.0/0 on 22-22; the nodes admit only the load "
+        "balancer"]

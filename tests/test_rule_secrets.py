@@ -1,0 +1,41 @@
+"""Rule `secrets are references`: every secret a service reads comes from Secrets Manager, on every side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.rule_support import bundled, edit_yaml, problems, replace
+
+RULE = "secrets are references"
+
+
+def test_the_generated_tree_passes() -> None:
+    assert problems(bundled(), RULE) == []
+
+
+def test_a_secret_terraform_does_not_create_is_named() -> None:
+    files = edit_yaml(bundled(), "business-app/kubernetes/production/secrets.yaml", "ExternalSecret",
+                      "auth-service-secrets",
+                      lambda secret: secret["spec"]["data"][0]["remoteRef"].update(key="business-app/production/x"))
+    assert problems(files, RULE) == [
+        "business-app/kubernetes/production/secrets.yaml: ExternalSecret/auth-service-secrets: DB_PASSWORD reads "
+        "business-app/production/x, which Terraform does not create"]
+
+
+def test_a_job_reading_a_secret_nothing_creates_is_named() -> None:
+    path = "business-app/kubernetes/staging/database-bootstrap.yaml"
+
+    def rename(job: dict[str, Any]) -> None:
+        job["spec"]["template"]["spec"]["containers"][0]["env"][-1]["valueFrom"]["secretKeyRef"]["name"] = "missing"
+    files = edit_yaml(bundled(), path, "Job", "postgres-bootstrap", rename)
+    assert problems(files, RULE) == [
+        f"{path}: Job/postgres-bootstrap: reads Secret missing, which no ExternalSecret creates"]
+
+
+def test_a_value_in_compose_where_a_reference_belongs_is_named() -> None:
+    path = "business-app/compose/docker-compose.yml"
+    files = replace(bundled(), path, b'JWT_SECRET: "${JWT_SECRET:?set JWT_SECRET in .env: run ./make-env.sh}"',
+                    b"JWT_SECRET: correct-horse-battery")
+    assert problems(files, RULE) == [
+        f"{path}: service auth-service: JWT_SECRET must be a ${{VAR}} reference (Kubernetes reads it from Secrets "
+        "Manager), got a value"]
