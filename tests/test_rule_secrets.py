@@ -39,3 +39,10 @@ def test_a_value_in_compose_where_a_reference_belongs_is_named() -> None:
     assert problems(files, RULE) == [
         f"{path}: service auth-service: JWT_SECRET must be a ${{VAR}} reference (Kubernetes reads it from Secrets "
         "Manager), got a value"]
+
+
+def test_a_compose_file_that_does_not_parse_is_left_to_the_parse_check() -> None:
+    """One line for a broken file (from "YAML and JSON files parse"), not one per secret it no longer shows."""
+    path = "business-app/compose/docker-compose.yml"
+    files = {**bundled(), path: bundled()[path] + b"services: [unclosed\n"}
+    assert problems(files, RULE) == []
