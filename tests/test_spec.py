@@ -112,19 +112,15 @@ def test_a_declared_default_environment_keeps_the_default_settings_it_does_not_s
     spec = FIVE_LINES + "environments:\n  production: {rollout: blue-green}\n  staging: {}\n  development: {}\n"
     environments = parse_platform(spec, "shop.yaml").environments
     production = environments["production"]
-    assert (production.branch, production.nodes.min, production.highly_available, production.rollout) == \
-        ("main", 3, True, "blue-green")
-    assert environments["staging"].branch == "develop"
+    assert (production.nodes.min, production.highly_available, production.rollout) == (3, True, "blue-green")
     assert environments["development"].runs_on == "compose"
+    assert production.branch is None and environments["staging"].branch is None, "what deploys is written down"
 
 
 def test_what_a_declared_environment_states_wins_over_the_defaults() -> None:
-    spec = FIVE_LINES + ("environments:\n  production: {nodes: 2, highly_available: false}\n"
-                         "  staging: {branch: main}\n  qa: {production: false}\n")
-    environments = parse_platform(spec, "shop.yaml").environments
-    production = environments["production"]
+    spec = FIVE_LINES + "environments:\n  production: {nodes: 2, highly_available: false}\n"
+    production = parse_platform(spec, "shop.yaml").environments["production"]
     assert (production.nodes.min, production.highly_available) == (2, False)
-    assert production.branch is None, "main is staging's here, so production does not also claim it"
     assert parse_platform(FIVE_LINES + "environments:\n  production: {production: false}\n", "s.yaml") \
         .environments["production"].highly_available is False
 

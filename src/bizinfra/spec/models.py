@@ -461,7 +461,7 @@ class Platform(Frozen):
         default_factory=default_environments, min_length=1,
         description="Where the platform runs. Default development (compose), staging (from develop) and production "
         "(from main, 3 nodes, highly available). An environment declared with one of those names starts from that "
-        "one's settings, and what it states wins. Named like production (prod, prd, live, ...) it must say "
+        "one's settings but its branch, and what it states wins. Named like production (prod, prd, live, ...) it must say "
         "`production: true` or `false`.")
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
@@ -496,21 +496,17 @@ def with_default_environment_settings(data: Any) -> Any:
     """Declared `development`, `staging` or `production` environments start from the default ones' settings.
 
     Declaring `production: {rollout: blue-green}` must not silently drop production's three nodes and high
-    availability. A default branch another environment already claims is left out, as is production's all when
-    it says `production: false`."""
+    availability. The branch is not carried over: what deploys on a push must be written down. Production's
+    settings are not carried over when it says `production: false`."""
     if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
         return data
-    declared = data["environments"]
-    claimed = {env.get("branch") for env in declared.values() if isinstance(env, dict) and isinstance(env.get("branch"), str)}
     filled = {}
-    for name, environment in declared.items():
+    for name, environment in data["environments"].items():
         default = default_environments().get(name) if isinstance(name, str) else None
         if default is None or not isinstance(environment, dict) or environment.get("production") is False:
             filled[name] = environment
             continue
-        settings = default.model_dump(exclude_unset=True)
-        if settings.get("branch") in claimed:
-            del settings["branch"]
+        settings = default.model_dump(exclude_unset=True, exclude={"branch"})
         filled[name] = {**settings, **environment}
     return {**data, "environments": filled}
 
