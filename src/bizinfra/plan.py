@@ -146,6 +146,7 @@ class EnvironmentPlan:
     rollout: str
     branch: str | None
     region: str
+    partition: str  # the AWS partition of `region`: aws, aws-us-gov or aws-cn, the second field of every ARN
     domain: str
     registry: str
     namespace: str
@@ -241,6 +242,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         rollout=environment.rollout,
         branch=environment.branch,
         region=platform.region,
+        partition=aws_partition(platform.region),
         domain=platform.domain,
         registry=registry,
         namespace=platform.name,
@@ -440,6 +442,14 @@ def _bootstrap(platform: str, env_name: str, env_labels: Mapping[str, str],
 def bootstrap_name(store: str) -> str:
     """`<store>-bootstrap`: the spec refuses a service of that name, so the two never share objects."""
     return f"{store}-bootstrap"
+
+
+def aws_partition(region: str) -> str:
+    """The partition a region belongs to (the AWS General Reference, "Amazon Resource Names"): GovCloud and China
+    have their own, so an ARN written with `arn:aws:` names nothing there."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws-cn" if region.startswith("cn-") else "aws"
 
 
 def github_subject(repository: str | None, env_name: str) -> str | None:
