@@ -1,4 +1,4 @@
-"""The speed benchmark: `python benchmarks/run.py [N ...]` (default 10 100 1000).
+"""The speed benchmark: `python benchmarks/run.py [N ...]` (default 10 100 1000), or `... run.py startup`.
 
 Per N it reports the wall time of `python -m bizinfra generate` as a whole process (interpreter
 start included; the median of BENCHMARK_REPEATS runs, default 3, each into a folder of its own,
@@ -6,6 +6,10 @@ with the fastest and slowest), the time of each stage measured in-process, docum
 documents per second, peak memory, the time of `check` on the unchanged tree, and the floor: the
 time to serialize the very same documents with json.dumps and with PyYAML's C dumper, measured
 in the same run. Results are printed and written to benchmarks/RESULTS.md.
+
+It also reports the start-up, what a pre-commit hook pays before any work: `python -c "import bizinfra"`,
+`python -m bizinfra --version` and `generate` of the bundled specs, beside their floor, starting Python and
+importing pydantic and PyYAML. `run.py startup` measures only that, and rewrites only its section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synthetic import synthetic_spec  # noqa: E402
 
+from bizinfra.artifacts import Artifact  # noqa: E402
 from bizinfra.pipeline import apply_patches  # noqa: E402
 from bizinfra.plan import resolve  # noqa: E402
 from bizinfra.render import render  # noqa: E402
@@ -75,12 +80,12 @@ def timed_stages(spec_dir: Path, out: Path) -> dict[str, Any]:
     specs, load = timed(lambda: load_specs(spec_dir))
     (plan,), resolve_time = timed(lambda: [resolve(s.platform, s.source) for s in specs])
     figures: dict[str, Any] = {"load": load, "resolve": resolve_time}
-    artifacts = []
-    for name, target in TARGETS.items():
-        made, seconds = timed(lambda target=target: target(plan))  # type: ignore[misc]
-        figures[f"target {name}"] = seconds
-        artifacts += made
-    artifacts = apply_patches(specs[0], artifacts)
+    built: dict[str, list[Artifact]] = {}
+    for name, target in TARGETS.items():  # a target comes after those it reads
+        inputs = [artifact for read in target.reads for artifact in built[read]]
+        built[name], figures[f"target {name}"] = timed(lambda target=target, inputs=inputs:  # type: ignore[misc]
+                                                       target.compile(plan, inputs))
+    artifacts = apply_patches(specs[0], [artifact for made in built.values() for artifact in made])
     files, figures["render"] = timed(lambda: {f"{plan.name}/{a.path}": render(a, specs[0].source) for a in artifacts})
     _, figures["secret scan"] = timed(lambda: scan(files))
     _, figures["write"] = timed(lambda: write_tree(out, files))
@@ -113,6 +118,74 @@ def measure(services: int, work: Path, repeats: int) -> dict[str, Any]:
     figures["floor"] = figures["floor yaml"]
     figures["ratio to floor"] = figures["generate wall"] / figures["floor"]
     return figures
+
+
+FLOOR = 'python -c "import pydantic, yaml"'
+STARTUP_SECTION = "## Start-up"
+
+
+def startup_commands(work: Path) -> dict[str, Callable[[int], list[str]]]:
+    """What a hook's run starts with, by name: each gives the arguments of its n-th run."""
+    bundled = ["-m", "bizinfra", "generate", "--spec", str(ROOT / "specs")]
+    return {
+        "python -c pass": lambda n: ["-c", "pass"],
+        FLOOR: lambda n: ["-c", "import pydantic, yaml"],
+        'python -c "import bizinfra"': lambda n: ["-c", "import bizinfra"],
+        "python -m bizinfra --version": lambda n: ["-m", "bizinfra", "--version"],
+        "python -m bizinfra generate --spec specs --out EMPTY_FOLDER": lambda n: [*bundled, "--out",
+                                                                                   str(work / f"startup-{n}")],
+    }
+
+
+def wall(arguments: list[str], cwd: Path) -> float:
+    """Wall seconds of one Python process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *arguments], cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def startup(work: Path, runs: int) -> dict[str, float]:
+    """Median wall seconds of each start-up command, after a round that fills the bytecode caches. Runs are
+    interleaved, so a busy machine slows each command alike."""
+    commands = startup_commands(work)
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    for n in range(runs + 1):
+        for name, arguments in commands.items():
+            seconds = wall(arguments(n), work)
+            if n:
+                walls[name].append(seconds)
+    return {name: statistics.median(seconds) for name, seconds in walls.items()}
+
+
+def startup_report(figures: dict[str, float], runs: int) -> str:
+    """The start-up section of RESULTS.md: each command's seconds and its ratio to the floor."""
+    floor = figures[FLOOR]
+    lines = [f"{STARTUP_SECTION}\n",
+             f"What a pre-commit hook pays: wall seconds of whole processes, the median of {runs} runs each, "
+             "interleaved, from bytecode caches as an installed package runs (load average "
+             f"{os.getloadavg()[0]:.1f} on this shared machine when measured). The floor is starting Python and "
+             "importing pydantic and PyYAML, which any run that reads a spec needs.\n",
+             "| command | seconds | ratio to floor |", "| --- | --- | --- |"]
+    lines += [f"| `{name}` | {seconds:.3f} | {seconds / floor:.2f} |" for name, seconds in figures.items()]
+    return "\n".join(lines) + "\n"
+
+
+def with_bytecode_caches(folder: Path) -> None:
+    """Child processes keep their compiled modules under `folder`, as an installed package runs from its .pyc
+    files, even where the environment says not to write them (PYTHONDONTWRITEBYTECODE)."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+
+
+def startup_only(runs: int) -> None:
+    """Measure the start-up alone and put it in RESULTS.md in place of the previous start-up section."""
+    with tempfile.TemporaryDirectory() as folder:
+        with_bytecode_caches(Path(folder))
+        section = startup_report(startup(Path(folder), runs), runs)
+    print(section)
+    results = ROOT / "benchmarks" / "RESULTS.md"
+    rest = results.read_text().split(f"\n{STARTUP_SECTION}\n")[0].rstrip("\n")
+    results.write_text(f"{rest}\n\n{section}")
 
 
 def machine() -> str:
@@ -167,14 +240,20 @@ def goals(bundled: list[float], by_size: dict[int, dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    startup_runs = int(os.environ.get("BENCHMARK_STARTUP_RUNS", "21"))
+    if sys.argv[1:] == ["startup"]:
+        startup_only(startup_runs)
+        return
     sizes = [int(arg) for arg in sys.argv[1:]] or [10, 100, 1000]
     repeats = int(os.environ.get("BENCHMARK_REPEATS", "3"))
     with tempfile.TemporaryDirectory() as folder:
+        with_bytecode_caches(Path(folder))
+        started = startup_report(startup(Path(folder), startup_runs), startup_runs)
         bundled = bundled_spec(Path(folder), repeats)
         results = [measure(n, Path(folder), repeats) for n in sizes]
     table = report(results)
     against_goals = goals(bundled, {r["services"]: r for r in results})
-    print(f"{table}\n\n{against_goals}")
+    print(f"{table}\n\n{against_goals}\n\n{started}")
     (ROOT / "benchmarks" / "RESULTS.md").write_text(
         "# Benchmark results\n\n"
         f"Machine: {machine()}.\n\n"
@@ -184,7 +263,7 @@ def main() -> None:
         "generating process's peak resident memory, medians too; stage times are measured "
         "in-process; the floor is the time PyYAML's C dumper (`floor yaml`) takes to serialize the very same "
         "documents in the same run, and `ratio to floor` is `generate wall` over it.\n\n"
-        f"{table}\n\n## Against the goals of issue 9\n\n{against_goals}\n")
+        f"{table}\n\n## Against the goals of issue 9\n\n{against_goals}\n\n{started}")
 
 
 if __name__ == "__main__":
