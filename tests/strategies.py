@@ -17,9 +17,10 @@ from bizinfra.spec.models import Platform
 _label = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
 _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY",
                  "CREDENTIALS", "PWD")  # the secret scan's words: a value under such a name is refused
+_GENERATED = ("PORT", "PLATFORM", "ENVIRONMENT")  # variables bizinfra sets itself, refused in a spec's env
 _env_var = st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True).filter(
-    lambda v: not v.startswith(("DB_", "REDIS_")) and not any(word in v for word in _SECRET_WORDS)
-    and not v.endswith("_PASS"))
+    lambda v: not v.startswith(("DB_", "REDIS_", "STORE_")) and not any(word in v for word in _SECRET_WORDS)
+    and not v.endswith(("_PASS", "_URL")) and v not in _GENERATED)
 _env_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
 _cpu = st.sampled_from(["50m", "100m", "250m", "500m", "1", "2"])
 _memory = st.sampled_from(["64Mi", "128Mi", "256Mi", "512Mi", "1Gi", "2Gi"])
@@ -96,7 +97,7 @@ def platforms(max_services: int = 6) -> st.SearchStrategy[Platform]:
 
 # -- corners: the shapes a hand-written spec reaches that the typical platform above does not --------------------
 
-_AVAILABILITY = [80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 99.9999]
+_AVAILABILITY = [90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 99.9999, 99.99999]
 _COMMANDS = {
     "install": ["npm ci", "pnpm install --frozen-lockfile", "yarn install --immutable"],
     "lint": ["npm run lint", "npx nx run-many -t lint", "pnpm lint && pnpm typecheck"],
@@ -114,7 +115,7 @@ def _datastores(draw: st.DrawFn, names: list[str], ports: list[int]) -> dict[str
         store: dict[str, Any] = {"engine": engine, "version": draw(st.sampled_from(
             ["13", "14", "15", "16", "17", "15.4"] if engine == "postgres" else ["6", "7", "7.1"]))}
         if engines.count(engine) > 1:  # two of one engine need their own ports and variable prefixes
-            store["port"], store["env_prefix"] = port, name.upper().replace("-", "_")
+            store["port"], store["env_prefix"] = port, "STORE_" + name.upper().replace("-", "_")
         elif draw(st.booleans()):
             store["port"] = port
         stores[name] = store

@@ -409,7 +409,9 @@ def test_delivery_commands_can_be_overridden() -> None:
                                              "test": "pnpm test"}})
     steps = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["test"]["steps"]
     assert steps[1]["with"]["node-version"] == "22"
-    assert [step.get("run") for step in steps[2:5]] == ["pnpm install --frozen-lockfile", "npm run lint", "pnpm test"]
+    assert [next(iter(step["env"].values())) for step in steps[2:5]] == [
+        "pnpm install --frozen-lockfile", "npm run lint", "pnpm test"]
+    assert [step["run"] for step in steps[2:5]] == [f'eval "${next(iter(step["env"]))}"' for step in steps[2:5]]
 
 
 def test_other_registries_log_in_with_registry_secrets() -> None:

@@ -381,8 +381,23 @@ def default_environments() -> dict[str, Environment]:
     }
 
 
+# The paging burn-rate alert fires when errors spend the budget 6x as fast as the SLO allows (the SRE workbook's
+# 6h/30m pair); below this availability even a total outage burns it slower, so the page could never fire.
+LOWEST_AVAILABILITY = 90.0
+
+
+def _reachable_slo(availability: float) -> float:
+    if availability < LOWEST_AVAILABILITY:
+        raise PydanticCustomError(
+            "availability", "must be at least {lowest}% (got {got}%): the paging alert fires when errors spend the "
+            "error budget 6 times as fast as the SLO allows, and below about 84% not even every request failing "
+            "does that", {"lowest": LOWEST_AVAILABILITY, "got": availability})
+    return availability
+
+
 class Monitoring(Frozen):
-    availability: Percent = Field(99.9, description="The availability SLO, in percent (seed: 99.9).")
+    availability: Annotated[Percent, AfterValidator(_reachable_slo)] = Field(
+        99.9, description="The availability SLO, in percent, at least 90 (seed: 99.9).")
     latency_p95: Duration = Field("1s", description="Alert when the 95th percentile latency is above this (seed: 1s).")
     error_rate: Percent = Field(5.0, description="Alert when this share of requests fail (seed: 5%).")
     runbooks: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s{}]+$")] = Field(
