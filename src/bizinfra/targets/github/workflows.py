@@ -14,6 +14,7 @@ from bizinfra.artifacts import Artifact
 from bizinfra.artifacts import yaml_file as workflow_file
 from bizinfra.plan import LIVE_SLOT, OUTPUT_FOLDER, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
+from bizinfra.targets.terraform.arns import arn
 
 Document = dict[str, Any]
 Pin = Literal["sha", "tag"]
@@ -53,8 +54,9 @@ def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
 
 
 def role_arn(env: EnvironmentPlan) -> str:
-    # The account is not known when the files are generated: a repository or environment variable holds it.
-    return f"arn:aws:iam::${{{{ vars.AWS_ACCOUNT_ID }}}}:role/{env.deploy_role}"
+    # The account is not known when the files are generated: a repository or environment variable holds it. The
+    # partition is the region's, as in the ARNs Terraform writes for the same role (GovCloud: aws-us-gov).
+    return arn("iam", f"role/{env.deploy_role}", account="${{ vars.AWS_ACCOUNT_ID }}", partition=env.partition)
 
 
 def registry_host(image: str) -> str:

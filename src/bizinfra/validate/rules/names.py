@@ -9,7 +9,7 @@ from typing import Any
 from bizinfra.validate.rules.documents import meta, name_of, pod_spec, terraform_address
 from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
 
-_ROLE_ARN = re.compile(r"^arn:aws:iam::[^:]*:role/(.+)$")
+_ROLE_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:role/(.+)$")  # any partition: aws, aws-us-gov, aws-cn
 _SCRIPT_CLUSTER = re.compile(r'^\s*cluster="([^"$]+)"', re.MULTILINE)
 _NAMED_KINDS = {"NAMESPACE": "Namespace", "SERVICE": "Service", "JOB": "Job"}  # and DEPLOYMENT*: a Deployment
 
