@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, json_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
-from bizinfra.targets.terraform.blocks import Block, merge, output, ref
+from bizinfra.targets.terraform.blocks import Block, merge, output
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
 from bizinfra.targets.terraform.edge import edge
+from bizinfra.targets.terraform.handles import database, store_credentials, store_record
 from bizinfra.targets.terraform.network import network, security_groups
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, outputs, provider, variables, versions
@@ -55,17 +56,16 @@ def datastore_outputs(env: EnvironmentPlan) -> Block:
     for store in env.datastores:
         key = store.name.replace("-", "_")  # output names read as Terraform identifiers, in snake case
         parts += [
-            output(f"{key}_host", ref(f"aws_route53_record.{store.name}.fqdn"),
+            output(f"{key}_host", store_record(store.name).ref("fqdn"),
                    f"The name services reach {store.name} by ({store.host})."),
-            output(f"{key}_address", ref(endpoint(store)), f"The endpoint AWS gives {store.name}."),
-            output(f"{key}_credentials_secret_arn",
-                   ref(f"aws_secretsmanager_secret.{store.name}_credentials.arn"),
+            output(f"{key}_address", endpoint(store), f"The endpoint AWS gives {store.name}."),
+            output(f"{key}_credentials_secret_arn", store_credentials(store.name).ref("arn"),
                    f"The secret ({store.credentials}) services read {store.env_prefix}_* credentials from."),
         ]
         if store.engine == "postgres":
             parts += [
                 output(f"{key}_master_secret_arn",
-                       ref(f"aws_db_instance.{store.name}.master_user_secret[0].secret_arn"),
+                       database(store.name).ref("master_user_secret[0].secret_arn"),
                        f"The secret RDS keeps {store.name}'s master password in: what creates the application role."),
                 output(f"{key}_databases", list(store.databases),
                        "The databases the services expect, one per service that uses it."),

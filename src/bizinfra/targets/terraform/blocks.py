@@ -1,17 +1,19 @@
-"""Terraform JSON as plain data: references, blocks, IAM policy documents and the merge of a file's parts."""
+"""Terraform JSON as plain data: references, blocks, ARNs, IAM policy documents and the merge of a file's parts."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bizinfra.plan import EnvironmentPlan, aws_name
+from bizinfra.targets.terraform.arns import arn
+from bizinfra.targets.terraform.handles import PARTITION, Data, Resource
 
 Block = dict[str, Any]
 
 
-def ref(address: str) -> str:
-    """An interpolation: `ref("aws_vpc.main.id")` is `${aws_vpc.main.id}`."""
-    return "${" + address + "}"
+def ref(expression: str) -> str:
+    """An interpolation of an expression: `ref("var.log_retention_days")`; blocks are referenced by their handles."""
+    return "${" + expression + "}"
 
 
 def resource(kind: str, name: str, body: Block) -> Block:
@@ -96,30 +98,45 @@ def principal(kind: str, *identifiers: str) -> Block:
     return {"type": kind, "identifiers": list(identifiers)}
 
 
-def policy_document(doc_name: str, statements: list[Block]) -> Block:
-    return data("aws_iam_policy_document", doc_name, {"statement": statements})
+def iam_document(name_: str) -> Data:
+    """The handle of an IAM policy document; `policy_document` declares it, `.ref("json")` reads it."""
+    return Data("aws_iam_policy_document", name_)
 
 
-def assume_role_policy(doc_name: str, service: str, actions: tuple[str, ...] = ("sts:AssumeRole",)) -> Block:
-    return policy_document(doc_name, [statement(list(actions), principals=[principal("Service", service)])])
+def policy_document(document: Data, statements: list[Block]) -> Block:
+    return document.declare({"statement": statements})
+
+
+def assume_role_policy(document: Data, service: str, actions: tuple[str, ...] = ("sts:AssumeRole",)) -> Block:
+    return policy_document(document, [statement(list(actions), principals=[principal("Service", service)])])
+
+
+def stack_arn(service: str, resource_: str, *, region: str = "", account: str = "") -> str:
+    """An ARN in the partition Terraform finds the stack's region in: the provider knows it at apply time, and for
+    the provider's region (the spec's) it is the plan's `partition` too, which the workflows write."""
+    return arn(service, resource_, partition=PARTITION.ref("partition"), region=region, account=account)
 
 
 def managed_policy(policy: str) -> str:
     """An AWS managed policy's ARN, in whatever partition the stack runs."""
-    return f"arn:{ref('data.aws_partition.current.partition')}:iam::aws:policy/{policy}"
+    return stack_arn("iam", f"policy/{policy}", account="aws")
 
 
-def role_with_policies(role: str, role_name: str, trust_document: str, policies: list[str], description: str) -> Block:
+def policy_attachment(role: Resource, policy: str) -> Resource:
+    """The attachment of an AWS managed policy to a role: `<role>_<policy>`."""
+    return Resource("aws_iam_role_policy_attachment", f"{role.name}_{policy.rsplit('/', 1)[-1].replace('-', '_')}")
+
+
+def role_with_policies(role: Resource, role_name: str, trust: Data, policies: list[str], description: str) -> Block:
     """An IAM role and one attachment per AWS managed policy."""
-    parts = [resource("aws_iam_role", role, {
+    parts = [role.declare({
         "name": role_name,
         "description": description,
-        "assume_role_policy": ref(f"data.aws_iam_policy_document.{trust_document}.json"),
+        "assume_role_policy": trust.ref("json"),
     })]
     for policy in policies:
-        attachment = f"{role}_{policy.rsplit('/', 1)[-1].replace('-', '_')}"
-        parts.append(resource("aws_iam_role_policy_attachment", attachment, {
-            "role": ref(f"aws_iam_role.{role}.name"),
+        parts.append(policy_attachment(role, policy).declare({
+            "role": role.ref("name"),
             "policy_arn": managed_policy(policy),
         }))
     return merge(*parts)

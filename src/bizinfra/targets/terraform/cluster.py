@@ -10,15 +10,28 @@ from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
     condition,
+    iam_document,
     merge,
     name,
+    policy_attachment,
     policy_document,
     principal,
     ref,
     resource,
     role_with_policies,
+    stack_arn,
     statement,
     tags,
+)
+from bizinfra.targets.terraform.handles import (
+    ACCOUNT,
+    CLUSTER,
+    IRSA_PROVIDER,
+    KMS_KEY,
+    NODES_GROUP,
+    PRIVATE_SUBNETS,
+    Resource,
+    identity_role,
 )
 from bizinfra.targets.terraform.policies import (
     cluster_autoscaler,
@@ -27,7 +40,6 @@ from bizinfra.targets.terraform.policies import (
     secrets_reader,
     velero,
 )
-from bizinfra.targets.terraform.settings import identity_resource
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 # Managed add-ons EKS keeps patched; the Pod Identity agent is what lets the identities below work.
@@ -35,6 +47,19 @@ ADDONS = ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 # The vpc-cni add-on's configuration schema (aws eks describe-addon-configuration) takes the flag as a string.
 VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
+CLUSTER_ROLE = Resource("aws_iam_role", "cluster")
+CLUSTER_POLICY = "AmazonEKSClusterPolicy"
+CLUSTER_LOGS = Resource("aws_cloudwatch_log_group", "cluster")
+NODES_ROLE = Resource("aws_iam_role", "nodes")
+# The node group waits for these: without them its nodes cannot join or pull images.
+NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"]
+LAUNCH_TEMPLATE = Resource("aws_launch_template", "nodes")
+NODE_GROUP = Resource("aws_eks_node_group", "main")
+POD_IDENTITY_TRUST = iam_document("pod_identity_trust")
+
+
+def addon(name_: str) -> Resource:
+    return Resource("aws_eks_addon", name_.replace("-", "_"))
 
 
 def cluster(env: EnvironmentPlan) -> Block:
@@ -42,60 +67,59 @@ def cluster(env: EnvironmentPlan) -> Block:
 
 
 def control_plane(env: EnvironmentPlan) -> Block:
+    trust, encryption = iam_document("eks_trust"), iam_document("cluster_encryption")
     return merge(
-        assume_role_policy("eks_trust", "eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")),
-        role_with_policies("cluster", name(env, "cluster", limit=64), "eks_trust", ["AmazonEKSClusterPolicy"],
-                           "EKS control plane"),
+        assume_role_policy(trust, "eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")),
+        role_with_policies(CLUSTER_ROLE, name(env, "cluster", limit=64), trust, [CLUSTER_POLICY], "EKS control plane"),
         # Envelope encryption of Kubernetes secrets: the control plane uses the key with its own role.
-        policy_document("cluster_encryption", [statement(
-            ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"], [ref("aws_kms_key.main.arn")])]),
+        policy_document(encryption, [statement(
+            ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"], [KMS_KEY.ref("arn")])]),
         resource("aws_iam_role_policy", "cluster_encryption", {
             "name": "secrets-encryption",
-            "role": ref("aws_iam_role.cluster.id"),
-            "policy": ref("data.aws_iam_policy_document.cluster_encryption.json"),
+            "role": CLUSTER_ROLE.ref("id"),
+            "policy": encryption.ref("json"),
         }),
         # Created before the cluster so EKS does not create it without retention or encryption.
-        resource("aws_cloudwatch_log_group", "cluster", {
+        CLUSTER_LOGS.declare({
             "name": f"/aws/eks/{env.cluster_name}/cluster",
             "retention_in_days": ref("var.log_retention_days"),
-            "kms_key_id": ref("aws_kms_key.main.arn"),
+            "kms_key_id": KMS_KEY.ref("arn"),
         }),
-        resource("aws_eks_cluster", "main", {
+        CLUSTER.declare({
             "name": env.cluster_name,
             "version": ref("var.kubernetes_version"),
-            "role_arn": ref("aws_iam_role.cluster.arn"),
+            "role_arn": CLUSTER_ROLE.ref("arn"),
             "enabled_cluster_log_types": CONTROL_PLANE_LOGS,
             "vpc_config": {
-                "subnet_ids": ref("aws_subnet.private[*].id"),
+                "subnet_ids": PRIVATE_SUBNETS.ref("[*].id"),
                 "endpoint_private_access": True,
                 "endpoint_public_access": ref("var.cluster_endpoint_public_access"),
                 "public_access_cidrs": ref("var.cluster_public_access_cidrs"),
             },
-            "encryption_config": {"resources": ["secrets"], "provider": {"key_arn": ref("aws_kms_key.main.arn")}},
+            "encryption_config": {"resources": ["secrets"], "provider": {"key_arn": KMS_KEY.ref("arn")}},
             "access_config": {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
             # At the end of standard support EKS upgrades the cluster instead of billing extended support.
             "upgrade_policy": {"support_type": "STANDARD"},
             "tags": tags(env, "cluster"),
-            "depends_on": ["aws_cloudwatch_log_group.cluster",
-                           "aws_iam_role_policy_attachment.cluster_AmazonEKSClusterPolicy"],
+            "depends_on": [CLUSTER_LOGS.address, policy_attachment(CLUSTER_ROLE, CLUSTER_POLICY).address],
         }),
     )
 
 
 def access(env: EnvironmentPlan) -> Block:
     """Cluster-admin for the listed IAM principals, through EKS access entries (no aws-auth ConfigMap)."""
+    entries = Resource("aws_eks_access_entry", "admin")
     return merge(
-        resource("aws_eks_access_entry", "admin", {
+        entries.declare({
             "for_each": ref("toset(var.cluster_admin_arns)"),
-            "cluster_name": ref("aws_eks_cluster.main.name"),
+            "cluster_name": CLUSTER.ref("name"),
             "principal_arn": ref("each.value"),
         }),
         resource("aws_eks_access_policy_association", "admin", {
-            "for_each": ref("aws_eks_access_entry.admin"),
-            "cluster_name": ref("aws_eks_cluster.main.name"),
+            "for_each": entries.ref(),
+            "cluster_name": CLUSTER.ref("name"),
             "principal_arn": ref("each.value.principal_arn"),
-            "policy_arn": f"arn:{ref('data.aws_partition.current.partition')}:eks::aws:cluster-access-policy/"
-                          "AmazonEKSClusterAdminPolicy",
+            "policy_arn": stack_arn("eks", "cluster-access-policy/AmazonEKSClusterAdminPolicy", account="aws"),
             "access_scope": {"type": "cluster"},
         }),
     )
@@ -107,18 +131,18 @@ def ami_type(instance_type: str) -> str:
 
 
 def nodes(env: EnvironmentPlan) -> Block:
+    trust = iam_document("nodes_trust")
     return merge(
-        assume_role_policy("nodes_trust", "ec2.amazonaws.com"),
-        role_with_policies("nodes", name(env, "nodes", limit=64), "nodes_trust",
-                           ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly",
-                            "AmazonSSMManagedInstanceCore"], "EKS managed nodes"),
-        resource("aws_launch_template", "nodes", {
+        assume_role_policy(trust, "ec2.amazonaws.com"),
+        role_with_policies(NODES_ROLE, name(env, "nodes", limit=64), trust,
+                           [*NODE_POLICIES, "AmazonSSMManagedInstanceCore"], "EKS managed nodes"),
+        LAUNCH_TEMPLATE.declare({
             "name": name(env, "nodes", limit=125),
             "description": "EKS nodes: IMDSv2 only, encrypted gp3 root volume, the node security group",
             "update_default_version": True,
             # Both groups: EKS adds the cluster group itself only when a launch template names none.
-            "vpc_security_group_ids": [ref("aws_eks_cluster.main.vpc_config[0].cluster_security_group_id"),
-                                       ref("aws_security_group.eks_nodes.id")],
+            "vpc_security_group_ids": [CLUSTER.ref("vpc_config[0].cluster_security_group_id"),
+                                       NODES_GROUP.ref("id")],
             # Hop limit 2: pods that still read instance metadata (the load balancer controller's VPC lookup)
             # sit one hop behind the node.
             "metadata_options": {"http_endpoint": "enabled", "http_tokens": "required",
@@ -128,48 +152,45 @@ def nodes(env: EnvironmentPlan) -> Block:
             "tag_specifications": [{"resource_type": "instance", "tags": tags(env, "node")},
                                    {"resource_type": "volume", "tags": tags(env, "node")}],
         }),
-        resource("aws_eks_node_group", "main", {
-            "cluster_name": ref("aws_eks_cluster.main.name"),
+        NODE_GROUP.declare({
+            "cluster_name": CLUSTER.ref("name"),
             # A prefix, so a change that replaces the group (instance type) brings the new one up first.
             "node_group_name_prefix": f"{name(env, 'nodes', limit=36)}-",
-            "node_role_arn": ref("aws_iam_role.nodes.arn"),
-            "subnet_ids": ref("aws_subnet.private[*].id"),
+            "node_role_arn": NODES_ROLE.ref("arn"),
+            "subnet_ids": PRIVATE_SUBNETS.ref("[*].id"),
             "ami_type": ami_type(env.sizes.node),
             "instance_types": [env.sizes.node],
             # Spot where the spec says so (default outside production): EKS replaces interrupted nodes itself.
             "capacity_type": "SPOT" if env.spot else "ON_DEMAND",
             "scaling_config": {"min_size": env.nodes.min, "desired_size": env.nodes.min, "max_size": env.nodes.max},
             "update_config": {"max_unavailable": 1},
-            "launch_template": {"id": ref("aws_launch_template.nodes.id"),
-                                "version": ref("aws_launch_template.nodes.latest_version")},
+            "launch_template": {"id": LAUNCH_TEMPLATE.ref("id"), "version": LAUNCH_TEMPLATE.ref("latest_version")},
             "tags": tags(env, "nodes"),
             # The cluster autoscaler moves the desired size between min and max; do not fight it.
             "lifecycle": {"ignore_changes": ["scaling_config[0].desired_size"], "create_before_destroy": True},
-            "depends_on": ["aws_iam_role_policy_attachment.nodes_AmazonEKSWorkerNodePolicy",
-                           "aws_iam_role_policy_attachment.nodes_AmazonEKS_CNI_Policy",
-                           "aws_iam_role_policy_attachment.nodes_AmazonEC2ContainerRegistryReadOnly"],
+            "depends_on": [policy_attachment(NODES_ROLE, policy).address for policy in NODE_POLICIES],
         }),
     )
 
 
 def addons() -> Block:
     parts = []
-    for addon in ADDONS:
-        body: Block = {"cluster_name": ref("aws_eks_cluster.main.name"), "addon_name": addon,
+    for addon_name in ADDONS:
+        body: Block = {"cluster_name": CLUSTER.ref("name"), "addon_name": addon_name,
                        "resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE"}
-        if addon == "coredns":  # its pods need nodes to run on
-            body["depends_on"] = ["aws_eks_node_group.main"]
-        if addon == "vpc-cni":  # its network policy agent is what enforces the NetworkPolicies; off by default
+        if addon_name == "coredns":  # its pods need nodes to run on
+            body["depends_on"] = [NODE_GROUP.address]
+        if addon_name == "vpc-cni":  # its network policy agent is what enforces the NetworkPolicies; off by default
             body["configuration_values"] = json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True)
-        parts.append(resource("aws_eks_addon", addon.replace("-", "_"), body))
+        parts.append(addon(addon_name).declare(body))
     return merge(*parts)
 
 
 def oidc_provider() -> Block:
     """IRSA, for workloads that cannot use EKS Pod Identity yet."""
     # No thumbprint: IAM trusts the EKS issuer's certificate authority itself (provider >= 5.x computes it).
-    return resource("aws_iam_openid_connect_provider", "eks", {
-        "url": ref("aws_eks_cluster.main.identity[0].oidc[0].issuer"),
+    return IRSA_PROVIDER.declare({
+        "url": CLUSTER.ref("identity[0].oidc[0].issuer"),
         "client_id_list": ["sts.amazonaws.com"],
     })
 
@@ -181,38 +202,38 @@ def identities(env: EnvironmentPlan) -> Block:
         "velero": velero,
         "cluster-autoscaler": cluster_autoscaler,
     }
-    parts = [policy_document("pod_identity_trust", [statement(
+    parts = [policy_document(POD_IDENTITY_TRUST, [statement(
         ["sts:AssumeRole", "sts:TagSession"], principals=[principal("Service", POD_IDENTITY_PRINCIPAL)],
-        conditions=[condition("StringEquals", "aws:SourceAccount",
-                              [ref("data.aws_caller_identity.current.account_id")])],
+        conditions=[condition("StringEquals", "aws:SourceAccount", [ACCOUNT.ref("account_id")])],
     )])]
     for identity in env.identities:
-        parts.append(identity_role(env, identity, policies[identity.name](env)))
+        parts.append(pod_identity(env, identity, policies[identity.name](env)))
     for bootstrap in env.database_bootstraps:
-        parts.append(identity_role(env, bootstrap.identity,
+        parts.append(pod_identity(env, bootstrap.identity,
                                    database_bootstrap(env, env.datastore(bootstrap.store))))
     return merge(*parts)
 
 
-def identity_role(env: EnvironmentPlan, identity: WorkloadIdentity, statements: list[Block]) -> Block:
-    role = identity_resource(identity.name)
+def pod_identity(env: EnvironmentPlan, identity: WorkloadIdentity, statements: list[Block]) -> Block:
+    role = identity_role(identity.name)
+    permissions = iam_document(role.name)
     return merge(
-        policy_document(role, statements),
-        resource("aws_iam_role", role, {
+        policy_document(permissions, statements),
+        role.declare({
             "name": identity.role_name,
             "description": f"{identity.namespace}/{identity.service_account} on {env.cluster_name} (EKS Pod Identity)",
-            "assume_role_policy": ref("data.aws_iam_policy_document.pod_identity_trust.json"),
+            "assume_role_policy": POD_IDENTITY_TRUST.ref("json"),
         }),
-        resource("aws_iam_role_policy", role, {
+        resource("aws_iam_role_policy", role.name, {
             "name": identity.name,
-            "role": ref(f"aws_iam_role.{role}.id"),
-            "policy": ref(f"data.aws_iam_policy_document.{role}.json"),
+            "role": role.ref("id"),
+            "policy": permissions.ref("json"),
         }),
-        resource("aws_eks_pod_identity_association", role, {
-            "cluster_name": ref("aws_eks_cluster.main.name"),
+        resource("aws_eks_pod_identity_association", role.name, {
+            "cluster_name": CLUSTER.ref("name"),
             "namespace": identity.namespace,
             "service_account": identity.service_account,
-            "role_arn": ref(f"aws_iam_role.{role}.arn"),
-            "depends_on": ["aws_eks_addon.eks_pod_identity_agent"],
+            "role_arn": role.ref("arn"),
+            "depends_on": [addon("eks-pod-identity-agent").address],
         }),
     )

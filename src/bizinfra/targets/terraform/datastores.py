@@ -7,13 +7,24 @@ from bizinfra.plan import DATABASE_APP_USER, DATABASE_MASTER_USER, DatastorePlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
-    data,
+    iam_document,
     merge,
     name,
     ref,
-    resource,
     role_with_policies,
     tags,
+)
+from bizinfra.targets.terraform.handles import (
+    KMS_KEY,
+    PRIVATE_SUBNETS,
+    VPC,
+    Data,
+    Resource,
+    cache,
+    database,
+    store_credentials,
+    store_group,
+    store_record,
 )
 
 # Backup windows from the seed, in UTC; maintenance follows so the two never overlap.
@@ -22,6 +33,8 @@ DATABASE_MAINTENANCE_WINDOW = "Mon:04:00-Mon:05:00"
 CACHE_MAINTENANCE_WINDOW = "mon:05:00-mon:06:00"
 MAX_BACKUP_DAYS = 35  # RDS and ElastiCache keep automated backups for at most 35 days
 DNS_TTL = 60  # a failover moves the endpoint; clients should follow within a minute
+PRIVATE_ZONE = Resource("aws_route53_zone", "private")
+MONITORING_ROLE = Resource("aws_iam_role", "rds_monitoring")
 
 
 def backup_days(env: EnvironmentPlan) -> int:
@@ -34,12 +47,12 @@ def datastores(env: EnvironmentPlan) -> Block:
         parts.append(monitoring_role(env))
     for store in env.datastores:
         parts.append(postgres(env, store) if store.engine == "postgres" else redis(env, store))
-        parts.append(resource("aws_route53_record", store.name, {
-            "zone_id": ref("aws_route53_zone.private.zone_id"),
+        parts.append(store_record(store.name).declare({
+            "zone_id": PRIVATE_ZONE.ref("zone_id"),
             "name": store.host,
             "type": "CNAME",
             "ttl": DNS_TTL,
-            "records": [ref(endpoint(store))],
+            "records": [endpoint(store)],
         }))
     return merge(*parts)
 
@@ -47,23 +60,24 @@ def datastores(env: EnvironmentPlan) -> Block:
 def endpoint(store: DatastorePlan) -> str:
     """The address AWS gives the store, which the private zone's CNAME points at."""
     if store.engine == "postgres":
-        return f"aws_db_instance.{store.name}.address"
-    return f"aws_elasticache_replication_group.{store.name}.primary_endpoint_address"
+        return database(store.name).ref("address")
+    return cache(store.name).ref("primary_endpoint_address")
 
 
 def private_zone(env: EnvironmentPlan) -> Block:
-    return resource("aws_route53_zone", "private", {
+    return PRIVATE_ZONE.declare({
         "name": env.private_zone,
         "comment": f"{env.qualified_name}: data store endpoints",
-        "vpc": [{"vpc_id": ref("aws_vpc.main.id")}],
+        "vpc": [{"vpc_id": VPC.ref("id")}],
         "tags": tags(env, "private-zone"),
     })
 
 
 def monitoring_role(env: EnvironmentPlan) -> Block:
+    trust = iam_document("rds_monitoring_trust")
     return merge(
-        assume_role_policy("rds_monitoring_trust", "monitoring.rds.amazonaws.com"),
-        role_with_policies("rds_monitoring", name(env, "rds-monitoring", limit=64), "rds_monitoring_trust",
+        assume_role_policy(trust, "monitoring.rds.amazonaws.com"),
+        role_with_policies(MONITORING_ROLE, name(env, "rds-monitoring", limit=64), trust,
                            ["service-role/AmazonRDSEnhancedMonitoringRole"], "RDS enhanced monitoring"),
     )
 
@@ -75,6 +89,8 @@ def postgres_family(version: str) -> str:
 
 def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
     production = env.production
+    subnets = Resource("aws_db_subnet_group", store.name)
+    parameters = Resource("aws_db_parameter_group", store.name)
     instance: Block = {
         "identifier": store.identifier,
         "engine": "postgres",
@@ -85,15 +101,15 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         "max_allocated_storage": min(env.sizes.database_storage * 5, 65536),
         "storage_type": "gp3",
         "storage_encrypted": True,
-        "kms_key_id": ref("aws_kms_key.main.arn"),
+        "kms_key_id": KMS_KEY.ref("arn"),
         "port": store.port,
         "username": DATABASE_MASTER_USER,
         "manage_master_user_password": True,
-        "master_user_secret_kms_key_id": ref("aws_kms_key.main.arn"),
+        "master_user_secret_kms_key_id": KMS_KEY.ref("arn"),
         "iam_database_authentication_enabled": True,
-        "db_subnet_group_name": ref(f"aws_db_subnet_group.{store.name}.name"),
-        "vpc_security_group_ids": [ref(f"aws_security_group.{store.name}.id")],
-        "parameter_group_name": ref(f"aws_db_parameter_group.{store.name}.name"),
+        "db_subnet_group_name": subnets.ref("name"),
+        "vpc_security_group_ids": [store_group(store.name).ref("id")],
+        "parameter_group_name": parameters.ref("name"),
         "publicly_accessible": False,
         "multi_az": env.highly_available,
         "backup_retention_period": backup_days(env),
@@ -103,10 +119,10 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         "auto_minor_version_upgrade": True,
         "enabled_cloudwatch_logs_exports": ["postgresql", "upgrade"],
         "performance_insights_enabled": True,
-        "performance_insights_kms_key_id": ref("aws_kms_key.main.arn"),
+        "performance_insights_kms_key_id": KMS_KEY.ref("arn"),
         "performance_insights_retention_period": 7,  # the free tier
         "monitoring_interval": 60,
-        "monitoring_role_arn": ref("aws_iam_role.rds_monitoring.arn"),
+        "monitoring_role_arn": MONITORING_ROLE.ref("arn"),
         "deletion_protection": production,
         "skip_final_snapshot": not production,
         "tags": tags(env, store.name),
@@ -114,14 +130,14 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
     if production:
         instance["final_snapshot_identifier"] = f"{store.identifier}-final"
     return merge(
-        resource("aws_db_subnet_group", store.name, {
+        subnets.declare({
             "name": store.identifier,
             "description": f"{store.name}: the private subnets",
-            "subnet_ids": ref("aws_subnet.private[*].id"),
+            "subnet_ids": PRIVATE_SUBNETS.ref("[*].id"),
             "tags": tags(env, store.name),
         }),
         # A prefix, not a name: a new family (major upgrade) creates the new group before the old one goes.
-        resource("aws_db_parameter_group", store.name, {
+        parameters.declare({
             "name_prefix": f"{store.identifier}-",
             "family": postgres_family(store.version),
             "description": f"{store.name}: TLS only, slow queries and connections logged",
@@ -133,17 +149,8 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
             "tags": tags(env, store.name),
             "lifecycle": {"create_before_destroy": True},
         }),
-        resource("aws_db_instance", store.name, instance),
-        credentials_secret(env, store),
-        random_password(store.name),
-        resource("aws_secretsmanager_secret_version", f"{store.name}_credentials", {
-            "secret_id": ref(f"aws_secretsmanager_secret.{store.name}_credentials.id"),
-            "secret_string": ref("jsonencode({"
-                                 f'username = "{DATABASE_APP_USER}", '
-                                 f"password = data.aws_secretsmanager_random_password.{store.name}.random_password"
-                                 "})"),
-            "lifecycle": {"ignore_changes": ["secret_string"]},
-        }),
+        database(store.name).declare(instance),
+        credentials(env, store, f'username = "{DATABASE_APP_USER}", '),
     )
 
 
@@ -162,14 +169,15 @@ def redis_family(version: str) -> str:
 
 def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
     failover = env.highly_available
+    subnets = Resource("aws_elasticache_subnet_group", store.name)
     return merge(
-        resource("aws_elasticache_subnet_group", store.name, {
+        subnets.declare({
             "name": store.identifier,
             "description": f"{store.name}: the private subnets",
-            "subnet_ids": ref("aws_subnet.private[*].id"),
+            "subnet_ids": PRIVATE_SUBNETS.ref("[*].id"),
             "tags": tags(env, store.name),
         }),
-        resource("aws_elasticache_replication_group", store.name, {
+        cache(store.name).declare({
             "replication_group_id": store.identifier,
             "description": f"{env.qualified_name} {store.name}",
             "engine": "redis",
@@ -178,14 +186,14 @@ def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
             "node_type": env.sizes.cache,
             "num_cache_clusters": 2 if failover else 1,
             "port": store.port,
-            "subnet_group_name": ref(f"aws_elasticache_subnet_group.{store.name}.name"),
-            "security_group_ids": [ref(f"aws_security_group.{store.name}.id")],
+            "subnet_group_name": subnets.ref("name"),
+            "security_group_ids": [store_group(store.name).ref("id")],
             "at_rest_encryption_enabled": True,
-            "kms_key_id": ref("aws_kms_key.main.arn"),
+            "kms_key_id": KMS_KEY.ref("arn"),
             "transit_encryption_enabled": True,
             # Generated by Secrets Manager at the first apply and kept in the credentials secret; later
             # plans draw a new value, which must not replace the live one.
-            "auth_token": ref(f"data.aws_secretsmanager_random_password.{store.name}.random_password"),
+            "auth_token": password(store.name).ref("random_password"),
             "automatic_failover_enabled": failover,
             "multi_az_enabled": failover,
             "snapshot_retention_limit": backup_days(env),
@@ -195,32 +203,34 @@ def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
             "tags": tags(env, store.name),
             "lifecycle": {"ignore_changes": ["auth_token"]},
         }),
-        credentials_secret(env, store),
-        random_password(store.name),
-        resource("aws_secretsmanager_secret_version", f"{store.name}_credentials", {
-            "secret_id": ref(f"aws_secretsmanager_secret.{store.name}_credentials.id"),
-            "secret_string": ref("jsonencode({"
-                                 f"password = data.aws_secretsmanager_random_password.{store.name}.random_password"
-                                 "})"),
-            "lifecycle": {"ignore_changes": ["secret_string"]},
-        }),
+        credentials(env, store),
     )
 
 
-def credentials_secret(env: EnvironmentPlan, store: DatastorePlan) -> Block:
-    return resource("aws_secretsmanager_secret", f"{store.name}_credentials", {
-        "name": store.credentials,
-        "description": f"{store.name}: what services log in with ({store.env_prefix}_* variables)",
-        "kms_key_id": ref("aws_kms_key.main.arn"),
-        "recovery_window_in_days": 30 if env.production else 7,
-        "tags": tags(env, store.name, "credentials"),
-    })
+def password(store: str) -> Data:
+    """A password Secrets Manager generates (at every plan: the secret keeps the first)."""
+    return Data("aws_secretsmanager_random_password", store)
 
 
-def random_password(store: str) -> Block:
-    """A password Secrets Manager generates: letters and digits only, which ElastiCache auth tokens and
-    connection URLs take without escaping."""
-    return data("aws_secretsmanager_random_password", store, {
-        "password_length": 40,
-        "exclude_punctuation": True,
-    })
+def credentials(env: EnvironmentPlan, store: DatastorePlan, username: str = "") -> Block:
+    """The store's credentials secret, its generated password, and the first value: `{<username>password = ...}`
+    as JSON. Letters and digits only, which ElastiCache auth tokens and connection URLs take without escaping."""
+    secret = store_credentials(store.name)
+    return merge(
+        secret.declare({
+            "name": store.credentials,
+            "description": f"{store.name}: what services log in with ({store.env_prefix}_* variables)",
+            "kms_key_id": KMS_KEY.ref("arn"),
+            "recovery_window_in_days": 30 if env.production else 7,
+            "tags": tags(env, store.name, "credentials"),
+        }),
+        password(store.name).declare({
+            "password_length": 40,
+            "exclude_punctuation": True,
+        }),
+        Resource("aws_secretsmanager_secret_version", secret.name).declare({
+            "secret_id": secret.ref("id"),
+            "secret_string": ref(f"jsonencode({{{username}password = {password(store.name).address}.random_password}})"),
+            "lifecycle": {"ignore_changes": ["secret_string"]},
+        }),
+    )

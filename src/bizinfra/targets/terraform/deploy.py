@@ -11,15 +11,16 @@ from bizinfra.plan import EnvironmentPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     condition,
+    iam_document,
     merge,
     output,
     policy_document,
     principal,
-    ref,
-    resource,
+    stack_arn,
     statement,
     variable,
 )
+from bizinfra.targets.terraform.handles import ACCOUNT, CLUSTER, Resource
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials asks GitHub's token for
@@ -28,50 +29,51 @@ AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials ask
 # (Kubernetes' `edit` role: workloads, services, pods/exec, pods/portforward) and, unlike AmazonEKSAdminPolicy,
 # no RBAC or ResourceQuota changes; scoped to the platform's namespace, it reaches nothing else in the cluster.
 EDIT_POLICY = "AmazonEKSEditPolicy"
+ROLE = Resource("aws_iam_role", "deploy")
+ACCESS = Resource("aws_eks_access_entry", "deploy")
+GITHUB_PROVIDER = Resource("aws_iam_openid_connect_provider", "github")
 
 
 def deploy_role(env: EnvironmentPlan) -> Block:
     if env.deploy_subject is None:
         return output("deploy_role_arn", "not created: set delivery.repository (owner/name) in the spec so the role "
                       "trusts only that repository's deploy jobs", "The IAM role GitHub Actions deploys with.")
-    account = ref("data.aws_caller_identity.current.account_id")
-    partition = ref("data.aws_partition.current.partition")
+    account = ACCOUNT.ref("account_id")
+    trust, permissions = iam_document("deploy_trust"), iam_document("deploy")
     return merge(
         github_oidc_provider(env),
-        policy_document("deploy_trust", [statement(
+        policy_document(trust, [statement(
             ["sts:AssumeRoleWithWebIdentity"],
-            principals=[principal("Federated", f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_ISSUER}")],
+            principals=[principal("Federated", stack_arn("iam", f"oidc-provider/{GITHUB_ISSUER}", account=account))],
             conditions=[condition("StringEquals", f"{GITHUB_ISSUER}:aud", [AUDIENCE]),
                         condition("StringEquals", f"{GITHUB_ISSUER}:sub", [env.deploy_subject])],
         )]),
-        resource("aws_iam_role", "deploy", {
+        ROLE.declare({
             "name": env.deploy_role,
             "description": f"GitHub Actions deploys to {env.cluster_name} (jobs of {env.deploy_subject})",
-            "assume_role_policy": ref("data.aws_iam_policy_document.deploy_trust.json"),
+            "assume_role_policy": trust.ref("json"),
             "max_session_duration": 3600,
-            "depends_on": ["aws_iam_openid_connect_provider.github"],  # when this stack creates it
+            "depends_on": [GITHUB_PROVIDER.address],  # when this stack creates it
         }),
-        policy_document("deploy", [statement(
+        policy_document(permissions, [statement(
             ["eks:DescribeCluster"],
-            [f"arn:{partition}:eks:{env.region}:{account}:cluster/"
-             f"{env.cluster_name}"], sid="FindCluster")]),
-        resource("aws_iam_role_policy", "deploy", {
+            [stack_arn("eks", f"cluster/{env.cluster_name}", region=env.region, account=account)], sid="FindCluster")]),
+        Resource("aws_iam_role_policy", "deploy").declare({
             "name": "describe-cluster",
-            "role": ref("aws_iam_role.deploy.id"),
-            "policy": ref("data.aws_iam_policy_document.deploy.json"),
+            "role": ROLE.ref("id"),
+            "policy": permissions.ref("json"),
         }),
-        resource("aws_eks_access_entry", "deploy", {
-            "cluster_name": ref("aws_eks_cluster.main.name"),
-            "principal_arn": ref("aws_iam_role.deploy.arn"),
+        ACCESS.declare({
+            "cluster_name": CLUSTER.ref("name"),
+            "principal_arn": ROLE.ref("arn"),
         }),
-        resource("aws_eks_access_policy_association", "deploy", {
-            "cluster_name": ref("aws_eks_cluster.main.name"),
-            "principal_arn": ref("aws_eks_access_entry.deploy.principal_arn"),
-            "policy_arn": f"arn:{partition}:eks::aws:cluster-access-policy/"
-                          f"{EDIT_POLICY}",
+        Resource("aws_eks_access_policy_association", "deploy").declare({
+            "cluster_name": CLUSTER.ref("name"),
+            "principal_arn": ACCESS.ref("principal_arn"),
+            "policy_arn": stack_arn("eks", f"cluster-access-policy/{EDIT_POLICY}", account="aws"),
             "access_scope": {"type": "namespace", "namespaces": [env.namespace]},
         }),
-        output("deploy_role_arn", ref("aws_iam_role.deploy.arn"),
+        output("deploy_role_arn", ROLE.ref("arn"),
                f"The IAM role GitHub Actions deploys with ({env.deploy_role}); trusts {env.deploy_subject} only."),
     )
 
@@ -86,7 +88,7 @@ def github_oidc_provider(env: EnvironmentPlan) -> Block:
                  env.creates_github_oidc),
         # Since July 2023 IAM trusts GitHub's issuer through its own root CAs and ignores the thumbprint; the
         # attribute is optional (and computed) in both provider schemas, so none is pinned here.
-        resource("aws_iam_openid_connect_provider", "github", {
+        GITHUB_PROVIDER.declare({
             "count": "${var.create_github_oidc_provider ? 1 : 0}",
             "url": f"https://{GITHUB_ISSUER}",
             "client_id_list": [AUDIENCE],

@@ -10,8 +10,25 @@ lookup of a load balancer that does not exist yet, no manual step. The Kubernete
 from __future__ import annotations
 
 from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan, load_balancer_name, target_group_name
-from bizinfra.targets.terraform.blocks import Block, data, merge, name, output, ref, resource, tags
-from bizinfra.targets.terraform.public import US_EAST_1, certificate, public_hosts, zone, zone_id
+from bizinfra.targets.terraform.blocks import Block, merge, name, output, resource, tags
+from bizinfra.targets.terraform.handles import (
+    LOAD_BALANCER_GROUP,
+    LOG_BUCKET,
+    PUBLIC_SUBNETS,
+    REGIONAL_CERTIFICATE,
+    VPC,
+    Data,
+    Resource,
+    bucket_policy,
+)
+from bizinfra.targets.terraform.public import (
+    CLOUDFRONT_CERTIFICATE,
+    US_EAST_1,
+    certificate,
+    public_hosts,
+    zone,
+    zone_id,
+)
 
 # AWS's recommended TLS policy for Application Load Balancers (TLS 1.3 and 1.2 only):
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
@@ -34,6 +51,11 @@ MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadI
 RATE_WINDOW_SECONDS = 300
 # CloudFront's addresses towards origins, as an AWS-managed prefix list: only CloudFront may reach the load balancer.
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+LOAD_BALANCER = Resource("aws_lb", "public")
+LISTENER = Resource("aws_lb_listener", "https")
+CLOUDFRONT_ADDRESSES = Data("aws_ec2_managed_prefix_list", "cloudfront")
+FIREWALL = Resource("aws_wafv2_web_acl", "edge")
+DISTRIBUTION = Resource("aws_cloudfront_distribution", "edge")
 
 
 def edge(env: EnvironmentPlan) -> Block:
@@ -46,56 +68,56 @@ def edge(env: EnvironmentPlan) -> Block:
 def load_balancer(env: EnvironmentPlan) -> Block:
     public = [service for service in env.services if service.public_host]
     parts = [
-        resource("aws_lb", "public", {
+        LOAD_BALANCER.declare({
             "name": load_balancer_name(env),
             "internal": False,
             "load_balancer_type": "application",
-            "security_groups": [ref("aws_security_group.load_balancer.id")],
-            "subnets": ref("aws_subnet.public[*].id"),
+            "security_groups": [LOAD_BALANCER_GROUP.ref("id")],
+            "subnets": PUBLIC_SUBNETS.ref("[*].id"),
             "drop_invalid_header_fields": True,
             "enable_deletion_protection": env.production,
-            "access_logs": {"bucket": ref("aws_s3_bucket.logs.id"), "prefix": LOAD_BALANCER_LOG_PREFIX,
+            "access_logs": {"bucket": LOG_BUCKET.ref("id"), "prefix": LOAD_BALANCER_LOG_PREFIX,
                             "enabled": True},
             "tags": tags(env, "load-balancer"),
-            "depends_on": ["aws_s3_bucket_policy.logs"],
+            "depends_on": [bucket_policy(LOG_BUCKET).address],
         }),
-        data("aws_ec2_managed_prefix_list", "cloudfront", {"name": CLOUDFRONT_PREFIX_LIST}),
+        CLOUDFRONT_ADDRESSES.declare({"name": CLOUDFRONT_PREFIX_LIST}),
         resource("aws_vpc_security_group_ingress_rule", "load_balancer_from_cloudfront", {
-            "security_group_id": ref("aws_security_group.load_balancer.id"),
+            "security_group_id": LOAD_BALANCER_GROUP.ref("id"),
             "description": "HTTPS from CloudFront only, so nothing bypasses the web application firewall",
             "ip_protocol": "tcp", "from_port": 443, "to_port": 443,
-            "prefix_list_id": ref("data.aws_ec2_managed_prefix_list.cloudfront.id"),
+            "prefix_list_id": CLOUDFRONT_ADDRESSES.ref("id"),
         }),
-        resource("aws_lb_listener", "https", {
-            "load_balancer_arn": ref("aws_lb.public.arn"),
+        LISTENER.declare({
+            "load_balancer_arn": LOAD_BALANCER.ref("arn"),
             "port": 443,
             "protocol": "HTTPS",
             "ssl_policy": LOAD_BALANCER_TLS_POLICY,
-            "certificate_arn": ref("aws_acm_certificate_validation.public.certificate_arn"),
+            "certificate_arn": REGIONAL_CERTIFICATE.ref("certificate_arn"),
             "default_action": {"type": "fixed-response", "fixed_response": {
                 "content_type": "text/plain", "message_body": "Not found", "status_code": "404"}},
         }),
     ]
     for priority, service in enumerate(public, start=1):
-        key = service.name.replace("-", "_")
+        targets = Resource("aws_lb_target_group", service.name.replace("-", "_"))
         parts += [
-            resource("aws_lb_target_group", key, {
+            targets.declare({
                 "name": target_group_name(env, service),
                 "port": service.port,
                 "protocol": "HTTP",  # TLS ends at the load balancer, inside the VPC; the pods serve HTTP
                 "target_type": "ip",  # the TargetGroupBinding registers pod IPs
-                "vpc_id": ref("aws_vpc.main.id"),
+                "vpc_id": VPC.ref("id"),
                 "deregistration_delay": 30,  # within the pods' 30 s grace period, after their 10 s preStop sleep
                 "health_check": {"path": service.health_path, "port": "traffic-port", "protocol": "HTTP",
                                  "matcher": "200-399", "healthy_threshold": 2, "unhealthy_threshold": 3,
                                  "interval": 15, "timeout": 5},
                 "tags": tags(env, service.name),
             }),
-            resource("aws_lb_listener_rule", key, {
-                "listener_arn": ref("aws_lb_listener.https.arn"),
+            resource("aws_lb_listener_rule", targets.name, {
+                "listener_arn": LISTENER.ref("arn"),
                 "priority": priority,
                 "condition": [{"host_header": {"values": [service.public_host]}}],
-                "action": [{"type": "forward", "target_group_arn": ref(f"aws_lb_target_group.{key}.arn")}],
+                "action": [{"type": "forward", "target_group_arn": targets.ref("arn")}],
             }),
         ]
     return merge(*parts)
@@ -124,7 +146,7 @@ def firewall(env: EnvironmentPlan) -> Block:
             "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
             "visibility_config": _visibility(group),
         })
-    return resource("aws_wafv2_web_acl", "edge", {
+    return FIREWALL.declare({
         "provider": US_EAST_1,
         "name": name(env, "edge", limit=128),
         "description": f"{env.qualified_name}: in front of the public hosts",
@@ -137,23 +159,24 @@ def firewall(env: EnvironmentPlan) -> Block:
 
 
 def distribution(env: EnvironmentPlan) -> Block:
-    policies = {kind: data(f"aws_cloudfront_{kind}_policy", key, {"name": policy}) for kind, key, policy in (
-        ("cache", "caching_disabled", CACHE_POLICY),
-        ("origin_request", "all_viewer", ORIGIN_REQUEST_POLICY),
-        ("response_headers", "security_headers", RESPONSE_HEADERS_POLICY))}
+    cache = Data("aws_cloudfront_cache_policy", "caching_disabled")
+    origin_request = Data("aws_cloudfront_origin_request_policy", "all_viewer")
+    response_headers = Data("aws_cloudfront_response_headers_policy", "security_headers")
     return merge(
-        *policies.values(),
-        resource("aws_cloudfront_distribution", "edge", {
+        cache.declare({"name": CACHE_POLICY}),
+        origin_request.declare({"name": ORIGIN_REQUEST_POLICY}),
+        response_headers.declare({"name": RESPONSE_HEADERS_POLICY}),
+        DISTRIBUTION.declare({
             "comment": f"{env.qualified_name}: public hosts",
             "enabled": True,
             "aliases": public_hosts(env),
             "http_version": "http2and3",
             "is_ipv6_enabled": True,
             "price_class": "PriceClass_All",
-            "web_acl_id": ref("aws_wafv2_web_acl.edge.arn"),
+            "web_acl_id": FIREWALL.ref("arn"),
             "origin": [{
                 "origin_id": ORIGIN,
-                "domain_name": ref("aws_lb.public.dns_name"),
+                "domain_name": LOAD_BALANCER.ref("dns_name"),
                 "custom_origin_config": {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
                                          "origin_ssl_protocols": ["TLSv1.2"]},
             }],
@@ -163,24 +186,24 @@ def distribution(env: EnvironmentPlan) -> Block:
                 "allowed_methods": ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
                 "cached_methods": ["GET", "HEAD"],
                 "compress": True,
-                "cache_policy_id": ref("data.aws_cloudfront_cache_policy.caching_disabled.id"),
-                "origin_request_policy_id": ref("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
-                "response_headers_policy_id": ref("data.aws_cloudfront_response_headers_policy.security_headers.id"),
+                "cache_policy_id": cache.ref("id"),
+                "origin_request_policy_id": origin_request.ref("id"),
+                "response_headers_policy_id": response_headers.ref("id"),
             },
             "viewer_certificate": {
-                "acm_certificate_arn": ref("aws_acm_certificate_validation.cloudfront.certificate_arn"),
+                "acm_certificate_arn": CLOUDFRONT_CERTIFICATE.ref("certificate_arn"),
                 "ssl_support_method": "sni-only",
                 "minimum_protocol_version": VIEWER_TLS,
             },
-            "logging_config": {"bucket": ref("aws_s3_bucket.logs.bucket_domain_name"),
+            "logging_config": {"bucket": LOG_BUCKET.ref("bucket_domain_name"),
                                "prefix": f"{CLOUDFRONT_LOG_PREFIX}/", "include_cookies": False},
             "restrictions": {"geo_restriction": {"restriction_type": "none"}},
             "tags": tags(env, "cdn"),
         }),
-        output("cdn_domain_name", ref("aws_cloudfront_distribution.edge.domain_name"),
+        output("cdn_domain_name", DISTRIBUTION.ref("domain_name"),
                "The CloudFront distribution the public hosts alias."),
-        output("web_acl_arn", ref("aws_wafv2_web_acl.edge.arn"), "The web application firewall in front of it."),
-        output("load_balancer_dns_name", ref("aws_lb.public.dns_name"),
+        output("web_acl_arn", FIREWALL.ref("arn"), "The web application firewall in front of it."),
+        output("load_balancer_dns_name", LOAD_BALANCER.ref("dns_name"),
                "The load balancer CloudFront reaches (only CloudFront may)."),
     )
 
@@ -194,8 +217,8 @@ def records(env: EnvironmentPlan) -> Block:
                 "zone_id": zone_id(env),
                 "name": host,
                 "type": kind,
-                "alias": {"name": ref("aws_cloudfront_distribution.edge.domain_name"),
-                          "zone_id": ref("aws_cloudfront_distribution.edge.hosted_zone_id"),
+                "alias": {"name": DISTRIBUTION.ref("domain_name"),
+                          "zone_id": DISTRIBUTION.ref("hosted_zone_id"),
                           "evaluate_target_health": False},
             }))
     return merge(*parts)

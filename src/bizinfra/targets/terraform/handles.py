@@ -37,3 +37,52 @@ class Data(Resource):
     @property
     def address(self) -> str:
         return f"data.{self.type}.{self.name}"
+
+
+# -- blocks that more than one file of a stack names -------------------------------------
+
+ACCOUNT = Data("aws_caller_identity", "current")
+PARTITION = Data("aws_partition", "current")
+KMS_KEY = Resource("aws_kms_key", "main")
+VPC = Resource("aws_vpc", "main")
+PUBLIC_SUBNETS = Resource("aws_subnet", "public")
+PRIVATE_SUBNETS = Resource("aws_subnet", "private")
+LOAD_BALANCER_GROUP = Resource("aws_security_group", "load_balancer")
+NODES_GROUP = Resource("aws_security_group", "eks_nodes")
+CLUSTER = Resource("aws_eks_cluster", "main")
+IRSA_PROVIDER = Resource("aws_iam_openid_connect_provider", "eks")
+BACKUP_BUCKET = Resource("aws_s3_bucket", "backups")
+LOG_BUCKET = Resource("aws_s3_bucket", "logs")
+REGIONAL_CERTIFICATE = Resource("aws_acm_certificate_validation", "public")
+
+
+def bucket_policy(bucket: Resource) -> Resource:
+    """What writes to a bucket waits for: its policy lets the writer in."""
+    return Resource("aws_s3_bucket_policy", bucket.name)
+
+
+def store_group(store: str) -> Resource:
+    """The security group in front of a data store."""
+    return Resource("aws_security_group", store)
+
+
+def database(store: str) -> Resource:
+    return Resource("aws_db_instance", store)
+
+
+def cache(store: str) -> Resource:
+    return Resource("aws_elasticache_replication_group", store)
+
+
+def store_record(store: str) -> Resource:
+    """The private zone's name for a data store."""
+    return Resource("aws_route53_record", store)
+
+
+def store_credentials(store: str) -> Resource:
+    return Resource("aws_secretsmanager_secret", f"{store}_credentials")
+
+
+def identity_role(identity: str) -> Resource:
+    """The IAM role of a cluster add-on or bootstrap Job (EKS Pod Identity), labelled in snake case."""
+    return Resource("aws_iam_role", identity.replace("-", "_"))

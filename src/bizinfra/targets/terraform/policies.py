@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, target_group_name
-from bizinfra.targets.terraform.blocks import Block, condition, ref, statement
+from bizinfra.targets.terraform.blocks import Block, condition, stack_arn, statement
+from bizinfra.targets.terraform.handles import ACCOUNT, BACKUP_BUCKET, KMS_KEY, database
 
-PARTITION = ref("data.aws_partition.current.partition")
-ACCOUNT = ref("data.aws_caller_identity.current.account_id")
-KMS_KEY = ref("aws_kms_key.main.arn")
+ACCOUNT_ID = ACCOUNT.ref("account_id")
+KEY = KMS_KEY.ref("arn")
 
 
 def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
@@ -16,10 +16,9 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
     groups, and nothing else. Its published policy would also let it create, retag and delete load balancers and
     rewrite any listener in the account, which here only widens what a compromised controller could break.
     The read-only actions are the published policy's."""
-    lb_arn = f"arn:{PARTITION}:elasticloadbalancing:{env.region}:{ACCOUNT}"
     # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only.
-    bound = [f"{lb_arn}:targetgroup/{target_group_name(env, service)}/*" for service in env.services
-             if service.public_host]
+    bound = [stack_arn("elasticloadbalancing", f"targetgroup/{target_group_name(env, service)}/*", region=env.region,
+                       account=ACCOUNT_ID) for service in env.services if service.public_host]
     return [
         *([statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"], bound,
                      sid="RegisterPodsInBoundTargetGroups")] if bound else []),
@@ -43,12 +42,12 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
 
 def secrets_reader(env: EnvironmentPlan) -> list[Block]:
     """External Secrets: read this environment's secrets (names `<platform>/<environment>/...`) and nothing else."""
-    prefix = f"arn:{PARTITION}:secretsmanager:{env.region}:{ACCOUNT}:secret:{env.platform}/{env.name}/*"
+    prefix = stack_arn("secretsmanager", f"secret:{env.platform}/{env.name}/*", region=env.region, account=ACCOUNT_ID)
     return [
         statement(["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy",
                    "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"], [prefix],
                   sid="ReadOwnSecrets"),
-        statement(["kms:Decrypt"], [KMS_KEY], sid="DecryptOwnSecrets", conditions=[
+        statement(["kms:Decrypt"], [KEY], sid="DecryptOwnSecrets", conditions=[
             condition("StringEquals", "kms:ViaService", [f"secretsmanager.{env.region}.amazonaws.com"])]),
     ]
 
@@ -57,17 +56,17 @@ def database_bootstrap(env: EnvironmentPlan, store: DatastorePlan) -> list[Block
     """A PostgreSQL store's bootstrap Job: read that store's RDS-managed master secret and nothing else. RDS names
     the secret itself, so the Job asks RDS, for this one instance, which secret it is."""
     return [
-        statement(["rds:DescribeDBInstances"], [ref(f"aws_db_instance.{store.name}.arn")], sid="FindMasterSecret"),
+        statement(["rds:DescribeDBInstances"], [database(store.name).ref("arn")], sid="FindMasterSecret"),
         statement(["secretsmanager:GetSecretValue"],
-                  [ref(f"aws_db_instance.{store.name}.master_user_secret[0].secret_arn")], sid="ReadMasterSecret"),
-        statement(["kms:Decrypt"], [KMS_KEY], sid="DecryptMasterSecret", conditions=[
+                  [database(store.name).ref("master_user_secret[0].secret_arn")], sid="ReadMasterSecret"),
+        statement(["kms:Decrypt"], [KEY], sid="DecryptMasterSecret", conditions=[
             condition("StringEquals", "kms:ViaService", [f"secretsmanager.{env.region}.amazonaws.com"])]),
     ]
 
 
 def velero(env: EnvironmentPlan) -> list[Block]:
     """Velero with the AWS plugin: objects in the backup bucket, EBS snapshots of volumes (velero-plugin-for-aws)."""
-    bucket = ref("aws_s3_bucket.backups.arn")
+    bucket = BACKUP_BUCKET.ref("arn")
     return [
         statement(["ec2:DescribeSnapshots", "ec2:DescribeVolumes"], ["*"], sid="DescribeVolumes"),
         statement(["ec2:CreateSnapshot", "ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteSnapshot"], ["*"],
@@ -76,7 +75,7 @@ def velero(env: EnvironmentPlan) -> list[Block]:
         statement(["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts",
                    "s3:PutObject"], [f"{bucket}/*"], sid="ReadWriteBackups"),
         statement(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:DescribeKey"],
-                  [KMS_KEY], sid="BackupEncryption"),
+                  [KEY], sid="BackupEncryption"),
     ]
 
 

@@ -7,10 +7,18 @@ The zone is looked up, or created by one stack when the spec says `edge.zone: cr
 from __future__ import annotations
 
 from bizinfra.plan import MANAGED_BY, EnvironmentPlan
-from bizinfra.targets.terraform.blocks import Block, data, merge, output, ref, resource, tags
+from bizinfra.targets.terraform.blocks import Block, merge, output, ref, tags
+from bizinfra.targets.terraform.handles import REGIONAL_CERTIFICATE, Data, Resource
 
 CLOUDFRONT_REGION = "us-east-1"  # CloudFront takes certificates from ACM in us-east-1 only; WAF for CloudFront too
 US_EAST_1 = "aws.us_east_1"  # the provider alias for those
+CLOUDFRONT_CERTIFICATE = Resource("aws_acm_certificate_validation", "cloudfront")
+VALIDATION_RECORDS = Resource("aws_route53_record", "certificate_validation")
+
+
+def public_zone(env: EnvironmentPlan) -> Resource:
+    """The domain's zone: this stack's resource, or a data source looking up another stack's."""
+    return Resource("aws_route53_zone", "public") if env.creates_zone else Data("aws_route53_zone", "public")
 
 
 def public_hosts(env: EnvironmentPlan) -> list[str]:
@@ -18,7 +26,7 @@ def public_hosts(env: EnvironmentPlan) -> list[str]:
 
 
 def zone_id(env: EnvironmentPlan) -> str:
-    return ref(f"{'' if env.creates_zone else 'data.'}aws_route53_zone.public.zone_id")
+    return public_zone(env).ref("zone_id")
 
 
 def us_east_1_provider(env: EnvironmentPlan) -> Block:
@@ -28,15 +36,15 @@ def us_east_1_provider(env: EnvironmentPlan) -> Block:
 
 def zone(env: EnvironmentPlan) -> Block:
     if not env.creates_zone:
-        return data("aws_route53_zone", "public", {"name": env.domain, "private_zone": False})
+        return public_zone(env).declare({"name": env.domain, "private_zone": False})
     return merge(
-        resource("aws_route53_zone", "public", {
+        public_zone(env).declare({
             "name": env.domain,
             "comment": f"{env.platform}: public hosts (created by the {env.name} stack)",
             "tags": tags(env, "public-zone"),
             "lifecycle": {"prevent_destroy": True},  # every environment's names live in it
         }),
-        output("public_zone_name_servers", ref("aws_route53_zone.public.name_servers"),
+        output("public_zone_name_servers", public_zone(env).ref("name_servers"),
                f"Delegate {env.domain} to these name servers at its registrar."),
     )
 
@@ -49,15 +57,17 @@ def certificate(env: EnvironmentPlan) -> Block:
                    "tags": tags(env, "public"), "lifecycle": {"create_before_destroy": True}}
     if hosts[1:]:
         body["subject_alternative_names"] = hosts[1:]
+    regional, global_ = Resource("aws_acm_certificate", "public"), Resource("aws_acm_certificate", "cloudfront")
+    record_names = ref(f"[for record in {VALIDATION_RECORDS.address} : record.fqdn]")
     return merge(
         us_east_1_provider(env),
         zone(env),
-        resource("aws_acm_certificate", "public", body),
-        resource("aws_acm_certificate", "cloudfront", {**body, "provider": US_EAST_1, "tags": tags(env, "cdn")}),
+        regional.declare(body),
+        global_.declare({**body, "provider": US_EAST_1, "tags": tags(env, "cdn")}),
         # ACM asks for the same validation record for a domain name in every region of an account, so one record
         # per host validates both certificates (keyed by host: known before the certificates exist).
-        resource("aws_route53_record", "certificate_validation", {
-            "for_each": ref("{for option in aws_acm_certificate.public.domain_validation_options : "
+        VALIDATION_RECORDS.declare({
+            "for_each": ref(f"{{for option in {regional.address}.domain_validation_options : "
                             "option.domain_name => option}"),
             "zone_id": zone_id(env),
             "name": ref("each.value.resource_record_name"),
@@ -66,13 +76,13 @@ def certificate(env: EnvironmentPlan) -> Block:
             "ttl": 300,
             "allow_overwrite": True,
         }),
-        resource("aws_acm_certificate_validation", "public", {
-            "certificate_arn": ref("aws_acm_certificate.public.arn"),
-            "validation_record_fqdns": ref("[for record in aws_route53_record.certificate_validation : record.fqdn]"),
+        REGIONAL_CERTIFICATE.declare({
+            "certificate_arn": regional.ref("arn"),
+            "validation_record_fqdns": record_names,
         }),
-        resource("aws_acm_certificate_validation", "cloudfront", {
+        CLOUDFRONT_CERTIFICATE.declare({
             "provider": US_EAST_1,
-            "certificate_arn": ref("aws_acm_certificate.cloudfront.arn"),
-            "validation_record_fqdns": ref("[for record in aws_route53_record.certificate_validation : record.fqdn]"),
+            "certificate_arn": global_.ref("arn"),
+            "validation_record_fqdns": record_names,
         }),
     )

@@ -8,7 +8,8 @@ put-secret-value`: Terraform ignores later changes to it.
 from __future__ import annotations
 
 from bizinfra.plan import EnvironmentPlan
-from bizinfra.targets.terraform.blocks import Block, data, merge, ref, resource
+from bizinfra.targets.terraform.blocks import Block, merge
+from bizinfra.targets.terraform.handles import KMS_KEY, Data, Resource
 
 
 def declared_secrets(env: EnvironmentPlan) -> list[tuple[str, str]]:
@@ -22,19 +23,20 @@ def secrets(env: EnvironmentPlan) -> Block:
     parts = []
     for resource_name, key in declared_secrets(env):
         readers = sorted(service.name for service in env.services if any(r.key == key for r in service.secrets))
+        secret = Resource("aws_secretsmanager_secret", resource_name)
+        password = Data("aws_secretsmanager_random_password", resource_name)
         parts += [
-            resource("aws_secretsmanager_secret", resource_name, {
+            secret.declare({
                 "name": key,
                 "description": f"Read by {', '.join(readers)}",
-                "kms_key_id": ref("aws_kms_key.main.arn"),
+                "kms_key_id": KMS_KEY.ref("arn"),
                 "recovery_window_in_days": 30 if env.production else 7,
                 "tags": {"Name": key},
             }),
-            data("aws_secretsmanager_random_password", resource_name, {"password_length": 64,
-                                                                        "exclude_punctuation": True}),
-            resource("aws_secretsmanager_secret_version", resource_name, {
-                "secret_id": ref(f"aws_secretsmanager_secret.{resource_name}.id"),
-                "secret_string": ref(f"data.aws_secretsmanager_random_password.{resource_name}.random_password"),
+            password.declare({"password_length": 64, "exclude_punctuation": True}),
+            Resource("aws_secretsmanager_secret_version", resource_name).declare({
+                "secret_id": secret.ref("id"),
+                "secret_string": password.ref("random_password"),
                 "lifecycle": {"ignore_changes": ["secret_string"]},
             }),
         ]

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from bizinfra.plan import MANAGED_BY, EnvironmentPlan
-from bizinfra.targets.terraform.blocks import Block, data, merge, output, ref, resource, variable
+from bizinfra.targets.terraform.blocks import Block, iam_document, merge, output, ref, resource, stack_arn, variable
+from bizinfra.targets.terraform.handles import (
+    ACCOUNT,
+    BACKUP_BUCKET,
+    CLUSTER,
+    IRSA_PROVIDER,
+    KMS_KEY,
+    LOAD_BALANCER_GROUP,
+    LOG_BUCKET,
+    PARTITION,
+    PRIVATE_SUBNETS,
+    PUBLIC_SUBNETS,
+    REGIONAL_CERTIFICATE,
+    VPC,
+    identity_role,
+)
 
 # 1.10 brought S3-native state locking (`use_lockfile`); 1.11 is what the offline test machine runs.
 TERRAFORM_VERSION = ">= 1.10"
@@ -36,8 +51,8 @@ def provider(env: EnvironmentPlan) -> Block:
             "ManagedBy": MANAGED_BY,
             "Spec": env.source,
         }}}}},
-        data("aws_caller_identity", "current", {}),
-        data("aws_partition", "current", {}),
+        ACCOUNT.declare({}),
+        PARTITION.declare({}),
     )
 
 
@@ -93,56 +108,52 @@ def budget(env: EnvironmentPlan) -> Block:
 def kms_key(env: EnvironmentPlan) -> Block:
     """One customer managed key for the environment's data at rest: Kubernetes secrets, databases, caches,
     Secrets Manager, backups and logs. CloudWatch Logs may use it only for this account's log groups."""
-    account = ref("data.aws_caller_identity.current.account_id")
-    partition = ref("data.aws_partition.current.partition")
+    account = ACCOUNT.ref("account_id")
+    policy = iam_document("kms")
     return merge(
-        data("aws_iam_policy_document", "kms", {"statement": [
+        policy.declare({"statement": [
             {"sid": "AccountAdministers", "effect": "Allow", "actions": ["kms:*"], "resources": ["*"],
-             "principals": [{"type": "AWS", "identifiers": [f"arn:{partition}:iam::{account}:root"]}]},
+             "principals": [{"type": "AWS", "identifiers": [stack_arn("iam", "root", account=account)]}]},
             {"sid": "CloudWatchLogsEncrypts", "effect": "Allow",
              "actions": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
              "resources": ["*"],
              "principals": [{"type": "Service", "identifiers": [f"logs.{env.region}.amazonaws.com"]}],
              "condition": [{"test": "ArnLike", "variable": "kms:EncryptionContext:aws:logs:arn",
-                            "values": [f"arn:{partition}:logs:{env.region}:{account}:*"]}]},
+                            "values": [stack_arn("logs", "*", region=env.region, account=account)]}]},
         ]}),
-        resource("aws_kms_key", "main", {
+        KMS_KEY.declare({
             "description": f"{env.qualified_name}: data at rest",
             "enable_key_rotation": True,
             "deletion_window_in_days": 30,
-            "policy": ref("data.aws_iam_policy_document.kms.json"),
+            "policy": policy.ref("json"),
         }),
         resource("aws_kms_alias", "main", {"name": f"alias/{env.qualified_name}",
-                                           "target_key_id": ref("aws_kms_key.main.key_id")}),
+                                           "target_key_id": KMS_KEY.ref("key_id")}),
     )
 
 
 def outputs(env: EnvironmentPlan) -> Block:
     parts = [
-        output("cluster_name", ref("aws_eks_cluster.main.name"), "The EKS cluster's name (aws eks update-kubeconfig)."),
-        output("cluster_endpoint", ref("aws_eks_cluster.main.endpoint"), "The Kubernetes API endpoint."),
-        output("cluster_certificate_authority", ref("aws_eks_cluster.main.certificate_authority[0].data"),
+        output("cluster_name", CLUSTER.ref("name"), "The EKS cluster's name (aws eks update-kubeconfig)."),
+        output("cluster_endpoint", CLUSTER.ref("endpoint"), "The Kubernetes API endpoint."),
+        output("cluster_certificate_authority", CLUSTER.ref("certificate_authority[0].data"),
                "The cluster CA certificate, base64."),
-        output("oidc_provider_arn", ref("aws_iam_openid_connect_provider.eks.arn"),
+        output("oidc_provider_arn", IRSA_PROVIDER.ref("arn"),
                "The IAM OIDC provider for IRSA, for workloads that cannot use EKS Pod Identity."),
-        output("vpc_id", ref("aws_vpc.main.id"), "The VPC."),
-        output("private_subnet_ids", ref("aws_subnet.private[*].id"), "Subnets of the nodes and data stores."),
-        output("public_subnet_ids", ref("aws_subnet.public[*].id"), "Subnets of the public load balancer."),
-        output("load_balancer_security_group_id", ref("aws_security_group.load_balancer.id"),
+        output("vpc_id", VPC.ref("id"), "The VPC."),
+        output("private_subnet_ids", PRIVATE_SUBNETS.ref("[*].id"), "Subnets of the nodes and data stores."),
+        output("public_subnet_ids", PUBLIC_SUBNETS.ref("[*].id"), "Subnets of the public load balancer."),
+        output("load_balancer_security_group_id", LOAD_BALANCER_GROUP.ref("id"),
                f"The public load balancer's security group (Name tag {env.load_balancer_security_group})."),
-        output("kms_key_arn", ref("aws_kms_key.main.arn"), "The key encrypting this environment's data at rest."),
-        output("backup_bucket", ref("aws_s3_bucket.backups.id"), "Velero backups and database dumps."),
-        output("log_bucket", ref("aws_s3_bucket.logs.id"), "Load balancer, CloudFront, VPC flow and S3 access logs."),
+        output("kms_key_arn", KMS_KEY.ref("arn"), "The key encrypting this environment's data at rest."),
+        output("backup_bucket", BACKUP_BUCKET.ref("id"), "Velero backups and database dumps."),
+        output("log_bucket", LOG_BUCKET.ref("id"), "Load balancer, CloudFront, VPC flow and S3 access logs."),
     ]
     if any(service.public_host for service in env.services):
-        parts.append(output("certificate_arn", ref("aws_acm_certificate_validation.public.certificate_arn"),
+        parts.append(output("certificate_arn", REGIONAL_CERTIFICATE.ref("certificate_arn"),
                             "The validated regional certificate of the public hosts, on the load balancer's listener."))
     for identity in [*env.identities, *(bootstrap.identity for bootstrap in env.database_bootstraps)]:
-        role = identity_resource(identity.name)
-        parts.append(output(f"{role}_role_arn", ref(f"aws_iam_role.{role}.arn"),
+        role = identity_role(identity.name)
+        parts.append(output(f"{role.name}_role_arn", role.ref("arn"),
                             f"The IAM role of {identity.namespace}/{identity.service_account}."))
     return merge(*parts)
-
-
-def identity_resource(identity: str) -> str:
-    return identity.replace("-", "_")

@@ -6,16 +6,25 @@ from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     condition,
-    data,
+    iam_document,
     merge,
     policy_document,
     principal,
     ref,
-    resource,
     statement,
 )
+from bizinfra.targets.terraform.handles import (
+    ACCOUNT,
+    BACKUP_BUCKET,
+    KMS_KEY,
+    LOG_BUCKET,
+    Data,
+    Resource,
+    bucket_policy,
+)
 
-ACCOUNT = ref("data.aws_caller_identity.current.account_id")
+ACCOUNT_ID = ACCOUNT.ref("account_id")
+ELB_ACCOUNT = Data("aws_elb_service_account", "current")
 INCOMPLETE_UPLOAD_DAYS = 7
 
 
@@ -23,22 +32,25 @@ def storage(env: EnvironmentPlan) -> Block:
     return merge(backup_bucket(env), log_bucket(env))
 
 
-def bucket(key: str, bucket_name: str, encryption: Block, expire_days: str | int, policy: Block,
+def bucket(handle: Resource, bucket_name: str, encryption: Block, expire_days: str | int, policy: Block,
            ownership: str = "BucketOwnerEnforced") -> Block:
-    """A private, versioned, encrypted bucket whose objects expire, readable only over TLS."""
-    bucket_id = ref(f"aws_s3_bucket.{key}.id")
+    """A private, versioned, encrypted bucket whose objects expire, readable only over TLS; its settings are
+    resources labelled like the bucket, and its policy is the document `<label>_bucket`."""
+    key, bucket_id = handle.name, handle.ref("id")
+    public_access = Resource("aws_s3_bucket_public_access_block", key)
+    versioning = Resource("aws_s3_bucket_versioning", key)
     return merge(
-        resource("aws_s3_bucket", key, {"bucket": bucket_name, "tags": {"Name": bucket_name}}),
-        resource("aws_s3_bucket_ownership_controls", key, {
+        handle.declare({"bucket": bucket_name, "tags": {"Name": bucket_name}}),
+        Resource("aws_s3_bucket_ownership_controls", key).declare({
             "bucket": bucket_id, "rule": {"object_ownership": ownership}}),
-        resource("aws_s3_bucket_public_access_block", key, {
+        public_access.declare({
             "bucket": bucket_id, "block_public_acls": True, "block_public_policy": True,
             "ignore_public_acls": True, "restrict_public_buckets": True}),
-        resource("aws_s3_bucket_versioning", key, {
+        versioning.declare({
             "bucket": bucket_id, "versioning_configuration": {"status": "Enabled"}}),
-        resource("aws_s3_bucket_server_side_encryption_configuration", key, {
+        Resource("aws_s3_bucket_server_side_encryption_configuration", key).declare({
             "bucket": bucket_id, "rule": [encryption]}),
-        resource("aws_s3_bucket_lifecycle_configuration", key, {
+        Resource("aws_s3_bucket_lifecycle_configuration", key).declare({
             "bucket": bucket_id,
             "rule": [{
                 "id": "expire",
@@ -48,19 +60,23 @@ def bucket(key: str, bucket_name: str, encryption: Block, expire_days: str | int
                 "noncurrent_version_expiration": {"noncurrent_days": 1},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
             }],
-            "depends_on": [f"aws_s3_bucket_versioning.{key}"],
+            "depends_on": [versioning.address],
         }),
         policy,
-        resource("aws_s3_bucket_policy", key, {
+        bucket_policy(handle).declare({
             "bucket": bucket_id,
-            "policy": ref(f"data.aws_iam_policy_document.{key}_bucket.json"),
-            "depends_on": [f"aws_s3_bucket_public_access_block.{key}"],
+            "policy": bucket_document(handle).ref("json"),
+            "depends_on": [public_access.address],
         }),
     )
 
 
-def tls_only(key: str) -> Block:
-    return statement(["s3:*"], [ref(f"aws_s3_bucket.{key}.arn"), f"{ref(f'aws_s3_bucket.{key}.arn')}/*"],
+def bucket_document(handle: Resource) -> Data:
+    return iam_document(f"{handle.name}_bucket")
+
+
+def tls_only(handle: Resource) -> Block:
+    return statement(["s3:*"], [handle.ref("arn"), f"{handle.ref('arn')}/*"],
                      sid="TlsOnly", effect="Deny", principals=[principal("*", "*")],
                      conditions=[condition("Bool", "aws:SecureTransport", ["false"])])
 
@@ -68,14 +84,14 @@ def tls_only(key: str) -> Block:
 def backup_bucket(env: EnvironmentPlan) -> Block:
     """Backups expire after the spec's retention (backups.keep)."""
     return merge(
-        bucket("backups", env.backup_bucket, {
+        bucket(BACKUP_BUCKET, env.backup_bucket, {
             "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                        "kms_master_key_id": ref("aws_kms_key.main.arn")},
+                                                        "kms_master_key_id": KMS_KEY.ref("arn")},
             "bucket_key_enabled": True,
-        }, env.backup_keep_days, policy_document("backups_bucket", [tls_only("backups")])),
-        resource("aws_s3_bucket_logging", "backups", {
-            "bucket": ref("aws_s3_bucket.backups.id"),
-            "target_bucket": ref("aws_s3_bucket.logs.id"),
+        }, env.backup_keep_days, policy_document(bucket_document(BACKUP_BUCKET), [tls_only(BACKUP_BUCKET)])),
+        Resource("aws_s3_bucket_logging", "backups").declare({
+            "bucket": BACKUP_BUCKET.ref("id"),
+            "target_bucket": LOG_BUCKET.ref("id"),
             "target_prefix": "s3-access/backups/",
         }),
     )
@@ -84,28 +100,28 @@ def backup_bucket(env: EnvironmentPlan) -> Block:
 def log_bucket(env: EnvironmentPlan) -> Block:
     """SSE-S3, not KMS: load balancer access logs can only be delivered to SSE-S3 buckets. Load balancer, CDN,
     flow and S3 access logs."""
-    logs = ref("aws_s3_bucket.logs.arn")
+    logs = LOG_BUCKET.ref("arn")
     delivery = principal("Service", "delivery.logs.amazonaws.com")
-    load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{ACCOUNT}/*"
-    return bucket("logs", env.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
+    load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{ACCOUNT_ID}/*"
+    return bucket(LOG_BUCKET, env.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
                   ref("var.log_retention_days"), merge(
-        data("aws_elb_service_account", "current", {}),
-        policy_document("logs_bucket", [
-            tls_only("logs"),
+        ELB_ACCOUNT.declare({}),
+        policy_document(bucket_document(LOG_BUCKET), [
+            tls_only(LOG_BUCKET),
             # Regions older than August 2022 deliver as the region's ELB account, newer ones as the service.
             statement(["s3:PutObject"], [load_balancer_logs], sid="LoadBalancerAccessLogs",
-                      principals=[principal("AWS", ref("data.aws_elb_service_account.current.arn"))]),
+                      principals=[principal("AWS", ELB_ACCOUNT.ref("arn"))]),
             statement(["s3:PutObject"], [load_balancer_logs], sid="LoadBalancerAccessLogsService",
                       principals=[principal("Service", "logdelivery.elasticloadbalancing.amazonaws.com")]),
-            statement(["s3:PutObject"], [f"{logs}/vpc-flow-logs/AWSLogs/{ACCOUNT}/*"], sid="FlowLogsWrite",
+            statement(["s3:PutObject"], [f"{logs}/vpc-flow-logs/AWSLogs/{ACCOUNT_ID}/*"], sid="FlowLogsWrite",
                       principals=[delivery], conditions=[
-                          condition("StringEquals", "aws:SourceAccount", [ACCOUNT]),
+                          condition("StringEquals", "aws:SourceAccount", [ACCOUNT_ID]),
                           condition("StringEquals", "s3:x-amz-acl", ["bucket-owner-full-control"])]),
             statement(["s3:GetBucketAcl", "s3:ListBucket"], [logs], sid="FlowLogsCheck", principals=[delivery],
-                      conditions=[condition("StringEquals", "aws:SourceAccount", [ACCOUNT])]),
+                      conditions=[condition("StringEquals", "aws:SourceAccount", [ACCOUNT_ID])]),
             statement(["s3:PutObject"], [f"{logs}/s3-access/*"], sid="ServerAccessLogs",
                       principals=[principal("Service", "logging.s3.amazonaws.com")],
-                      conditions=[condition("StringEquals", "aws:SourceAccount", [ACCOUNT])]),
+                      conditions=[condition("StringEquals", "aws:SourceAccount", [ACCOUNT_ID])]),
         ]),
         # CloudFront's standard logs are written with an ACL granting the bucket owner control: the bucket must
         # accept ACLs (CloudFront developer guide, "Configure standard logging"); the owner still owns every object.
