@@ -17,11 +17,8 @@ def ref(expression: str) -> str:
 
 
 def resource(kind: str, name: str, body: Block) -> Block:
-    return {"resource": {kind: {name: body}}}
-
-
-def data(kind: str, name: str, body: Block) -> Block:
-    return {"data": {kind: {name: body}}}
+    """A resource nothing references; a block that is referenced is declared through its handle (handles.py)."""
+    return Resource(kind, name).declare(body)
 
 
 def variable(name: str, type_: str, description: str, default: Any = None, *, sensitive: bool = False,
