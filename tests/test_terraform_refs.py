@@ -99,6 +99,11 @@ def test_in_govcloud_the_workflows_assume_the_role_terraform_creates_in_its_part
         assert expected in assumed
 
 
+def test_in_govcloud_no_file_writes_an_arn_in_the_aws_partition() -> None:
+    """Terraform looks its partition up; every other target writes the plan's."""
+    assert [path for path, text in govcloud_tree().items() if b"arn:aws:" in text] == []
+
+
 def test_in_govcloud_the_names_rule_still_reads_the_role_a_workflow_assumes() -> None:
     """A pattern that only knows `arn:aws:` would skip a GovCloud ARN, and so pass any role name."""
     files = govcloud_tree()
