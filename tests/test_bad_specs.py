@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bizinfra.cli import main
-from tests.conftest import tree
+from tests.support import tree
 
 BAD_SPECS = Path(__file__).parent / "bad_specs"
 CASES = sorted(BAD_SPECS.glob("*.yaml"))

@@ -15,7 +15,7 @@ import pytest
 
 from bizinfra import __version__
 from bizinfra.cli import main
-from tests.conftest import tree
+from tests.support import tree
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -278,6 +278,7 @@ main(["generate"])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("call", "at"), [("fdopen", 3), ("replace", 1), ("replace", 20), ("replace", 39)])
 def test_kill_9_during_generate_is_reported_by_check_and_repaired_by_generate(project: Path, call: str,
                                                                               at: int) -> None:
@@ -316,6 +317,7 @@ def test_a_second_run_waits_for_the_first(project: Path) -> None:
     assert tree(project / "generated") == expected
 
 
+@pytest.mark.slow
 def test_the_header_names_the_spec_the_same_from_any_working_folder(project: Path) -> None:
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     assert run("generate", cwd=project).returncode == 0

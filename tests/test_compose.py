@@ -17,8 +17,9 @@ from hypothesis import given
 from bizinfra.plan import DOCKERFILE, EnvironmentPlan
 from bizinfra.spec.models import Platform
 from bizinfra.targets.compose import compile_compose
-from tests.localdev_helpers import bundled_platform, plan_of, run, tool, write_files
 from tests.strategies import platforms
+from tests.support import bundled_platform, plan_of, require_tool, run
+from tests.support.localdev import write_files
 
 SCHEMA = json.loads((resources.files("bizinfra") / "data/reference/json-schemas/compose-spec.json").read_text())
 
@@ -35,7 +36,7 @@ def compose_config(folder: Path) -> dict[str, Any]:
 
     A clean environment, so that no variable of the test process fills a `${...}` instead of .env.
     """
-    compose = tool("docker-compose")
+    compose = require_tool("docker-compose")
     make_env(folder)
     result = run([compose, "-f", "docker-compose.yml", "--profile", "*", "config", "--format", "json"],
                  cwd=folder, env={})
@@ -60,7 +61,7 @@ def development(platform: Platform) -> EnvironmentPlan:
 def test_bundled_compose_passes_docker_compose_and_the_compose_spec_schema(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "compose"
     make_env(folder)
-    quiet = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
+    quiet = run([require_tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     document = yaml.safe_load((folder / "docker-compose.yml").read_text())
     errors = [error.message for error in jsonschema.Draft7Validator(SCHEMA).iter_errors(document)]
@@ -69,7 +70,7 @@ def test_bundled_compose_passes_docker_compose_and_the_compose_spec_schema(tmp_p
 
 def test_compose_without_env_file_refuses_to_run_and_says_where_the_value_goes(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "compose"
-    result = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
+    result = run([require_tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=folder, env={})
     assert result.returncode != 0
     assert "in .env: run ./make-env.sh" in result.stderr
 
@@ -127,7 +128,7 @@ def test_init_script_creates_one_database_per_postgres_service_and_passes_shellc
     script = folder / "initdb" / "postgres" / "create-databases.sh"
     created = re.findall(r'^create_database "(\S+)"$', script.read_text(), flags=re.MULTILINE)
     assert created == ["auth_service", "business_service", "inventory_service", "invoice_service"]
-    result = run([tool("shellcheck"), str(script)])
+    result = run([require_tool("shellcheck"), str(script)])
     assert result.returncode == 0, result.stdout
 
 
@@ -151,7 +152,7 @@ def test_init_script_creates_each_missing_database_once(tmp_path: Path) -> None:
 def test_the_one_dockerfile_passes_hadolint_and_keeps_the_hardening(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "docker"
     assert [p.name for p in folder.iterdir()] == ["Dockerfile"]
-    result = run([tool("hadolint"), str(folder / "Dockerfile")])
+    result = run([require_tool("hadolint"), str(folder / "Dockerfile")])
     assert result.returncode == 0, result.stdout
     text = (folder / "Dockerfile").read_text()
     assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine"] * 2
@@ -161,7 +162,7 @@ def test_the_one_dockerfile_passes_hadolint_and_keeps_the_hardening(tmp_path: Pa
 
 def test_checkov_passes_the_dockerfile(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path, ("compose",)) / "docker"
-    result = run([tool("checkov"), "-d", str(folder), "--framework", "dockerfile", "--skip-download",
+    result = run([require_tool("checkov"), "-d", str(folder), "--framework", "dockerfile", "--skip-download",
                   "--output", "json", "--quiet"])
     summary = json.loads(result.stdout)["summary"]
     assert (summary["failed"], summary["parsing_errors"], summary["resource_count"]) == (0, 0, 1), result.stdout
@@ -258,7 +259,7 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         environment = compose_service["environment"]
         # Plain values arrive as the plan has them: compose interpolated none of them (`config` prints a literal
         # `$` escaped again, as `$$`).
-        plain = {**env.config, **service.config}
+        plain = {**env.config, **env.service_config(service)}
         assert {k: environment[k] for k in plain} == {k: v.replace("$", "$$") for k, v in plain.items()}
         for ref in service.secrets:
             assert environment[ref.variable] in values.values()
@@ -372,7 +373,7 @@ def test_without_a_compose_environment_there_is_the_dockerfile_but_no_compose_fo
 
 def test_detect_secrets_finds_nothing_in_the_local_development_and_ops_files(tmp_path: Path) -> None:
     root = write_files(bundled_platform(), tmp_path, ("compose", "ops"))
-    result = run([tool("detect-secrets"), "scan", "--all-files", "."], cwd=root)
+    result = run([require_tool("detect-secrets"), "scan", "--all-files", "."], cwd=root)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["results"] == {}
 

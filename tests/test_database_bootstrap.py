@@ -26,19 +26,14 @@ from pydantic import ValidationError
 
 from bizinfra.plan import resolve
 from bizinfra.render import render
-from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.terraform import environment_files
-from tests.conftest import SPECS, postgres_server_tool
-from tests.kubernetes_support import Document, environments, kustomization, named, of_kind, rendered
 from tests.strategies import platforms
+from tests.support import bundled_platform, postgres_server_tool
+from tests.support.kubernetes import Document, environments, kustomization, named, of_kind, rendered
 
 KMS_KEY = "${aws_kms_key.main.arn}"
-
-
-def business_app() -> Platform:
-    return load_platform(SPECS / "business-app.yaml", shown_as="specs/business-app.yaml")
 
 
 def postgres_stores(platform: Platform) -> dict[str, Any]:
@@ -62,6 +57,7 @@ def sql_of(documents: list[Document], store: str) -> str:
 # -- the Job --------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(platform: Platform) -> None:
     files = rendered(platform)
@@ -111,7 +107,7 @@ def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(pl
 
 
 def test_the_sql_is_idempotent_in_form_and_holds_no_password() -> None:
-    platform = business_app()
+    platform = bundled_platform()
     files = rendered(platform, "specs/business-app.yaml")
     for env in ("staging", "production"):
         sql = sql_of(bootstrap_documents(files, env), "postgres")
@@ -294,7 +290,7 @@ def _log_in(server: dict[str, str], database: str, password: str) -> subprocess.
 
 def test_the_generated_sql_runs_twice_and_rotates_the_password(postgres_server: dict[str, str],
                                                                tmp_path: Path) -> None:
-    platform = business_app()
+    platform = bundled_platform()
     documents = bootstrap_documents(rendered(platform, "specs/business-app.yaml"), "staging")
     job = named(documents, "Job", "postgres-bootstrap")
     scripts = named(documents, "ConfigMap", "postgres-bootstrap")["data"]

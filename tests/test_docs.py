@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 README = (ROOT / "README.md").read_text()
@@ -33,6 +33,7 @@ def test_the_readme_shows_commands() -> None:
     assert len(readme_commands()) >= 4
 
 
+@pytest.mark.slow
 def test_the_readme_commands_run_in_order(project: Path) -> None:
     for command in readme_commands():
         args, _, redirect = command.partition(">")

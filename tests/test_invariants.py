@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bizinfra.validate import rules
 from bizinfra.validate.rules.edges import declared_edges
-from tests.rule_support import bundled, files_of, problems
 from tests.strategies import platform_specs
+from tests.support import bundled_tree
+from tests.support.rules import files_of, problems
 
 
 def test_the_rules_keep_their_names_and_order() -> None:
@@ -45,6 +47,7 @@ def patched_specs(draw: st.DrawFn) -> dict[str, Any]:
     return _patched(spec, draw) if draw(st.booleans()) else spec
 
 
+@pytest.mark.slow
 @given(patched_specs())
 def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: dict[str, Any]) -> None:
     files = files_of(spec)
@@ -67,7 +70,7 @@ def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: d
 
 
 def test_rules_that_read_the_declared_facts_do_not_pass_without_them() -> None:
-    files = {path: content for path, content in bundled().items() if path != "business-app/docs/architecture.md"}
+    files = {path: content for path, content in bundled_tree().items() if path != "business-app/docs/architecture.md"}
     expected = ["business-app/docs/architecture.md: services table: missing: the ports and edges the spec declares "
                 "cannot be read"]
     assert problems(files, "ports agree") == expected

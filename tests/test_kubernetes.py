@@ -17,8 +17,8 @@ from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.kubernetes import document_problems, validate_folders
-from tests.conftest import ROOT, SPECS, optional_tool, require_tool
-from tests.kubernetes_support import environments, kustomization, named, of_kind, rendered, venv_path, write
+from tests.support import BUNDLED_SOURCE, ROOT, SPECS, bundled_platform, optional_tool, require_tool
+from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered, write
 
 # checkov's Kubernetes checks skipped on the business app; docs/kubernetes.md gives each one's reason.
 CHECKOV_SKIPS = ("CKV_K8S_35", "CKV_K8S_43")
@@ -26,12 +26,12 @@ CHECKOV_SKIPS = ("CKV_K8S_35", "CKV_K8S_43")
 
 @pytest.fixture(scope="module")
 def business_app() -> Platform:
-    return load_platform(SPECS / "business-app.yaml")
+    return bundled_platform()
 
 
 @pytest.fixture(scope="module")
 def files(business_app: Platform) -> dict[str, bytes]:
-    return rendered(business_app, "specs/business-app.yaml")
+    return rendered(business_app, BUNDLED_SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +63,11 @@ def staging(files: dict[str, bytes]) -> list[dict[str, Any]]:
 
 
 def test_kubernetes_validate_and_the_crd_schemas_accept_every_object(every_bundled_tree: list[Path]) -> None:
-    venv_path()
     assert "business-app/kubernetes/production" in {f.relative_to(f.parents[2]).as_posix() for f in every_bundled_tree}
     assert validate_folders(require_tool("kubernetes-validate"), every_bundled_tree) == []
 
 
 def test_checkov_finds_nothing_beyond_the_documented_skips(every_bundled_tree: list[Path]) -> None:
-    venv_path()
     checkov = require_tool("checkov")
     tree = every_bundled_tree
     root = tree[0].parents[2]
@@ -253,7 +251,7 @@ def test_an_environment_override_changes_only_that_environment(business_app: Pla
 
 
 def test_compiling_twice_gives_the_same_bytes(business_app: Platform, files: dict[str, bytes]) -> None:
-    assert rendered(business_app, "specs/business-app.yaml") == files
+    assert rendered(business_app, BUNDLED_SOURCE) == files
     assert [a.path for a in compile_kubernetes(resolve(business_app, "x"))][:3] == [
         "kubernetes/production/namespace.yaml", "kubernetes/production/configmaps.yaml",
         "kubernetes/production/secrets.yaml"]
@@ -268,7 +266,6 @@ def _broken(production: list[dict[str, Any]], kind: str, name: str) -> dict[str,
 
 
 def test_kubernetes_validate_rejects_a_misspelled_field(production: list[dict[str, Any]], tmp_path: Path) -> None:
-    venv_path()
     deployment = _broken(production, "Deployment", "api-gateway-blue")
     deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFileSystem"] = True
     folder = tmp_path / "env"
@@ -281,7 +278,6 @@ def test_kubernetes_validate_rejects_a_misspelled_field(production: list[dict[st
 
 
 def test_an_object_no_validator_covers_is_a_problem(tmp_path: Path) -> None:
-    venv_path()
     folder = tmp_path / "env"
     folder.mkdir()
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "n"}}

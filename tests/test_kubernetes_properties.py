@@ -10,14 +10,16 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 
 from bizinfra.plan import resolve
 from bizinfra.spec.models import Platform
 from bizinfra.spec.quantities import memory_bytes, millicores
 from bizinfra.validate.kubernetes import KUBERNETES_VERSIONS, document_problems, validate_folders
-from tests.conftest import require_tool
-from tests.kubernetes_support import (
+from tests.strategies import platforms
+from tests.support import require_tool
+from tests.support.kubernetes import (
     DNS,
     MONITORING,
     OUTSIDE_THE_VPC,
@@ -33,10 +35,8 @@ from tests.kubernetes_support import (
     named,
     of_kind,
     rendered,
-    venv_path,
     write,
 )
-from tests.strategies import platforms
 
 KUBERNETES_ENVS = ("production", "staging")  # the strategies' environments that run on Kubernetes
 
@@ -225,6 +225,7 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
                 for c in d["spec"]["template"]["spec"]["containers"]} == images
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_every_object_is_labelled_as_part_of_the_platform(platform: Platform) -> None:
     for env, documents in environments(rendered(platform)).items():
@@ -263,6 +264,7 @@ def test_every_name_is_one_the_api_server_accepts(platform: Platform) -> None:
                 assert len(value) <= 63
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_one_load_balancer_answers_for_exactly_the_public_hosts(platform: Platform) -> None:
     public = {name for name, spec in platform.services.items() if spec.public}
@@ -279,6 +281,7 @@ def test_one_load_balancer_answers_for_exactly_the_public_hosts(platform: Platfo
             assert "annotations" not in named(documents, "Service", service)["metadata"]
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_every_object_passes_the_kubernetes_and_crd_schemas(platform: Platform) -> None:
     for documents in environments(rendered(platform)).values():
@@ -289,7 +292,6 @@ def test_every_object_passes_the_kubernetes_and_crd_schemas(platform: Platform) 
 @given(platforms(max_services=4))
 def test_kubernetes_validate_accepts_random_platforms(platform: Platform) -> None:
     """The command itself (not only its schemas), one run per tree."""
-    venv_path()
     tool = require_tool("kubernetes-validate")
     with tempfile.TemporaryDirectory() as folder:
         folders = write(rendered(platform), Path(folder))

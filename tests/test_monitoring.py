@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 
-from bizinfra.plan import SERVICE_NAME_LABEL, EnvironmentPlan, PlatformPlan, resolve
-from bizinfra.spec.loader import load_platform
+from bizinfra.plan import SERVICE_NAME_LABEL, EnvironmentPlan
 from bizinfra.spec.models import Platform
 from bizinfra.spec.quantities import seconds
 from bizinfra.targets import compile_plan
@@ -28,9 +26,9 @@ from bizinfra.targets.monitoring import metrics as m
 from bizinfra.targets.monitoring.dashboard import dashboard
 from bizinfra.targets.monitoring.rule_tests import rule_tests
 from bizinfra.validate.prometheus import pod_target, stubbed_config
-from tests.conftest import ROOT, SPECS, require_tool
-from tests.monitoring_tools import (
-    TOOL_PATH,
+from tests.strategies import platforms
+from tests.support import BUNDLED_SPEC, ROOT, bundled_plan, bundled_platform, plan_of, require_tool
+from tests.support.monitoring import (
     assert_ok,
     crd_errors,
     discovered_pods,
@@ -38,32 +36,13 @@ from tests.monitoring_tools import (
     run,
     write_tree,
 )
-from tests.strategies import platforms
 
-BUNDLED = "specs/business-app.yaml"
 # One rule each per environment, over all its services; ServiceDown is one rule per service (absent() names one).
 AGGREGATED_ALERTS = {"HighErrorRate", "HighLatency", "PodNotReady", "ErrorBudgetFastBurn", "ErrorBudgetSlowBurn"}
 SERVICE_TEMPLATE = "{{ $labels.service }}"
 # Google SRE workbook, "Alerting on SLOs", table 5-8: burn rate factor -> its long and short window.
 BURN_WINDOWS = {"ErrorBudgetFastBurn": {14.4: {"1h", "5m"}, 6.0: {"6h", "30m"}},
                 "ErrorBudgetSlowBurn": {3.0: {"1d", "2h"}, 1.0: {"3d", "6h"}}}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _venv_tools_on_path() -> Iterator[None]:
-    """kubernetes-validate lives beside the test interpreter; require_tool looks on PATH."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PATH", TOOL_PATH)
-        yield
-
-
-def bundled() -> tuple[Platform, PlatformPlan]:
-    platform = load_platform(SPECS / "business-app.yaml", BUNDLED)
-    return platform, resolve(platform, BUNDLED)
-
-
-def plan_of(platform: Platform) -> PlatformPlan:
-    return resolve(platform, "specs/random.yaml")
 
 
 def rule_groups(folder: Path, env: str) -> list[dict[str, Any]]:
@@ -79,7 +58,7 @@ def alerts(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_bundled_spec_gets_rules_tests_and_scrape_config_per_kubernetes_environment(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     files = write_tree(plan, tmp_path)
     assert sorted(files) == [
         "monitoring/dashboard.json",
@@ -90,7 +69,7 @@ def test_bundled_spec_gets_rules_tests_and_scrape_config_per_kubernetes_environm
 
 
 def test_bundled_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     files = write_tree(plan, tmp_path)
     assert_ok(promtool("check", "rules", files["monitoring/staging/rules.yml"],
                        files["monitoring/production/rules.yml"]))
@@ -102,7 +81,7 @@ def test_bundled_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) 
 
 def test_bundled_alerts_carry_the_seed_thresholds(tmp_path: Path) -> None:
     """The spec says 99.9% availability, p95 under 1s and at most 5% errors; the seed's alert durations."""
-    _, plan = bundled()
+    plan = bundled_plan()
     write_tree(plan, tmp_path)
     rules = alerts(rule_groups(tmp_path, "production"))
     by_name = {rule["alert"]: rule for rule in rules if rule["alert"] != "ServiceDown"}
@@ -133,7 +112,7 @@ def pod_not_ready_regexes(rule: dict[str, Any]) -> tuple[str, str]:
 def test_pod_not_ready_watches_exactly_the_platforms_pods_and_names_their_service(tmp_path: Path) -> None:
     """Both slots of a blue-green service in production, one Deployment per service in staging; Prometheus
     anchors both regexes, as fullmatch does (RE2 and Python agree on this syntax)."""
-    _, plan = bundled()
+    plan = bundled_plan()
     write_tree(plan, tmp_path)
     pods = {"production": {"api-gateway-blue-5d8f7c9b6-x2x4z": "api-gateway",
                            "invoice-service-green-7c9b6f5d8-abcde": "invoice-service"},
@@ -149,7 +128,7 @@ def test_pod_not_ready_watches_exactly_the_platforms_pods_and_names_their_servic
 
 
 def test_staging_alerts_say_so(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     write_tree(plan, tmp_path)
     staging = alerts(rule_groups(tmp_path, "staging"))
     assert {rule["labels"]["environment"] for rule in staging} == {"staging"}
@@ -157,7 +136,7 @@ def test_staging_alerts_say_so(tmp_path: Path) -> None:
 
 
 def test_runbook_links_follow_the_spec(tmp_path: Path) -> None:
-    platform, _ = bundled()
+    platform = bundled_platform()
     base = "https://github.com/acme/business/blob/main/docs/runbooks"
     monitoring = platform.monitoring.model_copy(update={"runbooks": base + "/"})
     changed = platform.model_copy(update={"monitoring": monitoring})
@@ -169,14 +148,14 @@ def test_runbook_links_follow_the_spec(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("runbooks", ["", "docs/{{ $labels.service }}", "my runbooks"])
 def test_runbook_bases_that_would_break_the_annotation_templates_are_refused(runbooks: str) -> None:
-    spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    spec = yaml.safe_load((BUNDLED_SPEC).read_text())
     spec["monitoring"]["runbooks"] = runbooks
     with pytest.raises(ValueError, match="runbooks"):
         Platform.model_validate(spec)
 
 
 def test_no_postgres_means_no_database_alerts(tmp_path: Path) -> None:
-    spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    spec = yaml.safe_load((BUNDLED_SPEC).read_text())
     del spec["datastores"]["postgres"]
     for service in spec["services"].values():
         service["uses"] = [store for store in service.get("uses", []) if store != "postgres"]
@@ -187,7 +166,7 @@ def test_no_postgres_means_no_database_alerts(tmp_path: Path) -> None:
 def test_bundled_prometheus_config_passes_promtool_with_discovery_stubbed(tmp_path: Path) -> None:
     """Debian's promtool has no Kubernetes service discovery, so the kubernetes_sd_configs blocks are swapped
     for static targets in a copy; everything else (relabelling, alerting, rule files) is checked as written."""
-    _, plan = bundled()
+    plan = bundled_plan()
     files = write_tree(plan, tmp_path)
     for env in plan.on("kubernetes"):
         stub = stubbed_config(files[f"monitoring/{env.name}/prometheus.yml"], discovered_pods(env))
@@ -219,7 +198,7 @@ def assert_scrapes_every_service_as_planned(env: EnvironmentPlan, targets: list[
 
 
 def test_bundled_scrape_config_keeps_exactly_the_annotated_pods(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     files = write_tree(plan, tmp_path)
     production = next(env for env in plan.environments if env.name == "production")
     targets = scraped(production, files["monitoring/production/prometheus.yml"])
@@ -230,7 +209,7 @@ def test_bundled_scrape_config_keeps_exactly_the_annotated_pods(tmp_path: Path) 
 
 
 def test_bundled_kubernetes_documents_fit_the_crds_and_kubernetes(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     configmaps = []
     for env in plan.on("kubernetes"):
         documents = kubernetes_documents(env)
@@ -249,7 +228,7 @@ def test_bundled_kubernetes_documents_fit_the_crds_and_kubernetes(tmp_path: Path
 
 def test_crd_check_rejects_what_the_api_server_would() -> None:
     """The closed schemas catch a misspelt field and a bad duration: the check can fail."""
-    _, plan = bundled()
+    plan = bundled_plan()
     rule, monitor = kubernetes_documents(plan.on("kubernetes")[0])[:2]
     rule["spec"]["groups"][1]["rules"][0]["for"] = "five minutes"
     monitor["spec"]["podMetricsEndpoints"][0]["portnumber"] = 3000
@@ -257,7 +236,7 @@ def test_crd_check_rejects_what_the_api_server_would() -> None:
 
 
 def test_operator_objects_carry_the_same_rules_and_dashboard_as_the_plain_files(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     write_tree(plan, tmp_path)
     dashboard = json.loads((tmp_path / "monitoring" / "dashboard.json").read_text())
     dashboard.pop("//")
@@ -305,7 +284,7 @@ def check_dashboard(dashboard: dict[str, Any], folder: Path) -> None:
 
 
 def test_bundled_dashboard_shows_traffic_errors_latency_and_budget(tmp_path: Path) -> None:
-    _, plan = bundled()
+    plan = bundled_plan()
     write_tree(plan, tmp_path)
     dashboard = json.loads((tmp_path / "monitoring" / "dashboard.json").read_text())
     check_dashboard(dashboard, tmp_path)
@@ -335,7 +314,7 @@ def test_metric_and_label_names_are_documented() -> None:
 ])
 def test_promtool_unit_tests_can_fail(tmp_path: Path, drift: str, before: str, after: str) -> None:
     """A rule that drifts from what its unit tests expect, in the alert's value or its labels, fails them."""
-    _, plan = bundled()
+    plan = bundled_plan()
     files = write_tree(plan, tmp_path)
     rules = files["monitoring/production/rules.yml"]
     assert before in rules.read_text()
@@ -477,7 +456,7 @@ def test_output_is_byte_identical_across_hash_seeds() -> None:
                "print(hashlib.sha256(b''.join(render(a, 's') for a in compile_monitoring(plan))).hexdigest())")
     digests = set()
     for seed in ("1", "2"):
-        result = subprocess.run([sys.executable, "-c", program, str(SPECS / "business-app.yaml")],
+        result = subprocess.run([sys.executable, "-c", program, str(BUNDLED_SPEC)],
                                 capture_output=True, text=True, check=True,
                                 env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT / "src")})
         digests.add(result.stdout)

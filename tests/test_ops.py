@@ -11,8 +11,9 @@ from hypothesis import given
 
 from bizinfra.spec.models import Platform
 from bizinfra.targets.ops.architecture import architecture_markdown
-from tests.localdev_helpers import bundled_platform, plan_of, run, tool, write_files
 from tests.strategies import platforms
+from tests.support import bundled_platform, plan_of, require_tool, run
+from tests.support.localdev import write_files
 
 STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >> "{log}"
@@ -49,7 +50,7 @@ def run_script(script: Path, args: list[str], tmp_path: Path, **cluster: str) ->
 def test_scripts_pass_shellcheck(bundled: Path) -> None:
     scripts = sorted((bundled / "scripts").glob("*.sh"))
     assert [s.name for s in scripts] == ["db-backup.sh", "debug-db.sh", "rollback.sh"]
-    result = run([tool("shellcheck"), *map(str, scripts)])
+    result = run([require_tool("shellcheck"), *map(str, scripts)])
     assert result.returncode == 0, result.stdout
     assert all("set -euo pipefail" in s.read_text() for s in scripts)
 
@@ -132,7 +133,7 @@ def test_debug_db_fails_when_no_pod_of_the_client_runs(bundled: Path, tmp_path: 
 def test_scripts_of_random_platforms_pass_shellcheck(platform: Platform, tmp_path_factory: Any) -> None:
     scripts = sorted(write_files(platform, tmp_path_factory.mktemp("sh"), ("ops", "compose")).glob("**/*.sh"))
     assert scripts
-    result = run([tool("shellcheck"), *map(str, scripts)])
+    result = run([require_tool("shellcheck"), *map(str, scripts)])
     assert result.returncode == 0, result.stdout
 
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bizinfra.validate.rules.documents import NAME, PART_OF
-from tests.rule_support import bundled, edit_json, edit_yaml, files_of, problems
 from tests.strategies import platform_specs
+from tests.support import bundled_tree
+from tests.support.rules import edit_json, edit_yaml, files_of, problems
 
 RULE = "network edges match the declared ones"
 POLICIES = "business-app/kubernetes/staging/network-policies.yaml"
 
 
 def test_the_generated_tree_passes() -> None:
-    assert problems(bundled(), RULE) == []
+    assert problems(bundled_tree(), RULE) == []
 
 
+@pytest.mark.slow
 @settings(max_examples=20)  # slow: a whole tree per example
 @given(platform_specs(), st.data())
 def test_an_undeclared_call_in_a_network_policy_is_named(spec: dict[str, Any], data: st.DataObject) -> None:
@@ -39,14 +42,14 @@ def test_an_undeclared_call_in_a_network_policy_is_named(spec: dict[str, Any], d
 
 
 def test_a_missing_ingress_rule_is_named() -> None:
-    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "auth-service-traffic",
+    files = edit_yaml(bundled_tree(), POLICIES, "NetworkPolicy", "auth-service-traffic",
                       lambda policy: policy["spec"].update(ingress=[]))
     assert problems(files, RULE) == [
         f"{POLICIES}: NetworkPolicy: no policy allows ingress api-gateway -> auth-service:3001, which the spec declares"]
 
 
 def test_a_default_deny_that_lets_egress_through_is_named() -> None:
-    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "default-deny",
+    files = edit_yaml(bundled_tree(), POLICIES, "NetworkPolicy", "default-deny",
                       lambda policy: policy["spec"].update(policyTypes=["Ingress"]))
     assert problems(files, RULE) == [
         f"{POLICIES}: NetworkPolicy: no default-deny policy: pods not named by a policy would accept anything"]
@@ -56,7 +59,7 @@ def test_a_bootstrap_policy_opening_more_than_its_store_is_named() -> None:
     def widen(policy: dict[str, Any]) -> None:
         policy["spec"]["egress"][0]["ports"][0]["port"] = 6379  # the Redis store's port
         policy["spec"]["egress"][1]["to"][0]["ipBlock"].pop("except")
-    files = edit_yaml(bundled(), POLICIES, "NetworkPolicy", "postgres-bootstrap-traffic", widen)
+    files = edit_yaml(bundled_tree(), POLICIES, "NetworkPolicy", "postgres-bootstrap-traffic", widen)
     assert problems(files, RULE) == sorted([
         f"{POLICIES}: NetworkPolicy: no policy allows egress postgres-bootstrap -> aws-apis:443, which the spec "
         "declares",
@@ -78,7 +81,7 @@ def test_a_security_group_open_to_the_world_is_named() -> None:
         rule = document["resource"]["aws_vpc_security_group_ingress_rule"]["postgres_from_nodes"]
         del rule["referenced_security_group_id"]
         rule["cidr_ipv4"] = "0.0.0.0/0"
-    assert problems(edit_json(bundled(), path, open_to_the_world), RULE) == [
+    assert problems(edit_json(bundled_tree(), path, open_to_the_world), RULE) == [
         f"{path}: aws_vpc_security_group_ingress_rule.postgres_from_nodes: admits 0.0.0.0/0 on 5432-5432; "
         "postgres admits only the nodes on 5432"]
 
@@ -90,6 +93,6 @@ def test_a_node_port_opened_to_the_world_is_named() -> None:
         document["resource"]["aws_vpc_security_group_ingress_rule"]["ssh"] = {
             "security_group_id": "${aws_security_group.eks_nodes.id}", "ip_protocol": "tcp", "from_port": 22,
             "to_port": 22, "cidr_ipv4": "0.0.0.0/0"}
-    assert problems(edit_json(bundled(), path, add_ssh), RULE) == [
+    assert problems(edit_json(bundled_tree(), path, add_ssh), RULE) == [
         f"{path}: aws_vpc_security_group_ingress_rule.ssh: admits 0.0.0.0/0 on 22-22; the nodes admit only the load "
         "balancer"]

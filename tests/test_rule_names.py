@@ -4,30 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.rule_support import bundled, edit_json, edit_yaml, problems, replace
+from tests.support import bundled_tree
+from tests.support.rules import edit_json, edit_yaml, problems, replace
 
 RULE = "names agree across targets"
 WORKFLOW = "business-app/github/workflows/ci-cd.yml"
 
 
 def test_the_generated_tree_passes() -> None:
-    assert problems(bundled(), RULE) == []
+    assert problems(bundled_tree(), RULE) == []
 
 
 def test_a_workflow_naming_a_deployment_that_is_not_generated_is_named() -> None:
-    files = replace(bundled(), WORKFLOW, b"DEPLOYMENT: auth-service\n", b"DEPLOYMENT: auth\n")
+    files = replace(bundled_tree(), WORKFLOW, b"DEPLOYMENT: auth-service\n", b"DEPLOYMENT: auth\n")
     assert problems(files, RULE) == [f"{WORKFLOW}: job deploy-staging: Deployment auth is not in kubernetes/staging"]
 
 
 def test_a_deploy_waiting_for_a_job_that_is_not_generated_is_named() -> None:
-    files = replace(bundled(), WORKFLOW, b"JOB: postgres-bootstrap\n", b"JOB: orders-bootstrap\n", count=2)
+    files = replace(bundled_tree(), WORKFLOW, b"JOB: postgres-bootstrap\n", b"JOB: orders-bootstrap\n", count=2)
     assert problems(files, RULE) == [
         f"{WORKFLOW}: job deploy-{env}: Job orders-bootstrap is not in kubernetes/{env}"
         for env in ("production", "staging")]
 
 
 def test_a_workflow_assuming_a_role_terraform_does_not_create_is_named() -> None:
-    files = replace(bundled(), WORKFLOW, b":role/business-app-staging-deploy", b":role/business-app-stage-deploy")
+    files = replace(bundled_tree(), WORKFLOW, b":role/business-app-staging-deploy", b":role/business-app-stage-deploy")
     assert problems(files, RULE) == [
         f"{WORKFLOW}: job deploy-staging: assumes role business-app-stage-deploy, which is not an aws_iam_role of "
         "terraform/staging (Terraform creates it once the spec sets delivery.repository)"]
@@ -35,7 +36,7 @@ def test_a_workflow_assuming_a_role_terraform_does_not_create_is_named() -> None
 
 def test_a_runbook_cluster_terraform_does_not_create_is_named() -> None:
     path = "business-app/scripts/rollback.sh"
-    files = replace(bundled(), path, b'cluster="business-app-staging"', b'cluster="business-app-stage"')
+    files = replace(bundled_tree(), path, b'cluster="business-app-staging"', b'cluster="business-app-stage"')
     assert problems(files, RULE) == [
         f"{path}: cluster: 'business-app-stage' is not an aws_eks_cluster of Terraform "
         "(business-app-production, business-app-staging)"]
@@ -46,14 +47,14 @@ def test_a_pod_identity_role_that_is_not_declared_is_named() -> None:
 
     def point_elsewhere(document: dict[str, Any]) -> None:
         document["resource"]["aws_eks_pod_identity_association"]["velero"]["role_arn"] = "${aws_iam_role.backups.arn}"
-    assert problems(edit_json(bundled(), path, point_elsewhere), RULE) == [
+    assert problems(edit_json(bundled_tree(), path, point_elsewhere), RULE) == [
         f"{path}: aws_eks_pod_identity_association.velero: role_arn ${{aws_iam_role.backups.arn}} is not a declared "
         "aws_iam_role"]
 
 
 def test_a_job_without_its_service_account_is_named() -> None:
     path = "business-app/kubernetes/staging/database-bootstrap.yaml"
-    files = edit_yaml(bundled(), path, "Job", "postgres-bootstrap",
+    files = edit_yaml(bundled_tree(), path, "Job", "postgres-bootstrap",
                       lambda job: job["spec"]["template"]["spec"].update(serviceAccountName="nobody"))
     assert problems(files, RULE) == [f"{path}: Job/postgres-bootstrap: runs as ServiceAccount nobody, which is not "
                                      "generated"]

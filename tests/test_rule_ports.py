@@ -14,16 +14,18 @@ from hypothesis import strategies as st
 from bizinfra.cli import main
 from bizinfra.render import to_yaml
 from bizinfra.validate import tree as validate_tree
-from tests.rule_support import bundled, edit_json, files_of, problems, replace
 from tests.strategies import platform_specs
+from tests.support import bundled_tree
+from tests.support.rules import edit_json, files_of, problems, replace
 
 RULE = "ports agree"
 
 
 def test_the_generated_tree_passes() -> None:
-    assert problems(bundled(), RULE) == []
+    assert problems(bundled_tree(), RULE) == []
 
 
+@pytest.mark.slow
 @settings(max_examples=20)  # slow: a whole tree per example; the rule's reach is what varies
 @given(platform_specs(), st.data())
 def test_a_service_port_changed_by_a_patch_is_named(spec: dict[str, Any], data: st.DataObject) -> None:
@@ -39,6 +41,7 @@ def test_a_service_port_changed_by_a_patch_is_named(spec: dict[str, Any], data: 
         f"but {service}'s port is {port}"]
 
 
+@pytest.mark.slow
 @settings(max_examples=20)  # slow: a whole tree per example
 @given(platform_specs(), st.data())
 def test_a_wrong_port_build_argument_in_compose_or_ci_is_named(spec: dict[str, Any], data: st.DataObject) -> None:
@@ -59,15 +62,15 @@ def test_a_wrong_port_build_argument_in_compose_or_ci_is_named(spec: dict[str, A
 
 def test_a_build_without_a_port_argument_is_named() -> None:
     path = "business-app/github/workflows/ci-cd.yml"
-    files = replace(bundled(), path, b"PORT=3001\n", b"")
+    files = replace(bundled_tree(), path, b"PORT=3001\n", b"")
     assert problems(files, RULE) == [
         f"{path}: job build (service auth-service): build argument PORT is missing, but auth-service's port is 3001"]
 
 
 def test_a_port_written_into_the_shared_dockerfile_is_named() -> None:
     path = "business-app/docker/Dockerfile"
-    line = bundled()[path].decode().splitlines().index("EXPOSE ${PORT}") + 1
-    files = replace(bundled(), path, b"EXPOSE ${PORT}", b"EXPOSE 3001")
+    line = bundled_tree()[path].decode().splitlines().index("EXPOSE ${PORT}") + 1
+    files = replace(bundled_tree(), path, b"EXPOSE ${PORT}", b"EXPOSE 3001")
     assert problems(files, RULE) == [
         f"{path}: line {line}: EXPOSE hard-codes port 3001; every service's port comes from the PORT build argument"]
 
@@ -78,7 +81,7 @@ def test_a_load_balancer_rule_to_a_private_port_is_named() -> None:
     def retarget(document: dict[str, Any]) -> None:
         rule = document["resource"]["aws_vpc_security_group_ingress_rule"]["nodes_from_load_balancer_3000"]
         rule["from_port"] = rule["to_port"] = 3001
-    assert problems(edit_json(bundled(), path, retarget), RULE) == [
+    assert problems(edit_json(bundled_tree(), path, retarget), RULE) == [
         f"{path}: aws_vpc_security_group_ingress_rule.nodes_from_load_balancer_3000: opens ports 3001-3001 between "
         "the load balancer and the nodes; the public services' ports are [3000]",
         f"{path}: aws_vpc_security_group_ingress_rule: no rule lets the load balancer reach the nodes on public "

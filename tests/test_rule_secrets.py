@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.rule_support import bundled, edit_yaml, problems, replace
+from tests.support import bundled_tree
+from tests.support.rules import edit_yaml, problems, replace
 
 RULE = "secrets are references"
 
 
 def test_the_generated_tree_passes() -> None:
-    assert problems(bundled(), RULE) == []
+    assert problems(bundled_tree(), RULE) == []
 
 
 def test_a_secret_terraform_does_not_create_is_named() -> None:
-    files = edit_yaml(bundled(), "business-app/kubernetes/production/secrets.yaml", "ExternalSecret",
+    files = edit_yaml(bundled_tree(), "business-app/kubernetes/production/secrets.yaml", "ExternalSecret",
                       "auth-service-secrets",
                       lambda secret: secret["spec"]["data"][0]["remoteRef"].update(key="business-app/production/x"))
     assert problems(files, RULE) == [
@@ -27,14 +28,14 @@ def test_a_job_reading_a_secret_nothing_creates_is_named() -> None:
 
     def rename(job: dict[str, Any]) -> None:
         job["spec"]["template"]["spec"]["containers"][0]["env"][-1]["valueFrom"]["secretKeyRef"]["name"] = "missing"
-    files = edit_yaml(bundled(), path, "Job", "postgres-bootstrap", rename)
+    files = edit_yaml(bundled_tree(), path, "Job", "postgres-bootstrap", rename)
     assert problems(files, RULE) == [
         f"{path}: Job/postgres-bootstrap: reads Secret missing, which no ExternalSecret creates"]
 
 
 def test_a_value_in_compose_where_a_reference_belongs_is_named() -> None:
     path = "business-app/compose/docker-compose.yml"
-    files = replace(bundled(), path, b'JWT_SECRET: "${JWT_SECRET:?set JWT_SECRET in .env: run ./make-env.sh}"',
+    files = replace(bundled_tree(), path, b'JWT_SECRET: "${JWT_SECRET:?set JWT_SECRET in .env: run ./make-env.sh}"',
                     b"JWT_SECRET: correct-horse-battery")
     assert problems(files, RULE) == [
         f"{path}: service auth-service: JWT_SECRET must be a ${{VAR}} reference (Kubernetes reads it from Secrets "
@@ -44,5 +45,5 @@ def test_a_value_in_compose_where_a_reference_belongs_is_named() -> None:
 def test_a_compose_file_that_does_not_parse_is_left_to_the_parse_check() -> None:
     """One line for a broken file (from "YAML and JSON files parse"), not one per secret it no longer shows."""
     path = "business-app/compose/docker-compose.yml"
-    files = {**bundled(), path: bundled()[path] + b"services: [unclosed\n"}
+    files = {**bundled_tree(), path: bundled_tree()[path] + b"services: [unclosed\n"}
     assert problems(files, RULE) == []

@@ -9,7 +9,7 @@ import pytest
 
 from bizinfra.cli import main
 from bizinfra.targets import TARGETS, with_dependents
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_building_a_target_brings_along_the_targets_that_read_or_embed_it() -> None:

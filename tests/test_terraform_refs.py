@@ -16,9 +16,9 @@ from bizinfra.targets.terraform import environment_files
 from bizinfra.targets.terraform.arns import arn
 from bizinfra.targets.terraform.handles import Data, Resource
 from bizinfra.validate.terraform import check_references, load_schema
-from tests.conftest import SPECS
-from tests.rule_support import files_of, problems, replace
 from tests.strategies import corner_specs
+from tests.support import SPECS
+from tests.support.rules import files_of, problems, replace
 
 GOVCLOUD = "us-gov-west-1"
 WORKFLOW = "business-app/github/workflows/ci-cd.yml"

@@ -14,10 +14,9 @@ import yaml
 
 from bizinfra.cli import main
 from bizinfra.validate import tree as validate_tree
-from tests.conftest import ROOT, SPECS, require_tool
+from tests.support import ROOT, SPECS, require_tool
 
 TOOLS = ("kubernetes-validate", "promtool", "actionlint", "shellcheck", "docker-compose", "hadolint")
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +62,7 @@ def test_the_bundled_specs_pass_every_validator_with_every_tool(generated: Path,
     assert summary[-1].endswith(" 0 not run")
 
 
+@pytest.mark.judge  # `validate` runs every judge it finds on PATH over the broken tree
 def test_each_deliberate_breakage_is_one_clear_line(generated: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """Five broken files in one tree, one validate run: each is caught, with its file, object and problem."""

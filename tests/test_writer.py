@@ -10,7 +10,7 @@ import pytest
 from bizinfra import writer
 from bizinfra.render import header
 from bizinfra.writer import MANIFEST, NotOwnedError, UnsafePathError, WriteError, check_tree, write_tree
-from tests.conftest import tree
+from tests.support import tree
 
 NOTE = f"# {header('specs/x.yaml')}\n".encode()
 FILES = {"app/a.yaml": NOTE + b"a: 1\n", "app/sub/b.yaml": NOTE + b"b: 2\n"}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bizinfra.pipeline import build_files
 from bizinfra.spec.loader import load_specs
 from bizinfra.yaml_emitter import to_yaml
-from tests.conftest import SPECS
+from tests.support import SPECS
 
 TRICKY = ["yes", "no", "on", "off", "y", "n", "true", "False", "null", "~", "", "0123", "0o17", "0x1F", "1e3",
           "1_000", "1:20", ".inf", "-.nan", "2001-12-14", ":", "#", "-", "- x", "? x", " lead", "tail ", "a: b",

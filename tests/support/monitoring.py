@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,10 @@ from bizinfra.plan import SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan
 from bizinfra.render import render
 from bizinfra.targets.monitoring import compile_monitoring
 from bizinfra.validate.prometheus import pod_target
-from tests.conftest import ROOT, require_tool
+from tests import support
+from tests.support import ROOT, require_tool
 
 CRDS = ROOT / "src" / "bizinfra" / "data" / "reference" / "crds"
-TOOL_PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 
 def write_tree(plan: PlatformPlan, folder: Path) -> dict[str, Path]:
@@ -37,8 +35,7 @@ def write_tree(plan: PlatformPlan, folder: Path) -> dict[str, Path]:
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(part) for part in command], capture_output=True, text=True, check=False,
-                          env={**os.environ, "PATH": TOOL_PATH}, timeout=120)
+    return support.run([str(part) for part in command])
 
 
 def promtool(*arguments: str | Path) -> subprocess.CompletedProcess[str]:

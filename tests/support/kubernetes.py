@@ -4,8 +4,6 @@ model of what the cluster would enforce (which pods a selector picks, which conn
 from __future__ import annotations
 
 import ipaddress
-import os
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +18,6 @@ from bizinfra.targets.kubernetes import compile_kubernetes
 
 Document = dict[str, Any]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def venv_path() -> None:
-    """Put the interpreter's own bin first on PATH, so its validators are found."""
-    bin_dir = os.path.dirname(sys.executable)
-    if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
 def rendered(platform: Platform, source: str = "spec.yaml") -> dict[str, bytes]:

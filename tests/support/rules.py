@@ -1,9 +1,8 @@
-"""What the rule tests share: a correct generated tree built in memory, ways to break one fact of it, and the
-problems a rule reports."""
+"""What the rule tests share: a platform's generated tree built in memory (`tests.support.bundled_tree` is the
+bundled one's), ways to break one fact of it, and the problems a rule reports."""
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -12,23 +11,15 @@ import yaml
 
 from bizinfra.pipeline import build_tree
 from bizinfra.render import to_yaml
-from bizinfra.spec.loader import Spec, load_platform
+from bizinfra.spec.loader import Spec
 from bizinfra.spec.models import Platform
 from bizinfra.validate import rules
-from tests.conftest import SPECS
-
-SOURCE = "specs/test.yaml"
+from tests.support import SOURCE
 
 
 def files_of(spec: dict[str, Any] | Platform) -> dict[str, bytes]:
     platform = spec if isinstance(spec, Platform) else Platform.model_validate(spec)
     return build_tree([Spec(SOURCE, platform)]).files
-
-
-@functools.cache
-def bundled() -> dict[str, bytes]:
-    """The business app's tree, built once: tests change copies of it."""
-    return files_of(load_platform(SPECS / "business-app.yaml", shown_as="specs/business-app.yaml"))
 
 
 def problems(files: dict[str, bytes], rule: str | None = None) -> list[str]:
