@@ -1,4 +1,4 @@
-"""Developer sessions: `nox -s tests lint typecheck check`."""
+"""Developer sessions: `nox -s tests lint typecheck check`; `nox -s fast` for the fast tier on every change."""
 
 import nox
 
@@ -9,6 +9,13 @@ nox.options.sessions = ["tests", "lint", "typecheck", "check"]
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def fast(session: nox.Session) -> None:
+    """The fast tier: no external judge, nothing slow, hypothesis's `dev` budget (tests/conftest.py)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not judge and not slow", *session.posargs, env={"HYPOTHESIS_PROFILE": "dev"})
 
 
 @nox.session
