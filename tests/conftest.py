@@ -13,13 +13,10 @@ here."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,6 +27,7 @@ from tests.support import SPECS as SPECS
 from tests.support import optional_tool as optional_tool
 from tests.support import postgres_server_tool as postgres_server_tool
 from tests.support import require_tool as require_tool
+from tests.support import tiers
 from tests.support import tree as tree
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,7 +77,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 raise pytest.UsageError(f"tests/conftest.py marks {module}::{name} `{mark}`, and there is no such test")
         if (module, item.originalname) in MARKED_HERE:
             item.add_marker(MARKED_HERE[module, item.originalname])
-        if item.get_closest_marker("judge") is None and _reaches_a_judge(item):
+        if item.get_closest_marker("judge") is None and tiers.reaches_a_judge(item):
             item.add_marker(pytest.mark.judge)
 
 
@@ -91,44 +89,3 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
         return (yield)
     finally:
         support.current_test.pop()
-
-
-def _reaches_a_judge(item: pytest.Function) -> bool:
-    functions: list[Callable[..., Any]] = [item.obj]
-    for definitions in item._fixtureinfo.name2fixturedefs.values():
-        functions += [definition.func for definition in definitions]
-    seen: set[types.CodeType] = set()
-    return any(_calls_a_judge(function, seen) for function in functions)
-
-
-def _calls_a_judge(function: Callable[..., Any], seen: set[types.CodeType]) -> bool:
-    """Whether the function's code, or that of a function of the tests it names, names a judge's tool."""
-    function = inspect.unwrap(function)  # under @functools.cache
-    inner = getattr(getattr(function, "hypothesis", None), "inner_test", None)  # under @given
-    function = inspect.unwrap(inner) if inner is not None else function
-    function = getattr(function, "__func__", function)
-    if not isinstance(function, types.FunctionType):
-        return False
-    return _code_calls_a_judge(function.__code__, function.__globals__, seen)
-
-
-def _code_calls_a_judge(code: types.CodeType, names: dict[str, Any], seen: set[types.CodeType]) -> bool:
-    if code in seen:
-        return False
-    seen.add(code)
-    if any(name in support.JUDGE_FUNCTIONS for name in code.co_names):
-        return True
-    # A name is a global of the function's module, or an attribute of a test module it names (`support.run`).
-    scopes = [names, *(vars(value) for name in code.co_names
-                       if isinstance(value := names.get(name), types.ModuleType) and _of_the_tests(value.__name__))]
-    for name in code.co_names:
-        for scope in scopes:
-            value = scope.get(name)
-            if callable(value) and _of_the_tests(getattr(value, "__module__", None)) and _calls_a_judge(value, seen):
-                return True
-    nested = (c for c in code.co_consts if isinstance(c, types.CodeType))  # inner functions, lambdas
-    return any(_code_calls_a_judge(c, names, seen) for c in nested)
-
-
-def _of_the_tests(module: str | None) -> bool:
-    return module is not None and (module == "tests" or module.startswith("tests."))
