@@ -143,5 +143,5 @@ def test_services_are_told_to_use_tls_exactly_where_terraform_requires_it(platfo
                 required[name] = {"name": "rds.force_ssl", "value": "1"} in parameters["parameter"]
         for service in env.services:
             for store in (s for s in env.datastores if s.name in service.uses):
-                assert service.config[f"{store.env_prefix}_TLS"] == ("true" if required.get(store.name) else "false")
+                assert env.service_config(service)[f"{store.env_prefix}_TLS"] == ("true" if required.get(store.name) else "false")
 

@@ -50,7 +50,7 @@ def test_every_per_environment_default_can_be_overridden() -> None:
         (2, 4, "t3.large", 50)
     assert (web.replicas.min, web.replicas.max) == (1, 3)
     assert (web.cpu_request, web.cpu_limit, web.memory_request, web.memory_limit) == ("250m", "1", "1Gi", "1Gi")
-    assert web.config["LOG_LEVEL"] == "debug"
+    assert staging.service_config(web)["LOG_LEVEL"] == "debug"
     assert web.public_host == "preview.shop.example.com"
 
 
@@ -141,7 +141,7 @@ def test_every_variable_the_plan_generates_is_known_to_the_spec_checks() -> None
     known = generated_variables(platform.services["web"], platform.datastores)
     for env in resolve(platform, "shop.yaml").environments:
         web = env.service("web")
-        assert set(web.config) | set(env.config) <= known.keys()
+        assert set(env.service_config(web)) | set(env.config) <= known.keys()
         assert {ref.variable for ref in web.secrets} - {"JWT_SECRET"} <= known.keys()
 
 

@@ -4,6 +4,10 @@ Every model is frozen and forbids unknown keys. Every default sits beside its fi
 the reason for it, and every default can be overridden. Checks that need the whole
 platform (references, unique ports) live in `Platform`'s validator, so a `Platform`
 that exists is a valid one.
+
+"The seed", here and across the code, is the DevOps guide whose snippets bizinfra's first spec
+describes (the business app: five NestJS services, PostgreSQL, Redis, EKS); a default marked
+"seed: X" is the value that guide used, kept unless a comment says why it was changed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bizinfra.naming import service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -538,17 +543,12 @@ def _store_prefix(store: Datastore) -> str:
     return store.env_prefix or {"postgres": "DB", "redis": "REDIS"}[store.engine]
 
 
-def _url_variable(service: str) -> str:
-    """plan.service_url_variable, which imports this module (a test keeps the two equal)."""
-    return service.upper().replace("-", "_") + "_URL"
-
-
 def generated_variables(service: Service, datastores: Mapping[str, Datastore]) -> dict[str, str]:
     """Every variable the plan gives a service on its own, and what sets it (plan._service_config, _secrets,
     _shared_config): a spec's env or secret of the same name would silently replace it, or be replaced."""
     generated = dict(_ALWAYS_GENERATED)
     for callee in service.calls:
-        generated[_url_variable(callee)] = f"the address of '{callee}', which it calls"
+        generated[service_url_variable(callee)] = f"the address of '{callee}', which it calls"
     for name in service.uses:
         if name not in datastores:
             continue

@@ -187,7 +187,7 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
 def service_environment(env: EnvironmentPlan, service: ServicePlan,
                         variables: Mapping[Credential, str]) -> dict[str, str]:
     """What the Kubernetes ConfigMaps and Secret give it: shared config, its own config, its secrets."""
-    environment = {name: escape(value) for name, value in {**env.config, **service.config}.items()}
+    environment = {name: escape(value) for name, value in {**env.config, **env.service_config(service)}.items()}
     for ref in service.secrets:
         environment[ref.variable] = required(variables[(ref.key, ref.property)])
     return dict(sorted(environment.items()))

@@ -288,7 +288,7 @@ def slot_env(service: ServicePlan) -> dict[str, str]:
         "SERVICE": service.name,
         "SLOT_KEY": SLOT_LABEL.replace(".", "\\."),  # jsonpath escapes the dots of a label key
         "DEFAULT_SLOT": LIVE_SLOT,
-        **{f"DEPLOYMENT_{slot.upper()}": name for slot, name in zip(SLOTS, service.deployments, strict=True)},
+        **{f"DEPLOYMENT_{slot.upper()}": name for slot, name in service.slots.items()},
     }
 
 

@@ -72,7 +72,7 @@ def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(env, service.config_map, service.labels),
-        "data": dict(service.config),
+        "data": env.service_config(service),
     }
 
 

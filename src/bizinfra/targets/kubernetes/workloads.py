@@ -3,7 +3,7 @@ Deployment, HorizontalPodAutoscaler and PodDisruptionBudget."""
 
 from __future__ import annotations
 
-from bizinfra.plan import SLOT_LABEL, SLOTS, EnvironmentPlan, ServicePlan
+from bizinfra.plan import SLOT_LABEL, EnvironmentPlan, ServicePlan
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, hardened_container, hardened_pod, metadata
 
 # The seed's autoscaling targets: scale out above 70% of the CPU request, 80% of the memory request.
@@ -26,8 +26,7 @@ def service_documents(env: EnvironmentPlan, service: ServicePlan) -> list[Manife
 
 def pod_selector(service: ServicePlan, deployment_name: str) -> dict[str, str]:
     """What one Deployment's pods carry and are selected by: the service's selector, plus its slot in blue-green."""
-    slots = dict(zip(service.deployments, SLOTS, strict=False)) if len(service.deployments) == len(SLOTS) else {}
-    slot = slots.get(deployment_name)
+    slot = next((slot for slot, name in service.slots.items() if name == deployment_name), None)
     return {**service.selector, SLOT_LABEL: slot} if slot else dict(service.selector)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bizinfra.plan import SLOTS, EnvironmentPlan, ServicePlan
+from bizinfra.plan import EnvironmentPlan, ServicePlan
 
 PREAMBLE = """set -euo pipefail
 
@@ -117,9 +117,7 @@ kubectl --context "$cluster" --namespace "$namespace" rollout status "deployment
 
 def deployment_slots(service: ServicePlan) -> list[tuple[str, str]]:
     """(slot, Deployment) pairs; the slot is empty for a service with a single Deployment."""
-    if len(service.deployments) == 1:
-        return [("", service.deployments[0])]
-    return list(zip(SLOTS, service.deployments, strict=True))
+    return list(service.slots.items()) or [("", service.name)]
 
 
 def backup_script(envs: tuple[EnvironmentPlan, ...]) -> str:

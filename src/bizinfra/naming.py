@@ -1,0 +1,82 @@
+"""The naming conventions: how a name the user wrote becomes the name of an object bizinfra makes.
+
+Each convention is one function or constant here; resolution (resolve.py) and the targets call it, never
+spelling the pattern out again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+MANAGED_BY = "bizinfra"
+SERVICE_NAME_LABEL = "app.kubernetes.io/name"  # the pod label whose value is its service's name
+PART_OF_LABEL = "app.kubernetes.io/part-of"  # the platform every object belongs to
+SLOT_LABEL = "bizinfra.dev/slot"  # blue or green, on pods of a blue-green service
+SLOTS = ("blue", "green")
+LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
+# `bizinfra generate`'s default output folder, taken to sit at the application repository's root: CI and compose
+# read the generated Dockerfile, and the infrastructure workflow the generated workflows, from there.
+OUTPUT_FOLDER = "generated"
+DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerfile every service builds from
+
+# -- facts the Kubernetes manifests share with Terraform, monitoring and the images ---------------
+
+MONITORING_NAMESPACE = "monitoring"  # where Prometheus runs; the only namespace allowed to scrape the services
+APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10000 stays clear of host users
+# Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: its `access_logs.prefix`,
+# and the log bucket's policy lets Elastic Load Balancing write under it only.
+LOAD_BALANCER_LOG_PREFIX = "alb"
+# PostgreSQL roles: RDS keeps the master user's password in a secret it manages; the services log in as the
+# application role, whose password Terraform puts in `DatastorePlan.credentials` and the bootstrap Job sets.
+DATABASE_MASTER_USER = "postgres"  # as in the seed
+DATABASE_APP_USER = "app"
+BOOTSTRAP_COMPONENT = "database-bootstrap"  # the `app.kubernetes.io/component` of a bootstrap's objects
+# Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
+# link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").
+POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
+# The identity the Cluster Autoscaler runs as: it resizes the node group between `EnvironmentPlan.nodes` bounds.
+CLUSTER_AUTOSCALER = "cluster-autoscaler"
+
+
+def aws_name(*parts: str, limit: int = 63) -> str:
+    """`a-b-c`, cut to `limit` with a stable hash suffix when longer, so two long names never collide."""
+    name = "-".join(parts)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - 7].rstrip('-')}-{digest}"
+
+
+def aws_partition(region: str) -> str:
+    """The partition a region belongs to (the AWS General Reference, "Amazon Resource Names"): GovCloud and China
+    have their own, so an ARN written with `arn:aws:` names nothing there."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws-cn" if region.startswith("cn-") else "aws"
+
+
+def service_url_variable(service: str) -> str:
+    """`auth-service` -> `AUTH_SERVICE_URL`: the variable that tells a caller where the service is."""
+    return service.upper().replace("-", "_") + "_URL"
+
+
+def secret_key(platform: str, env_name: str, name: str) -> str:
+    """The Secrets Manager name of a secret: `<platform>/<env>/<name>`, which the deploy roles' policies and the
+    ExternalSecrets both select by that prefix."""
+    return f"{platform}/{env_name}/{name}"
+
+
+def bootstrap_name(store: str) -> str:
+    """`<store>-bootstrap`: the spec refuses a service of that name, so the two never share objects."""
+    return f"{store}-bootstrap"
+
+
+def slot_deployments(name: str, rollout: str) -> dict[str, str]:
+    """Blue-green's slots and the Deployment each one is: `{blue: <name>-blue, green: <name>-green}`; none when
+    rolling, where the service is one Deployment of its own name."""
+    return {slot: f"{name}-{slot}" for slot in SLOTS} if rollout == "blue-green" else {}
+
+
+def github_subject(repository: str | None, env_name: str) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
+    return f"repo:{repository}:environment:{env_name}" if repository else None

@@ -1,0 +1,222 @@
+"""What the plan holds: per environment, every fact that two targets share, computed once by resolve.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from bizinfra.naming import service_url_variable
+from bizinfra.spec.models import Delivery, Scale, Sizes
+from bizinfra.spec.quantities import memory_bytes, millicores
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """A cluster add-on that calls AWS APIs, and the IAM role EKS Pod Identity gives its ServiceAccount."""
+
+    name: str
+    namespace: str
+    service_account: str
+    role_name: str
+
+
+@dataclass(frozen=True)
+class DatabaseBootstrap:
+    """The Job that creates a PostgreSQL store's application role and databases, which Terraform cannot reach."""
+
+    store: str
+    name: str  # `<store>-bootstrap`: its Job, ServiceAccount, ConfigMap, ExternalSecret and Secret
+    labels: Mapping[str, str]  # every object of the bootstrap carries these
+    selector: Mapping[str, str]  # what its pods carry and its NetworkPolicy selects
+    identity: WorkloadIdentity  # reads the RDS-managed master secret through EKS Pod Identity
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """An environment variable whose value lives in AWS Secrets Manager (or `.env` locally)."""
+
+    variable: str  # JWT_SECRET, as the process sees it
+    key: str  # the Secrets Manager secret's name
+    property: str | None  # a field of that secret's JSON value, when it holds several
+
+
+@dataclass(frozen=True)
+class DatastorePlan:
+    name: str
+    engine: str  # postgres | redis
+    version: str
+    port: int
+    host: str  # the name services connect to in this environment
+    # Clients must use TLS: in the cloud RDS forces it (rds.force_ssl) and ElastiCache has transit encryption on;
+    # the compose containers speak plain TCP. The certificate names the AWS endpoint, the target of `host`'s CNAME.
+    tls: bool
+    env_prefix: str
+    users: tuple[str, ...]  # services that use it, sorted
+    databases: tuple[str, ...]  # PostgreSQL databases, one per user service
+    credentials: str  # the Secrets Manager secret holding its credentials
+    identifier: str  # its AWS identifier (RDS instance, ElastiCache replication group)
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """One service in one environment. Its derived names and strings (its ConfigMap's name, the port as text in
+    an annotation or a build argument) are properties of the fields they come from, so changing a field here
+    changes every file that shows it."""
+
+    name: str
+    port: int
+    image: str  # repository, no tag: the tag is set at deploy time
+    replicas: Scale
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    health_path: str
+    metrics_path: str
+    public_host: str | None
+    calls: tuple[str, ...]
+    callers: tuple[str, ...]
+    uses: tuple[str, ...]
+    labels: Mapping[str, str]  # every object of this service carries these
+    selector: Mapping[str, str]  # the stable subset that selects its pods
+    env: Mapping[str, str]  # the spec's plain variables for it here (the environment's override wins)
+    secrets: tuple[SecretRef, ...]
+    database: str | None  # its PostgreSQL database, when it uses PostgreSQL
+    slots: Mapping[str, str]  # blue-green: each slot's Deployment; empty for a rolling service
+    dockerfile: str  # the platform's one Dockerfile, relative to the repository root (the build context)
+
+    @property
+    def deployments(self) -> tuple[str, ...]:
+        """Its Deployments: one of its own name, or one per blue-green slot."""
+        return tuple(self.slots.values()) or (self.name,)
+
+    @property
+    def config_map(self) -> str:  # its own ConfigMap
+        return f"{self.name}-config"
+
+    @property
+    def secret_name(self) -> str:  # the Kubernetes Secret its ExternalSecret fills
+        return f"{self.name}-secrets"
+
+    @property
+    def service_account(self) -> str:
+        return self.name
+
+    @property
+    def container(self) -> str:  # its container's name in every pod template: what `kubectl set image` names
+        return self.name
+
+    @property
+    def scrape_annotations(self) -> dict[str, str]:
+        """What the pod carries so Prometheus scrapes it."""
+        return {"prometheus.io/scrape": "true", "prometheus.io/port": str(self.port),
+                "prometheus.io/path": self.metrics_path}
+
+    @property
+    def build_args(self) -> dict[str, str]:
+        """What CI and compose pass the platform's Dockerfile to build this service. SERVICE is the Nx project
+        and its apps/ folder (the seed's monorepo layout)."""
+        return {"SERVICE": self.name, "PORT": str(self.port), "HEALTH_PATH": self.health_path}
+
+    @property
+    def millicores(self) -> tuple[int, int]:
+        return millicores(self.cpu_request), millicores(self.cpu_limit)
+
+    @property
+    def memory_bytes(self) -> tuple[int, int]:
+        return memory_bytes(self.memory_request), memory_bytes(self.memory_limit)
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    cidr: str
+    zones: int
+    public_subnets: tuple[str, ...]
+    private_subnets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    platform: str
+    name: str
+    source: str  # the spec file, as the user named it
+    runs_on: str
+    production: bool
+    highly_available: bool
+    rollout: str
+    branch: str | None
+    region: str
+    partition: str  # the AWS partition of `region`: aws, aws-us-gov or aws-cn, the second field of every ARN
+    domain: str
+    registry: str
+    namespace: str
+    cluster_name: str
+    private_zone: str
+    nodes: Scale
+    sizes: Sizes
+    network: NetworkPlan
+    labels: Mapping[str, str]  # every object of this environment carries these
+    config_map: str  # the platform-wide ConfigMap
+    config: Mapping[str, str]  # its variables
+    services: tuple[ServicePlan, ...]
+    datastores: tuple[DatastorePlan, ...]
+    availability: float
+    latency_p95_seconds: float
+    error_rate: float  # a fraction, 0.05 for 5%
+    backup_schedule: str
+    backup_keep_days: int
+    backup_bucket: str  # S3: Velero backups and database dumps
+    log_bucket: str  # S3: load balancer and CDN access logs
+    identities: tuple[WorkloadIdentity, ...]
+    database_bootstraps: tuple[DatabaseBootstrap, ...]  # one per PostgreSQL store
+    deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
+    deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
+    # The security group (by its Name tag) that Terraform creates for the public load balancer (which Terraform
+    # also creates, docs/edge.md); the node group admits it on the public services' ports.
+    load_balancer_security_group: str
+    runbooks: str  # the base that alert runbook links start with
+    spot: bool  # the nodes run on EC2 Spot capacity
+    rate_limit: int  # requests per client IP per 5 minutes before the web application firewall blocks
+    creates_zone: bool  # this stack creates the domain's public Route 53 zone; the others look it up
+    creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.platform}-{self.name}"
+
+    def service(self, name: str) -> ServicePlan:
+        return self._services_by_name[name]
+
+    @cached_property
+    def _services_by_name(self) -> dict[str, ServicePlan]:  # targets look services up by name per edge
+        return {service.name: service for service in self.services}
+
+    def datastore(self, name: str) -> DatastorePlan:
+        return next(store for store in self.datastores if store.name == name)
+
+    def service_config(self, service: ServicePlan) -> dict[str, str]:
+        """Its own plain variables, read from the facts they state: its port, where each callee and data store
+        is, then the spec's env, which wins."""
+        config = {"PORT": str(service.port)}
+        for callee in service.calls:
+            config[service_url_variable(callee)] = f"http://{callee}:{self.service(callee).port}"
+        for store in (self.datastore(name) for name in service.uses):
+            config[f"{store.env_prefix}_HOST"] = store.host
+            config[f"{store.env_prefix}_PORT"] = str(store.port)
+            config[f"{store.env_prefix}_TLS"] = "true" if store.tls else "false"
+            if store.engine == "postgres" and service.database:
+                config[f"{store.env_prefix}_NAME"] = service.database
+        config.update(service.env)
+        return dict(sorted(config.items()))
+
+
+@dataclass(frozen=True)
+class PlatformPlan:
+    name: str
+    source: str
+    environments: tuple[EnvironmentPlan, ...] = field(default=())
+    delivery: Delivery = field(default_factory=Delivery)  # CI commands and action pinning
+
+    def on(self, runs_on: str) -> tuple[EnvironmentPlan, ...]:
+        return tuple(env for env in self.environments if env.runs_on == runs_on)

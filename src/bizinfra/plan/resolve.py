@@ -1,0 +1,247 @@
+"""Resolution: a validated platform and one of its environments in, that environment's plan out. Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+
+from bizinfra.naming import (
+    BOOTSTRAP_COMPONENT,
+    DOCKERFILE,
+    MANAGED_BY,
+    OUTPUT_FOLDER,
+    PART_OF_LABEL,
+    SERVICE_NAME_LABEL,
+    aws_name,
+    aws_partition,
+    bootstrap_name,
+    github_subject,
+    secret_key,
+    slot_deployments,
+)
+from bizinfra.plan.model import (
+    DatabaseBootstrap,
+    DatastorePlan,
+    EnvironmentPlan,
+    NetworkPlan,
+    PlatformPlan,
+    SecretRef,
+    ServicePlan,
+    WorkloadIdentity,
+)
+from bizinfra.spec.models import Platform
+from bizinfra.spec.quantities import seconds
+
+
+def resolve(platform: Platform, source: str) -> PlatformPlan:
+    """The plan of every environment of a platform, in name order."""
+    return PlatformPlan(
+        name=platform.name,
+        source=source,
+        environments=tuple(resolve_environment(platform, env, source) for env in sorted(platform.environments)),
+        delivery=platform.delivery,
+    )
+
+
+def resolve_environment(platform: Platform, env_name: str, source: str) -> EnvironmentPlan:
+    environment = platform.environments[env_name]
+    kubernetes = environment.runs_on == "kubernetes"
+    labels = {
+        PART_OF_LABEL: platform.name,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "bizinfra.dev/environment": env_name,
+    }
+    private_zone = f"{platform.name}.internal"
+    datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name,
+                                  tls=kubernetes) for name in sorted(platform.datastores))
+    bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
+    registry = platform.registry or f"ghcr.io/{platform.name}"
+    callers = _callers(platform)
+    services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
+                     for name in sorted(platform.services))
+    return EnvironmentPlan(
+        platform=platform.name,
+        name=env_name,
+        source=source,
+        runs_on=environment.runs_on,
+        production=platform.is_production(env_name),
+        highly_available=environment.highly_available,
+        rollout=environment.rollout,
+        branch=environment.branch,
+        region=platform.region,
+        partition=aws_partition(platform.region),
+        domain=platform.domain,
+        registry=registry,
+        namespace=platform.name,
+        cluster_name=f"{platform.name}-{env_name}",
+        private_zone=private_zone,
+        nodes=environment.nodes,
+        sizes=environment.sizes,
+        network=_network(platform.network.cidr, platform.network.zones),
+        labels=labels,
+        config_map=f"{platform.name}-config",
+        config=_shared_config(platform.name, env_name, environment.env),
+        services=services,
+        datastores=datastores,
+        availability=platform.monitoring.availability,
+        latency_p95_seconds=float(seconds(platform.monitoring.latency_p95)),
+        error_rate=platform.monitoring.error_rate / 100,
+        backup_schedule=platform.backups.schedule,
+        backup_keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
+        backup_bucket=f"{bucket_stem}-backups",
+        log_bucket=f"{bucket_stem}-logs",
+        identities=_identities(platform.name, env_name),
+        database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
+                                  for store in datastores if store.engine == "postgres"),
+        deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
+        deploy_subject=github_subject(platform.delivery.repository, env_name),
+        load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
+        runbooks=platform.monitoring.runbooks.rstrip("/"),
+        spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
+        rate_limit=platform.edge.rate_limit,
+        creates_zone=platform.edge.zone == "create" and env_name == _owner_stack(platform),
+        creates_github_oidc=env_name == _owner_stack(platform),
+    )
+
+
+def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: str,
+             datastores: tuple[DatastorePlan, ...], callers: tuple[str, ...]) -> ServicePlan:
+    spec = platform.services[name]
+    override = platform.environments[env_name].services.get(name)
+    resources = (override and override.resources) or spec.resources
+    cpu_request, cpu_limit = resources.cpu.split("..")
+    memory_request, memory_limit = resources.memory.split("..")
+    selector = {SERVICE_NAME_LABEL: name, PART_OF_LABEL: platform.name}
+    used = [store for store in datastores if store.name in spec.uses]
+    database = (spec.database or name.replace("-", "_")) if any(s.engine == "postgres" for s in used) else None
+    return ServicePlan(
+        name=name,
+        port=spec.port,
+        image=spec.image or f"{registry}/{name}",
+        replicas=(override and override.replicas) or spec.replicas,
+        cpu_request=cpu_request,
+        cpu_limit=cpu_limit,
+        memory_request=memory_request,
+        memory_limit=memory_limit,
+        health_path=spec.health,
+        metrics_path=spec.metrics,
+        public_host=_public_host(platform, name, env_name),
+        calls=tuple(sorted(spec.calls)),
+        callers=callers,
+        uses=tuple(sorted(spec.uses)),
+        labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
+        selector=selector,
+        env={**spec.env, **(override.env if override else {})},
+        secrets=_secrets(platform.name, env_name, spec.secrets, used),
+        database=database,
+        slots=slot_deployments(name, platform.environments[env_name].rollout),
+        dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
+    )
+
+
+def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:
+    """Who calls each service, computed once: asking every service about every other is quadratic."""
+    callers: dict[str, list[str]] = {name: [] for name in platform.services}
+    for caller, service in platform.services.items():
+        for callee in service.calls:
+            callers[callee].append(caller)
+    return {name: tuple(sorted(names)) for name, names in callers.items()}
+
+
+def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: bool) -> DatastorePlan:
+    spec = platform.datastores[name]
+    users = tuple(sorted(n for n, s in platform.services.items() if name in s.uses))
+    databases = tuple(sorted({platform.services[u].database or u.replace("-", "_") for u in users})) \
+        if spec.engine == "postgres" else ()
+    return DatastorePlan(
+        name=name,
+        engine=spec.engine,
+        version=spec.version,
+        port=platform.datastore_port(name),
+        host=host,
+        tls=tls,
+        env_prefix=platform.env_prefix(name),
+        users=users,
+        databases=databases,
+        credentials=secret_key(platform.name, env_name, name),
+        identifier=aws_name(platform.name, env_name, name, limit=40),  # ElastiCache ids allow 40
+    )
+
+
+def _public_host(platform: Platform, name: str, env_name: str) -> str | None:
+    """The spec's host in production; elsewhere `<first label>.<env>.<rest>` unless overridden."""
+    public = platform.services[name].public
+    override = platform.environments[env_name].services.get(name)
+    if public is None:
+        return None
+    if override and override.public:
+        return override.public.host
+    if platform.is_production(env_name):
+        return public.host
+    first, _, rest = public.host.partition(".")
+    return f"{first}.{env_name}.{rest}"
+
+
+def _secrets(platform: str, env_name: str, declared: tuple[str, ...], used: list[DatastorePlan]) -> tuple[SecretRef, ...]:
+    refs = [SecretRef(name, secret_key(platform, env_name, name.lower().replace("_", "-")), None) for name in declared]
+    for store in used:
+        if store.engine == "postgres":
+            refs.append(SecretRef(f"{store.env_prefix}_USERNAME", store.credentials, "username"))
+        refs.append(SecretRef(f"{store.env_prefix}_PASSWORD", store.credentials, "password"))
+    return tuple(sorted(refs, key=lambda ref: ref.variable))
+
+
+def _shared_config(platform: str, env_name: str, env: Mapping[str, str]) -> dict[str, str]:
+    """What every service of the environment gets. Service URLs are not here but in each caller's own config:
+    a service learns only where its callees are, and the config grows with the calls, not with services squared."""
+    return dict(sorted({"PLATFORM": platform, "ENVIRONMENT": env_name, **env}.items()))
+
+
+def _network(cidr: str, zones: int) -> NetworkPlan:
+    """Sixteen equal subnets: public ones from the start, private ones from the middle."""
+    subnets = [str(net) for net in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=4)]
+    return NetworkPlan(cidr=cidr, zones=zones, public_subnets=tuple(subnets[:zones]),
+                       private_subnets=tuple(subnets[8:8 + zones]))
+
+
+def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
+    """The add-ons the manifests rely on that need AWS permissions, each with its own role."""
+    addons = [
+        ("aws-load-balancer-controller", "kube-system"),
+        ("external-secrets", "external-secrets"),
+        ("velero", "velero"),
+        ("cluster-autoscaler", "kube-system"),  # resizes the node group within the environment's nodes: bounds
+    ]
+    return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
+                 for name, namespace in addons)
+
+
+def _bootstrap(platform: str, env_name: str, env_labels: Mapping[str, str],
+               store: DatastorePlan) -> DatabaseBootstrap:
+    name = bootstrap_name(store.name)
+    selector = {SERVICE_NAME_LABEL: name, PART_OF_LABEL: platform}
+    return DatabaseBootstrap(
+        store=store.name,
+        name=name,
+        labels={**selector, **env_labels, "app.kubernetes.io/component": BOOTSTRAP_COMPONENT},
+        selector=selector,
+        identity=WorkloadIdentity(name, platform, name, aws_name(platform, env_name, name, limit=64)),
+    )
+
+
+def load_balancer_name(env: EnvironmentPlan) -> str:
+    """The public load balancer's name, which Terraform gives it (AWS allows 32)."""
+    return aws_name(env.platform, env.name, limit=32)
+
+
+def _owner_stack(platform: Platform) -> str | None:
+    """The one environment whose stack creates what exists once per domain or account (the public zone, GitHub's
+    OIDC provider): production, else the first on Kubernetes."""
+    kubernetes = sorted(name for name, env in platform.environments.items() if env.runs_on == "kubernetes")
+    return next((name for name in kubernetes if platform.is_production(name)), kubernetes[0] if kubernetes else None)
+
+
+def target_group_name(env: EnvironmentPlan, service: ServicePlan) -> str:
+    """The load balancer target group of a public service: Terraform creates it, the service's TargetGroupBinding
+    names it, so the two agree without an ARN passing between them (AWS allows 32 characters)."""
+    return aws_name(env.platform, env.name, service.name, limit=32)
