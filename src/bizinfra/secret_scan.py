@@ -101,7 +101,13 @@ def _line_of(text: str, position: int) -> int:
     return text.count("\n", 0, position) + 1
 
 
+# An address with no user or password in it (`http://pwd-service:8080`): what a `PWD_SERVICE_URL` holds. An address
+# that carries a password is caught by the URL shape above.
+_PLAIN_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s]+(?:/\S*)?")
+
+
 def _is_literal(value: str) -> bool:
     if value.startswith("$$"):  # compose's escape of `$`: `$${VAR}` reaches the container as the text `${VAR}`
         value = value[1:]
-    return bool(value) and not _REFERENCE.match(value) and value not in ("true", "false", "null")
+    return (bool(value) and not _REFERENCE.match(value) and value not in ("true", "false", "null")
+            and not _PLAIN_ADDRESS.fullmatch(value))
