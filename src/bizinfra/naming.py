@@ -34,8 +34,19 @@ BOOTSTRAP_COMPONENT = "database-bootstrap"  # the `app.kubernetes.io/component` 
 # Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
 # link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
-# The identity the Cluster Autoscaler runs as: it resizes the node group between `EnvironmentPlan.nodes` bounds.
+# The cluster add-ons that call AWS APIs, by the name of their EKS Pod Identity (and IAM role suffix); the Cluster
+# Autoscaler resizes the node group between `EnvironmentPlan.nodes` bounds.
+LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"
+EXTERNAL_SECRETS = "external-secrets"
+VELERO = "velero"
 CLUSTER_AUTOSCALER = "cluster-autoscaler"
+# How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
+ROLLOUT_TIMEOUT_SECONDS = 600
+
+
+def kubectl_duration(seconds: int) -> str:
+    """`600` -> `10m`, as `kubectl rollout status --timeout` and `kubectl wait --timeout` read it."""
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
 
 def aws_name(*parts: str, limit: int = 63) -> str:

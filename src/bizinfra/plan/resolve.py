@@ -7,11 +7,15 @@ from collections.abc import Mapping
 
 from bizinfra.naming import (
     BOOTSTRAP_COMPONENT,
+    CLUSTER_AUTOSCALER,
     DOCKERFILE,
+    EXTERNAL_SECRETS,
+    LOAD_BALANCER_CONTROLLER,
     MANAGED_BY,
     OUTPUT_FOLDER,
     PART_OF_LABEL,
     SERVICE_NAME_LABEL,
+    VELERO,
     aws_name,
     aws_partition,
     bootstrap_name,
@@ -207,10 +211,10 @@ def _network(cidr: str, zones: int) -> NetworkPlan:
 def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
     """The add-ons the manifests rely on that need AWS permissions, each with its own role."""
     addons = [
-        ("aws-load-balancer-controller", "kube-system"),
-        ("external-secrets", "external-secrets"),
-        ("velero", "velero"),
-        ("cluster-autoscaler", "kube-system"),  # resizes the node group within the environment's nodes: bounds
+        (LOAD_BALANCER_CONTROLLER, "kube-system"),
+        (EXTERNAL_SECRETS, "external-secrets"),
+        (VELERO, "velero"),
+        (CLUSTER_AUTOSCALER, "kube-system"),
     ]
     return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
                  for name, namespace in addons)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from bizinfra import __version__
 from bizinfra.artifacts import Artifact
 from bizinfra.artifacts import yaml_file as workflow_file
+from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, kubectl_duration
 from bizinfra.plan import LIVE_SLOT, OUTPUT_FOLDER, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
 from bizinfra.targets.terraform.arns import arn
@@ -20,7 +21,7 @@ Document = dict[str, Any]
 Pin = Literal["sha", "tag"]
 
 RUNNER = "ubuntu-24.04"  # a fixed image, so a runner upgrade is a reviewed change rather than a surprise
-ROLLOUT_TIMEOUT = "10m"
+ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
 SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bizinfra.naming import VELERO
 from bizinfra.plan import EnvironmentPlan, ServicePlan, target_group_name
 from bizinfra.targets.kubernetes.common import SECRET_STORE, Manifest, metadata
 
@@ -62,7 +63,7 @@ def target_group_binding(env: EnvironmentPlan, service: ServicePlan) -> Manifest
 def backup_schedule(env: EnvironmentPlan) -> Manifest:
     """Velero backs up the platform's namespace; the data stores live outside the cluster and have their own
     backups, so there are no volumes to snapshot."""
-    velero = next(identity for identity in env.identities if identity.name == "velero")
+    velero = next(identity for identity in env.identities if identity.name == VELERO)
     return {
         "apiVersion": "velero.io/v1",
         "kind": "Schedule",

@@ -8,6 +8,7 @@ missing and always sets the application role's password, so a re-run (a new data
 
 from __future__ import annotations
 
+from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS
 from bizinfra.plan import (
     DATABASE_APP_USER,
     DATABASE_MASTER_USER,
@@ -23,7 +24,7 @@ from bizinfra.targets.kubernetes.common import Manifest, hardened_container, har
 AWS_CLI_IMAGE = "amazon/aws-cli:2.27.50"
 POSTGRES_IMAGE = "postgres:{major}-alpine"
 BACKOFF_LIMIT = 4  # a database still starting refuses connections for a while: retry, each in a new pod
-DEADLINE_SECONDS = 600  # the deploy job waits for it at most ROLLOUT_TIMEOUT (10 minutes)
+DEADLINE_SECONDS = ROLLOUT_TIMEOUT_SECONDS  # as long as the deploy job waits for it
 TTL_SECONDS = 86400  # a finished Job and its pod's logs are kept a day, then removed
 CREDENTIALS = "/credentials"  # the memory-backed volume holding the pgpass
 SCRIPTS = "/bootstrap"  # the ConfigMap: bootstrap.sql and pgpass.py

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, kubectl_duration
 from bizinfra.plan import EnvironmentPlan, ServicePlan
+
+ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
 
 PREAMBLE = """set -euo pipefail
 
@@ -111,7 +114,7 @@ if [[ "${{replicas:-0}}" == "0" ]]; then
   fail "deployment/$deployment runs no replicas (an idle slot?); roll back the slot the Service selects"
 fi
 kubectl --context "$cluster" --namespace "$namespace" rollout undo "deployment/$deployment" --to-revision="$revision"
-kubectl --context "$cluster" --namespace "$namespace" rollout status "deployment/$deployment" --timeout=10m
+kubectl --context "$cluster" --namespace "$namespace" rollout status "deployment/$deployment" --timeout={ROLLOUT_TIMEOUT}
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from bizinfra.naming import CLUSTER_AUTOSCALER, EXTERNAL_SECRETS, LOAD_BALANCER_CONTROLLER, VELERO
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
 from bizinfra.targets.terraform.blocks import (
     Block,
@@ -197,10 +198,10 @@ def oidc_provider() -> Block:
 
 def identities(env: EnvironmentPlan) -> Block:
     policies = {
-        "aws-load-balancer-controller": load_balancer_controller,
-        "external-secrets": secrets_reader,
-        "velero": velero,
-        "cluster-autoscaler": cluster_autoscaler,
+        LOAD_BALANCER_CONTROLLER: load_balancer_controller,
+        EXTERNAL_SECRETS: secrets_reader,
+        VELERO: velero,
+        CLUSTER_AUTOSCALER: cluster_autoscaler,
     }
     parts = [policy_document(POD_IDENTITY_TRUST, [statement(
         ["sts:AssumeRole", "sts:TagSession"], principals=[principal("Service", POD_IDENTITY_PRINCIPAL)],
