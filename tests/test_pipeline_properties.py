@@ -116,6 +116,22 @@ def test_a_port_changed_in_the_plan_alone_moves_every_file_that_shows_it(platfor
         assert token(first).sub(second.encode(), one[path]) == other[path], path
 
 
+@settings(max_examples=max(5, settings.default.max_examples // 4))
+@given(platforms(max_services=3))
+def test_the_partition_changed_in_the_plan_alone_moves_every_arn(platform: Platform) -> None:
+    """The same experiment for the AWS partition: every ARN a target writes (a workflow's role, a policy's
+    resource) reads the plan's, or Terraform's own lookup; none writes `arn:aws:` itself."""
+    plan = resolve(platform, "specs/random.yaml")
+    def in_partition(partition: str) -> PlatformPlan:
+        return dataclasses.replace(plan, environments=tuple(
+            dataclasses.replace(env, partition=partition) for env in plan.environments))
+    one, other = rendered(in_partition("aws-first")), rendered(in_partition("aws-second"))
+    assert any(b"arn:aws-first:" in content for content in one.values()), "no ARN reads the plan's partition"
+    for path in sorted(one):
+        assert one[path].replace(b"aws-first", b"aws-second") == other[path], path
+        assert b"arn:aws:" not in other[path], f"{path} writes the aws partition itself"
+
+
 def test_output_is_identical_across_runs_and_hash_seeds(tmp_path: Path) -> None:
     trees = []
     for seed in ("0", "1", "4242"):
