@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_spec_and_out(check)
     check.set_defaults(run=_check)
 
+    diff = commands.add_parser("diff", help="what a spec change does, per target and object (reports; exit 0)")
+    _add_spec_and_out(diff)
+    against = diff.add_mutually_exclusive_group()
+    against.add_argument("--against", metavar="REV", help="compare with what the spec at this git revision generates")
+    against.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                         help="compare this generated folder (before) with --out (after)")
+    diff.add_argument("--format", choices=["text", "markdown"], default="text", help="text (default) or markdown")
+    diff.set_defaults(run=_diff)
+
     cost = commands.add_parser("cost", help="print the monthly cost estimate of each environment")
     cost.add_argument("--spec", type=Path, default=Path("specs"),
                       help="a spec file, or a folder of *.yaml specs (default: specs/)")
@@ -149,6 +158,34 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.out}: {len(drift)} file{'s' if len(drift) != 1 else ''} out of date; "
           "run `python -m bizinfra generate`", file=sys.stderr)
     return DRIFT
+
+
+def _diff(args: argparse.Namespace) -> int:
+    """Before: the --out folder on disk, the spec at --against REV, or the --from folder. After: the spec now, or
+    for --from the --out folder."""
+    import tempfile
+
+    from bizinfra import diff
+    from bizinfra.diff_sources import SourceError, read_generated, specs_at
+
+    try:
+        if args.from_dir is not None:
+            old, new = read_generated(args.from_dir), read_generated(args.out)
+        elif args.against is not None:
+            new = _build(args.spec, args.out).files
+            with tempfile.TemporaryDirectory(prefix="bizinfra-diff-") as folder:
+                spec = specs_at(args.against, args.spec, Path(folder))
+                try:  # an output folder inside the copy, so the copy's root names the spec in headers
+                    old = _build(spec, Path(folder) / "generated").files
+                except _BadInput as error:
+                    raise _BadInput(f"bizinfra diff: the spec at {args.against}:\n{error}") from None
+        else:
+            old, new = read_generated(args.out), _build(args.spec, args.out).files
+    except (SourceError, OSError) as error:
+        raise _BadInput(f"bizinfra diff: {error}") from None
+    found = diff.changes(old, new)
+    sys.stdout.write(diff.markdown(found) if args.format == "markdown" else diff.text(found))
+    return OK
 
 
 def _cost(args: argparse.Namespace) -> int:
