@@ -78,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
                           help="a validator whose tool is not installed fails the run (use it in CI)")
     validate.set_defaults(run=_validate)
 
+    init = commands.add_parser("init", help="write a starting spec for the application repository, from what it holds")
+    init.add_argument("--repo", type=Path, default=Path("."), help="the application's repository (default: .)")
+    init.add_argument("--out", type=Path, help="the spec to write (default: <repo>/specs/<name>.yaml); never overwritten")
+    init.add_argument("--name", help="the platform's name (default: from package.json, else the folder's name)")
+    init.add_argument("--domain", help="its DNS domain (default: <name>.example.com, a placeholder)")
+    init.set_defaults(run=_init)
+
+    doctor = commands.add_parser("doctor", help="check the application repository holds what the spec's CI and "
+                                                "Dockerfile need (exit 1 on any problem)")
+    doctor.add_argument("--repo", type=Path, default=Path("."), help="the application's repository (default: .)")
+    doctor.add_argument("--spec", type=Path, help="a spec file, or a folder of *.yaml specs (default: <repo>/specs/)")
+    doctor.set_defaults(run=_doctor)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec language, for editors")
     schema.set_defaults(run=_schema)
     return parser
@@ -244,6 +257,56 @@ def _schema(args: argparse.Namespace) -> int:
     from bizinfra.spec.schema import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    return OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from bizinfra.scaffold import InitError, detect, read_repository, report
+    from bizinfra.spec.loader import SpecError, parse_spec
+
+    try:
+        guess = detect(read_repository(args.repo), args.repo.resolve().name, args.name, args.domain)
+    except (InitError, OSError) as error:
+        raise _BadInput(f"bizinfra init: {error}; nothing was written") from None
+    out: Path = args.out or args.repo / "specs" / f"{guess.name}.yaml"
+    try:  # the spec must load as written: a failure here is bizinfra's bug, never a file left to fix
+        parse_spec(guess.text, _shown(out))
+    except SpecError as error:
+        raise _BadInput(f"{error}\nbizinfra init: the spec it made does not load; nothing was written") from None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("x", encoding="utf-8") as file:  # "x": an existing spec is never replaced
+            file.write(guess.text)
+    except FileExistsError:
+        raise _BadInput(f"bizinfra init: {out} exists; nothing was written (--out to choose another file)") from None
+    except OSError as error:
+        raise _BadInput(f"bizinfra init: cannot write {out}: {error.strerror or error}") from None
+    print(report(guess, _shown(out)))
+    return OK
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from bizinfra.doctor import diagnose
+    from bizinfra.spec.loader import SpecError, load_specs
+
+    if not args.repo.is_dir():
+        raise _BadInput(f"bizinfra doctor: {args.repo}: no such folder")
+    spec = args.spec or args.repo / "specs"
+    try:
+        specs = load_specs(spec, shown_as=_shown(spec))
+    except SpecError as error:
+        raise _BadInput(f"{error}\nthe spec has problems; nothing was checked.") from None
+    count, problems = 0, []
+    for loaded in specs:
+        ran, found = diagnose(args.repo, loaded.platform)
+        count += ran
+        problems += [problem for problem in found if problem not in problems]
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {args.repo}", file=sys.stderr)
+        return DRIFT
+    print(f"all {count} checks passed")
     return OK
 
 
