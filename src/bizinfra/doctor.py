@@ -281,7 +281,7 @@ def build_target(repo: Repo, name: str) -> list[str]:
     if (isinstance(targets, dict) and "build" in targets) or (isinstance(scripts, dict) and "build" in scripts) \
             or _inferred_build(repo, folder):
         return []
-    return [f"{folder}: no build target; the generated Dockerfile runs `npx nx build {name}`: add targets.build to "
+    return [f"{folder}/: no build target; the generated Dockerfile runs `npx nx build {name}`: add targets.build to "
             "its project.json, or a build script to its package.json"]
 
 

@@ -1,0 +1,81 @@
+"""`bizinfra doctor`: each problem planted in a repository is named once, as `path: what is wrong; what to do`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bizinfra.cli import main
+from bizinfra.doctor import diagnose, requirements
+from bizinfra.spec.loader import load_platform
+
+REPOS = Path(__file__).parent / "fixtures" / "repos"
+BROKEN = REPOS / "broken"
+
+# What tests/fixtures/repos/broken plants, each by the start of the line that must name it.
+PLANTED = [
+    "package-lock.json: missing; delivery.install runs `npm ci`",
+    "nx.json: missing; the generated Dockerfile copies it",
+    "tsconfig*.json: none at the root",
+    "libs/: missing; the generated Dockerfile copies libs/",
+    'package.json: no "lint" script, which delivery.lint runs (`npm run lint`)',
+    'package.json: no "migrate:rollback" script, which delivery.rollback runs',
+    "package.json: prisma is only in devDependencies",
+    'apps/auth/project.json: the Nx project is named "auth-api"',
+    "apps/auth/project.json: the build writes dist/auth, and the generated Dockerfile copies dist/apps/auth",
+    "apps/auth/src/main.ts: listens on 4000, and the spec gives auth port 3001",
+    "apps/billing/: missing; the generated Dockerfile builds service billing from it",
+    "apps/orders/: no build target; the generated Dockerfile runs `npx nx build orders`",
+]
+
+
+def test_each_planted_problem_is_named_exactly_once() -> None:
+    _, problems = diagnose(BROKEN, load_platform(BROKEN / "specs" / "broken.yaml"))
+    for planted in PLANTED:
+        assert sum(problem.startswith(planted) for problem in problems) == 1, planted
+    assert len(problems) == len(PLANTED), problems
+    assert all("; " in problem or ": " in problem.split(": ", 1)[1] for problem in problems)  # says what to do
+
+
+def test_the_command_prints_one_line_per_problem_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--repo", str(BROKEN)]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == len(PLANTED)
+    assert captured.err.startswith(f"{len(PLANTED)} problems in ")
+
+
+def test_a_repository_without_package_json_is_told_once(tmp_path: Path) -> None:
+    (tmp_path / "apps" / "auth").mkdir(parents=True)
+    _, problems = diagnose(tmp_path, load_platform(BROKEN / "specs" / "broken.yaml"))
+    assert sum(problem.startswith("package.json") for problem in problems) == 1
+    assert not any(problem.startswith(("package-lock.json", "package.json: no")) for problem in problems)
+
+
+@pytest.mark.parametrize(("command", "needs"), [
+    ("npm run lint", [("script", "lint")]),
+    ("npm test -- --coverage", [("script", "test")]),
+    ("CI=1 npm t && npx eslint .", [("script", "test"), ("package", "eslint")]),
+    ("npx nx run-many -t lint", [("package", "nx")]),
+    ("npx tsc --noEmit", [("package", "typescript")]),
+    ("pnpm lint", [("script", "lint")]),
+    ("pnpm install --frozen-lockfile", []),
+    ("yarn run migrate:rollback", [("script", "migrate:rollback")]),
+    ("npx prisma@6 migrate deploy", [("package", "prisma")]),
+    ("make lint", []),
+])
+def test_what_a_delivery_command_needs(command: str, needs: list[tuple[str, str]]) -> None:
+    assert requirements(command) == needs
+
+
+def test_a_bad_spec_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\ndomain: x.example.com\nservices: {web: {port: 70000}}\n")
+    assert main(["doctor", "--repo", str(BROKEN), "--spec", str(spec)]) == 2
+    error = capsys.readouterr().err
+    assert "must be between 1 and 65535" in error and "nothing was checked" in error
+
+
+def test_a_missing_repository_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--repo", "nowhere"]) == 2
+    assert capsys.readouterr().err == "bizinfra doctor: nowhere: no such folder\n"
