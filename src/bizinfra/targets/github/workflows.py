@@ -13,7 +13,16 @@ from bizinfra import __version__
 from bizinfra.artifacts import Artifact
 from bizinfra.artifacts import yaml_file as workflow_file
 from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, kubectl_duration
-from bizinfra.plan import LIVE_SLOT, OUTPUT_FOLDER, SLOT_LABEL, SLOTS, EnvironmentPlan, PlatformPlan, ServicePlan
+from bizinfra.plan import (
+    LIVE_SLOT,
+    OUTPUT_FOLDER,
+    SLOT_LABEL,
+    SLOTS,
+    EnvironmentPlan,
+    PlatformPlan,
+    ServiceBuild,
+    ServicePlan,
+)
 from bizinfra.targets.github.actions import uses
 from bizinfra.targets.terraform.arns import arn
 
@@ -40,24 +49,24 @@ def compile_github(plan: PlatformPlan) -> list[Artifact]:
 def reachable(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
     """The Kubernetes environments CI can sign in to: Terraform creates their deploy role only when the spec
     names the repository (delivery.repository), since a role trusting any repository's jobs would be open to all."""
-    return tuple(env for env in plan.on("kubernetes") if env.deploy_subject)
+    return tuple(env for env in plan.on("kubernetes") if env.deploy.subject)
 
 
 def deployed(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
     """The Kubernetes environments a branch deploys to."""
-    return tuple(env for env in reachable(plan) if env.branch)
+    return tuple(env for env in reachable(plan) if env.deploy.branch)
 
 
 def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
-    """Services with a PostgreSQL database, whose migrations the migration workflow runs."""
-    envs = reachable(plan)
-    return tuple(service.name for service in envs[0].services if service.database) if envs else ()
+    """Services with a PostgreSQL database in an environment CI can reach, whose migrations the migration workflow
+    runs."""
+    return tuple(sorted({service.name for env in reachable(plan) for service in env.services if service.database}))
 
 
 def role_arn(env: EnvironmentPlan) -> str:
     # The account is not known when the files are generated: a repository or environment variable holds it. The
     # partition is the region's, as in the ARNs Terraform writes for the same role (GovCloud: aws-us-gov).
-    return arn("iam", f"role/{env.deploy_role}", account="${{ vars.AWS_ACCOUNT_ID }}", partition=env.partition)
+    return arn("iam", f"role/{env.deploy.role}", account="${{ vars.AWS_ACCOUNT_ID }}", partition=env.partition)
 
 
 def registry_host(image: str) -> str:
@@ -109,7 +118,7 @@ def deploy_lock(env: EnvironmentPlan) -> Document:
 
 def ci_cd(plan: PlatformPlan) -> Document:
     pin = plan.delivery.pin_actions
-    branches = sorted(env.branch for env in deployed(plan) if env.branch)
+    branches = sorted(env.deploy.branch for env in deployed(plan) if env.deploy.branch)
     trigger: Document = {"branches": branches} if branches else {}
     jobs: Document = {"test": test_job(plan, pin), "security": security_job(plan, pin),
                       "build": build_job(plan, pin)}
@@ -159,13 +168,13 @@ def security_job(plan: PlatformPlan, pin: Pin) -> Document:
 
 
 def build_job(plan: PlatformPlan, pin: Pin) -> Document:
-    services = plan.environments[0].services
-    hosts = {registry_host(service.image) for service in services}
-    (dockerfile,) = {service.dockerfile for service in services}  # the platform's one Dockerfile
+    builds = plan.builds
+    hosts = {registry_host(build.image) for build in builds}
+    (dockerfile,) = {build.dockerfile for build in builds}  # the platform's one Dockerfile
     matrix = {
-        "service": [service.name for service in services],
-        "include": [{"service": s.name, "image": s.image, "registry": registry_host(s.image),
-                     "build-args": build_args(s)} for s in services],
+        "service": [build.name for build in builds],
+        "include": [{"service": b.name, "image": b.image, "registry": registry_host(b.image),
+                     "build-args": build_args(b)} for b in builds],
     }
     steps = [checkout(pin), {"name": "Set up Docker Buildx", "uses": uses("setup-buildx", pin)}]
     steps += registry_logins(hosts, pin)
@@ -191,9 +200,9 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
                strategy={"fail-fast": False, "matrix": matrix})
 
 
-def build_args(service: ServicePlan) -> str:
+def build_args(build: ServiceBuild) -> str:
     """The service's build arguments as build-push-action takes them: one `KEY=value` a line."""
-    return "".join(f"{key}={value}\n" for key, value in service.build_args.items())
+    return "".join(f"{key}={value}\n" for key, value in build.build_args.items())
 
 
 def registry_logins(hosts: set[str], pin: Pin) -> list[Document]:
@@ -227,7 +236,7 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     return job(f"Deploy to {env.name}", 45 if env.rollout == "blue-green" else 30, {"id-token": "write"}, steps,
                needs="build", environment=environment, concurrency=deploy_lock(env),
                env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
-               **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.branch}'"})
+               **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.deploy.branch}'"})
 
 
 # The Job's ttlSecondsAfterFinished removes it a day after it finished: a Job that is gone finished before, and
@@ -465,7 +474,8 @@ exit "$status"
 
 
 def infrastructure(plan: PlatformPlan) -> Document:
-    """On pull requests: the generated files must be current, and the live workflows the generated ones."""
+    """On pull requests: the generated files must be current, and the live workflows the generated ones; a comment
+    says what the spec change does."""
     pin = plan.delivery.pin_actions
     return {
         "name": f"Infrastructure {plan.name}",
@@ -482,5 +492,24 @@ def infrastructure(plan: PlatformPlan) -> Document:
             script("Live workflows match the generated ones", DRIFT_OF_LIVE_WORKFLOWS,
                    {"GENERATED": f"{OUTPUT_FOLDER}/{plan.name}/github/workflows"}),
             script("Lint the workflows", "actionlint .github/workflows/*.yml"),
-        ])},
+        ]), "review": review_job(pin)},
     }
+
+
+POST_DIFF = 'gh pr comment "$PR" --edit-last --body-file diff.md || gh pr comment "$PR" --body-file diff.md\n'
+
+
+def review_job(pin: Pin) -> Document:
+    """What the pull request's spec change does, posted as a comment for the reviewer; `check` is the gate."""
+    return job("Review the spec change", 15, {"contents": "read", "pull-requests": "write"}, [
+        {**checkout(pin), "with": {**checkout(pin)["with"], "fetch-depth": 0}},  # the base branch, to build it
+        {"name": "Set up Python", "uses": uses("setup-python", pin), "with": {"python-version": "3.12"}},
+        script("Install bizinfra", f'python -m pip install "bizinfra=={__version__}"'),
+        script("Diff against the base branch",
+               'python -m bizinfra diff --against "origin/$BASE_REF" --format markdown > diff.md',
+               {"BASE_REF": "${{ github.base_ref }}"}),
+        # A fork's token cannot comment: the diff is still in the log.
+        script("Post the diff", POST_DIFF, {"GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}",
+                                            "PR": "${{ github.event.pull_request.number }}"},
+               **{"if": "github.event.pull_request.head.repo.full_name == github.repository"}),
+    ])
