@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from bizinfra import targets
 from bizinfra.artifacts import Artifact, json_file
 from bizinfra.cli import main
-from bizinfra.cost import CostReport, estimate, estimate_plan, load_prices
+from bizinfra.cost import CostReport, PriceTable, estimate, estimate_plan, load_prices, money, report_table
 from bizinfra.plan import PlatformPlan
 from bizinfra.spec.models import Platform
 from bizinfra.targets import Target, compile_plan
@@ -27,12 +28,13 @@ PRICES = load_prices("ap-south-1")
 
 def staging_terraform(nodes: int = 1, node_type: str = "t3.medium", db_class: str = "db.t3.medium",
                       multi_az: bool = False, storage: int = 100, cache: str = "cache.t3.medium",
-                      cache_nodes: int = 1, nat: int = 1) -> dict[str, Any]:
+                      cache_nodes: int = 1, nat: int = 1, max_nodes: int = 0) -> dict[str, Any]:
     """The shape the Terraform target writes: resource.<type>.<name>."""
     return {"resource": {
         "aws_eks_cluster": {"main": {"name": "business-app-staging"}},
         "aws_eks_node_group": {"main": {"instance_types": [node_type],
-                                        "scaling_config": {"desired_size": nodes, "min_size": 1, "max_size": 9}}},
+                                        "scaling_config": {"desired_size": nodes, "min_size": nodes,
+                                                           "max_size": max(nodes, max_nodes)}}},
         "aws_db_instance": {"postgres": {"instance_class": db_class, "multi_az": multi_az,
                                          "allocated_storage": storage}},
         "aws_elasticache_replication_group": {"redis": {"node_type": cache, "num_cache_clusters": cache_nodes}},
@@ -74,7 +76,41 @@ def test_a_size_missing_from_the_table_is_listed_and_left_out_of_the_total() -> 
     report = estimate([staging_terraform(node_type="m7i.48xlarge")], PRICES)
     (unpriced,) = report.unpriced
     assert unpriced.price_key == "ec2:m7i.48xlarge" and unpriced.monthly is None
+    assert unpriced.reason == "`ec2:m7i.48xlarge` is not in the ap-south-1 price table; run scripts/refresh_prices.py"
     assert report.total == known.total - Decimal("30.00")
+    assert "| **Total** | 1 line(s) not priced, left out |" in "\n".join(report_table(report))
+
+
+def test_a_node_group_is_priced_at_its_minimum_and_its_maximum() -> None:
+    report = estimate([staging_terraform(nodes=2, max_nodes=5)], PRICES)
+    nodes = {line.resource: line for line in report.lines}
+    assert nodes["EC2 (worker nodes)"].configuration == "2..5 x t3.medium ($60.00 at 2, $150.00 at 5)"
+    assert (nodes["EC2 (worker nodes)"].monthly, nodes["EC2 (worker nodes)"].at_most) == (Decimal("60.00"),
+                                                                                          Decimal("150.00"))
+    assert (nodes["EBS (node volumes)"].monthly, nodes["EBS (node volumes)"].at_most) == (Decimal("3.20"),
+                                                                                          Decimal("8.00"))
+    assert report.total_at_most == report.total + Decimal("90.00") + Decimal("4.80")
+    table = "\n".join(report_table(report))
+    assert f"| **Total** | at the fewest nodes | **{money(report.total)}** |" in table
+    assert f"| **Total at the most nodes** | every node group at its maximum | **{money(report.total_at_most)}** |" in table
+
+
+BUDGET = {"resource": {"aws_budgets_budget": {"monthly": {
+              "count": "${length(var.budget_alert_emails) > 0 ? 1 : 0}", "time_unit": "MONTHLY", "limit_unit": "USD",
+              "limit_amount": "${tostring(var.monthly_budget_usd)}"}}},
+          "variable": {"monthly_budget_usd": {"type": "number", "default": 300}}}
+
+
+def test_the_estimate_is_compared_with_the_budget_terraform_declares() -> None:
+    within = estimate([staging_terraform(), BUDGET], PRICES)  # $271.10: the seed's staging without its load balancer
+    assert within.budget is not None and within.budget.limit == Decimal("300")
+    assert within.budget.source == "var.monthly_budget_usd"
+    assert ("| Budget | `aws_budgets_budget.monthly`, `var.monthly_budget_usd`: within, $28.90 to spare | $300.00 |"
+            in report_table(within))
+    scaling = estimate([staging_terraform(max_nodes=3), BUDGET], PRICES)
+    assert ("| Budget | `aws_budgets_budget.monthly`, `var.monthly_budget_usd`: within, $28.90 to spare at the fewest "
+            "nodes; over by $34.30 at the most | $300.00 |") in report_table(scaling)
+    assert estimate([staging_terraform()], PRICES).budget is None
 
 
 def test_a_count_terraform_computes_is_not_guessed() -> None:
@@ -182,7 +218,18 @@ def test_a_region_without_a_price_table_is_said_not_guessed() -> None:
     (artifact,) = compile_cost(plan, fake_terraform(plan))
     text = artifact.documents[0]
     assert "Not estimated: no price table for region eu-west-1; bundled: ap-south-1." in text
+    assert "| RDS | db.r6g.large, Multi-AZ | not priced: no price table for eu-west-1; run scripts/refresh_prices.py |" \
+        in text
+    assert "| **Total** | not estimated: no price table for eu-west-1; run scripts/refresh_prices.py | |" in text
     assert "$" not in text
+
+
+def test_every_line_of_a_region_without_a_table_says_why() -> None:
+    report = estimate([staging_terraform(), LOAD_BALANCER, BUDGET], PriceTable.missing("eu-west-1"))
+    assert report.lines and report.unpriced == report.lines
+    assert {line.reason for line in report.lines} == {"no price table for eu-west-1; run scripts/refresh_prices.py"}
+    assert report_table(report)[-1] == ("| Budget | `aws_budgets_budget.monthly`, `var.monthly_budget_usd`: nothing to "
+                                        "compare | $300.00 |")
 
 
 def test_the_cost_target_prices_the_terraform_already_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,6 +274,15 @@ def test_everything_the_terraform_target_creates_for_the_bundled_spec_is_priced(
     assert production["EC2 (worker nodes)"].configuration == "3 x t3.medium"
 
 
+def test_the_bundled_staging_shows_its_node_range_and_its_budget() -> None:
+    report = real_report(bundled_spec(), "staging")  # nodes: {min: 1, max: 3}
+    nodes = next(line for line in report.lines if line.resource == "EC2 (worker nodes)")
+    assert nodes.configuration.startswith("1..3 x t3.medium") and nodes.monthly is not None
+    assert nodes.at_most == 3 * nodes.monthly
+    assert report.budget is not None and report.budget.address == "aws_budgets_budget.monthly"
+    assert report.budget.source == "var.monthly_budget_usd"
+
+
 @settings(max_examples=min(15, settings().max_examples))  # each example compiles Terraform twice
 @given(nodes=st.integers(1, 6), change=st.sampled_from(["nodes", "database", "cache", "database_storage",
                                                          "highly_available"]))
@@ -239,3 +295,27 @@ def test_the_real_estimate_grows_when_the_specs_sizes_grow(nodes: int, change: s
     large["environments"]["staging"]["sizes"] = bigger
     large["environments"]["staging"]["highly_available"] = change == "highly_available"
     assert real_report(large, "staging").total > real_report(small, "staging").total
+
+
+# -- scripts/refresh_prices.py, on a product shaped as AWS's Price List Query API returns it (no AWS here) ----------
+
+
+def refresh_script() -> Any:
+    path = Path(__file__).resolve().parents[1] / "scripts" / "refresh_prices.py"
+    spec = importlib.util.spec_from_file_location("refresh_prices", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_refresh_script_reads_the_on_demand_price_of_a_product() -> None:
+    script = refresh_script()
+    product = {"product": {"sku": "ABC123"}, "terms": {"OnDemand": {"ABC123.JRTCKXETXF": {
+        "effectiveDate": "2026-11-01T00:00:00Z", "priceDimensions": {"ABC123.JRTCKXETXF.6YS6EN2CT7": {
+            "beginRange": "0", "endRange": "Inf", "unit": "Hrs", "pricePerUnit": {"USD": "0.0448000000"}}}}}}}
+    assert list(script.on_demand_usd(product)) == [(0.0448, "ABC123", "2026-11-01")]
+    service, filters, unit, monthly = script.query("ec2:t3.large")
+    assert (service, filters["instanceType"], unit, monthly) == ("AmazonEC2", "t3.large", "node", False)
+    assert script.query("rds:db.r6g.large")[1]["instanceType"] == "db.r6g.large"
+    assert script.query("rds:storage-gp3")[3] is True

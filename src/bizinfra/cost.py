@@ -2,8 +2,10 @@
 
 `estimate` reads documents, not the spec: what is priced is what would be applied. It knows the
 resource types that cost money in the seed's design (cluster, nodes, database, cache, NAT gateways,
-load balancers, storage, monitoring); a size missing from the price table is listed as not priced
-and left out of the total, never guessed.
+load balancers, storage, monitoring); a size missing from the price table is listed as not priced, with
+the reason, and left out of the total, never guessed. A region without a bundled table is priced against an
+empty one, so every line says so. Node groups are priced at their minimum, with the cost at their maximum beside
+it; the Terraform budget's limit, when the documents declare one, is compared with both.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ PER_PIECE = {
     "aws_route53_zone": ("Route 53", "route53:zone", "hosted zone"),
 }
 NODE_GROUP_DEFAULT_TYPE = "t3.medium"  # EKS managed node groups' default instance type (EKS API reference)
+REFRESH = "run scripts/refresh_prices.py"  # in bizinfra's repository: writes data/prices/<region>.json
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,15 @@ class PriceTable:
     date: str
     note: str
     prices: Mapping[str, Price]
+    bundled: bool = True  # False: no table for the region, so nothing is priced
 
     def get(self, key: str) -> Price | None:
         return self.prices.get(key)
+
+    @classmethod
+    def missing(cls, region: str) -> PriceTable:
+        """The empty table of a region bizinfra has no prices for."""
+        return cls(region, "", "", {}, bundled=False)
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,16 @@ class CostLine:
     price_key: str
     quantity: Decimal | None  # None when Terraform computes it (count from an expression)
     monthly: Decimal | None  # None when not priced
+    reason: str = ""  # why it is not priced
+    at_most: Decimal | None = None  # a node group's line at its maximum size, when that differs
 
     @property
     def priced(self) -> bool:
         return self.monthly is not None
+
+    @property
+    def monthly_at_most(self) -> Decimal | None:
+        return self.at_most if self.at_most is not None else self.monthly
 
 
 @dataclass(frozen=True)
@@ -82,14 +97,33 @@ class CostReport:
 
     region: str
     lines: tuple[CostLine, ...]
+    budget: Budget | None = None
 
     @property
     def total(self) -> Decimal:
         return sum((line.monthly for line in self.lines if line.monthly is not None), Decimal("0.00"))
 
     @property
+    def total_at_most(self) -> Decimal:
+        """The total with every node group at its maximum size."""
+        return sum((amount for line in self.lines if (amount := line.monthly_at_most) is not None), Decimal("0.00"))
+
+    @property
+    def scales(self) -> bool:
+        return any(line.at_most is not None for line in self.lines)
+
+    @property
     def unpriced(self) -> tuple[CostLine, ...]:
         return tuple(line for line in self.lines if not line.priced)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The monthly limit of the environment's aws_budgets_budget, as its documents set it."""
+
+    address: str
+    limit: Decimal
+    source: str  # where the figure comes from: "var.monthly_budget_usd (default)"
 
 
 class NoPriceTable(LookupError):
@@ -183,7 +217,28 @@ def estimate(documents: Iterable[Mapping[str, Any]], prices: PriceTable) -> Cost
     if monitoring:
         lines.append(line(prices, "CloudWatch", f"{len(monitoring)} CloudWatch resources", "basic monitoring",
                           "cloudwatch:basic", Decimal(1)))
-    return CostReport(prices.region, tuple(sorted(lines, key=lambda item: (ORDER.index(item.resource), item.address))))
+    ordered = tuple(sorted(lines, key=lambda item: (ORDER.index(item.resource), item.address)))
+    return CostReport(prices.region, ordered, budget(resources_, documents))
+
+
+def budget(resources_: Iterable[Resource], documents: Iterable[Mapping[str, Any]]) -> Budget | None:
+    """The first monthly USD budget's limit: a number, or a variable's default (what `terraform apply` uses unless
+    told otherwise); None when there is no budget or its limit is computed."""
+    variables: dict[str, Any] = {}
+    for document in documents:
+        blocks = document.get("variable", {})
+        for block in blocks if isinstance(blocks, list) else [blocks]:
+            variables.update(block)
+    for resource in resources_:
+        if resource.type != "aws_budgets_budget" or resource.body.get("time_unit") != "MONTHLY":
+            continue
+        limit = str(resource.body.get("limit_amount", ""))
+        match = re.fullmatch(r"\$\{(?:tostring\()?var\.([\w-]+)\)?\}", limit)
+        if match and "default" in variables.get(match[1], {}):
+            return Budget(resource.address, Decimal(str(variables[match[1]]["default"])), f"var.{match[1]}")
+        if re.fullmatch(r"\d+(\.\d+)?", limit):
+            return Budget(resource.address, Decimal(limit), "limit_amount")
+    return None
 
 
 def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[str, Resource]) -> list[CostLine]:
@@ -197,23 +252,27 @@ def price_resource(resource: Resource, prices: PriceTable, by_address: Mapping[s
     if resource.type == "aws_eks_cluster":
         return [line(prices, "EKS cluster", resource.address, "control plane", "eks:cluster", quantity)]
     if resource.type == "aws_eks_node_group":
-        size = int(body.get("scaling_config", {}).get("desired_size", 1))
-        most = int(body.get("scaling_config", {}).get("max_size", size))
+        scaling = body.get("scaling_config", {})
+        size = int(scaling.get("min_size", scaling.get("desired_size", 1)))
+        most = max(size, int(scaling.get("max_size", size)))
         instance = (body.get("instance_types") or [NODE_GROUP_DEFAULT_TYPE])[0]
         disk = node_disk_gb(body, by_address)
-        # Priced at the minimum the autoscaler keeps; the range shows what the maximum would cost. Spot nodes are
-        # priced on demand: an upper bound, since the Spot price moves.
+        # Priced at the minimum the autoscaler keeps, and at the maximum it may reach. Spot nodes are priced on
+        # demand: an upper bound, since the Spot price moves.
         spot = ", Spot (priced on demand)" if body.get("capacity_type") == "SPOT" else ""
-        lines = [line(prices, "EC2 (worker nodes)", resource.address, f"{size} x {instance}{spot}", f"ec2:{instance}",
-                      times(size))]
-        if most > size:
-            at_most = line(prices, "EC2 (worker nodes)", resource.address, "", f"ec2:{instance}", times(most))
-            upto = money(at_most.monthly) if at_most.monthly is not None else "not priced"
-            lines[0] = dataclasses.replace(lines[0], configuration=f"{size} x {instance}{spot}, autoscaling to "
-                                           f"{most} ({upto} at {most})")
-        return [*lines,
-                line(prices, "EBS (node volumes)", resource.address, f"{size} x {disk} GB gp3", "ebs:gp3",
-                     times(size * disk))]
+        span = f"{size}..{most}" if most > size else f"{size}"
+        lines = [line(prices, "EC2 (worker nodes)", resource.address, f"{span} x {instance}{spot}", f"ec2:{instance}",
+                      times(size)),
+                 line(prices, "EBS (node volumes)", resource.address, f"{span} x {disk} GB gp3", "ebs:gp3",
+                      times(size * disk))]
+        if most == size:
+            return lines
+        at_most = [line(prices, item.resource, item.address, "", item.price_key, times(most * per_node))
+                   for item, per_node in zip(lines, (1, disk), strict=True)]
+        return [dataclasses.replace(item, at_most=top.monthly, configuration=item.configuration + (
+                    f" ({money(item.monthly)} at {size}, {money(top.monthly)} at {most})"
+                    if item.monthly is not None and top.monthly is not None else ""))
+                for item, top in zip(lines, at_most, strict=True)]
     if resource.type == "aws_db_instance":
         copies = 2 if body.get("multi_az") is True else 1
         storage = int(body.get("allocated_storage", 0))
@@ -266,11 +325,17 @@ def cache_nodes(body: Mapping[str, Any]) -> int:
 
 def line(prices: PriceTable, resource: str, address: str, configuration: str, key: str,
          quantity: Decimal | None) -> CostLine:
-    """A line priced from the table: None when the key is missing or the quantity unknown."""
+    """A line priced from the table: None, and the reason, when the key is missing or the quantity unknown."""
     price = prices.get(key)
-    monthly = None
-    if price is not None and quantity is not None:
-        monthly = (price.monthly * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+    if not prices.bundled:
+        return CostLine(resource, address, configuration, key, quantity, None,
+                        f"no price table for {prices.region}; {REFRESH}")
+    if price is None:
+        return CostLine(resource, address, configuration, key, quantity, None,
+                        f"`{key}` is not in the {prices.region} price table; {REFRESH}")
+    if quantity is None:
+        return CostLine(resource, address, configuration, key, quantity, None, "Terraform computes the count")
+    monthly = (price.monthly * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
     return CostLine(resource, address, configuration, key, quantity, monthly)
 
 
@@ -288,13 +353,36 @@ def unit_price(amount: Decimal) -> str:
 
 
 def report_table(report: CostReport) -> list[str]:
-    """The seed's Cost Estimation table: one row per line, then the total."""
+    """The seed's Cost Estimation table: one row per line, then the total (at the fewest and at the most nodes), and
+    the budget it is compared with."""
     rows = ["| Resource | Configuration | Monthly cost (USD) |", "|---|---|---:|"]
     for item in report.lines:
-        cost = money(item.monthly) if item.monthly is not None else f"not priced (`{item.price_key}`)"
+        cost = money(item.monthly) if item.monthly is not None else f"not priced: {item.reason}"
         rows.append(f"| {item.resource} | {item.configuration} | {cost} |")
-    rows.append(f"| **Total** | | **{money(report.total)}** |")
+    left_out = f"{len(report.unpriced)} line(s) not priced, left out" if report.unpriced else ""
+    limit = report.budget.limit if report.budget is not None else None
+    if report.lines and not any(item.priced for item in report.lines):
+        rows.append(f"| **Total** | not estimated: {report.lines[0].reason} | |")
+        verdict = "nothing to compare"
+    elif not report.scales:
+        rows.append(f"| **Total** |{' ' + left_out if left_out else ''} | **{money(report.total)}** |")
+        verdict = versus(report.total, limit) if limit is not None else ""
+    else:
+        rows += [f"| **Total** | at the fewest nodes{'; ' + left_out if left_out else ''} | **{money(report.total)}** |",
+                 f"| **Total at the most nodes** | every node group at its maximum | **{money(report.total_at_most)}** |"]
+        verdict = (f"{versus(report.total, limit)} at the fewest nodes; {versus(report.total_at_most, limit)} at the most"
+                   if limit is not None else "")
+    if report.budget is not None:
+        rows.append(f"| Budget | `{report.budget.address}`, `{report.budget.source}`: {verdict} | "
+                    f"{money(report.budget.limit)} |")
     return rows
+
+
+def versus(total: Decimal, limit: Decimal) -> str:
+    """The estimate against the budget's limit, in words."""
+    if total > limit:
+        return f"over by {money(total - limit)}"
+    return f"within, {money(limit - total)} to spare"
 
 
 def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices: PriceTable | None,
@@ -316,9 +404,9 @@ def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices:
             lines += ["Not estimated: the bundled prices do not cover this region.", ""]
         else:
             lines += [*report_table(report), ""]
-            if report.unpriced:
-                lines += [f"{len(report.unpriced)} line(s) are not in the price table and are left out of the total.",
-                          ""]
+            if report.budget is not None:
+                lines += [f"The budget is `{report.budget.source}` as generated; Terraform creates it, and it alerts, only "
+                          "when `budget_alert_emails` is set.", ""]
     if prices is not None:
         lines += ["## Prices used", "", prices.note, "", "| Price | Monthly (USD) | Per | Source |",
                   "|---|---:|---|---|"]
@@ -339,10 +427,14 @@ Estimates = tuple[dict[str, CostReport], PriceTable | None, str]
 def estimate_plan(plan: PlatformPlan, terraform: Iterable[Artifact]) -> Estimates:
     """Each Kubernetes environment's report, priced from the artifacts the Terraform target compiled for the plan;
     with the price table used, or None and why nothing was priced."""
+    region = plan.environments[0].region
+    found: PriceTable | None
     try:
-        prices = load_prices(plan.environments[0].region)
+        found = prices = load_prices(region)
+        missing = ""
     except NoPriceTable as error:
-        return {}, None, f"Not estimated: {error}."
+        found, prices = None, PriceTable.missing(region)
+        missing = f"Not estimated: {error}. To price it, {REFRESH} --region {region} in bizinfra's repository."
     terraform = list(terraform)
     reports = {env.name: estimate(environment_documents(env, terraform), prices) for env in plan.on("kubernetes")}
-    return reports, prices, ""
+    return reports, found, missing
