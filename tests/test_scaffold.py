@@ -121,6 +121,15 @@ def test_an_app_named_like_the_platform_renames_the_platform() -> None:
 def test_no_package_json_is_bad_input() -> None:
     with pytest.raises(InitError, match=r"no package\.json"):
         detect({"README.md": ""}, "x")
+    with pytest.raises(InitError, match=r"package\.json is not a JSON object"):
+        detect({"package.json": "{"}, "x")
+
+
+def test_a_folder_name_the_spec_cannot_take_is_renamed_and_said() -> None:
+    files = {"package.json": '{"name": "x"}', "nx.json": "{}", "apps/Auth_API/project.json": '{"projectType": "application"}'}
+    guess = detect(files, "x")
+    assert list(bizinfra.parse_spec(guess.text, "specs/x.yaml").platform.services) == ["auth-api"]
+    assert any(line.startswith("apps/Auth_API is service auth-api") for line in guess.check)
 
 
 # -- the command ------------------------------------------------------------------------------------------------

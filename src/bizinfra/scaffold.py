@@ -114,6 +114,8 @@ def detect(files: Mapping[str, str], folder_name: str, name: str | None = None, 
     """The starting spec for a repository, from its files (`read_repository`)."""
     check_options(name, domain)
     root = _json(files, "package.json")
+    if root is None and "package.json" in files:
+        raise InitError("package.json is not a JSON object; fix it so that npm can read it")
     if root is None:
         raise InitError("no package.json at the repository's root: bizinfra init reads a Node.js repository")
     guess = Guess(name or _platform_name(str(root.get("name") or ""), folder_name))
@@ -135,6 +137,10 @@ def detect(files: Mapping[str, str], folder_name: str, name: str | None = None, 
         if name is not None:
             raise InitError(f"--name {name}: an app has that name; choose another name for the platform")
         guess.name = dns_label(f"{guess.name}-platform", 20)
+    for app in apps:
+        if app.folder and PurePosixPath(app.folder).name != app.service:
+            guess.check.append(f"{app.folder} is service {app.service} (a spec name); the generated Dockerfile "
+                               f"builds apps/{app.service}: rename the folder")
     ports = _ports(files, apps, guess)
     stores, uses = _datastores(files, root, apps, guess)
     calls = {app.service: [other.service for other in apps if other is not app and
