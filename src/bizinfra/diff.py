@@ -376,7 +376,8 @@ def _monitoring(platform: str, env: str, old: Mapping[str, bytes], new: Mapping[
                 for group in doc.get("groups", []):
                     for rule in group.get("rules", []):
                         kind = "alert" if "alert" in rule else "record"
-                        name, count = str(rule.get(kind)), 1
+                        service = (rule.get("labels") or {}).get("service")  # one alert per service
+                        name, count = str(rule.get(kind)) + (f"{{service={service}}}" if service else ""), 1
                         while (kind, name if count == 1 else f"{name} ({count})") in found:
                             count += 1  # one alert name at several severities
                         found[(kind, name if count == 1 else f"{name} ({count})")] = rule
@@ -475,7 +476,8 @@ def text(found: list[Change]) -> str:
 
 
 def markdown(found: list[Change], limit: int = 300) -> str:
-    """For a pull-request comment: a table, data-losing rows first in each environment and marked."""
+    """For a pull-request comment: a table, the data-losing rows first and marked."""
+    found = sorted(found, key=lambda change: not change.data_loss)
     lines = ["### bizinfra diff", "", f"**{summary(found)}**"]
     if found:
         lines += ["", "| | where | target | object | change | why |", "| --- | --- | --- | --- | --- | --- |"]
