@@ -46,7 +46,7 @@ def test_the_deploy_role_trusts_only_its_environments_jobs_and_edits_only_the_na
     for env in kubernetes_environments(with_repository(bundled(), REPOSITORY)):
         files = environment_files(env)
         role = found(files, "resource", "aws_iam_role")["deploy"]
-        assert role["name"] == env.deploy_role == f"business-app-{env.name}-deploy"
+        assert role["name"] == env.deploy.role == f"business-app-{env.name}-deploy"
         (trust,) = found(files, "data", "aws_iam_policy_document")["deploy_trust"]["statement"]
         conditions = {(c["test"], c["variable"]): c["values"] for c in trust["condition"]}
         assert conditions == {
@@ -79,7 +79,7 @@ def test_deploy_roles_of_random_platforms_check_and_trust_one_subject_each(platf
     for env in kubernetes_environments(with_repository(platform, REPOSITORY)):
         files = environment_files(env)
         trust = json.dumps(found(files, "data", "aws_iam_policy_document")["deploy_trust"])
-        assert re.findall(r"repo:[^\"]*", trust) == [env.deploy_subject]
+        assert re.findall(r"repo:[^\"]*", trust) == [env.deploy.subject]
         assert check_folder(files, load_schema(SCHEMA_VERSIONS[-1])) == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -135,7 +136,7 @@ def test_deploy_steps_name_deployments_of_the_plan(platform: Platform) -> None:
     named = named_deployments(plan)
     assert named <= declared
     # every Deployment of a branch-deployed environment gets a step
-    deployed = {(env.namespace, d) for env in plan.on("kubernetes") if env.branch
+    deployed = {(env.namespace, d) for env in plan.on("kubernetes") if env.deploy.branch
                 for service in env.services for d in service.deployments}
     assert deployed <= named
 
@@ -168,12 +169,12 @@ def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: P
     for env in plan.on("kubernetes"):
         lock = {"group": f"deploy-{env.qualified_name}", "cancel-in-progress": False}
         guarded = [job for _, _, job in jobs(plan) if environment_name(job) == env.name]
-        assert len(guarded) == (2 if env.branch else 1) if migrated(plan) else (1 if env.branch else 0)
+        assert len(guarded) == (2 if env.deploy.branch else 1) if migrated(plan) else (1 if env.deploy.branch else 0)
         for job in guarded:
             assert job["concurrency"] == lock
             assert job["env"] == {"AWS_REGION": env.region, "NAMESPACE": env.namespace}
             assume, cluster = job["steps"][0], job["steps"][1]
-            assert assume["with"]["role-to-assume"].endswith(f":role/{env.deploy_role}")
+            assert assume["with"]["role-to-assume"].endswith(f":role/{env.deploy.role}")
             assert assume["with"]["aws-region"] == env.region
             assert cluster["env"] == {"CLUSTER": env.cluster_name}
             assert job["permissions"] == {"id-token": "write"}
@@ -181,10 +182,10 @@ def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: P
 
 @given(platforms())
 def test_only_environment_jobs_assume_a_deploy_role(platform: Platform) -> None:
-    """The role's trust names the GitHub environment (plan.deploy_subject): a job without one could not assume it."""
+    """The role's trust names the GitHub environment (plan.deploy.subject): a job without one could not assume it."""
     plan = resolve(platform, "specs/random.yaml")
     account = "${{ vars.AWS_ACCOUNT_ID }}"
-    roles = {f"arn:aws:iam::{account}:role/{env.deploy_role}": env.name for env in plan.environments}
+    roles = {f"arn:aws:iam::{account}:role/{env.deploy.role}": env.name for env in plan.environments}
     for _, job_id, job in jobs(plan):
         for step in job["steps"]:
             if "role-to-assume" in step.get("with", {}):
@@ -242,8 +243,7 @@ def test_bundled_spec_passes_actionlint_with_commit_pins(tmp_path: Path) -> None
 
 def test_tag_pins_pass_actionlint_and_use_major_tags(tmp_path: Path) -> None:
     plan = bundled()
-    tagged = PlatformPlan(plan.name, plan.source, plan.environments,
-                          plan.delivery.model_copy(update={"pin_actions": "tag"}))
+    tagged = dataclasses.replace(plan, delivery=plan.delivery.model_copy(update={"pin_actions": "tag"}))
     refs = {step["uses"] for _, _, job in jobs(tagged) for step in job["steps"] if "uses" in step}
     assert "actions/checkout@v7" in refs
     assert "docker/build-push-action@v7" in refs
@@ -397,10 +397,10 @@ def test_without_a_repository_no_job_signs_in_to_aws() -> None:
 def test_deploy_subject_names_the_repository_and_environment() -> None:
     spec = {"name": "shop", "domain": "shop.example.com", "services": {"web": {"port": 8080}}}
     plan = resolve(Platform.model_validate({**spec, "delivery": {"repository": "acme/shop"}}), "specs/shop.yaml")
-    assert [env.deploy_subject for env in plan.environments] == [
+    assert [env.deploy.subject for env in plan.environments] == [
         "repo:acme/shop:environment:development", "repo:acme/shop:environment:production",
         "repo:acme/shop:environment:staging"]
-    assert {env.deploy_subject for env in resolve(Platform.model_validate(spec), "s.yaml").environments} == {None}
+    assert {env.deploy.subject for env in resolve(Platform.model_validate(spec), "s.yaml").environments} == {None}
 
 
 def test_delivery_commands_can_be_overridden() -> None:

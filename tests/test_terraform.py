@@ -176,7 +176,7 @@ def test_bundled_names_agree_with_the_plan() -> None:
     account = "${data.aws_caller_identity.current.account_id}"
     assert elb_writes == [[f"${{aws_s3_bucket.logs.arn}}/alb/AWSLogs/{account}/*"]] * 2
     assert resources(files, "aws_security_group")["load_balancer"]["tags"]["Name"] == \
-        production.load_balancer_security_group == "business-app-production-load-balancer"
+        production.edge.load_balancer_security_group == "business-app-production-load-balancer"
 
 
 # -- the checker judges: it must catch what it claims to --------------------------------

@@ -23,7 +23,7 @@ DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerf
 
 MONITORING_NAMESPACE = "monitoring"  # where Prometheus runs; the only namespace allowed to scrape the services
 APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10000 stays clear of host users
-# Where the public load balancer writes its access logs in `EnvironmentPlan.log_bucket`: its `access_logs.prefix`,
+# Where the public load balancer writes its access logs in `EdgePlan.log_bucket`: its `access_logs.prefix`,
 # and the log bucket's policy lets Elastic Load Balancing write under it only.
 LOAD_BALANCER_LOG_PREFIX = "alb"
 # PostgreSQL roles: RDS keeps the master user's password in a secret it manages; the services log in as the

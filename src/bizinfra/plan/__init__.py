@@ -36,13 +36,18 @@ from bizinfra.naming import (
     slot_deployments,
 )
 from bizinfra.plan.model import (
+    BackupPlan,
     DatabaseBootstrap,
     DatastorePlan,
+    DeployPlan,
+    EdgePlan,
     EnvironmentPlan,
     NetworkPlan,
     PlatformPlan,
     SecretRef,
+    ServiceBuild,
     ServicePlan,
+    SloPlan,
     WorkloadIdentity,
 )
 from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environment, target_group_name
@@ -50,8 +55,9 @@ from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environme
 __all__ = [
     "APP_USER_ID", "BOOTSTRAP_COMPONENT", "CLUSTER_AUTOSCALER", "DATABASE_APP_USER", "DATABASE_MASTER_USER",
     "DOCKERFILE", "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "MONITORING_NAMESPACE", "OUTPUT_FOLDER",
-    "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "DatabaseBootstrap",
-    "DatastorePlan", "EnvironmentPlan", "NetworkPlan", "PlatformPlan", "SecretRef", "ServicePlan",
-    "WorkloadIdentity", "aws_name", "aws_partition", "bootstrap_name", "github_subject", "load_balancer_name",
+    "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "BackupPlan",
+    "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "NetworkPlan", "PlatformPlan",
+    "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name", "aws_partition",
+    "bootstrap_name", "github_subject", "load_balancer_name",
     "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "target_group_name",
 ]

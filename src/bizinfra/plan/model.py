@@ -43,6 +43,8 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class DatastorePlan:
+    """One data store in one environment: where services reach it and the AWS names it goes by."""
+
     name: str
     engine: str  # postgres | redis
     version: str
@@ -130,6 +132,8 @@ class ServicePlan:
 
 @dataclass(frozen=True)
 class NetworkPlan:
+    """The VPC: its address range and the subnets per availability zone."""
+
     cidr: str
     zones: int
     public_subnets: tuple[str, ...]
@@ -137,7 +141,51 @@ class NetworkPlan:
 
 
 @dataclass(frozen=True)
+class SloPlan:
+    """The monitoring goals: what the alerts, their unit tests and the dashboard measure against. Platform-wide."""
+
+    availability: float  # a percentage, 99.9
+    latency_p95_seconds: float
+    error_rate: float  # a fraction, 0.05 for 5%
+    runbooks: str  # the base that alert runbook links start with
+
+
+@dataclass(frozen=True)
+class BackupPlan:
+    """When backups run, how long they are kept and where they go: Velero, RDS and the database dump script."""
+
+    schedule: str  # cron
+    keep_days: int
+    bucket: str  # S3: Velero backups and database dumps
+
+
+@dataclass(frozen=True)
+class EdgePlan:
+    """What stands in front of the public services: the load balancer, its firewall, logs and public zone."""
+
+    rate_limit: int  # requests per client IP per 5 minutes before the web application firewall blocks
+    creates_zone: bool  # this stack creates the domain's public Route 53 zone; the others look it up
+    # The security group (by its Name tag) that Terraform creates for the public load balancer (which Terraform
+    # also creates, docs/edge.md); the node group admits it on the public services' ports.
+    load_balancer_security_group: str
+    log_bucket: str  # S3: load balancer and CDN access logs
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """How CI deploys to the environment: the branch that triggers it and the IAM role it assumes by OIDC."""
+
+    branch: str | None  # the branch whose pushes deploy here; none: CI does not deploy it
+    role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
+    subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
+    creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
+
+
+@dataclass(frozen=True)
 class EnvironmentPlan:
+    """One environment of the platform, resolved: its identity and every fact its targets share, flat, with the
+    facts read together grouped (`slo`, `backups`, `edge`, `deploy`)."""
+
     platform: str
     name: str
     source: str  # the spec file, as the user named it
@@ -145,7 +193,6 @@ class EnvironmentPlan:
     production: bool
     highly_available: bool
     rollout: str
-    branch: str | None
     region: str
     partition: str  # the AWS partition of `region`: aws, aws-us-gov or aws-cn, the second field of every ARN
     domain: str
@@ -161,25 +208,13 @@ class EnvironmentPlan:
     config: Mapping[str, str]  # its variables
     services: tuple[ServicePlan, ...]
     datastores: tuple[DatastorePlan, ...]
-    availability: float
-    latency_p95_seconds: float
-    error_rate: float  # a fraction, 0.05 for 5%
-    backup_schedule: str
-    backup_keep_days: int
-    backup_bucket: str  # S3: Velero backups and database dumps
-    log_bucket: str  # S3: load balancer and CDN access logs
+    slo: SloPlan
+    backups: BackupPlan
+    edge: EdgePlan
+    deploy: DeployPlan
     identities: tuple[WorkloadIdentity, ...]
     database_bootstraps: tuple[DatabaseBootstrap, ...]  # one per PostgreSQL store
-    deploy_role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
-    deploy_subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
-    # The security group (by its Name tag) that Terraform creates for the public load balancer (which Terraform
-    # also creates, docs/edge.md); the node group admits it on the public services' ports.
-    load_balancer_security_group: str
-    runbooks: str  # the base that alert runbook links start with
     spot: bool  # the nodes run on EC2 Spot capacity
-    rate_limit: int  # requests per client IP per 5 minutes before the web application firewall blocks
-    creates_zone: bool  # this stack creates the domain's public Route 53 zone; the others look it up
-    creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
 
     @property
     def qualified_name(self) -> str:
@@ -212,11 +247,35 @@ class EnvironmentPlan:
 
 
 @dataclass(frozen=True)
+class ServiceBuild:
+    """One service's image as CI builds it: once, from the platform's Dockerfile, for every environment."""
+
+    name: str
+    image: str  # repository, no tag
+    dockerfile: str
+    build_args: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class PlatformPlan:
+    """The resolved platform: `resolve(platform, source)` gives it, every target reads it. Per environment facts
+    are in `environments`; the platform's own (its region, its goals) are fields here, so no target picks one
+    environment to read them from."""
+
     name: str
     source: str
+    region: str  # where every environment runs: the one the price table is for
+    namespace: str  # the Kubernetes namespace of the services, in every cluster
+    slo: SloPlan  # the same in every environment
     environments: tuple[EnvironmentPlan, ...] = field(default=())
     delivery: Delivery = field(default_factory=Delivery)  # CI commands and action pinning
 
     def on(self, runs_on: str) -> tuple[EnvironmentPlan, ...]:
         return tuple(env for env in self.environments if env.runs_on == runs_on)
+
+    @property
+    def builds(self) -> tuple[ServiceBuild, ...]:
+        """What CI builds, per service in name order. An image is built once and deployed everywhere, so what it is
+        built from (its image, port and health path) is the spec's, the same in every environment's plan."""
+        first = self.environments[0].services if self.environments else ()
+        return tuple(ServiceBuild(s.name, s.image, s.dockerfile, s.build_args) for s in first)

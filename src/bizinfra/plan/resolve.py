@@ -24,13 +24,17 @@ from bizinfra.naming import (
     slot_deployments,
 )
 from bizinfra.plan.model import (
+    BackupPlan,
     DatabaseBootstrap,
     DatastorePlan,
+    DeployPlan,
+    EdgePlan,
     EnvironmentPlan,
     NetworkPlan,
     PlatformPlan,
     SecretRef,
     ServicePlan,
+    SloPlan,
     WorkloadIdentity,
 )
 from bizinfra.spec.models import Platform
@@ -42,9 +46,18 @@ def resolve(platform: Platform, source: str) -> PlatformPlan:
     return PlatformPlan(
         name=platform.name,
         source=source,
+        region=platform.region,
+        namespace=platform.name,
+        slo=_slo(platform),
         environments=tuple(resolve_environment(platform, env, source) for env in sorted(platform.environments)),
         delivery=platform.delivery,
     )
+
+
+def _slo(platform: Platform) -> SloPlan:
+    monitoring = platform.monitoring
+    return SloPlan(availability=monitoring.availability, latency_p95_seconds=float(seconds(monitoring.latency_p95)),
+                   error_rate=monitoring.error_rate / 100, runbooks=monitoring.runbooks.rstrip("/"))
 
 
 def resolve_environment(platform: Platform, env_name: str, source: str) -> EnvironmentPlan:
@@ -71,7 +84,6 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         production=platform.is_production(env_name),
         highly_available=environment.highly_available,
         rollout=environment.rollout,
-        branch=environment.branch,
         region=platform.region,
         partition=aws_partition(platform.region),
         domain=platform.domain,
@@ -87,24 +99,22 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         config=_shared_config(platform.name, env_name, environment.env),
         services=services,
         datastores=datastores,
-        availability=platform.monitoring.availability,
-        latency_p95_seconds=float(seconds(platform.monitoring.latency_p95)),
-        error_rate=platform.monitoring.error_rate / 100,
-        backup_schedule=platform.backups.schedule,
-        backup_keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
-        backup_bucket=f"{bucket_stem}-backups",
-        log_bucket=f"{bucket_stem}-logs",
+        slo=_slo(platform),
+        backups=BackupPlan(schedule=platform.backups.schedule,
+                           keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
+                           bucket=f"{bucket_stem}-backups"),
+        edge=EdgePlan(rate_limit=platform.edge.rate_limit,
+                      creates_zone=platform.edge.zone == "create" and env_name == _owner_stack(platform),
+                      load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
+                      log_bucket=f"{bucket_stem}-logs"),
+        deploy=DeployPlan(branch=environment.branch,
+                          role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
+                          subject=github_subject(platform.delivery.repository, env_name),
+                          creates_github_oidc=env_name == _owner_stack(platform)),
         identities=_identities(platform.name, env_name),
         database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
                                   for store in datastores if store.engine == "postgres"),
-        deploy_role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
-        deploy_subject=github_subject(platform.delivery.repository, env_name),
-        load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
-        runbooks=platform.monitoring.runbooks.rstrip("/"),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
-        rate_limit=platform.edge.rate_limit,
-        creates_zone=platform.edge.zone == "create" and env_name == _owner_stack(platform),
-        creates_github_oidc=env_name == _owner_stack(platform),
     )
 
 

@@ -69,12 +69,12 @@ def backup_schedule(env: EnvironmentPlan) -> Manifest:
         "kind": "Schedule",
         "metadata": {"name": f"{env.namespace}-backup", "namespace": velero.namespace, "labels": dict(env.labels)},
         "spec": {
-            "schedule": env.backup_schedule,
+            "schedule": env.backups.schedule,
             "useOwnerReferencesInBackup": False,
             "template": {
                 "includedNamespaces": [env.namespace],
                 "snapshotVolumes": False,
-                "ttl": f"{env.backup_keep_days * 24}h0m0s",
+                "ttl": f"{env.backups.keep_days * 24}h0m0s",
             },
         },
     }

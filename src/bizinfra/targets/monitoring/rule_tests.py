@@ -149,7 +149,7 @@ def traffic(env: EnvironmentPlan, broken: Decimal, healthy: Decimal, length: int
 
 
 def error_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
-    threshold = Decimal(str(env.error_rate))
+    threshold = Decimal(str(env.slo.error_rate))
     fire_at = RATE_ONSET + minutes(r.ERROR_RATE_FOR)
     rule, (broken, _) = r.high_error_rate(env), sampled(env)
     alert = expected(rule, service_labels(env, broken), float(threshold * ABOVE))
@@ -167,7 +167,7 @@ def error_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
 def latency_series(env: EnvironmentPlan, service: str, within_threshold: Decimal) -> list[Series]:
     """Requests per minute by latency bucket: half within half the threshold, `within_threshold` within it,
     all within twice it. Services must have a bucket bound at the threshold for the p95 to be exact there."""
-    limit = Decimal(str(env.latency_p95_seconds))
+    limit = Decimal(str(env.slo.latency_p95_seconds))
     cumulative = {r.number(limit / 2): Decimal(500), r.number(limit): within_threshold,
                   r.number(limit * 2): REQUESTS_PER_MINUTE, "+Inf": REQUESTS_PER_MINUTE}
     return [{"series": r.selector(m.REQUEST_DURATION_BUCKET, namespace=env.namespace, service=service, le=le),
@@ -175,7 +175,7 @@ def latency_series(env: EnvironmentPlan, service: str, within_threshold: Decimal
 
 
 def latency_tests(env: EnvironmentPlan) -> list[TestGroup]:
-    limit = env.latency_p95_seconds
+    limit = env.slo.latency_p95_seconds
     fire_at = RATE_ONSET + minutes(r.LATENCY_FOR)
     slow, fast = Decimal(940), Decimal(960)  # 94% or 96% of requests within the threshold
     p95 = limit + limit * float((950 - slow) / (1000 - slow))  # histogram_quantile's linear interpolation
@@ -255,7 +255,7 @@ def burn_rate_tests(env: EnvironmentPlan) -> list[TestGroup]:
     still remembers it. A held ratio is the same over every window, so BURN_CHECK (the longest short
     window the page reads, plus 5m) shows the thresholds without evaluating days of samples. Ratios above
     100% cannot happen, so a pair whose threshold is above 1/1.05 (an SLO below about 93%) is not tested."""
-    budget = r.error_budget(env)
+    budget = r.error_budget(env.slo)
     broken, _ = sampled(env)
     tests = []
     for alert in m.BURN_RATE_ALERTS:
@@ -284,7 +284,7 @@ def page_reset_test(env: EnvironmentPlan) -> list[TestGroup]:
     window holds 50/60 of the burst (above 14.4x): it pages. 10 minutes after the burst, the 1h window
     still does, but the 5m one is clean: it stops paging. The clean start is long enough that the 6h
     window (60 burst minutes out of the CLEAN + 70 it holds) stays under 6x."""
-    burst = RESET_BURST * r.error_budget(env)
+    burst = RESET_BURST * r.error_budget(env.slo)
     if burst > 1:
         return []
     length = minutes(m.FAST_BURN.windows[0].long)

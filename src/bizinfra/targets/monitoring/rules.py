@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from bizinfra.plan import DatastorePlan, EnvironmentPlan, ServicePlan
+from bizinfra.plan import DatastorePlan, EnvironmentPlan, ServicePlan, SloPlan
 from bizinfra.targets.monitoring import metrics as m
 
 Rule = dict[str, Any]
@@ -38,9 +38,9 @@ def number(value: float | Decimal) -> str:
     return format(Decimal(str(value)).normalize(), "f")
 
 
-def error_budget(env: EnvironmentPlan) -> Decimal:
+def error_budget(slo: SloPlan) -> Decimal:
     """The share of requests the SLO allows to fail: 0.001 for 99.9%, exact (no float residue)."""
-    return (Decimal(100) - Decimal(str(env.availability))) / 100
+    return (Decimal(100) - Decimal(str(slo.availability))) / 100
 
 
 def percent(fraction: float | Decimal) -> str:
@@ -90,7 +90,7 @@ def service_of_pod_regex(env: EnvironmentPlan) -> str:
 
 
 def runbook_url(env: EnvironmentPlan, alert: str) -> str:
-    return f"{env.runbooks}/{re.sub(r'(?<!^)(?=[A-Z])', '-', alert).lower()}.md"
+    return f"{env.slo.runbooks}/{re.sub(r'(?<!^)(?=[A-Z])', '-', alert).lower()}.md"
 
 
 def alert_rule(env: EnvironmentPlan, name: str, service: str | None, expr: str, duration: str | None, severity: str,
@@ -129,7 +129,7 @@ def slo_recording_group(env: EnvironmentPlan) -> Group:
     rules.append({"record": period_ratio,  # Sloth's period ratio: the 5m ratio averaged over the period
                   "expr": f"avg_over_time({selector(m.error_ratio('5m'), namespace=env.namespace)}[{m.SLO_PERIOD}])"})
     rules.append({"record": m.ERROR_BUDGET_REMAINING,
-                  "expr": f"1 - {selector(period_ratio, namespace=env.namespace)} / {number(error_budget(env))}"})
+                  "expr": f"1 - {selector(period_ratio, namespace=env.namespace)} / {number(error_budget(env.slo))}"})
     return {"name": f"{env.platform}-slo-error-ratios", "rules": rules}
 
 
@@ -140,7 +140,7 @@ def slo_recording_group(env: EnvironmentPlan) -> Group:
 
 
 def burn_rate_expr(env: EnvironmentPlan, alert: m.BurnRateAlert) -> str:
-    budget = number(error_budget(env))
+    budget = number(error_budget(env.slo))
     pairs = []
     for window in alert.windows:
         threshold = f"({number(window.factor)} * {budget})"
@@ -154,7 +154,7 @@ def burn_rate_alert(env: EnvironmentPlan, alert: m.BurnRateAlert) -> Rule:
     return alert_rule(
         env, alert.name, None, burn_rate_expr(env, alert), None, alert.severity,
         f"{SERVICE_TEMPLATE} is burning its error budget too fast",
-        f"{SERVICE_TEMPLATE} in {env.name} fails requests at {windows} the rate its {number(env.availability)}% "
+        f"{SERVICE_TEMPLATE} in {env.name} fails requests at {windows} the rate its {number(env.slo.availability)}% "
         f"availability SLO allows ({alert.meaning}).",
     )
 
@@ -168,20 +168,20 @@ def high_error_rate(env: EnvironmentPlan) -> Rule:
     requests = selector(m.REQUESTS, **service_series(env))
     errors = selector(m.REQUESTS, **service_series(env), status="~" + m.ERROR_STATUS)
     by = f"sum by ({m.NAMESPACE}, {m.SERVICE})"
-    expr = f"{by} (rate({errors}[5m])) / {by} (rate({requests}[5m])) > {number(env.error_rate)}"
+    expr = f"{by} (rate({errors}[5m])) / {by} (rate({requests}[5m])) > {number(env.slo.error_rate)}"
     return alert_rule(
         env, "HighErrorRate", None, expr, ERROR_RATE_FOR, m.CRITICAL,
-        f"{SERVICE_TEMPLATE}: more than {percent(env.error_rate)} of requests fail",
+        f"{SERVICE_TEMPLATE}: more than {percent(env.slo.error_rate)} of requests fail",
         f"{{{{ $value | humanizePercentage }}}} of {SERVICE_TEMPLATE}'s requests in {env.name} answered 5xx over "
-        f"the last 5 minutes (threshold {percent(env.error_rate)}).",
+        f"the last 5 minutes (threshold {percent(env.slo.error_rate)}).",
     )
 
 
 def high_latency(env: EnvironmentPlan) -> Rule:
     buckets = selector(m.REQUEST_DURATION_BUCKET, **service_series(env))
     expr = (f"histogram_quantile(0.95, sum by ({m.NAMESPACE}, {m.SERVICE}, le) (rate({buckets}[5m])))"
-            f" > {number(env.latency_p95_seconds)}")
-    threshold = duration_text(env.latency_p95_seconds)
+            f" > {number(env.slo.latency_p95_seconds)}")
+    threshold = duration_text(env.slo.latency_p95_seconds)
     return alert_rule(
         env, "HighLatency", None, expr, LATENCY_FOR, m.WARNING,
         f"{SERVICE_TEMPLATE}: p95 latency above {threshold}",

@@ -26,8 +26,8 @@ def compile_monitoring(plan: PlatformPlan) -> list[Artifact]:
             yaml_file(f"{folder}/rules.test.yml", rule_tests(env), environment=env.name),
             yaml_file(f"{folder}/prometheus.yml", prometheus_config(env), environment=env.name),
         ]
-    if environments:  # the dashboard reads only platform-wide facts: any environment gives the same one
-        artifacts.append(json_file("monitoring/dashboard.json", dashboard(environments[0])))
+    if environments:
+        artifacts.append(json_file("monitoring/dashboard.json", dashboard(plan.name, plan.namespace, plan.slo)))
     return artifacts
 
 
@@ -51,5 +51,5 @@ def dashboard_config_map(env: EnvironmentPlan) -> dict[str, Any]:
         "kind": "ConfigMap",
         "metadata": {"name": f"{env.platform}-dashboard", "namespace": env.namespace,
                      "labels": {**env.labels, **DASHBOARD_LABEL}},
-        "data": {f"{env.platform}.json": to_json(dashboard(env))},
+        "data": {f"{env.platform}.json": to_json(dashboard(env.platform, env.namespace, env.slo))},
     }

@@ -54,7 +54,7 @@ def flowchart(env: EnvironmentPlan) -> list[str]:
         lines.append('  subgraph data["Data stores"]')
         lines += [f"    {datastore_node(store, kubernetes)}" for store in env.datastores]
         if dumped:
-            lines.append(f'    backups[("S3<br/>{env.backup_bucket}")]')
+            lines.append(f'    backups[("S3<br/>{env.backups.bucket}")]')
         lines.append("  end")
     for service in public:
         lines.append(f'  alb -->|"{service.public_host}"| {service_id(service.name)}')

@@ -128,7 +128,7 @@ def backup_script(envs: tuple[EnvironmentPlan, ...]) -> str:
     for env in envs:
         rows = [f"{store.name} {store.host} {store.port} {store.credentials} {database}"
                 for store in env.datastores if store.engine == "postgres" for database in store.databases]
-        arm = arms[f'"{env.name}"'] = [f'bucket="{env.backup_bucket}"', f'keep_days="{env.backup_keep_days}"',
+        arm = arms[f'"{env.name}"'] = [f'bucket="{env.backups.bucket}"', f'keep_days="{env.backups.keep_days}"',
                                        f'region="{env.region}"', "databases=("]
         arm += [f'  "{row}"' for row in rows] + [")"]
     arms["*"] = [f'fail "unknown environment \'$environment\'; one of: {environments_line(envs)}"']

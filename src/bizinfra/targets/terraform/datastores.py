@@ -38,7 +38,7 @@ MONITORING_ROLE = Resource("aws_iam_role", "rds_monitoring")
 
 
 def backup_days(env: EnvironmentPlan) -> int:
-    return min(env.backup_keep_days, MAX_BACKUP_DAYS)
+    return min(env.backups.keep_days, MAX_BACKUP_DAYS)
 
 
 def datastores(env: EnvironmentPlan) -> Block:

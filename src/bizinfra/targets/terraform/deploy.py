@@ -35,7 +35,7 @@ GITHUB_PROVIDER = Resource("aws_iam_openid_connect_provider", "github")
 
 
 def deploy_role(env: EnvironmentPlan) -> Block:
-    if env.deploy_subject is None:
+    if env.deploy.subject is None:
         return output("deploy_role_arn", "not created: set delivery.repository (owner/name) in the spec so the role "
                       "trusts only that repository's deploy jobs", "The IAM role GitHub Actions deploys with.")
     account = ACCOUNT.ref("account_id")
@@ -46,11 +46,11 @@ def deploy_role(env: EnvironmentPlan) -> Block:
             ["sts:AssumeRoleWithWebIdentity"],
             principals=[principal("Federated", stack_arn("iam", f"oidc-provider/{GITHUB_ISSUER}", account=account))],
             conditions=[condition("StringEquals", f"{GITHUB_ISSUER}:aud", [AUDIENCE]),
-                        condition("StringEquals", f"{GITHUB_ISSUER}:sub", [env.deploy_subject])],
+                        condition("StringEquals", f"{GITHUB_ISSUER}:sub", [env.deploy.subject])],
         )]),
         ROLE.declare({
-            "name": env.deploy_role,
-            "description": f"GitHub Actions deploys to {env.cluster_name} (jobs of {env.deploy_subject})",
+            "name": env.deploy.role,
+            "description": f"GitHub Actions deploys to {env.cluster_name} (jobs of {env.deploy.subject})",
             "assume_role_policy": trust.ref("json"),
             "max_session_duration": 3600,
             "depends_on": [GITHUB_PROVIDER.address],  # when this stack creates it
@@ -74,7 +74,7 @@ def deploy_role(env: EnvironmentPlan) -> Block:
             "access_scope": {"type": "namespace", "namespaces": [env.namespace]},
         }),
         output("deploy_role_arn", ROLE.ref("arn"),
-               f"The IAM role GitHub Actions deploys with ({env.deploy_role}); trusts {env.deploy_subject} only."),
+               f"The IAM role GitHub Actions deploys with ({env.deploy.role}); trusts {env.deploy.subject} only."),
     )
 
 
@@ -85,7 +85,7 @@ def github_oidc_provider(env: EnvironmentPlan) -> Block:
         variable("create_github_oidc_provider", "bool",
                  "Whether this stack creates the account's GitHub Actions OIDC provider: true in exactly one stack "
                  "per AWS account, false where the account already has it (IAM allows one per URL).",
-                 env.creates_github_oidc),
+                 env.deploy.creates_github_oidc),
         # Since July 2023 IAM trusts GitHub's issuer through its own root CAs and ignores the thumbprint; the
         # attribute is optional (and computed) in both provider schemas, so none is pinned here.
         GITHUB_PROVIDER.declare({

@@ -61,7 +61,7 @@ DISTRIBUTION = Resource("aws_cloudfront_distribution", "edge")
 def edge(env: EnvironmentPlan) -> Block:
     """Everything public; a zone the stack must create is created even when no service is public yet."""
     if not public_hosts(env):
-        return zone(env) if env.creates_zone else {}
+        return zone(env) if env.edge.creates_zone else {}
     return merge(certificate(env), load_balancer(env), firewall(env), distribution(env), records(env))
 
 
@@ -134,7 +134,7 @@ def firewall(env: EnvironmentPlan) -> Block:
         "name": "rate-limit-per-ip",
         "priority": 0,
         "action": {"block": {}},
-        "statement": {"rate_based_statement": {"limit": env.rate_limit, "aggregate_key_type": "IP",
+        "statement": {"rate_based_statement": {"limit": env.edge.rate_limit, "aggregate_key_type": "IP",
                                                "evaluation_window_sec": RATE_WINDOW_SECONDS}},
         "visibility_config": _visibility("rate-limit-per-ip"),
     }]

@@ -157,10 +157,10 @@ def security_groups(env: EnvironmentPlan) -> Block:
     public_ports = sorted({service.port for service in env.services if service.public_host})
     parts = [
         LOAD_BALANCER_GROUP.declare({
-            "name": env.load_balancer_security_group,
+            "name": env.edge.load_balancer_security_group,
             "description": "Public load balancer: HTTPS from CloudFront",
             "vpc_id": VPC.ref("id"),
-            "tags": {"Name": env.load_balancer_security_group},
+            "tags": {"Name": env.edge.load_balancer_security_group},
         }),
         NODES_GROUP.declare({
             "name": name(env, "nodes"),

@@ -1,7 +1,8 @@
 """The public names: the domain's Route 53 zone, and the certificates of the environment's public hosts, one in the
 platform's region for the load balancer and one in us-east-1 for CloudFront, both validated by DNS in that zone.
 
-The zone is looked up, or created by one stack when the spec says `edge.zone: create` (`plan.creates_zone`).
+The zone is looked up, or created by one stack when the spec says `edge.zone: create`
+(`EnvironmentPlan.edge.creates_zone`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ VALIDATION_RECORDS = Resource("aws_route53_record", "certificate_validation")
 
 def public_zone(env: EnvironmentPlan) -> Resource:
     """The domain's zone: this stack's resource, or a data source looking up another stack's."""
-    return Resource("aws_route53_zone", "public") if env.creates_zone else Data("aws_route53_zone", "public")
+    return Resource("aws_route53_zone", "public") if env.edge.creates_zone else Data("aws_route53_zone", "public")
 
 
 def public_hosts(env: EnvironmentPlan) -> list[str]:
@@ -35,7 +36,7 @@ def us_east_1_provider(env: EnvironmentPlan) -> Block:
 
 
 def zone(env: EnvironmentPlan) -> Block:
-    if not env.creates_zone:
+    if not env.edge.creates_zone:
         return public_zone(env).declare({"name": env.domain, "private_zone": False})
     return merge(
         public_zone(env).declare({

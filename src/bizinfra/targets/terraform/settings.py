@@ -144,7 +144,7 @@ def outputs(env: EnvironmentPlan) -> Block:
         output("private_subnet_ids", PRIVATE_SUBNETS.ref("[*].id"), "Subnets of the nodes and data stores."),
         output("public_subnet_ids", PUBLIC_SUBNETS.ref("[*].id"), "Subnets of the public load balancer."),
         output("load_balancer_security_group_id", LOAD_BALANCER_GROUP.ref("id"),
-               f"The public load balancer's security group (Name tag {env.load_balancer_security_group})."),
+               f"The public load balancer's security group (Name tag {env.edge.load_balancer_security_group})."),
         output("kms_key_arn", KMS_KEY.ref("arn"), "The key encrypting this environment's data at rest."),
         output("backup_bucket", BACKUP_BUCKET.ref("id"), "Velero backups and database dumps."),
         output("log_bucket", LOG_BUCKET.ref("id"), "Load balancer, CloudFront, VPC flow and S3 access logs."),

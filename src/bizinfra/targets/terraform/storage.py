@@ -84,11 +84,11 @@ def tls_only(handle: Resource) -> Block:
 def backup_bucket(env: EnvironmentPlan) -> Block:
     """Backups expire after the spec's retention (backups.keep)."""
     return merge(
-        bucket(BACKUP_BUCKET, env.backup_bucket, {
+        bucket(BACKUP_BUCKET, env.backups.bucket, {
             "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                         "kms_master_key_id": KMS_KEY.ref("arn")},
             "bucket_key_enabled": True,
-        }, env.backup_keep_days, policy_document(bucket_document(BACKUP_BUCKET), [tls_only(BACKUP_BUCKET)])),
+        }, env.backups.keep_days, policy_document(bucket_document(BACKUP_BUCKET), [tls_only(BACKUP_BUCKET)])),
         Resource("aws_s3_bucket_logging", "backups").declare({
             "bucket": BACKUP_BUCKET.ref("id"),
             "target_bucket": LOG_BUCKET.ref("id"),
@@ -103,7 +103,7 @@ def log_bucket(env: EnvironmentPlan) -> Block:
     logs = LOG_BUCKET.ref("arn")
     delivery = principal("Service", "delivery.logs.amazonaws.com")
     load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{ACCOUNT_ID}/*"
-    return bucket(LOG_BUCKET, env.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
+    return bucket(LOG_BUCKET, env.edge.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
                   ref("var.log_retention_days"), merge(
         ELB_ACCOUNT.declare({}),
         policy_document(bucket_document(LOG_BUCKET), [
