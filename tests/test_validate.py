@@ -196,6 +196,29 @@ def test_bad_usage_exits_2_without_a_traceback(arguments: list[str], tmp_path: P
         assert result.stderr == "bizinfra validate: nowhere holds no generated files; run `python -m bizinfra generate`\n"
 
 
+BLOCK_JSONSCHEMA = """
+import sys
+class Missing:  # as on a core install, without the validate extra
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "jsonschema":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Missing())
+from bizinfra.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_validate_without_its_extra_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "a.yaml").write_text("a: 1\n")
+    result = subprocess.run([sys.executable, "-c", BLOCK_JSONSCHEMA, "validate", "--out", "generated"], cwd=tmp_path,
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                            check=False)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "jsonschema is not installed" in result.stderr and "pip install 'bizinfra[validate]'" in result.stderr
+
+
 def test_generate_and_check_do_not_load_the_validators() -> None:
     """validate's imports (jsonschema, the provider schemas, the rules) stay out of `generate`'s start-up."""
     probe = ("import sys; from bizinfra.cli import main; main(['check', '--spec', sys.argv[1], '--out', sys.argv[2]]);"

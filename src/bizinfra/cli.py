@@ -234,7 +234,11 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from bizinfra.validate.tree import summary, validate
+    try:
+        from bizinfra.validate.tree import summary, validate
+    except ImportError as error:  # the judges come with an extra, not with the core install
+        raise _BadInput(f"bizinfra validate needs its judges ({error.name} is not installed): "
+                        "pip install 'bizinfra[validate]'") from None
 
     if not args.out.is_dir() or not any(p.is_file() for p in args.out.rglob("*")):
         raise _BadInput(f"bizinfra validate: {args.out} holds no generated files; run `python -m bizinfra generate`")
