@@ -427,7 +427,7 @@ Estimates = tuple[dict[str, CostReport], PriceTable | None, str]
 def estimate_plan(plan: PlatformPlan, terraform: Iterable[Artifact]) -> Estimates:
     """Each Kubernetes environment's report, priced from the artifacts the Terraform target compiled for the plan;
     with the price table used, or None and why nothing was priced."""
-    region = plan.environments[0].region
+    region = plan.region
     found: PriceTable | None
     try:
         found = prices = load_prices(region)
