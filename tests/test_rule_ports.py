@@ -79,10 +79,10 @@ def test_a_load_balancer_rule_to_a_private_port_is_named() -> None:
     path = "business-app/terraform/staging/network.tf.json"
 
     def retarget(document: dict[str, Any]) -> None:
-        rule = document["resource"]["aws_vpc_security_group_ingress_rule"]["nodes_from_load_balancer_3000"]
+        rule = document["resource"]["aws_vpc_security_group_ingress_rule"]["nodes_from_load_balancer_to_api-gateway"]
         rule["from_port"] = rule["to_port"] = 3001
     assert problems(edit_json(bundled_tree(), path, retarget), RULE) == [
-        f"{path}: aws_vpc_security_group_ingress_rule.nodes_from_load_balancer_3000: opens ports 3001-3001 between "
+        f"{path}: aws_vpc_security_group_ingress_rule.nodes_from_load_balancer_to_api-gateway: opens ports 3001-3001 between "
         "the load balancer and the nodes; the public services' ports are [3000]",
         f"{path}: aws_vpc_security_group_ingress_rule: no rule lets the load balancer reach the nodes on public "
         "port 3000"]

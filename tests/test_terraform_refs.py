@@ -10,10 +10,10 @@ import pytest
 import yaml
 from hypothesis import given, settings
 
+from bizinfra.naming import arn
 from bizinfra.plan import aws_partition, resolve
 from bizinfra.spec.models import Platform
 from bizinfra.targets.terraform import environment_files
-from bizinfra.targets.terraform.arns import arn
 from bizinfra.targets.terraform.handles import Data, Resource
 from bizinfra.validate.terraform import check_references, load_schema
 from tests.strategies import corner_specs

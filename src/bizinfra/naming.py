@@ -66,6 +66,12 @@ def aws_partition(region: str) -> str:
     return "aws-cn" if region.startswith("cn-") else "aws"
 
 
+def arn(service: str, resource: str, *, partition: str, region: str = "", account: str = "") -> str:
+    """`arn:<partition>:<service>:<region>:<account>:<resource>`, the one builder every target uses. The partition
+    has no default: GovCloud and China have their own, and an ARN in the wrong one names nothing."""
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
 def service_url_variable(service: str) -> str:
     """`auth-service` -> `AUTH_SERVICE_URL`: the variable that tells a caller where the service is."""
     return service.upper().replace("-", "_") + "_URL"

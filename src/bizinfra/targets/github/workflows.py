@@ -12,7 +12,7 @@ from typing import Any, Literal
 from bizinfra import __version__
 from bizinfra.artifacts import Artifact
 from bizinfra.artifacts import yaml_file as workflow_file
-from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, kubectl_duration
+from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, arn, kubectl_duration
 from bizinfra.plan import (
     LIVE_SLOT,
     OUTPUT_FOLDER,
@@ -24,7 +24,6 @@ from bizinfra.plan import (
     ServicePlan,
 )
 from bizinfra.targets.github.actions import uses
-from bizinfra.targets.terraform.arns import arn
 
 Document = dict[str, Any]
 Pin = Literal["sha", "tag"]

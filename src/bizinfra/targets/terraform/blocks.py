@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bizinfra.naming import arn
 from bizinfra.plan import EnvironmentPlan, aws_name
-from bizinfra.targets.terraform.arns import arn
 from bizinfra.targets.terraform.handles import PARTITION, Data, Resource
 
 Block = dict[str, Any]

@@ -154,7 +154,7 @@ def flow_logs(env: EnvironmentPlan) -> Block:
 def security_groups(env: EnvironmentPlan) -> Block:
     """The public load balancer takes 443 from CloudFront only and reaches the nodes only on the public services'
     ports; nodes reach the data stores only on each store's port; nothing else comes in."""
-    public_ports = sorted({service.port for service in env.services if service.public_host})
+    public = [service for service in env.services if service.public_host]
     parts = [
         LOAD_BALANCER_GROUP.declare({
             "name": env.edge.load_balancer_security_group,
@@ -177,17 +177,18 @@ def security_groups(env: EnvironmentPlan) -> Block:
         }),
     ]
     # Its one way in, HTTPS from CloudFront's origin-facing addresses, is declared with the edge (edge.py).
-    for port in public_ports:
-        parts.append(resource("aws_vpc_security_group_egress_rule", f"load_balancer_to_nodes_{port}", {
+    # A rule pair per public service, named by the service (by the port, a changed port moved every rule after it).
+    for service in public:
+        parts.append(resource("aws_vpc_security_group_egress_rule", f"load_balancer_to_{service.name}", {
             "security_group_id": LOAD_BALANCER_GROUP.ref("id"),
-            "description": f"To pods on port {port}",
-            "ip_protocol": "tcp", "from_port": port, "to_port": port,
+            "description": f"To {service.name} pods on port {service.port}",
+            "ip_protocol": "tcp", "from_port": service.port, "to_port": service.port,
             "referenced_security_group_id": NODES_GROUP.ref("id"),
         }))
-        parts.append(resource("aws_vpc_security_group_ingress_rule", f"nodes_from_load_balancer_{port}", {
+        parts.append(resource("aws_vpc_security_group_ingress_rule", f"nodes_from_load_balancer_to_{service.name}", {
             "security_group_id": NODES_GROUP.ref("id"),
-            "description": f"Public load balancer to pods on port {port}",
-            "ip_protocol": "tcp", "from_port": port, "to_port": port,
+            "description": f"Public load balancer to {service.name} pods on port {service.port}",
+            "ip_protocol": "tcp", "from_port": service.port, "to_port": service.port,
             "referenced_security_group_id": LOAD_BALANCER_GROUP.ref("id"),
         }))
     for store in env.datastores:
