@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bizinfra.cli import main
@@ -16,6 +17,8 @@ from bizinfra.diff import Change, changes, markdown, text
 from bizinfra.pipeline import build_tree
 from bizinfra.spec.loader import load_specs
 from tests.conftest import ROOT, SPECS
+
+pytestmark = pytest.mark.slow  # each builds the bundled tree twice or more: the full tier runs them
 
 BUNDLED = (SPECS / "business-app.yaml").read_text()
 README = ROOT / "README.md"
