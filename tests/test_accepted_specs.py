@@ -19,8 +19,8 @@ from bizinfra.pipeline import build_tree
 from bizinfra.spec.loader import parse_spec
 from bizinfra.validate.tree import validate
 from bizinfra.writer import write_tree
-from tests.conftest import require_tool
 from tests.strategies import corner_specs
+from tests.support import require_tool
 
 # The judges validate runs that pip cannot install; in CI their absence fails (see require_tool).
 EXTERNAL_TOOLS = ("promtool",)

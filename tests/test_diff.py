@@ -16,7 +16,7 @@ from bizinfra.cli import main
 from bizinfra.diff import Change, changes, markdown, text
 from bizinfra.pipeline import build_tree
 from bizinfra.spec.loader import load_specs
-from tests.conftest import ROOT, SPECS
+from tests.support import ROOT, SPECS
 
 pytestmark = pytest.mark.slow  # each builds the bundled tree twice or more: the full tier runs them
 

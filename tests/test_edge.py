@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,8 +16,8 @@ from bizinfra.spec.models import Platform
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.targets.terraform import environment_files
 from bizinfra.validate.terraform import SCHEMA_VERSIONS, check_folder, load_schema, unchecked
-from tests.conftest import SPECS
 from tests.strategies import platforms
+from tests.support import SPECS
 
 ARN_OF_ACL = "${aws_wafv2_web_acl.edge.arn}"
 
@@ -126,6 +127,7 @@ def test_the_load_balancer_controller_only_reads_and_registers_pods_in_the_bound
                                          "elasticloadbalancing:RegisterTargets"] if expected)
 
 
+@pytest.mark.slow
 @given(platforms(max_services=4))
 def test_the_edge_matches_both_schemas_and_only_the_waf_acl_is_beyond_the_6x_file(platform: Platform) -> None:
     for env in kubernetes_envs(platform):

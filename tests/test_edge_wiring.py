@@ -16,8 +16,8 @@ from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.targets.terraform import environment_files
 from bizinfra.validate.terraform import SCHEMA_VERSIONS, check_folder, load_schema
-from tests.conftest import SPECS
 from tests.strategies import platforms
+from tests.support import SPECS
 
 REPOSITORY = "acme/business"
 

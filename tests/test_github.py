@@ -25,8 +25,8 @@ from bizinfra.targets.github import compile_github
 from bizinfra.targets.github.actions import ACTIONS
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.tree import WorkflowLoader
-from tests.conftest import ROOT, SPECS, require_tool
 from tests.strategies import platforms
+from tests.support import ROOT, SPECS, require_tool
 
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -128,6 +128,7 @@ def test_build_passes_each_service_its_build_args_and_the_platforms_one_dockerfi
     assert step["with"]["file"] == f"generated/{platform.name}/docker/Dockerfile"
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_deploy_steps_name_deployments_of_the_plan(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
@@ -141,6 +142,7 @@ def test_deploy_steps_name_deployments_of_the_plan(platform: Platform) -> None:
     assert deployed <= named
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_deploy_steps_name_deployments_in_the_kubernetes_output(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
@@ -163,6 +165,7 @@ def test_every_job_states_timeout_permissions_and_runner(platform: Platform) -> 
             assert "write-all" not in json.dumps(job["permissions"])
 
 
+@pytest.mark.slow
 @given(platforms())
 def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")

