@@ -168,6 +168,7 @@ class _Reader:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.refusals: dict[yaml.Node, str] = {}  # reported by `_Marks`, which knows each node's path
+        self.aliases_seen: set[str] = set()  # each alias is reported where it is first used, not at every use
 
     def document(self, text: str) -> yaml.Node:
         roots: list[yaml.Node] = []
@@ -214,7 +215,9 @@ class _Reader:
         end: Any = event.end_mark
         if isinstance(event, yaml.AliasEvent):
             node = yaml.ScalarNode(_NULL, "", start, end)
-            self.refusals[node] = f"aliases (*{event.anchor}) are not allowed here; write the value out"
+            if str(event.anchor) not in self.aliases_seen:
+                self.aliases_seen.add(str(event.anchor))
+                self.refusals[node] = f"aliases (*{event.anchor}) are not allowed here; write the value out"
             return node
         if isinstance(event, yaml.ScalarEvent):
             node = yaml.ScalarNode(self._scalar_tag(event), event.value, start, end)
