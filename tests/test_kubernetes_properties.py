@@ -21,7 +21,6 @@ from tests.strategies import platforms
 from tests.support import require_tool
 from tests.support.kubernetes import (
     DNS,
-    MONITORING,
     OUTSIDE_THE_VPC,
     POD_IDENTITY_AGENT,
     PRIVATE_SUBNETS,
@@ -83,7 +82,7 @@ def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -
         for name, spec in platform.services.items():
             for deployment in deployments_of(platform, env, name):
                 expected |= {Edge(deployment, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
-                expected.add(Edge(deployment, "ingress", f"namespace:{MONITORING}", "TCP", spec.port))
+                expected.add(Edge(deployment, "ingress", f"namespace:{platform.monitoring.stack.namespace}", "TCP", spec.port))
                 if spec.public:
                     expected.add(Edge(deployment, "ingress", PUBLIC_SUBNETS, "TCP", spec.port))
                 for caller, caller_spec in platform.services.items():

@@ -21,7 +21,6 @@ DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerf
 
 # -- facts the Kubernetes manifests share with Terraform, monitoring and the images ---------------
 
-MONITORING_NAMESPACE = "monitoring"  # where Prometheus runs; the only namespace allowed to scrape the services
 APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10000 stays clear of host users
 # Where the public load balancer writes its access logs in `EdgePlan.log_bucket`: its `access_logs.prefix`,
 # and the log bucket's policy lets Elastic Load Balancing write under it only.

@@ -20,7 +20,6 @@ from bizinfra.naming import (
     LIVE_SLOT,
     LOAD_BALANCER_LOG_PREFIX,
     MANAGED_BY,
-    MONITORING_NAMESPACE,
     OUTPUT_FOLDER,
     PART_OF_LABEL,
     POD_IDENTITY_AGENT,
@@ -42,6 +41,7 @@ from bizinfra.plan.model import (
     DeployPlan,
     EdgePlan,
     EnvironmentPlan,
+    MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
     SecretRef,
@@ -54,10 +54,10 @@ from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environme
 
 __all__ = [
     "APP_USER_ID", "BOOTSTRAP_COMPONENT", "CLUSTER_AUTOSCALER", "DATABASE_APP_USER", "DATABASE_MASTER_USER",
-    "DOCKERFILE", "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "MONITORING_NAMESPACE", "OUTPUT_FOLDER",
+    "DOCKERFILE", "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "OUTPUT_FOLDER",
     "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "BackupPlan",
-    "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "NetworkPlan", "PlatformPlan",
-    "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name", "aws_partition",
-    "bootstrap_name", "github_subject", "load_balancer_name",
+    "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "MonitoringStackPlan",
+    "NetworkPlan", "PlatformPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name",
+    "aws_partition", "bootstrap_name", "github_subject", "load_balancer_name",
     "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "target_group_name",
 ]

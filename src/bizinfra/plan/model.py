@@ -151,6 +151,27 @@ class SloPlan:
 
 
 @dataclass(frozen=True)
+class MonitoringStackPlan:
+    """The Prometheus Operator stack that loads the monitoring objects (the spec's `monitoring.stack`). Platform-wide."""
+
+    namespace: str  # where Prometheus and Grafana run: the namespace the NetworkPolicies admit scrapes from
+    release: str  # its Helm release name
+
+    # kube-prometheus-stack's defaults (the chart's values.yaml): Prometheus selects PrometheusRules and PodMonitors
+    # by `release: <release name>` (`ruleSelectorNilUsesHelmValues`, `podMonitorSelectorNilUsesHelmValues`: true),
+    # in any namespace (`ruleNamespaceSelector`, `podMonitorNamespaceSelector`: {}); Grafana's dashboard sidecar
+    # loads ConfigMaps labelled `grafana_dashboard: "1"` (`sidecar.dashboards.label`, `labelValue`) in the chart's
+    # own namespace (`sidecar.dashboards.searchNamespace` unset).
+    @property
+    def selector(self) -> dict[str, str]:  # on the PrometheusRule and the PodMonitors
+        return {"release": self.release}
+
+    @property
+    def dashboard_labels(self) -> dict[str, str]:  # on the dashboard ConfigMap, in `namespace`
+        return {"grafana_dashboard": "1"}
+
+
+@dataclass(frozen=True)
 class BackupPlan:
     """When backups run, how long they are kept and where they go: Velero, RDS and the database dump script."""
 
@@ -184,7 +205,7 @@ class DeployPlan:
 @dataclass(frozen=True)
 class EnvironmentPlan:
     """One environment of the platform, resolved: its identity and every fact its targets share, flat, with the
-    facts read together grouped (`slo`, `backups`, `edge`, `deploy`)."""
+    facts read together grouped (`slo`, `monitoring_stack`, `backups`, `edge`, `deploy`)."""
 
     platform: str
     name: str
@@ -209,6 +230,7 @@ class EnvironmentPlan:
     services: tuple[ServicePlan, ...]
     datastores: tuple[DatastorePlan, ...]
     slo: SloPlan
+    monitoring_stack: MonitoringStackPlan
     backups: BackupPlan
     edge: EdgePlan
     deploy: DeployPlan

@@ -30,6 +30,7 @@ from bizinfra.plan.model import (
     DeployPlan,
     EdgePlan,
     EnvironmentPlan,
+    MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
     SecretRef,
@@ -58,6 +59,11 @@ def _slo(platform: Platform) -> SloPlan:
     monitoring = platform.monitoring
     return SloPlan(availability=monitoring.availability, latency_p95_seconds=float(seconds(monitoring.latency_p95)),
                    error_rate=monitoring.error_rate / 100, runbooks=monitoring.runbooks.rstrip("/"))
+
+
+def _monitoring_stack(platform: Platform) -> MonitoringStackPlan:
+    stack = platform.monitoring.stack
+    return MonitoringStackPlan(namespace=stack.namespace, release=stack.release)
 
 
 def resolve_environment(platform: Platform, env_name: str, source: str) -> EnvironmentPlan:
@@ -100,6 +106,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         services=services,
         datastores=datastores,
         slo=_slo(platform),
+        monitoring_stack=_monitoring_stack(platform),
         backups=BackupPlan(schedule=platform.backups.schedule,
                            keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
                            bucket=f"{bucket_stem}-backups"),

@@ -400,6 +400,29 @@ def _reachable_slo(availability: float) -> float:
     return availability
 
 
+# The monitoring stack the day-one issue installs: the kube-prometheus-stack Helm chart (prometheus-community), whose
+# values.yaml makes Prometheus select PrometheusRules and PodMonitors labelled `release: <release name>`
+# (`prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues` and `podMonitorSelectorNilUsesHelmValues` default to
+# true) in every namespace (`ruleNamespaceSelector`, `podMonitorNamespaceSelector` default to `{}`), and runs its
+# pods, Prometheus and Grafana with its dashboard sidecar, in the namespace the chart is installed in.
+KubeName = Annotated[StrictStr, StringConstraints(max_length=53, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
+
+class MonitoringStack(Frozen):
+    """Where the Prometheus Operator stack runs and what it selects by: the Kubernetes target labels its
+    PrometheusRule and PodMonitors for it, puts the dashboard where Grafana's sidecar looks, and lets its
+    namespace scrape the services."""
+
+    namespace: KubeName = Field(
+        "monitoring", description="The namespace the kube-prometheus-stack Helm chart is installed in: its Prometheus "
+        "scrapes from there and its Grafana dashboard sidecar watches ConfigMaps labelled `grafana_dashboard: \"1\"` "
+        "there (the chart's `sidecar.dashboards.searchNamespace` default). Default monitoring.")
+    release: KubeName = Field(
+        "kube-prometheus-stack", description="The chart's Helm release name: with the chart's defaults "
+        "(`ruleSelectorNilUsesHelmValues`, `podMonitorSelectorNilUsesHelmValues`: true) Prometheus loads only "
+        "PrometheusRules and PodMonitors labelled `release: <release>`. Default kube-prometheus-stack.")
+
+
 class Monitoring(Frozen):
     availability: Annotated[Percent, AfterValidator(_reachable_slo)] = Field(
         99.9, description="The availability SLO, in percent, at least 90 (seed: 99.9).")
@@ -409,6 +432,8 @@ class Monitoring(Frozen):
         "docs/runbooks", description="Where the alert runbooks live: alert X links to `<runbooks>/x.md`. Default "
         "`docs/runbooks`, a folder of the platform's own repository, since runbooks change with the code they "
         "describe; set a full URL (e.g. https://github.com/acme/business/blob/main/docs/runbooks) for clickable links.")
+    stack: MonitoringStack = Field(default_factory=MonitoringStack, description="The Prometheus Operator stack "
+                                   "that loads the rules, scrape targets and dashboard (kube-prometheus-stack).")
 
 
 class Backups(Frozen):

@@ -9,8 +9,8 @@ from bizinfra.targets.kubernetes.bootstrap import bootstrap_documents
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
+from bizinfra.targets.kubernetes.stack import monitoring_documents
 from bizinfra.targets.kubernetes.workloads import service_documents
-from bizinfra.targets.monitoring import kubernetes_documents
 
 Files = list[tuple[str, list[Manifest]]]
 
@@ -45,7 +45,9 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         ("database-bootstrap.yaml", bootstrap_documents(env)),
         ("load-balancer.yaml", [target_group_binding(env, s) for s in env.services if s.public_host]),
         ("backup.yaml", [backup_schedule(env)]),
-        ("monitoring.yaml", kubernetes_documents(env)),
+        # The PrometheusRule, PodMonitors and dashboard, labelled for the monitoring stack; the dashboard ConfigMap in
+        # the stack's namespace, the one object outside the platform's namespace besides the velero Schedule.
+        ("monitoring.yaml", monitoring_documents(env)),
     ]
     return [(name, documents) for name, documents in files if documents]
 
@@ -83,7 +85,8 @@ def secrets(env: EnvironmentPlan) -> list[Manifest]:
 
 
 def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:
-    """No `namespace:` here: it would move the cluster-wide store and the velero Schedule into the app namespace.
+    """No `namespace:` here: it would move the cluster-wide store, the velero Schedule and the dashboard ConfigMap
+    (in the monitoring stack's namespace) into the app namespace.
 
     `images:` names each Deployment's image, so that `kustomize edit set image <deployment>=<image>:<tag>`
     releases one Deployment (one blue-green slot) without touching the others.

@@ -2,14 +2,15 @@
 
 Allowed: DNS to kube-dns; a service's port from the services that call it, from the public subnets when it
 is public (target type `ip`: the ALB's nodes there connect straight to the pods), and from the monitoring
-namespace (Prometheus scrapes the same port); egress to the services it calls and, in the private subnets
-where RDS and ElastiCache live, to the ports of the data stores it uses. A database bootstrap Job may reach its
-store's port, HTTPS outside the VPC and the node's Pod Identity agent, and takes nothing in.
+stack's namespace (`monitoring.stack.namespace`: Prometheus scrapes the same port); egress to the services it
+calls and, in the private subnets where RDS and ElastiCache live, to the ports of the data stores it uses. A
+database bootstrap Job may reach its store's port, HTTPS outside the VPC and the node's Pod Identity agent, and
+takes nothing in.
 """
 
 from __future__ import annotations
 
-from bizinfra.plan import MONITORING_NAMESPACE, POD_IDENTITY_AGENT, DatabaseBootstrap, EnvironmentPlan, ServicePlan
+from bizinfra.plan import POD_IDENTITY_AGENT, DatabaseBootstrap, EnvironmentPlan, ServicePlan
 from bizinfra.targets.kubernetes.common import Manifest, metadata
 
 
@@ -68,8 +69,9 @@ def service_traffic(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
 
 
 def metrics_scrape(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
-    """`<service>-metrics`: Prometheus, from its own namespace, on the service port only."""
-    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+    """`<service>-metrics`: Prometheus, from the monitoring stack's namespace, on the service port only."""
+    namespace = env.monitoring_stack.namespace
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
     return policy(env, f"{service.name}-metrics", dict(service.labels), dict(service.selector),
                   ingress=[{"from": [monitoring], "ports": tcp(service.port)}])
 

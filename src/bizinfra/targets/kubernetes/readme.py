@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bizinfra.plan import CLUSTER_AUTOSCALER, LIVE_SLOT, MONITORING_NAMESPACE, SLOT_LABEL, EnvironmentPlan
+from bizinfra.plan import CLUSTER_AUTOSCALER, LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
 
 # The add-on releases whose CRDs the manifests are validated against (src/bizinfra/data/reference/crds/SOURCES.md).
 ADDONS = (
     ("AWS Load Balancer Controller", "v3.5.0", "the TargetGroupBindings (`elbv2.k8s.aws/v1beta1`) that put the "
      "public services' pods behind Terraform's load balancer"),
     ("External Secrets Operator", "v2.9.0", "ClusterSecretStore and ExternalSecret, `external-secrets.io/v1`"),
-    ("prometheus-operator", "v0.93.0", f"Prometheus in the `{MONITORING_NAMESPACE}` namespace, scraping the pods"),
+    ("prometheus-operator", "v0.93.0", "Prometheus loading the PrometheusRule and scraping the PodMonitors' pods, and "
+     "Grafana with its dashboard sidecar (the kube-prometheus-stack Helm chart, as below)"),
     ("Velero", "v1.18.1", "Schedule, `velero.io/v1`"),
     ("metrics-server", "any", "the CPU and memory figures the HorizontalPodAutoscalers read: without it no "
      "HorizontalPodAutoscaler scales (the EKS `metrics-server` community add-on, or its Helm chart)"),
@@ -43,6 +44,17 @@ Cluster Autoscaler's Helm values (chart `autoscaler/cluster-autoscaler`, in `kub
 
 ```yaml
 {autoscaler_values(env)}```
+
+The monitoring stack: the kube-prometheus-stack Helm chart, release `{env.monitoring_stack.release}` in the
+`{env.monitoring_stack.namespace}` namespace, with its default selectors. Its Prometheus loads the PrometheusRule
+and PodMonitors labelled {labels_text(env.monitoring_stack.selector)} and scrapes from that namespace; its Grafana
+sidecar loads the dashboard ConfigMap, which this folder puts in that namespace, labelled
+{labels_text(env.monitoring_stack.dashboard_labels)}:
+
+```sh
+helm upgrade --install {env.monitoring_stack.release} prometheus-community/kube-prometheus-stack \\
+  --namespace {env.monitoring_stack.namespace} --create-namespace
+```
 
 The add-ons that call AWS get their IAM role from EKS Pod Identity
 (Terraform creates the roles and associations), so their ServiceAccounts need no annotation:
@@ -82,6 +94,10 @@ kubectl --namespace {env.namespace} get deployments --output \\
 
 {release_notes(env)}
 """
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    return ", ".join(f'`{key}: "{value}"`' for key, value in labels.items())
 
 
 def autoscaler_values(env: EnvironmentPlan) -> str:

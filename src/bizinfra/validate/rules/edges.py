@@ -21,7 +21,9 @@ from bizinfra.validate.rules.documents import (
 from bizinfra.validate.rules.platform_files import PlatformFiles, Problem, without_declarations
 
 Edge = tuple[str, str, int]  # (from, to, port); from/to a service, a data store, "ingress", "monitoring" or "dns"
-MONITORING_NAMESPACE = "monitoring"
+# Where Prometheus scrapes from, when no dashboard ConfigMap says: bizinfra's default `monitoring.stack.namespace`.
+DEFAULT_MONITORING_NAMESPACE = "monitoring"
+DASHBOARD_LABEL = "grafana_dashboard"  # what Grafana's dashboard sidecar selects ConfigMaps by
 BOOTSTRAP_COMPONENT = "database-bootstrap"  # the component label of a PostgreSQL store's bootstrap Job
 # The peers a database bootstrap Job may reach besides its store and DNS: HTTPS outside the VPC (the RDS and
 # Secrets Manager APIs) and the node's EKS Pod Identity agent.
@@ -116,6 +118,7 @@ def allowed_edges(p: PlatformFiles, env: str) -> dict[tuple[str, Edge], tuple[st
     block on a data store's port is an edge to that store, and a peer the rule does not recognise is named as
     written, so that it shows up as undeclared."""
     stores = {port: store for store, port in store_ports(p, env).items()}
+    monitoring = monitoring_namespace(p, env)
     services = set(p.declared()) | set(bootstraps(p, env))  # the pods a namespace-wide policy applies to
     found: dict[tuple[str, Edge], tuple[str, str]] = {}
     for file, policy in p.kinds(env, "NetworkPolicy"):
@@ -127,21 +130,30 @@ def allowed_edges(p: PlatformFiles, env: str) -> dict[tuple[str, Edge], tuple[st
                 for peer in rule.get(peers_key) or [{"anywhere": True}]:
                     for port in rule.get("ports") or [{"port": "any"}]:
                         number = as_int(port.get("port")) or 0
-                        other = _peer(peer, number, stores, direction)
+                        other = _peer(peer, number, stores, direction, monitoring)
                         for pod in pods:
                             edge = (other, pod, number) if direction == "ingress" else (pod, other, number)
                             found.setdefault((direction, edge), (file, name_of(policy)))
     return found
 
 
-def _peer(peer: Mapping[str, Any], port: int, stores: Mapping[int, str], direction: str) -> str:
+def monitoring_namespace(p: PlatformFiles, env: str) -> str:
+    """The monitoring stack's namespace, as the files state it: where the dashboard ConfigMap is put for Grafana's
+    sidecar, which runs beside Prometheus (the same kube-prometheus-stack release)."""
+    for _, config in p.kinds(env, "ConfigMap"):
+        if DASHBOARD_LABEL in labels(config):
+            return str(meta(config).get("namespace") or DEFAULT_MONITORING_NAMESPACE)
+    return DEFAULT_MONITORING_NAMESPACE
+
+
+def _peer(peer: Mapping[str, Any], port: int, stores: Mapping[int, str], direction: str, monitoring: str) -> str:
     """The name of the other end of a policy rule, in the words of `declared_edges`; a peer not recognised is named
     as written."""
     pods = (peer.get("podSelector") or {}).get("matchLabels") or {}
     namespace = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
     if namespace == "kube-system" and pods.get("k8s-app") == "kube-dns" and port == 53:
         return "dns"
-    if namespace == MONITORING_NAMESPACE and not pods:
+    if namespace == monitoring and not pods:
         return "monitoring"
     if NAME in pods and not namespace:
         return str(pods[NAME])
