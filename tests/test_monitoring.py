@@ -97,7 +97,8 @@ def test_bundled_alerts_carry_the_seed_thresholds(tmp_path: Path) -> None:
     assert database["expr"] == 'pg_up{namespace="business-app",service="postgres-exporter"} == 0'
     assert (database["for"], database["labels"]["severity"], database["labels"]["service"]) == ("1m", "critical",
                                                                                                 "postgres")
-    assert by_name["HighErrorRate"]["annotations"]["runbook_url"] == "docs/runbooks/high-error-rate.md"
+    assert by_name["HighErrorRate"]["annotations"]["runbook_url"] == (
+        "generated/business-app/docs/runbooks/high-error-rate.md")
 
 
 def pod_not_ready_regexes(rule: dict[str, Any]) -> tuple[str, str]:
@@ -349,7 +350,7 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
             assert rule["labels"]["environment"] == env.name
             assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
             assert all(rule["annotations"].values())
-            assert rule["annotations"]["runbook_url"].startswith(platform.monitoring.runbooks.rstrip("/") + "/")
+            assert rule["annotations"]["runbook_url"].startswith(plan.slo.runbooks + "/")
             assert set(re.findall(r"slo:sli_error:ratio_rate\w+", rule["expr"])) <= recorded
             if rule["alert"] in AGGREGATED_ALERTS:  # `service` comes from the series, in every one it returns
                 assert m.SERVICE not in rule["labels"] and SERVICE_TEMPLATE in rule["annotations"]["summary"]

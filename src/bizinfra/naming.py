@@ -18,6 +18,7 @@ LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
 # read the generated Dockerfile, and the infrastructure workflow the generated workflows, from there.
 OUTPUT_FOLDER = "generated"
 DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerfile every service builds from
+RUNBOOKS = "docs/runbooks"  # below the platform's folder: one generated page per alert, which its runbook_url names
 
 # -- facts the Kubernetes manifests share with Terraform, monitoring and the images ---------------
 

@@ -14,6 +14,7 @@ from bizinfra.naming import (
     MANAGED_BY,
     OUTPUT_FOLDER,
     PART_OF_LABEL,
+    RUNBOOKS,
     SERVICE_NAME_LABEL,
     VELERO,
     aws_name,
@@ -58,7 +59,14 @@ def resolve(platform: Platform, source: str) -> PlatformPlan:
 def _slo(platform: Platform) -> SloPlan:
     monitoring = platform.monitoring
     return SloPlan(availability=monitoring.availability, latency_p95_seconds=float(seconds(monitoring.latency_p95)),
-                   error_rate=monitoring.error_rate / 100, runbooks=monitoring.runbooks.rstrip("/"))
+                   error_rate=monitoring.error_rate / 100, runbooks=_runbooks(platform))
+
+
+def _runbooks(platform: Platform) -> str:
+    """The base of every runbook link: by default the folder of pages the ops target generates, as the
+    repository root sees it (with the default output folder)."""
+    runbooks = platform.monitoring.runbooks or f"{OUTPUT_FOLDER}/{platform.name}/{RUNBOOKS}"
+    return runbooks.rstrip("/")
 
 
 def _monitoring_stack(platform: Platform) -> MonitoringStackPlan:

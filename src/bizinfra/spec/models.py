@@ -428,10 +428,11 @@ class Monitoring(Frozen):
         99.9, description="The availability SLO, in percent, at least 90 (seed: 99.9).")
     latency_p95: Duration = Field("1s", description="Alert when the 95th percentile latency is above this (seed: 1s).")
     error_rate: Percent = Field(5.0, description="Alert when this share of requests fail (seed: 5%).")
-    runbooks: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s{}]+$")] = Field(
-        "docs/runbooks", description="Where the alert runbooks live: alert X links to `<runbooks>/x.md`. Default "
-        "`docs/runbooks`, a folder of the platform's own repository, since runbooks change with the code they "
-        "describe; set a full URL (e.g. https://github.com/acme/business/blob/main/docs/runbooks) for clickable links.")
+    runbooks: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s{}]+$")] | None = Field(
+        None, description="Where the alert runbooks are: alert X links to `<runbooks>/x.md`. Default "
+        "`generated/<platform>/docs/runbooks`, the pages bizinfra generates, relative to the repository root; set "
+        "their full URL (e.g. https://github.com/acme/business/blob/main/generated/business-app/docs/runbooks) for "
+        "clickable links.")
     stack: MonitoringStack = Field(default_factory=MonitoringStack, description="The Prometheus Operator stack "
                                    "that loads the rules, scrape targets and dashboard (kube-prometheus-stack).")
 

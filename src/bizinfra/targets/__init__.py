@@ -45,7 +45,7 @@ TARGETS: dict[str, Target] = {
     "terraform": Target("bizinfra.targets.terraform:compile_terraform"),
     "monitoring": Target("bizinfra.targets.monitoring:compile_monitoring"),
     "compose": Target("bizinfra.targets.compose:compile_compose"),
-    "ops": Target("bizinfra.targets.ops:compile_ops"),
+    "ops": Target("bizinfra.targets.ops:compile_ops", embeds=("monitoring",)),
     "cost": Target("bizinfra.targets.cost:compile_cost", reads=("terraform",)),
 }
 

@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from bizinfra.naming import RUNBOOKS
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, ServicePlan, SloPlan
 from bizinfra.targets.monitoring import metrics as m
 
@@ -89,8 +90,19 @@ def service_of_pod_regex(env: EnvironmentPlan) -> str:
     return f"(.+){slots_regex(env)}{POD_SUFFIX}"
 
 
+def runbook_file(alert: str) -> str:
+    """An alert's runbook page, by name: HighErrorRate -> high-error-rate.md."""
+    return f"{re.sub(r'(?<!^)(?=[A-Z])', '-', alert).lower()}.md"
+
+
 def runbook_url(env: EnvironmentPlan, alert: str) -> str:
-    return f"{env.slo.runbooks}/{re.sub(r'(?<!^)(?=[A-Z])', '-', alert).lower()}.md"
+    """Where the alert links to: its page below the plan's base (by default the generated pages' folder)."""
+    return f"{env.slo.runbooks}/{runbook_file(alert)}"
+
+
+def runbook_page(alert: str) -> str:
+    """The generated page, below the platform's folder: the file `runbook_url` names with the default base."""
+    return f"{RUNBOOKS}/{runbook_file(alert)}"
 
 
 def alert_rule(env: EnvironmentPlan, name: str, service: str | None, expr: str, duration: str | None, severity: str,
