@@ -51,6 +51,7 @@ def check_links_and_pages(platform: Platform) -> None:
     assert set(pages(files)) == {url.removeprefix(root) for url in urls.values()}  # no page without its alert
     for path, text in pages(files).items():
         assert text.count("First three commands:") >= 1 and "amtool silence add" in text, path
+        assert " in ()" not in text, path  # an empty set-based selector: kubectl refuses it
         for script in re.findall(r"scripts/[\w.-]+", text):
             assert script in files, (path, script)
 

@@ -126,7 +126,10 @@ def users_selector(store: DatastorePlan) -> str:
 
 
 def connection_failed_commands(env: EnvironmentPlan, store: DatastorePlan) -> Commands:
-    """The store's AWS status and a connection from a client pod first; then the clients that suffer."""
+    """The store's AWS status and a connection from a client pod first; then the clients that suffer (or, when
+    no service uses the store, the exporter that reports it down)."""
+    if not store.users:
+        return [f"{DEBUG_DB} {env.name} {store.name}", *metrics_missing_commands(env, store)[:2]]
     return [f"{DEBUG_DB} {env.name} {store.name}",
             f"{kubectl(env)} get pods -l '{users_selector(store)}'",
             f"{kubectl(env)} logs -l '{users_selector(store)}' --prefix --tail=50"]
