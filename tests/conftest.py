@@ -24,7 +24,7 @@ from tests import support
 from tests.support import SPECS, tiers
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=15, deadline=None)
+settings.register_profile("dev", max_examples=10, deadline=None)  # the fast tier: under a minute on 2 cores
 settings.register_profile("deep", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
