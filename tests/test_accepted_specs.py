@@ -6,7 +6,6 @@ real tools; the examples below it are the corners that once failed, one each, so
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from tests.support import require_tool
 
 # The judges validate runs that pip cannot install; in CI their absence fails (see require_tool).
 EXTERNAL_TOOLS = ("promtool",)
-# Each example runs every judge (about two seconds): the budget is a tenth of the profile's.
-JUDGED_EXAMPLES = {"dev": 3, "ci": 8, "deep": 300}
+# Each example runs every judge (about two seconds): the budget is an eighth of the profile's (ci 7, deep 187).
+JUDGED_EXAMPLES = max(1, settings.default.max_examples // 8)
 
 
 def judged(spec: dict[str, Any], folder: Path) -> list[str]:
@@ -41,7 +40,7 @@ def judged(spec: dict[str, Any], folder: Path) -> list[str]:
         problem for check in checks for problem in check.problems]
 
 
-@settings(max_examples=JUDGED_EXAMPLES.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), JUDGED_EXAMPLES["ci"]),
+@settings(max_examples=JUDGED_EXAMPLES,
           deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(corner_specs())
 def test_every_accepted_spec_passes_every_judge(spec: dict[str, Any]) -> None:
