@@ -35,6 +35,7 @@ from bizinfra.naming import (
     slot_deployments,
 )
 from bizinfra.plan.model import (
+    AlertingPlan,
     BackupPlan,
     DatabaseBootstrap,
     DatastorePlan,
@@ -44,6 +45,7 @@ from bizinfra.plan.model import (
     MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
+    ReceiverPlan,
     SecretRef,
     ServiceBuild,
     ServicePlan,
@@ -55,9 +57,9 @@ from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environme
 __all__ = [
     "APP_USER_ID", "BOOTSTRAP_COMPONENT", "CLUSTER_AUTOSCALER", "DATABASE_APP_USER", "DATABASE_MASTER_USER",
     "DOCKERFILE", "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "OUTPUT_FOLDER",
-    "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "BackupPlan",
+    "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "AlertingPlan", "BackupPlan",
     "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "MonitoringStackPlan",
-    "NetworkPlan", "PlatformPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name",
+    "NetworkPlan", "PlatformPlan", "ReceiverPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name",
     "aws_partition", "bootstrap_name", "github_subject", "load_balancer_name",
     "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "target_group_name",
 ]

@@ -172,6 +172,32 @@ class MonitoringStackPlan:
 
 
 @dataclass(frozen=True)
+class ReceiverPlan:
+    """Somewhere alerts go, and the Secrets Manager secret holding what lets anyone post there."""
+
+    name: str
+    kind: str  # slack | pagerduty | email | webhook
+    secret: str  # `<platform>/<env>/alerting/<name>`: key `url` (slack, webhook), `routing_key`, or `password` (email)
+    channel: str | None  # slack
+    to: str | None  # email
+    sender: str | None  # email
+    smarthost: str | None  # email, host:port
+
+
+@dataclass(frozen=True)
+class AlertingPlan:
+    """Who hears of alerts in one environment (the spec's `monitoring.receivers`, `pages`, `tickets`, `heartbeat`)."""
+
+    receivers: tuple[ReceiverPlan, ...]  # sorted by name
+    pages: tuple[str, ...]  # receivers of critical alerts
+    tickets: tuple[str, ...]  # receivers of warnings
+    heartbeat: str | None  # the webhook receiver of the always-firing Watchdog (a dead man's switch)
+
+    def receiver(self, name: str) -> ReceiverPlan:
+        return next(receiver for receiver in self.receivers if receiver.name == name)
+
+
+@dataclass(frozen=True)
 class BackupPlan:
     """When backups run, how long they are kept and where they go: Velero, RDS and the database dump script."""
 
@@ -205,7 +231,7 @@ class DeployPlan:
 @dataclass(frozen=True)
 class EnvironmentPlan:
     """One environment of the platform, resolved: its identity and every fact its targets share, flat, with the
-    facts read together grouped (`slo`, `monitoring_stack`, `backups`, `edge`, `deploy`)."""
+    facts read together grouped (`slo`, `monitoring_stack`, `alerting`, `backups`, `edge`, `deploy`)."""
 
     platform: str
     name: str
@@ -231,6 +257,7 @@ class EnvironmentPlan:
     datastores: tuple[DatastorePlan, ...]
     slo: SloPlan
     monitoring_stack: MonitoringStackPlan
+    alerting: AlertingPlan
     backups: BackupPlan
     edge: EdgePlan
     deploy: DeployPlan

@@ -25,6 +25,7 @@ from bizinfra.naming import (
     slot_deployments,
 )
 from bizinfra.plan.model import (
+    AlertingPlan,
     BackupPlan,
     DatabaseBootstrap,
     DatastorePlan,
@@ -34,6 +35,7 @@ from bizinfra.plan.model import (
     MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
+    ReceiverPlan,
     SecretRef,
     ServicePlan,
     SloPlan,
@@ -72,6 +74,16 @@ def _runbooks(platform: Platform) -> str:
 def _monitoring_stack(platform: Platform) -> MonitoringStackPlan:
     stack = platform.monitoring.stack
     return MonitoringStackPlan(namespace=stack.namespace, release=stack.release)
+
+
+def _alerting(platform: Platform, env_name: str) -> AlertingPlan:
+    monitoring = platform.monitoring
+    receivers = tuple(
+        ReceiverPlan(name=name, kind=receiver.kind, secret=secret_key(platform.name, env_name, f"alerting/{name}"),
+                     channel=receiver.channel, to=receiver.to, sender=receiver.sender, smarthost=receiver.smarthost)
+        for name, receiver in sorted(monitoring.receivers.items()))
+    return AlertingPlan(receivers=receivers, pages=monitoring.pages, tickets=monitoring.tickets,
+                        heartbeat=monitoring.heartbeat)
 
 
 def resolve_environment(platform: Platform, env_name: str, source: str) -> EnvironmentPlan:
@@ -115,6 +127,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         datastores=datastores,
         slo=_slo(platform),
         monitoring_stack=_monitoring_stack(platform),
+        alerting=_alerting(platform, env_name),
         backups=BackupPlan(schedule=platform.backups.schedule,
                            keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
                            bucket=f"{bucket_stem}-backups"),

@@ -423,6 +423,36 @@ class MonitoringStack(Frozen):
         "PrometheusRules and PodMonitors labelled `release: <release>`. Default kube-prometheus-stack.")
 
 
+EmailAddress = Annotated[StrictStr, StringConstraints(max_length=254, pattern=r"^[^@\s]+@([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
+SmartHost = Annotated[StrictStr, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}:\d{1,5}$")]
+SlackChannel = Annotated[StrictStr, StringConstraints(pattern=r"^#[a-z0-9][a-z0-9._-]{0,79}$")]
+ReceiverName = Annotated[StrictStr, StringConstraints(max_length=40, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")]
+_RECEIVER_FIELDS = {"slack": {"channel"}, "pagerduty": set(), "webhook": set(), "email": {"to", "sender", "smarthost"}}
+
+
+class Receiver(Frozen):
+    """Somewhere alerts go. What would let anyone post there (a webhook URL, a routing key, an SMTP password) is
+    never in the spec: each environment reads it from its Secrets Manager secret `<platform>/<env>/alerting/<name>`
+    (key `url` for slack and webhook, `routing_key` for pagerduty, `password` for email), stored once by a human."""
+
+    kind: Literal["slack", "pagerduty", "email", "webhook"] = Field(description="The kind of receiver.")
+    channel: SlackChannel | None = Field(None, description="slack: the channel, e.g. #business-app-alerts.")
+    to: EmailAddress | None = Field(None, description="email: the address alerts are sent to.")
+    sender: EmailAddress | None = Field(None, description="email: the From address.")
+    smarthost: SmartHost | None = Field(None, description="email: the SMTP server as host:port, e.g. "
+                                        "email-smtp.ap-south-1.amazonaws.com:587.")
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> Receiver:
+        wanted = _RECEIVER_FIELDS[self.kind]
+        given = {name for name in ("channel", "to", "sender", "smarthost") if getattr(self, name) is not None}
+        if given - wanted or wanted - given:
+            needs = ", ".join(sorted(wanted)) or "none of channel, to, sender, smarthost"
+            raise PydanticCustomError("receiver", "a {kind} receiver takes {needs} (got {given})",
+                                      {"kind": self.kind, "needs": needs, "given": ", ".join(sorted(given)) or "none"})
+        return self
+
+
 class Monitoring(Frozen):
     availability: Annotated[Percent, AfterValidator(_reachable_slo)] = Field(
         99.9, description="The availability SLO, in percent, at least 90 (seed: 99.9).")
@@ -435,6 +465,32 @@ class Monitoring(Frozen):
         "clickable links.")
     stack: MonitoringStack = Field(default_factory=MonitoringStack, description="The Prometheus Operator stack "
                                    "that loads the rules, scrape targets and dashboard (kube-prometheus-stack).")
+    receivers: dict[ReceiverName, Receiver] = Field(
+        default_factory=dict, description="Where alerts can go, by name. Default none: alerts then reach nobody, "
+        "and `bizinfra doctor` says so.")
+    pages: tuple[ReceiverName, ...] = Field(
+        (), description="Receivers of pages: critical alerts (fast error-budget burn, a service down) that wake "
+        "someone.")
+    tickets: tuple[ReceiverName, ...] = Field(
+        (), description="Receivers of tickets: warnings (slow burn, latency) handled in working hours.")
+    heartbeat: ReceiverName | None = Field(
+        None, description="A webhook receiver of the always-firing Watchdog alert: a dead man's switch service "
+        "(e.g. healthchecks.io) that pages when the heartbeat stops, because then alerting itself is down.")
+
+    @model_validator(mode="after")
+    def _routes_name_receivers(self) -> Monitoring:
+        for field, names in (("pages", self.pages), ("tickets", self.tickets),
+                             ("heartbeat", (self.heartbeat,) if self.heartbeat else ())):
+            for name in names:
+                if name not in self.receivers:
+                    known = ", ".join(sorted(self.receivers)) or "none are declared"
+                    raise PydanticCustomError("receiver", "{field} names receiver '{name}', which monitoring.receivers "
+                                              "does not declare ({known})",
+                                              {"field": field, "name": name, "known": known})
+        if self.heartbeat and self.receivers[self.heartbeat].kind != "webhook":
+            raise PydanticCustomError("receiver", "heartbeat needs a webhook receiver (a dead man's switch URL), "
+                                      "not {kind}", {"kind": self.receivers[self.heartbeat].kind})
+        return self
 
 
 class Backups(Frozen):
