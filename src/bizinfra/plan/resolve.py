@@ -137,6 +137,9 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                       log_bucket=f"{bucket_stem}-logs"),
         deploy=DeployPlan(branch=environment.branch,
                           role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
+                          infra_role=aws_name(platform.name, env_name, "infrastructure", limit=64),
+                          state_bucket=f"{aws_name(platform.domain.replace('.', '-'), limit=50)}-terraform-state",
+                          state_key=f"{platform.name}/{env_name}/terraform.tfstate",
                           subject=github_subject(platform.delivery.repository, env_name),
                           creates_github_oidc=env_name == _owner_stack(platform)),
         identities=_identities(platform.name, env_name),
