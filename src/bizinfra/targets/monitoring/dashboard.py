@@ -38,7 +38,6 @@ def dashboard(platform: str, namespace: str, slo: SloPlan) -> dict[str, Any]:
         budget_panel(4, namespace, slo, (12, 8)),
     ]
     return {
-        "id": None,  # Grafana assigns the database id on import or provisioning; the uid is what stays stable
         "uid": dashboard_uid(platform),
         "title": f"{platform} overview",
         "description": f"Requests, errors, latency and the {number(slo.availability)}% availability SLO "
@@ -71,7 +70,6 @@ def service_variable(namespace: str) -> dict[str, Any]:
         "datasource": DATASOURCE,
         "query": {"query": f'label_values({m.REQUESTS}{{{m.NAMESPACE}="{namespace}"}}, {m.SERVICE})',
                   "refId": "service"},
-        "definition": f'label_values({m.REQUESTS}{{{m.NAMESPACE}="{namespace}"}}, {m.SERVICE})',
         "includeAll": True,
         "multi": True,
         "allValue": ".+",
