@@ -188,3 +188,24 @@ def test_the_cluster_autoscaler_may_resize_only_its_own_cluster() -> None:
         assert "metrics-server" in json.dumps(
             [a.documents for a in compile_kubernetes(resolve(load_platform(SPECS / "business-app.yaml"), "s"))
              if a.path.endswith("README.md")])
+
+
+@given(platforms())
+def test_the_load_balancer_forwards_only_what_this_stacks_distribution_sends(platform: Platform) -> None:
+    """CloudFront's addresses are every AWS customer's: the listener must forward only requests carrying the secret
+    header this stack's distribution adds, whose value is generated in the stack, never written in it."""
+    for env in kubernetes_envs(platform):
+        files = environment_files(env)
+        if "public.tf.json" not in files:
+            continue
+        (distribution,) = found(files, "aws_cloudfront_distribution").values()
+        (header,) = distribution["origin"][0]["custom_header"]
+        secret = header["value"]
+        assert secret.startswith("${aws_secretsmanager_secret_version.") and secret.endswith(".secret_string}")
+        assert secret[2:-len(".secret_string}")].split(".")[1] in found(files, "aws_secretsmanager_secret_version")
+        (listener,) = found(files, "aws_lb_listener").values()
+        assert listener["default_action"]["type"] == "fixed-response"
+        rules = found(files, "aws_lb_listener_rule").values()
+        assert rules
+        for rule in rules:
+            assert {"http_header": {"http_header_name": header["name"], "values": [secret]}} in rule["condition"]
