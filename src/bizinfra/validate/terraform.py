@@ -353,8 +353,6 @@ CHECKOV_SKIPS = {
     "CKV_AWS_356": "A key policy's `*` means the key itself; the describe calls of the load balancer controller and "
                    "the Cluster Autoscaler take no resource ARN.",
     "CKV_AWS_109": "The KMS key policy lets the account's IAM administer the key: AWS's default key policy.",
-    "CKV_AWS_341": "Hop limit 2, so pods that read instance metadata (the load balancer controller's VPC lookup) "
-                   "still can; pods get AWS credentials from EKS Pod Identity, not the node's role.",
     "CKV2_AWS_5": "With no public service the load balancer's security group exists unattached (the plan names "
                   "it in every environment); with one, Terraform attaches it to the load balancer.",
     "CKV2_AWS_57": "Automatic rotation needs a rotation Lambda per secret kind; the RDS master password, the one "

@@ -144,10 +144,12 @@ def nodes(env: EnvironmentPlan) -> Block:
             # Both groups: EKS adds the cluster group itself only when a launch template names none.
             "vpc_security_group_ids": [CLUSTER.ref("vpc_config[0].cluster_security_group_id"),
                                        NODES_GROUP.ref("id")],
-            # Hop limit 2: pods that still read instance metadata (the load balancer controller's VPC lookup)
-            # sit one hop behind the node.
+            # Hop limit 1: a pod is one hop behind the node, so only host-network pods (the VPC CNI, kube-proxy)
+            # reach instance metadata, and no pod can take the node role's credentials (EKS best practices
+            # guide, "Restrict access to the instance profile assigned to the worker node"). Add-ons are given
+            # their region and VPC in their settings instead, and their credentials by EKS Pod Identity.
             "metadata_options": {"http_endpoint": "enabled", "http_tokens": "required",
-                                 "http_put_response_hop_limit": 2},
+                                 "http_put_response_hop_limit": 1},
             "block_device_mappings": [{"device_name": "/dev/xvda", "ebs": {
                 "volume_size": 50, "volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}}],
             "tag_specifications": [{"resource_type": "instance", "tags": tags(env, "node")},
