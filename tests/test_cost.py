@@ -22,6 +22,7 @@ from bizinfra.targets import Target, compile_plan
 from bizinfra.targets import terraform as terraform_target
 from bizinfra.targets.cost import compile_cost
 from tests.support import BUNDLED_SPEC as BUNDLED
+from tests.strategies import platforms
 from tests.support import bundled_platform, plan_of
 
 PRICES = load_prices("ap-south-1")
@@ -320,3 +321,18 @@ def test_the_refresh_script_reads_the_on_demand_price_of_a_product() -> None:
     assert (service, filters["instanceType"], unit, monthly) == ("AmazonEC2", "t3.large", "node", False)
     assert script.query("rds:db.r6g.large")[1]["instanceType"] == "db.r6g.large"
     assert script.query("rds:storage-gp3")[3] is True
+
+
+@given(platforms())
+def test_the_budget_is_above_the_reports_own_estimate_wherever_it_is_priced(platform: Platform) -> None:
+    """An alert at 80% of a budget below the expected spend fires every month, and then means nothing: where the
+    region is priced, even every node group at its maximum stays under 80% of the budget."""
+    plan = plan_of(platform)
+    reports, prices, _ = estimate_plan(plan, terraform_target.compile_terraform(plan))
+    for report in reports.values():
+        assert report.budget is not None
+        if prices is None:
+            continue
+        assert report.total_at_most > 0
+        assert report.budget.limit * Decimal("0.8") >= report.total_at_most, (
+            f"budget {report.budget.limit} against {report.total_at_most} at the most nodes")

@@ -17,7 +17,7 @@ from bizinfra.targets.terraform.edge import edge
 from bizinfra.targets.terraform.handles import database, store_credentials, store_record
 from bizinfra.targets.terraform.network import network, security_groups
 from bizinfra.targets.terraform.secrets import secrets
-from bizinfra.targets.terraform.settings import budget, kms_key, outputs, provider, variables, versions
+from bizinfra.targets.terraform.settings import budget, kms_key, monthly_budget, outputs, provider, variables, versions
 from bizinfra.targets.terraform.storage import storage
 
 __all__ = ["compile_terraform", "environment_files"]
@@ -33,7 +33,6 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
     files = {
         "versions.tf.json": versions(env),
         "main.tf.json": merge(provider(env), subnet_cidrs(env), kms_key(env), budget(env)),
-        "variables.tf.json": variables(env),
         "network.tf.json": merge(network(env), security_groups(env)),
         "public.tf.json": edge(env),
         "eks.tf.json": cluster(env),
@@ -43,7 +42,8 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "secrets.tf.json": secrets(env),
         "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),
     }
-    return {file: document for file, document in files.items() if document}
+    files["variables.tf.json"] = variables(env, monthly_budget(env, files.values()))
+    return {file: document for file, document in sorted(files.items()) if document}
 
 
 def subnet_cidrs(env: EnvironmentPlan) -> Block:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from decimal import Decimal
+
+from bizinfra.cost import NoPriceTable, estimate, load_prices
 from bizinfra.plan import MANAGED_BY, EnvironmentPlan
 from bizinfra.targets.terraform.blocks import Block, iam_document, merge, output, ref, resource, stack_arn, variable
 from bizinfra.targets.terraform.handles import (
@@ -56,11 +61,25 @@ def provider(env: EnvironmentPlan) -> Block:
     )
 
 
-# The seed's cost table: staging about $150 a month, production $500 to $800.
+# The seed's cost table (staging about $150 a month, production $500 to $800): the budget where no bundled price
+# table covers the region. Where one does, the budget is the cost report's own estimate with every node group at its
+# maximum, plus a quarter, rounded up to $50: spending what the report expects never alerts, growing past it does.
 MONTHLY_BUDGET_USD = {True: 800, False: 150}
+BUDGET_HEADROOM = Decimal("1.25")
+BUDGET_STEP = 50
 
 
-def variables(env: EnvironmentPlan) -> Block:
+def monthly_budget(env: EnvironmentPlan, documents: Iterable[Block]) -> int:
+    """The budget's default for a stack of these documents (a budget itself costs nothing to estimate)."""
+    try:
+        prices = load_prices(env.region)
+    except NoPriceTable:
+        return MONTHLY_BUDGET_USD[env.production]
+    expected = estimate(documents, prices).total_at_most * BUDGET_HEADROOM
+    return int(math.ceil(expected / BUDGET_STEP)) * BUDGET_STEP
+
+
+def variables(env: EnvironmentPlan, budget_usd: int) -> Block:
     return merge(
         variable("kubernetes_version", "string", "The EKS Kubernetes version (major.minor).", KUBERNETES_VERSION),
         variable("cluster_endpoint_public_access", "bool",
@@ -78,8 +97,7 @@ def variables(env: EnvironmentPlan) -> Block:
                  "How long CloudWatch keeps control plane logs and the log bucket keeps access and flow logs.", 365,
                  validation={"condition": f"${{contains({LOG_RETENTION_DAYS}, var.log_retention_days)}}",
                              "error_message": "Use a retention CloudWatch Logs accepts, e.g. 90, 365 or 731."}),
-        variable("monthly_budget_usd", "number", "Monthly cost, in USD, above which the budget alerts.",
-                 MONTHLY_BUDGET_USD[env.production]),
+        variable("monthly_budget_usd", "number", "Monthly cost, in USD, above which the budget alerts.", budget_usd),
         variable("budget_alert_emails", "list(string)",
                  "Who hears when the month's cost passes 80% of the budget or is forecast to pass it; "
                  "no budget is created while this is empty.", []),
