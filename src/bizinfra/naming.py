@@ -114,6 +114,11 @@ def log_retention(days: float) -> int:
     return next(accepted for accepted in LOG_RETENTION_DAYS if accepted >= days)
 
 
+def control_plane_log_group(cluster: str) -> str:
+    """`/aws/eks/<cluster>/cluster`: where EKS writes the control plane's logs (the name it requires)."""
+    return f"/aws/eks/{cluster}/cluster"
+
+
 def container_log_group(cluster: str, kind: str) -> str:
     """`/aws/containerinsights/<cluster>/<kind>`: where Fluent Bit sends one kind of a cluster's logs."""
     return f"/aws/containerinsights/{cluster}/{kind}"

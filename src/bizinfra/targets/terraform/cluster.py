@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import re
 
-from bizinfra.naming import CLUSTER_AUTOSCALER, EXTERNAL_SECRETS, LOAD_BALANCER_CONTROLLER, VELERO
+from bizinfra.naming import (
+    CLUSTER_AUTOSCALER,
+    EXTERNAL_SECRETS,
+    LOAD_BALANCER_CONTROLLER,
+    VELERO,
+    control_plane_log_group,
+)
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
 from bizinfra.targets.terraform.blocks import (
     Block,
@@ -77,7 +83,7 @@ def control_plane(env: EnvironmentPlan) -> Block:
         }),
         # Created before the cluster so EKS does not create it without retention or encryption.
         CLUSTER_LOGS.declare({
-            "name": f"/aws/eks/{env.cluster_name}/cluster",
+            "name": control_plane_log_group(env.cluster_name),
             "retention_in_days": ref("var.log_retention_days"),
             "kms_key_id": KMS_KEY.ref("arn"),
         }),
