@@ -88,6 +88,9 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "monitoring": {"availability": draw(st.sampled_from([99.0, 99.5, 99.9, 99.95, 99.99])),
                        "latency_p95": draw(st.sampled_from(["250ms", "500ms", "1s", "2s"])),
                        "error_rate": draw(st.sampled_from(["1%", "5%", "10%"]))},
+        # Whole days and hours up to CloudWatch's longest retention: on and between the values it accepts.
+        "logs": {"keep": draw(st.one_of(st.integers(1, 3653).map("{}d".format),
+                                        st.integers(24, 240).map("{}h".format)))},
     }
 
 

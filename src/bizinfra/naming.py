@@ -40,6 +40,15 @@ LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"
 EXTERNAL_SECRETS = "external-secrets"
 VELERO = "velero"
 CLUSTER_AUTOSCALER = "cluster-autoscaler"
+# The cluster's default StorageClass, which the EBS CSI driver add-on creates: gp3 volumes encrypted with the
+# environment's KMS key. A PersistentVolumeClaim that names no class (Prometheus's, Alertmanager's) gets one of these.
+VOLUME_STORAGE_CLASS = "gp3-encrypted"
+# CloudWatch Logs accepts only these retention values, in days (PutRetentionPolicy API reference).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653]
+# The log groups the CloudWatch Observability add-on's Fluent Bit writes to, by what they hold: the containers'
+# output, the kubelet and container runtime's journal, the nodes' system logs (its fluent-bit config).
+CONTAINER_LOG_KINDS = ("application", "dataplane", "host")
 # How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
 ROLLOUT_TIMEOUT_SECONDS = 600
 
@@ -97,3 +106,19 @@ def slot_deployments(name: str, rollout: str) -> dict[str, str]:
 def github_subject(repository: str | None, env_name: str) -> str | None:
     """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
     return f"repo:{repository}:environment:{env_name}" if repository else None
+
+
+def log_retention(days: float) -> int:
+    """The shortest retention CloudWatch Logs accepts that keeps logs at least `days` (the spec allows at most the
+    longest, 3653)."""
+    return next(accepted for accepted in LOG_RETENTION_DAYS if accepted >= days)
+
+
+def control_plane_log_group(cluster: str) -> str:
+    """`/aws/eks/<cluster>/cluster`: where EKS writes the control plane's logs (the name it requires)."""
+    return f"/aws/eks/{cluster}/cluster"
+
+
+def container_log_group(cluster: str, kind: str) -> str:
+    """`/aws/containerinsights/<cluster>/<kind>`: where Fluent Bit sends one kind of a cluster's logs."""
+    return f"/aws/containerinsights/{cluster}/{kind}"

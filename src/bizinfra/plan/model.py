@@ -198,6 +198,28 @@ class AlertingPlan:
 
 
 @dataclass(frozen=True)
+class LogQuery:
+    """A saved CloudWatch Logs Insights query: one service's recent output in one environment."""
+
+    service: str
+    name: str  # `<platform>/<env>/<service>`: the console shows each environment as a folder
+    query: str
+
+
+@dataclass(frozen=True)
+class LogsPlan:
+    """Where the cluster's container logs go and how long they stay (the spec's `logs`)."""
+
+    retention_days: int  # a value CloudWatch Logs accepts, at least the spec's `logs.keep`
+    groups: Mapping[str, str]  # application, dataplane, host -> the log group Fluent Bit writes to
+    queries: tuple[LogQuery, ...]  # one per service, in name order
+
+    @property
+    def application(self) -> str:  # the group holding every container's output
+        return self.groups["application"]
+
+
+@dataclass(frozen=True)
 class BackupPlan:
     """When backups run, how long they are kept and where they go: Velero, RDS and the database dump script."""
 
@@ -234,7 +256,8 @@ class DeployPlan:
 @dataclass(frozen=True)
 class EnvironmentPlan:
     """One environment of the platform, resolved: its identity and every fact its targets share, flat, with the
-    facts read together grouped (`slo`, `monitoring_stack`, `alerting`, `backups`, `edge`, `deploy`)."""
+    facts read together grouped (`slo`, `monitoring_stack`, `alerting`, `backups`, `logs`, `edge`,
+    `deploy`)."""
 
     platform: str
     name: str
@@ -262,6 +285,7 @@ class EnvironmentPlan:
     monitoring_stack: MonitoringStackPlan
     alerting: AlertingPlan
     backups: BackupPlan
+    logs: LogsPlan
     edge: EdgePlan
     deploy: DeployPlan
     identities: tuple[WorkloadIdentity, ...]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from bizinfra.naming import (
     BOOTSTRAP_COMPONENT,
     CLUSTER_AUTOSCALER,
+    CONTAINER_LOG_KINDS,
     DOCKERFILE,
     EXTERNAL_SECRETS,
     LOAD_BALANCER_CONTROLLER,
@@ -20,7 +21,9 @@ from bizinfra.naming import (
     aws_name,
     aws_partition,
     bootstrap_name,
+    container_log_group,
     github_subject,
+    log_retention,
     secret_key,
     slot_deployments,
 )
@@ -32,6 +35,8 @@ from bizinfra.plan.model import (
     DeployPlan,
     EdgePlan,
     EnvironmentPlan,
+    LogQuery,
+    LogsPlan,
     MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
@@ -100,6 +105,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = platform.registry or f"ghcr.io/{platform.name}"
     callers = _callers(platform)
+    cluster_name = f"{platform.name}-{env_name}"
     services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
                      for name in sorted(platform.services))
     return EnvironmentPlan(
@@ -115,7 +121,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         domain=platform.domain,
         registry=registry,
         namespace=platform.name,
-        cluster_name=f"{platform.name}-{env_name}",
+        cluster_name=cluster_name,
         private_zone=private_zone,
         nodes=environment.nodes,
         sizes=environment.sizes,
@@ -131,6 +137,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         backups=BackupPlan(schedule=platform.backups.schedule,
                            keep_days=max(1, int(seconds(platform.backups.keep) // 86400)),
                            bucket=f"{bucket_stem}-backups"),
+        logs=_logs(platform, env_name, cluster_name, services),
         edge=EdgePlan(rate_limit=platform.edge.rate_limit,
                       creates_zone=platform.edge.zone == "create" and env_name == _owner_stack(platform),
                       load_balancer_security_group=aws_name(platform.name, env_name, "load-balancer", limit=255),
@@ -147,6 +154,24 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                                   for store in datastores if store.engine == "postgres"),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
     )
+
+
+def _logs(platform: Platform, env_name: str, cluster: str, services: tuple[ServicePlan, ...]) -> LogsPlan:
+    """Container logs in the environment's cluster, and a saved query per service: its containers' output, newest
+    first. Fluent Bit's kubernetes filter (labels off) names each record's namespace and container, and a
+    service's container carries its name in every slot."""
+    queries = tuple(LogQuery(
+        service=service.name,
+        name=f"{platform.name}/{env_name}/{service.name}",
+        query=(f"fields @timestamp, kubernetes.pod_name, log\n"
+               f"| filter kubernetes.namespace_name = \"{platform.name}\""
+               f" and kubernetes.container_name = \"{service.container}\"\n"
+               f"| sort @timestamp desc\n"
+               f"| limit 200"),
+    ) for service in services)
+    return LogsPlan(retention_days=log_retention(float(seconds(platform.logs.keep)) / 86400),
+                    groups={kind: container_log_group(cluster, kind) for kind in CONTAINER_LOG_KINDS},
+                    queries=queries)
 
 
 def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: str,

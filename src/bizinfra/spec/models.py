@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import service_url_variable
+from bizinfra.naming import LOG_RETENTION_DAYS, service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -498,6 +498,25 @@ class Backups(Frozen):
     keep: Duration = Field("30d", description="How long backups are kept (seed: 30 days).")
 
 
+def _log_retention(keep: str) -> str:
+    days = quantities.seconds(keep) / 86400
+    if not 1 <= days <= LOG_RETENTION_DAYS[-1]:
+        raise PydanticCustomError("logs", "must be between 1d and {most}d, what CloudWatch Logs keeps (got {keep})",
+                                  {"most": LOG_RETENTION_DAYS[-1], "keep": keep})
+    return keep
+
+
+class Logs(Frozen):
+    """Where the containers' output goes: CloudWatch Logs, through Fluent Bit, and for how long."""
+
+    keep: Annotated[Duration, AfterValidator(_log_retention)] = Field(
+        "30d", description="How long CloudWatch Logs keeps the containers' logs (application, node and host "
+        "groups), rounded up to the next retention CloudWatch accepts (1, 3, 5, 7, 14, 30, 60, 90 ... 3653 days). "
+        "Default 30d: it covers the 30-day error budget window and the default backup retention, while logs "
+        "that often hold personal data do not outlive their use. The control plane's audit trail keeps the "
+        "stack's `log_retention_days` variable instead (365 days).")
+
+
 class Delivery(Frozen):
     """How the services are built, tested and migrated in CI: the commands of the application's own repository."""
 
@@ -567,6 +586,7 @@ class Platform(Frozen):
         "`production: true` or `false`.")
     monitoring: Monitoring = Field(default_factory=Monitoring)
     backups: Backups = Field(default_factory=Backups)
+    logs: Logs = Field(default_factory=Logs, description="Container logs in CloudWatch Logs: how long they are kept.")
     delivery: Delivery = Field(default_factory=Delivery, description="CI/CD commands and how actions are pinned.")
     edge: Edge = Field(default_factory=Edge, description="DNS zone, CDN and firewall in front of the public hosts.")
     patches: tuple[Patch, ...] = Field((), description="Edits to generated documents, applied last: the escape hatch.")

@@ -364,6 +364,9 @@ CHECKOV_SKIPS = {
     "CKV_AWS_157": "Multi-AZ RDS is what `highly_available` turns on; staging is single-AZ by choice (cost).",
     "CKV_AWS_293": "Deletion protection is on in production; staging stays disposable.",
     "CKV2_AWS_50": "Redis failover needs two nodes: on when `highly_available`, off in a one-node staging.",
+    "CKV_AWS_338": "Container logs expire after the spec's `logs.keep` (default 30 days: the error budget window); "
+                   "a year of every container's output is cost and personal data kept past use. The control "
+                   "plane's audit log keeps `log_retention_days` (365).",
     # The edge (docs/edge.md):
     "CKV_AWS_374": "No geo restriction: a business app serves wherever its customers are, and the spec names "
                    "no countries.",

@@ -1,10 +1,11 @@
-"""Operations target: the runbook scripts, a runbook page per alert and the architecture diagram."""
+"""Operations target: the runbook scripts, a runbook page per alert, the logs page and the architecture diagram."""
 
 from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, text_file
 from bizinfra.plan import PlatformPlan
 from bizinfra.targets.ops.architecture import architecture_markdown
+from bizinfra.targets.ops.logs import LOGS_PAGE, logs_page
 from bizinfra.targets.ops.runbooks import DEBUG_DB, ROLLBACK, runbook_pages
 from bizinfra.targets.ops.scripts import backup_script, debug_script, rollback_script
 
@@ -14,6 +15,7 @@ def compile_ops(plan: PlatformPlan) -> list[Artifact]:
     clusters = plan.on("kubernetes")
     if clusters:
         artifacts.append(text_file(ROLLBACK, rollback_script(clusters)))
+        artifacts.append(text_file(LOGS_PAGE, logs_page(plan), comment="<!-- {} -->"))
     if any(env.datastores for env in clusters):
         artifacts.append(text_file(DEBUG_DB, debug_script(clusters)))
     if any(store.databases for env in clusters for store in env.datastores):

@@ -1,20 +1,22 @@
 """Terraform target: each Kubernetes environment's AWS stack as Terraform JSON, one file per concern.
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
-else); the other files are the provider and key, the network, the cluster, the data stores, storage, secrets,
-variables and outputs.
+else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
+stores, storage, secrets, variables and outputs.
 """
 
 from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, json_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
+from bizinfra.targets.terraform.addons import eks_addons
 from bizinfra.targets.terraform.blocks import Block, merge, output
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
 from bizinfra.targets.terraform.edge import edge
 from bizinfra.targets.terraform.handles import database, store_credentials, store_record
+from bizinfra.targets.terraform.logs import logs
 from bizinfra.targets.terraform.network import network, security_groups
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, monthly_budget, outputs, provider, variables, versions
@@ -36,6 +38,8 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "network.tf.json": merge(network(env), security_groups(env)),
         "public.tf.json": edge(env),
         "eks.tf.json": cluster(env),
+        "addons.tf.json": eks_addons(env),
+        "logs.tf.json": logs(env),
         "deploy.tf.json": deploy_role(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),

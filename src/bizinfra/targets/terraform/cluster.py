@@ -1,11 +1,17 @@
-"""EKS: the cluster, its nodes, its add-ons, and the IAM roles the cluster add-ons assume through EKS Pod Identity."""
+"""EKS: the cluster, its nodes, and the IAM roles the Helm-installed add-ons and the database bootstrap Jobs assume
+through EKS Pod Identity. The EKS add-ons are addons.py's."""
 
 from __future__ import annotations
 
-import json
 import re
 
-from bizinfra.naming import CLUSTER_AUTOSCALER, EXTERNAL_SECRETS, LOAD_BALANCER_CONTROLLER, VELERO
+from bizinfra.naming import (
+    CLUSTER_AUTOSCALER,
+    EXTERNAL_SECRETS,
+    LOAD_BALANCER_CONTROLLER,
+    VELERO,
+    control_plane_log_group,
+)
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
 from bizinfra.targets.terraform.blocks import (
     Block,
@@ -32,6 +38,7 @@ from bizinfra.targets.terraform.handles import (
     NODES_GROUP,
     PRIVATE_SUBNETS,
     Resource,
+    addon,
     identity_role,
 )
 from bizinfra.targets.terraform.policies import (
@@ -42,12 +49,10 @@ from bizinfra.targets.terraform.policies import (
     velero,
 )
 
+# Every control plane log: the API server's requests, the audit trail and the authenticator's decisions (who
+# became whom) are what an incident needs; the controller manager and scheduler explain stuck rollouts.
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-# Managed add-ons EKS keeps patched; the Pod Identity agent is what lets the identities below work.
-ADDONS = ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-# The vpc-cni add-on's configuration schema (aws eks describe-addon-configuration) takes the flag as a string.
-VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 CLUSTER_ROLE = Resource("aws_iam_role", "cluster")
 CLUSTER_POLICY = "AmazonEKSClusterPolicy"
 CLUSTER_LOGS = Resource("aws_cloudwatch_log_group", "cluster")
@@ -59,12 +64,8 @@ NODE_GROUP = Resource("aws_eks_node_group", "main")
 POD_IDENTITY_TRUST = iam_document("pod_identity_trust")
 
 
-def addon(name_: str) -> Resource:
-    return Resource("aws_eks_addon", name_.replace("-", "_"))
-
-
 def cluster(env: EnvironmentPlan) -> Block:
-    return merge(control_plane(env), access(env), nodes(env), addons(), oidc_provider(), identities(env))
+    return merge(control_plane(env), access(env), nodes(env), oidc_provider(), identities(env))
 
 
 def control_plane(env: EnvironmentPlan) -> Block:
@@ -82,7 +83,7 @@ def control_plane(env: EnvironmentPlan) -> Block:
         }),
         # Created before the cluster so EKS does not create it without retention or encryption.
         CLUSTER_LOGS.declare({
-            "name": f"/aws/eks/{env.cluster_name}/cluster",
+            "name": control_plane_log_group(env.cluster_name),
             "retention_in_days": ref("var.log_retention_days"),
             "kms_key_id": KMS_KEY.ref("arn"),
         }),
@@ -174,19 +175,6 @@ def nodes(env: EnvironmentPlan) -> Block:
             "depends_on": [policy_attachment(NODES_ROLE, policy).address for policy in NODE_POLICIES],
         }),
     )
-
-
-def addons() -> Block:
-    parts = []
-    for addon_name in ADDONS:
-        body: Block = {"cluster_name": CLUSTER.ref("name"), "addon_name": addon_name,
-                       "resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE"}
-        if addon_name == "coredns":  # its pods need nodes to run on
-            body["depends_on"] = [NODE_GROUP.address]
-        if addon_name == "vpc-cni":  # its network policy agent is what enforces the NetworkPolicies; off by default
-            body["configuration_values"] = json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True)
-        parts.append(addon(addon_name).declare(body))
-    return merge(*parts)
 
 
 def oidc_provider() -> Block:

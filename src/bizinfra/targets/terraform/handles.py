@@ -86,3 +86,13 @@ def store_credentials(store: str) -> Resource:
 def identity_role(identity: str) -> Resource:
     """The IAM role of a cluster add-on or bootstrap Job (EKS Pod Identity), labelled in snake case."""
     return Resource("aws_iam_role", identity.replace("-", "_"))
+
+
+def addon(name: str) -> Resource:
+    """An EKS add-on, labelled by its name in snake case."""
+    return Resource("aws_eks_addon", name.replace("-", "_"))
+
+
+def container_logs(kind: str) -> Resource:
+    """The log group of one kind of the cluster's container logs (application, dataplane, host)."""
+    return Resource("aws_cloudwatch_log_group", f"containers_{kind}")

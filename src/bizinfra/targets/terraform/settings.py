@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from bizinfra.cost import NoPriceTable, estimate, load_prices
+from bizinfra.naming import LOG_RETENTION_DAYS
 from bizinfra.plan import MANAGED_BY, EnvironmentPlan
 from bizinfra.targets.terraform.blocks import Block, iam_document, merge, output, ref, resource, stack_arn, variable
 from bizinfra.targets.terraform.handles import (
@@ -32,9 +33,6 @@ AWS_PROVIDER_VERSION = ">= 5.100, < 7.0"
 # Amazon EKS release calendar: 1.34 is in standard support through late 2026 (docs.aws.amazon.com/eks,
 # "Understand the Kubernetes version lifecycle on EKS"); older versions cost extra in extended support.
 KUBERNETES_VERSION = "1.34"
-# CloudWatch Logs accepts only these retention values (PutRetentionPolicy API reference).
-LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                      3288, 3653]
 
 
 def versions(env: EnvironmentPlan) -> Block:
@@ -81,7 +79,8 @@ def monthly_budget(env: EnvironmentPlan, documents: Iterable[Block]) -> int:
 
 def variables(env: EnvironmentPlan, budget_usd: int) -> Block:
     return merge(
-        variable("kubernetes_version", "string", "The EKS Kubernetes version (major.minor).", KUBERNETES_VERSION),
+        variable("kubernetes_version", "string", "The EKS Kubernetes version (major.minor). The EKS add-on versions "
+                 "(addons.tf.json) are pinned for this default: move both together.", KUBERNETES_VERSION),
         variable("cluster_endpoint_public_access", "bool",
                  "Whether the Kubernetes API answers outside the VPC (CI runners and engineers); "
                  "it always answers inside it.", True),
