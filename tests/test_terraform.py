@@ -78,7 +78,8 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         files = read_folder(bundled_tree / env)
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
                 "addons.tf.json", "logs.tf.json", "datastores.tf.json",
-                "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json"} == set(files)
+                "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json",
+                "alarms.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]

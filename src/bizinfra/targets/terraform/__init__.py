@@ -2,14 +2,15 @@
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
-stores, storage, secrets, variables and outputs.
+stores, storage, secrets, the CloudWatch alarms and their SNS topics, variables and outputs.
 """
 
 from __future__ import annotations
 
-from bizinfra.artifacts import Artifact, json_file
+from bizinfra.artifacts import Artifact, json_file, text_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.addons import eks_addons
+from bizinfra.targets.terraform.alarms import alarms, alarms_markdown
 from bizinfra.targets.terraform.blocks import Block, merge, output
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
@@ -26,8 +27,14 @@ __all__ = ["compile_terraform", "environment_files"]
 
 
 def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
-    return [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
-            for env in plan.on("kubernetes") for file, document in environment_files(env).items()]
+    artifacts = []
+    for env in plan.on("kubernetes"):
+        files = environment_files(env)
+        artifacts += [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
+                      for file, document in files.items()]
+        artifacts.append(text_file(f"terraform/{env.name}/alarms.md", alarms_markdown(env, files["alarms.tf.json"]),
+                                   comment="<!-- {} -->", environment=env.name))
+    return artifacts
 
 
 def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
@@ -44,6 +51,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
         "secrets.tf.json": secrets(env),
+        "alarms.tf.json": alarms(env),
         "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),
     }
     files["variables.tf.json"] = variables(env, monthly_budget(env, files.values()))

@@ -13,6 +13,7 @@ from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan, load_balanc
 from bizinfra.targets.terraform.blocks import Block, merge, name, output, resource, tags
 from bizinfra.targets.terraform.handles import (
     KMS_KEY,
+    LOAD_BALANCER,
     LOAD_BALANCER_GROUP,
     LOG_BUCKET,
     PUBLIC_SUBNETS,
@@ -21,6 +22,7 @@ from bizinfra.targets.terraform.handles import (
     Data,
     Resource,
     bucket_policy,
+    target_group,
 )
 from bizinfra.targets.terraform.public import (
     CLOUDFRONT_CERTIFICATE,
@@ -52,7 +54,6 @@ MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadI
 RATE_WINDOW_SECONDS = 300
 # CloudFront's addresses towards origins, as an AWS-managed prefix list: only CloudFront may reach the load balancer.
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
-LOAD_BALANCER = Resource("aws_lb", "public")
 LISTENER = Resource("aws_lb_listener", "https")
 CLOUDFRONT_ADDRESSES = Data("aws_ec2_managed_prefix_list", "cloudfront")
 FIREWALL = Resource("aws_wafv2_web_acl", "edge")
@@ -128,7 +129,7 @@ def load_balancer(env: EnvironmentPlan) -> Block:
         }),
     ]
     for priority, service in enumerate(public, start=1):
-        targets = Resource("aws_lb_target_group", service.name.replace("-", "_"))
+        targets = target_group(service.name)
         parts += [
             targets.declare({
                 "name": target_group_name(env, service),

@@ -54,6 +54,8 @@ IRSA_PROVIDER = Resource("aws_iam_openid_connect_provider", "eks")
 BACKUP_BUCKET = Resource("aws_s3_bucket", "backups")
 LOG_BUCKET = Resource("aws_s3_bucket", "logs")
 REGIONAL_CERTIFICATE = Resource("aws_acm_certificate_validation", "public")
+LOAD_BALANCER = Resource("aws_lb", "public")
+NAT_GATEWAYS = Resource("aws_nat_gateway", "main")
 
 
 def bucket_policy(bucket: Resource) -> Resource:
@@ -72,6 +74,16 @@ def database(store: str) -> Resource:
 
 def cache(store: str) -> Resource:
     return Resource("aws_elasticache_replication_group", store)
+
+
+def target_group(service: str) -> Resource:
+    """The load balancer target group of a public service."""
+    return Resource("aws_lb_target_group", service.replace("-", "_"))
+
+
+def cache_nodes(highly_available: bool) -> int:
+    """The cache clusters (nodes) of an ElastiCache replication group: a primary, and a replica to fail over to."""
+    return 2 if highly_available else 1
 
 
 def store_record(store: str) -> Resource:

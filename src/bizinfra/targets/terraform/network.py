@@ -8,6 +8,7 @@ from bizinfra.targets.terraform.blocks import Block, merge, name, ref, resource,
 from bizinfra.targets.terraform.handles import (
     LOAD_BALANCER_GROUP,
     LOG_BUCKET,
+    NAT_GATEWAYS,
     NODES_GROUP,
     PRIVATE_SUBNETS,
     PUBLIC_SUBNETS,
@@ -23,7 +24,6 @@ ZONES = Data("aws_availability_zones", "available")
 ZONE = ZONES.ref("names[count.index]")
 INTERNET_GATEWAY = Resource("aws_internet_gateway", "main")
 NAT_ADDRESSES = Resource("aws_eip", "nat")
-NAT_GATEWAYS = Resource("aws_nat_gateway", "main")
 PUBLIC_ROUTES = Resource("aws_route_table", "public")
 PRIVATE_ROUTES = Resource("aws_route_table", "private")
 
