@@ -17,6 +17,9 @@ LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
 # `bizinfra generate`'s default output folder, taken to sit at the application repository's root: CI and compose
 # read the generated Dockerfile, and the infrastructure workflow the generated workflows, from there.
 OUTPUT_FOLDER = "generated"
+# In the application's repository: the pip requirement CI installs bizinfra by, unless the spec names one
+# (delivery.bizinfra). `bizinfra init` writes it; `bizinfra doctor` checks it.
+BIZINFRA_REQUIREMENTS = "requirements-bizinfra.txt"
 DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerfile every service builds from
 RUNBOOKS = "docs/runbooks"  # below the platform's folder: one generated page per alert, which its runbook_url names
 
@@ -97,3 +100,11 @@ def slot_deployments(name: str, rollout: str) -> dict[str, str]:
 def github_subject(repository: str | None, env_name: str) -> str | None:
     """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
     return f"repo:{repository}:environment:{env_name}" if repository else None
+
+
+def github_plan_subjects(repository: str | None) -> tuple[str, ...]:
+    """The `sub` claims (IAM StringLike patterns) of the infrastructure workflow's read-only jobs, which declare no
+    environment: pull-request plans, the plans of pushes, and the scheduled drift check (it runs on the default
+    branch). Any branch of the repository may read: whoever can push a branch can open a pull request anyway, and
+    a fork's pull request gets no OIDC token."""
+    return (f"repo:{repository}:pull_request", f"repo:{repository}:ref:refs/heads/*") if repository else ()
