@@ -215,8 +215,9 @@ def requirement_problem(text: str) -> str | None:
                 "validate`, whose judges it brings")
     rest = match["rest"].strip()
     if not (_EXACT_VERSION.fullmatch(rest) or _PINNED_URL.fullmatch(rest)):
-        return (f"'{rest or text}' does not pin one build: use ==<version>, or @ git+https://...@<commit> (or an "
-                f"https archive); another version may generate other files and fail `bizinfra check`")
+        return (f"{repr(rest) if rest else 'no version'} does not pin one build: use ==<version>, or @ "
+                "git+https://...@<commit> (or an https archive); another version may generate other files and fail "
+                "`bizinfra check`")
     return None
 
 
