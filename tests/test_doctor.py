@@ -27,6 +27,7 @@ PLANTED = [
     "apps/auth/src/main.ts: listens on 4000, and the spec gives auth port 3001",
     "apps/billing/: missing; the generated Dockerfile builds service billing from it",
     "apps/orders/: no build target; the generated Dockerfile runs `npx nx build orders`",
+    "requirements-bizinfra.txt: missing; the infrastructure workflow installs bizinfra with `pip install -r",
 ]
 
 
@@ -79,3 +80,26 @@ def test_a_bad_spec_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_a_missing_repository_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--repo", "nowhere"]) == 2
     assert capsys.readouterr().err == "bizinfra doctor: nowhere: no such folder\n"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("bizinfra[validate]==0.3.0\n", None),
+    ("# pinned\n--index-url https://pypi.org/simple\nbizinfra[validate] @ git+https://github.com/a/bizinfra@0a1b2c  # x\n",
+     None),
+    ("bizinfra[validate]==0.3.0 --hash=sha256:00\n", None),
+    ("# check: name where it is published\n", "requirements-bizinfra.txt: names no bizinfra requirement; write"),
+    ("bizinfra==0.3.0\n", "requirements-bizinfra.txt: bizinfra==0.3.0: add the validate extra"),
+    ("bizinfra[validate]\n", "requirements-bizinfra.txt: bizinfra[validate]: no version does not pin one build"),
+])
+def test_the_requirements_file_ci_installs_bizinfra_from(tmp_path: Path, text: str, problem: str | None) -> None:
+    (tmp_path / "requirements-bizinfra.txt").write_text(text)
+    _, problems = diagnose(tmp_path, load_platform(BROKEN / "specs" / "broken.yaml"))
+    found = [line for line in problems if line.startswith("requirements-bizinfra.txt")]
+    assert found == [] if problem is None else len(found) == 1 and found[0].startswith(problem), found
+
+
+def test_a_requirement_in_the_spec_needs_no_file(tmp_path: Path) -> None:
+    platform = load_platform(BROKEN / "specs" / "broken.yaml")
+    delivery = platform.delivery.model_copy(update={"bizinfra": "bizinfra[validate]==0.3.0"})
+    _, problems = diagnose(tmp_path, platform.model_copy(update={"delivery": delivery}))
+    assert not any(line.startswith("requirements-bizinfra.txt") for line in problems)

@@ -171,7 +171,8 @@ def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: P
     plan = resolve(platform, "specs/random.yaml")
     for env in plan.on("kubernetes"):
         lock = {"group": f"deploy-{env.qualified_name}", "cancel-in-progress": False}
-        guarded = [job for _, _, job in jobs(plan) if environment_name(job) == env.name]
+        guarded = [job for name, _, job in jobs(plan) if environment_name(job) == env.name
+                   and name != "infrastructure.yml"]
         assert len(guarded) == (2 if env.deploy.branch else 1) if migrated(plan) else (1 if env.deploy.branch else 0)
         for job in guarded:
             assert job["concurrency"] == lock
@@ -185,10 +186,15 @@ def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: P
 
 @given(platforms())
 def test_only_environment_jobs_assume_a_deploy_role(platform: Platform) -> None:
-    """The role's trust names the GitHub environment (plan.deploy.subject): a job without one could not assume it."""
+    """A deploy or infrastructure role's trust names the GitHub environment (plan.deploy.subject): a job without one
+    could not assume it. The read-only plan role is assumed by jobs that declare none (plan.deploy.plan_subjects)."""
     plan = resolve(platform, "specs/random.yaml")
     account = "${{ vars.AWS_ACCOUNT_ID }}"
-    roles = {f"arn:aws:iam::{account}:role/{env.deploy.role}": env.name for env in plan.environments}
+    roles: dict[str, str | None] = {}
+    for env in plan.environments:
+        roles |= {f"arn:aws:iam::{account}:role/{env.deploy.role}": env.name,
+                  f"arn:aws:iam::{account}:role/{env.deploy.infra_role}": env.name,
+                  f"arn:aws:iam::{account}:role/{env.deploy.plan_role}": None}
     for _, job_id, job in jobs(plan):
         for step in job["steps"]:
             if "role-to-assume" in step.get("with", {}):
@@ -250,7 +256,7 @@ def test_tag_pins_pass_actionlint_and_use_major_tags(tmp_path: Path) -> None:
     refs = {step["uses"] for _, _, job in jobs(tagged) for step in job["steps"] if "uses" in step}
     assert "actions/checkout@v7" in refs
     assert "docker/build-push-action@v7" in refs
-    assert "aquasecurity/trivy-action@57a97c7e7821a5776cebc9bb87c984fa69cba8f1" in refs  # moved tags: always a commit
+    assert "aquasecurity/trivy-action@ed142fd0673e97e23eac54620cfb913e5ce36c25" in refs  # moved tags: always a commit
     assert actionlint(write(tmp_path / "workflows", tagged), tmp_path) == ""
 
 

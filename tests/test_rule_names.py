@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support import bundled_tree
@@ -58,3 +59,15 @@ def test_a_job_without_its_service_account_is_named() -> None:
                       lambda job: job["spec"]["template"]["spec"].update(serviceAccountName="nobody"))
     assert problems(files, RULE) == [f"{path}: Job/postgres-bootstrap: runs as ServiceAccount nobody, which is not "
                                      "generated"]
+
+
+def test_the_infrastructure_roles_are_checked_against_the_bootstrap_stack_once_there_is_one() -> None:
+    """The bootstrap stack (branch state) makes the infrastructure roles: with one in the tree, the apply job's role
+    must be declared there (or in the environment's stack)."""
+    path = "business-app/github/workflows/infrastructure.yml"
+    bootstrap = "business-app/terraform/bootstrap/iam.tf.json"
+    role = {"resource": {"aws_iam_role": {"staging": {"name": "business-app-staging-infrastructure"}}}}
+    files = {**bundled_tree(), bootstrap: json.dumps(role).encode()}
+    assert problems(files, RULE) == [
+        f"{path}: job apply-production: assumes role business-app-production-infrastructure, which is not an "
+        "aws_iam_role of terraform/production (Terraform creates it once the spec sets delivery.repository)"]

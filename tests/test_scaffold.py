@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import bizinfra
 from bizinfra.cli import main
 from bizinfra.doctor import diagnose
-from bizinfra.scaffold import SCHEMA_MODELINE, InitError, detect, read_repository
+from bizinfra.scaffold import (
+    SCHEMA_MODELINE,
+    InitError,
+    bizinfra_requirement,
+    detect,
+    read_repository,
+    requirements_text,
+)
+from bizinfra.spec.models import requirement_problem
 
 REPOS = Path(__file__).parent / "fixtures" / "repos"
 FIXTURES = ("nx-nest", "npm-workspaces", "single-app")
@@ -138,14 +147,42 @@ def test_a_folder_name_the_spec_cannot_take_is_renamed_and_said() -> None:
 def test_init_writes_the_spec_generate_takes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(REPOS / "nx-nest", repo)
+    (repo / "requirements-bizinfra.txt").unlink()
     assert main(["init", "--repo", str(repo), "--name", "acme", "--domain", "acme.io"]) == 0
     output = capsys.readouterr().out
     spec = repo / "specs" / "acme.yaml"
     assert "wrote " in output and "check:" in output and "orders: port 3002 assigned" in output
     assert spec.read_text().startswith(SCHEMA_MODELINE + "\n")
     assert main(["generate", "--spec", str(spec), "--out", str(tmp_path / "generated")]) == 0
+    capsys.readouterr()
+    # This bizinfra runs from a checkout: init says so, and doctor names the requirement to write, nothing else.
+    assert "wrote requirements-bizinfra.txt without a requirement. check:" in output
+    assert main(["doctor", "--repo", str(repo)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "requirements-bizinfra.txt: names no bizinfra requirement; write a requirement such as "
+        "'bizinfra[validate]==0.3.0' there, or set delivery.bizinfra in the spec"]
+    (repo / "requirements-bizinfra.txt").write_text("bizinfra[validate] @ git+https://github.com/a/bizinfra@0a1b2c\n")
     assert main(["doctor", "--repo", str(repo)]) == 0
     assert capsys.readouterr().out.endswith("checks passed\n")
+    assert main(["init", "--repo", str(repo), "--out", str(tmp_path / "other.yaml")]) == 0
+    assert "kept requirements-bizinfra.txt" in capsys.readouterr().out  # never overwritten
+
+
+@pytest.mark.parametrize(("record", "requirement"), [
+    (None, "bizinfra[validate]==1.2.3"),  # from an index
+    ({"url": "https://github.com/acme/bizinfra", "vcs_info": {"vcs": "git", "commit_id": "0a1b2c"}},
+     "bizinfra[validate] @ git+https://github.com/acme/bizinfra@0a1b2c"),
+    ({"url": "https://example.com/bizinfra-1.2.3.tar.gz", "archive_info": {}},
+     "bizinfra[validate] @ https://example.com/bizinfra-1.2.3.tar.gz"),
+    ({"url": "file:///home/me/bizinfra", "dir_info": {"editable": True}}, None),
+    ({"url": "ssh://git@github.com/acme/bizinfra", "vcs_info": {"vcs": "git", "commit_id": "0a1b2c"}}, None),
+])
+def test_init_pins_the_bizinfra_it_runs_where_ci_can_install_it(record: dict[str, Any] | None,
+                                                                requirement: str | None) -> None:
+    assert bizinfra_requirement(record, "1.2.3") == requirement
+    if requirement:
+        assert requirement_problem(requirement) is None
+        assert requirements_text(requirement).splitlines()[-1] == requirement
 
 
 def test_init_never_overwrites_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

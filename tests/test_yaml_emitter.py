@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bizinfra.pipeline import build_files
 from bizinfra.spec.loader import load_specs
-from bizinfra.yaml_emitter import to_yaml
+from bizinfra.yaml_emitter import Commented, to_yaml
 from tests.support import SPECS
 
 TRICKY = ["yes", "no", "on", "off", "y", "n", "true", "False", "null", "~", "", "0123", "0o17", "0x1F", "1e3",
@@ -30,6 +32,26 @@ _documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | 
 @given(_documents)
 def test_any_json_shaped_document_reads_back_the_same(document: Any) -> None:
     assert yaml.safe_load(to_yaml(document)) == document
+
+
+@given(st.sampled_from(TRICKY) | st.text(max_size=12), st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e)))
+def test_a_commented_string_reads_back_as_the_string_with_its_comment_on_its_line(text: str, comment: str) -> None:
+    document = {"steps": [{"uses": Commented(text, comment)}], "after": Commented(text, comment)}
+    written = to_yaml(document)
+    assert yaml.safe_load(written) == {"steps": [{"uses": text}], "after": text}
+    assert written.splitlines()[-1].endswith(f" # {comment}")
+    assert copy.deepcopy(document) == document and copy.deepcopy(document)["after"].comment == comment
+
+
+def test_an_action_pin_carries_its_release_as_the_comment_dependabot_reads() -> None:
+    assert to_yaml({"uses": Commented("actions/checkout@" + "a" * 40, "v7.0.1")}) == (
+        "uses: actions/checkout@" + "a" * 40 + " # v7.0.1\n")
+
+
+@pytest.mark.parametrize("comment", ["two\nlines", "tab\there", "\x85"])
+def test_a_comment_that_would_end_its_line_is_refused(comment: str) -> None:
+    with pytest.raises(ValueError, match="one line"):
+        Commented("x", comment)
 
 
 class _Str(str):

@@ -286,7 +286,34 @@ def _init(args: argparse.Namespace) -> int:
     except OSError as error:
         raise _BadInput(f"bizinfra init: cannot write {out}: {error.strerror or error}") from None
     print(report(guess, _shown(out)))
+    print(_write_requirements(args.repo))
     return OK
+
+
+def _write_requirements(repo: Path) -> str:
+    """requirements-bizinfra.txt, unless the repository has one: where CI installs this bizinfra from."""
+    from importlib import metadata
+
+    from bizinfra.naming import BIZINFRA_REQUIREMENTS
+    from bizinfra.scaffold import bizinfra_requirement, requirements_text
+
+    path = repo / BIZINFRA_REQUIREMENTS
+    try:
+        record = metadata.distribution("bizinfra").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:  # run from a source folder: as local as an editable install
+        record = json.dumps({"dir_info": {}})
+    requirement = bizinfra_requirement(json.loads(record) if record else None, __version__)
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(requirements_text(requirement))
+    except FileExistsError:
+        return f"kept {BIZINFRA_REQUIREMENTS}: bizinfra doctor checks it"
+    except OSError as error:
+        raise _BadInput(f"bizinfra init: cannot write {path}: {error.strerror or error}") from None
+    if requirement is None:
+        return (f"wrote {BIZINFRA_REQUIREMENTS} without a requirement. check: this bizinfra was installed from "
+                "where CI cannot reach (a local folder, git over ssh): name where it is published there")
+    return f"wrote {BIZINFRA_REQUIREMENTS}: CI installs {requirement}"
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
-from bizinfra.spec.models import Platform
+from bizinfra.naming import BIZINFRA_REQUIREMENTS
+from bizinfra.spec.models import REQUIREMENT_EXAMPLES, Platform, requirement_problem
 
 # The generated Dockerfile (targets/compose/dockerfile.py) installs with `npm ci` from these files.
 DOCKERFILE_ROOT_FILES = ("package.json", "package-lock.json", "nx.json")
@@ -103,6 +104,8 @@ def checks(platform: Platform) -> list[Check]:
         *[Check(f"delivery.{step}", partial(delivery_command, step=step, command=command))
           for step, command in commands.items()],
     ]
+    if delivery.bizinfra is None:  # else the spec names the requirement, and the loader checked it
+        found.append(Check(BIZINFRA_REQUIREMENTS, bizinfra_requirements))
     if migrating and "prisma" in delivery.migrate:
         found += [Check("prisma installed", prisma_installed),
                   Check("prisma schema", lambda repo: prisma_schema(repo, migrating))]
@@ -323,3 +326,18 @@ def listening_port(repo: Repo, name: str, port: int) -> list[str]:
             return [f"{file}: listens on {match.group(1)}, and the spec gives {name} port {port}: "
                     "listen on process.env.PORT (bizinfra sets it), or change the port in the spec"]
     return []
+
+
+def bizinfra_requirements(repo: Repo) -> list[str]:
+    """The file the infrastructure workflow installs bizinfra from names one build of it, with the validate extra."""
+    text = repo.text(BIZINFRA_REQUIREMENTS)
+    fix = f"write a requirement such as {REQUIREMENT_EXAMPLES[0]!r} there, or set delivery.bizinfra in the spec"
+    if text is None:
+        return [f"{BIZINFRA_REQUIREMENTS}: missing; the infrastructure workflow installs bizinfra with "
+                f"`pip install -r {BIZINFRA_REQUIREMENTS}`: {fix}"]
+    lines = [line.split(" #")[0].split(" --")[0].strip() for line in text.splitlines()]
+    named = [line for line in lines if re.match(r"bizinfra\b", line, re.IGNORECASE)]
+    if not named:
+        return [f"{BIZINFRA_REQUIREMENTS}: names no bizinfra requirement; {fix}"]
+    problem = requirement_problem(named[0])
+    return [f"{BIZINFRA_REQUIREMENTS}: {named[0]}: {problem}"] if problem else []

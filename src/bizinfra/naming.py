@@ -17,6 +17,9 @@ LIVE_SLOT = "blue"  # the slot a fresh install sends traffic to
 # `bizinfra generate`'s default output folder, taken to sit at the application repository's root: CI and compose
 # read the generated Dockerfile, and the infrastructure workflow the generated workflows, from there.
 OUTPUT_FOLDER = "generated"
+# In the application's repository: the pip requirement CI installs bizinfra by, unless the spec names one
+# (delivery.bizinfra). `bizinfra init` writes it; `bizinfra doctor` checks it.
+BIZINFRA_REQUIREMENTS = "requirements-bizinfra.txt"
 DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerfile every service builds from
 RUNBOOKS = "docs/runbooks"  # below the platform's folder: one generated page per alert, which its runbook_url names
 
@@ -122,3 +125,11 @@ def control_plane_log_group(cluster: str) -> str:
 def container_log_group(cluster: str, kind: str) -> str:
     """`/aws/containerinsights/<cluster>/<kind>`: where Fluent Bit sends one kind of a cluster's logs."""
     return f"/aws/containerinsights/{cluster}/{kind}"
+
+
+def github_plan_subjects(repository: str | None) -> tuple[str, ...]:
+    """The `sub` claims (IAM StringLike patterns) of the infrastructure workflow's read-only jobs, which declare no
+    environment: pull-request plans, the plans of pushes, and the scheduled drift check (it runs on the default
+    branch). Any branch of the repository may read: whoever can push a branch can open a pull request anyway, and
+    a fork's pull request gets no OIDC token."""
+    return (f"repo:{repository}:pull_request", f"repo:{repository}:ref:refs/heads/*") if repository else ()

@@ -493,6 +493,34 @@ def _spec_text(guess: Guess, domain: str, apps: list[App], ports: Mapping[str, i
     return "\n".join(lines) + "\n"
 
 
+# -- where CI gets bizinfra ------------------------------------------------------------------------------------
+
+
+def bizinfra_requirement(direct_url: Mapping[str, Any] | None, version: str) -> str | None:
+    """The pip requirement that installs, in CI, the bizinfra running now, read from its installation's PEP 610
+    record (direct_url.json): none means an index, so the version; a git URL, its commit; an https archive, its URL.
+    None when it came from where CI cannot reach: a local folder (an editable checkout), git over ssh."""
+    if direct_url is None:
+        return f"bizinfra[validate]=={version}"
+    url = str(direct_url.get("url", ""))
+    vcs = direct_url.get("vcs_info")
+    if isinstance(vcs, Mapping) and vcs.get("vcs") == "git" and url.startswith("https://"):
+        return f"bizinfra[validate] @ git+{url}@{vcs.get('commit_id')}"
+    if "archive_info" in direct_url and url.startswith("https://"):
+        return f"bizinfra[validate] @ {url}"
+    return None
+
+
+def requirements_text(requirement: str | None) -> str:
+    """`requirements-bizinfra.txt`: what the infrastructure workflow installs with `pip install -r`."""
+    lines = ["# The bizinfra CI installs (`pip install -r`, in the infrastructure workflow): the build that generated",
+             "# generated/, with the validate extra. Bump it with the spec, then `bizinfra generate`."]
+    if requirement:
+        return "\n".join([*lines, requirement]) + "\n"
+    return "\n".join([*lines, "# check: bizinfra was installed from where CI cannot reach (a local folder); name where",
+                       "# it is published, e.g. bizinfra[validate] @ git+https://github.com/<org>/bizinfra@<commit>"]) + "\n"
+
+
 def report(guess: Guess, written_to: str) -> str:
     """What init says: what it wrote, what it read, what to check, what to run next."""
     lines = [f"wrote {written_to}", "found:", *(f"  {line}" for line in guess.found)]

@@ -6,7 +6,8 @@ Strings are plain only where both YAML 1.1 (PyYAML) and YAML 1.2 (docker compose
 them back as the same string; multi-line strings become literal blocks, so scripts read as scripts; anything
 else is double-quoted with JSON's escapes plus YAML's for the characters JSON leaves raw.
 tests/test_yaml_emitter.py proves the round trip: PyYAML's safe loader gives back exactly the
-documents.
+documents. A `Commented` string is written with a trailing comment (`uses: owner/repo@<commit> # v1.2.3`, what
+Dependabot and Renovate read); it reads back as the plain string.
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ _YAML12_NOT_STRING = re.compile(
     r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 _NOT_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")  # raw in JSON, not plain text in YAML
 _LITERAL_LINE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\t\r]*")
+
+
+class Commented(str):
+    """A string the emitter writes followed by `# comment` on its line; to everything else, the string itself."""
+
+    comment: str
+
+    def __new__(cls, text: str, comment: str) -> Commented:
+        if not _COMMENT.fullmatch(comment):
+            raise ValueError(f"a YAML comment is one line of printable text: {comment!r}")
+        made = super().__new__(cls, text)
+        made.comment = comment
+        return made
+
+    def __reduce__(self) -> tuple[type[Commented], tuple[str, str]]:  # copy and pickle keep the comment
+        return Commented, (str(self), self.comment)
+
+
+_COMMENT = re.compile(r"[\x20-\x7e]*")
 
 
 def to_yaml(document: Any) -> str:
@@ -77,6 +97,8 @@ def _entry(lead: str, value: Any, indent: str, lines: list[str]) -> None:
     elif kind is list and value:
         lines.append(lead + "\n")
         _sequence(value, indent + "  ", lines)
+    elif kind is Commented:
+        lines.append(f"{lead} {_string(value)} # {value.comment}\n")
     elif isinstance(value, (dict, list)) and value:  # a subclass: written as the plain collection it is
         _entry(lead, dict(value) if isinstance(value, dict) else list(value), indent, lines)
     else:

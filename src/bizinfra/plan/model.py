@@ -247,6 +247,8 @@ class DeployPlan:
     branch: str | None  # the branch whose pushes deploy here; none: CI does not deploy it
     role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
     infra_role: str  # the IAM role the infrastructure workflow assumes by OIDC to plan and apply this stack
+    plan_role: str  # the read-only IAM role of pull-request plans and drift checks (no GitHub environment)
+    plan_subjects: tuple[str, ...]  # the OIDC `sub` patterns plan_role trusts, when the repository is known
     state_bucket: str  # S3: every stack's Terraform state (one bucket per platform, made by the bootstrap stack)
     state_key: str  # this environment's state object in it
     subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known

@@ -22,6 +22,7 @@ from bizinfra.naming import (
     aws_partition,
     bootstrap_name,
     container_log_group,
+    github_plan_subjects,
     github_subject,
     log_retention,
     secret_key,
@@ -145,6 +146,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         deploy=DeployPlan(branch=environment.branch,
                           role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
                           infra_role=aws_name(platform.name, env_name, "infrastructure", limit=64),
+                          plan_role=aws_name(platform.name, env_name, "infrastructure-plan", limit=64),
+                          plan_subjects=github_plan_subjects(platform.delivery.repository),
                           state_bucket=f"{aws_name(platform.domain.replace('.', '-'), limit=50)}-terraform-state",
                           state_key=f"{platform.name}/{env_name}/terraform.tfstate",
                           subject=github_subject(platform.delivery.repository, env_name),

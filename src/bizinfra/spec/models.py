@@ -189,6 +189,48 @@ _ONE_LINE_TEXT = re.compile(r"[^\x00-\x1F\x7F-\x9F\u2028\u2029]{1,500}")
 Command = Annotated[StrictStr, AfterValidator(_command)]
 
 
+# A pip requirement for bizinfra itself, pinned to one build: another version may generate other bytes, and then
+# CI's `bizinfra check` fails on files that are right. PEP 508's shape, narrowed to what pins one build.
+_REQUIREMENT = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<rest>.*)")
+_EXTRA = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_EXACT_VERSION = re.compile(r"===?\s*[0-9][0-9A-Za-z.+!-]*")
+_PINNED_URL = re.compile(r"@\s*(?:git\+https://[^\s@#]+@[^\s@#/]+(?:#\S*)?|https://\S+\.(?:whl|tar\.gz|zip))")
+REQUIREMENT_EXAMPLES = ("bizinfra[validate]==0.3.0", "bizinfra[validate] @ git+https://github.com/<org>/bizinfra@<commit>")
+
+
+def requirement_problem(text: str) -> str | None:
+    """What is wrong with `text` as the pip requirement CI installs bizinfra by; None when it pins one build of
+    bizinfra with the `validate` extra (the infrastructure workflow runs `bizinfra validate`)."""
+    examples = f"'{REQUIREMENT_EXAMPLES[0]}' or '{REQUIREMENT_EXAMPLES[1]}'"
+    match = _REQUIREMENT.fullmatch(text.strip()) if _ONE_LINE_TEXT.fullmatch(text) and "${{" not in text else None
+    if not match:
+        return f"expected one line naming bizinfra pinned to one build, such as {examples}"
+    if re.sub(r"[-_.]+", "-", match["name"]).lower() != "bizinfra":
+        return f"this requirement installs '{match['name']}', not bizinfra; write {examples}"
+    extras = [extra.strip() for extra in (match["extras"] or "").split(",") if extra.strip()]
+    if not all(_EXTRA.fullmatch(extra) for extra in extras):
+        return f"the extras '[{match['extras']}]' are not a list of names; write {examples}"
+    if "validate" not in extras:
+        return ("add the validate extra ('bizinfra[validate]...'): the infrastructure workflow runs `bizinfra "
+                "validate`, whose judges it brings")
+    rest = match["rest"].strip()
+    if not (_EXACT_VERSION.fullmatch(rest) or _PINNED_URL.fullmatch(rest)):
+        return (f"{repr(rest) if rest else 'no version'} does not pin one build: use ==<version>, or @ "
+                "git+https://...@<commit> (or an https archive); another version may generate other files and fail "
+                "`bizinfra check`")
+    return None
+
+
+def _bizinfra_requirement(text: str) -> str:
+    problem = requirement_problem(text)
+    if problem:
+        raise PydanticCustomError("bizinfra_requirement", "{problem}", {"problem": problem})
+    return text
+
+
+BizinfraRequirement = Annotated[StrictStr, AfterValidator(_bizinfra_requirement)]
+
+
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
 _REPOSITORY = re.compile(rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*")
@@ -536,6 +578,12 @@ class Delivery(Frozen):
         None, description="The GitHub repository (owner/name) whose workflows deploy. Default unset, since "
         "it cannot be guessed; when set, each deploy role trusts only that repository's jobs in the matching "
         "GitHub environment (OIDC subject `repo:<owner>/<name>:environment:<env>`).")
+    bizinfra: BizinfraRequirement | None = Field(
+        None, description="The pip requirement CI installs bizinfra by, pinned to one build with the validate extra: "
+        "'bizinfra[validate]==0.3.0' from an index, or 'bizinfra[validate] @ git+https://github.com/<org>/bizinfra@"
+        "<commit>'. Default unset: CI installs `requirements-bizinfra.txt` at the repository's root (`pip install "
+        "-r`), which `bizinfra init` writes from where the running bizinfra was installed and `bizinfra doctor` "
+        "checks; it is where Dependabot and Renovate look for a version to bump.")
     pin_actions: Literal["sha", "tag"] = Field(
         "sha", description="How workflows refer to actions: `sha` pins each to the full commit of a reviewed "
         "release, `tag` to its major tag. Default sha: tags can be moved, as aquasecurity/trivy-action's were "

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bizinfra import __version__
-from bizinfra.artifacts import Artifact
-from bizinfra.artifacts import yaml_file as workflow_file
 from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, arn, kubectl_duration
 from bizinfra.plan import (
     LIVE_SLOT,
-    OUTPUT_FOLDER,
     SLOT_LABEL,
     SLOTS,
     EnvironmentPlan,
@@ -31,15 +27,6 @@ Pin = Literal["sha", "tag"]
 RUNNER = "ubuntu-24.04"  # a fixed image, so a runner upgrade is a reviewed change rather than a surprise
 ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
 SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
-
-
-def compile_github(plan: PlatformPlan) -> list[Artifact]:
-    folder = "github/workflows"
-    artifacts = [workflow_file(f"{folder}/ci-cd.yml", ci_cd(plan)),
-                 workflow_file(f"{folder}/infrastructure.yml", infrastructure(plan))]
-    if migrated_services(plan):
-        artifacts.append(workflow_file(f"{folder}/database-migration.yml", database_migration(plan)))
-    return artifacts
 
 
 # -- shared facts of the workflows ------------------------------------------------------------------
@@ -458,57 +445,3 @@ def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
     return job(f"Migrate {env.name}", 30, {"id-token": "write"}, steps, environment=env.name,
                concurrency=deploy_lock(env), env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
                **{"if": f"inputs.environment == '{env.name}'"})
-
-
-# -- infrastructure.yml -------------------------------------------------------------------------------
-
-
-DRIFT_OF_LIVE_WORKFLOWS = """\
-status=0
-for generated in "$GENERATED"/*.yml; do
-  diff -u "$generated" ".github/workflows/$(basename "$generated")" || status=1
-done
-exit "$status"
-"""
-
-
-def infrastructure(plan: PlatformPlan) -> Document:
-    """On pull requests: the generated files must be current, and the live workflows the generated ones; a comment
-    says what the spec change does."""
-    pin = plan.delivery.pin_actions
-    return {
-        "name": f"Infrastructure {plan.name}",
-        "on": {"pull_request": {}},
-        "permissions": {},
-        "concurrency": {"group": "infrastructure-${{ github.ref }}", "cancel-in-progress": True},
-        "defaults": {"run": {"shell": "bash"}},
-        "jobs": {"drift": job("Generated files are current and valid", 15, {"contents": "read"}, [
-            checkout(pin),
-            {"name": "Set up Python", "uses": uses("setup-python", pin), "with": {"python-version": "3.12"}},
-            # The version that generated these files: another version may generate other bytes.
-            script("Install bizinfra and its validators", f'python -m pip install "bizinfra[test]=={__version__}"'),
-            script("Generated files match the specs", "python -m bizinfra check"),
-            script("Live workflows match the generated ones", DRIFT_OF_LIVE_WORKFLOWS,
-                   {"GENERATED": f"{OUTPUT_FOLDER}/{plan.name}/github/workflows"}),
-            script("Lint the workflows", "actionlint .github/workflows/*.yml"),
-        ]), "review": review_job(pin)},
-    }
-
-
-POST_DIFF = 'gh pr comment "$PR" --edit-last --body-file diff.md || gh pr comment "$PR" --body-file diff.md\n'
-
-
-def review_job(pin: Pin) -> Document:
-    """What the pull request's spec change does, posted as a comment for the reviewer; `check` is the gate."""
-    return job("Review the spec change", 15, {"contents": "read", "pull-requests": "write"}, [
-        {**checkout(pin), "with": {**checkout(pin)["with"], "fetch-depth": 0}},  # the base branch, to build it
-        {"name": "Set up Python", "uses": uses("setup-python", pin), "with": {"python-version": "3.12"}},
-        script("Install bizinfra", f'python -m pip install "bizinfra=={__version__}"'),
-        script("Diff against the base branch",
-               'python -m bizinfra diff --against "origin/$BASE_REF" --format markdown > diff.md',
-               {"BASE_REF": "${{ github.base_ref }}"}),
-        # A fork's token cannot comment: the diff is still in the log.
-        script("Post the diff", POST_DIFF, {"GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}",
-                                            "PR": "${{ github.event.pull_request.number }}"},
-               **{"if": "github.event.pull_request.head.repo.full_name == github.repository"}),
-    ])

@@ -12,6 +12,10 @@ from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:role/(.+)$")  # any partition: aws, aws-us-gov, aws-cn
 _SCRIPT_CLUSTER = re.compile(r'^\s*cluster="([^"$]+)"', re.MULTILINE)
 _NAMED_KINDS = {"NAMESPACE": "Namespace", "SERVICE": "Service", "JOB": "Job"}  # and DEPLOYMENT*: a Deployment
+# The platform-wide stack that makes the state bucket and the infrastructure workflow's roles. While a tree has
+# none (it lands with the state branch), the roles infrastructure.yml assumes cannot be checked; once it has
+# one, they are, like every deploy role.
+BOOTSTRAP = "bootstrap"
 
 
 def names_agree(p: PlatformFiles) -> list[Problem]:
@@ -49,7 +53,10 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
                                                 f"kubernetes/{env}"))
         if key == "CLUSTER" and env in clusters and value not in clusters[env]:
             problems.append(Problem(where, obj, f"cluster {value} is not the aws_eks_cluster of terraform/{env}"))
-    roles = {str(r.get("name")) for r in (p.terraform(env).get("aws_iam_role") or {}).values()}
+    roles = {str(r.get("name")) for stack in (env, BOOTSTRAP) for r in
+             (p.terraform(stack).get("aws_iam_role") or {}).values()}
+    if path.endswith("/infrastructure.yml") and BOOTSTRAP not in p.environments("terraform"):
+        return problems
     for step in job.get("steps") or []:
         role = _ROLE_ARN.match(str((step.get("with") or {}).get("role-to-assume", "")))
         if role and env in clusters and role[1] not in roles:
