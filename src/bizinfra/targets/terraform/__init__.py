@@ -2,13 +2,15 @@
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, the data stores, storage, secrets,
-variables and outputs.
+variables and outputs. `terraform/<env>/addons/` is the second stack, applied after the first: the cluster add-ons'
+Helm releases (addons.py).
 """
 
 from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, json_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
+from bizinfra.targets.terraform.addons import addons_files
 from bizinfra.targets.terraform.blocks import Block, merge, output
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
@@ -25,7 +27,9 @@ __all__ = ["compile_terraform", "environment_files"]
 
 def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
     return [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
-            for env in plan.on("kubernetes") for file, document in environment_files(env).items()]
+            for env in plan.on("kubernetes")
+            for file, document in [*environment_files(env).items(),
+                                   *((f"addons/{name}", body) for name, body in addons_files(env).items())]]
 
 
 def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
