@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from bizinfra.naming import VELERO, cluster_autoscaler_tags
+from bizinfra.naming import SLO_PERIOD, VELERO, cluster_autoscaler_tags
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.spec.models import Platform
 from bizinfra.targets.kubernetes import compile_kubernetes
-from bizinfra.targets.monitoring.metrics import SLO_PERIOD
 from bizinfra.targets.terraform import compile_terraform
 from bizinfra.targets.terraform.addons import (
     STORAGE_CLASS,

@@ -43,6 +43,9 @@ CLUSTER_AUTOSCALER = "cluster-autoscaler"
 # The ServiceAccount the Velero chart runs its server as by default (`serviceAccount.server.name` unset:
 # `<release>-server`, release `velero`): the Pod Identity association names it, and the release sets it too.
 VELERO_SERVICE_ACCOUNT = "velero-server"
+# The SLO period: the error budget's window, which the monitoring target's rules read back over and Prometheus
+# (the add-ons' stack) keeps data for.
+SLO_PERIOD = "30d"
 # How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
 ROLLOUT_TIMEOUT_SECONDS = 600
 

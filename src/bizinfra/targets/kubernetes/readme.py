@@ -46,8 +46,9 @@ Terraform installs the Helm releases, pinned, in a stack of its own applied afte
 `{env.cluster_name}` by name and wires every value from the plan or from it. Those releases:
 the AWS Load Balancer Controller, External Secrets Operator (with its CRDs), Velero (backups in
 `{env.backups.bucket}`), the Cluster Autoscaler and the monitoring stack: the kube-prometheus-stack chart,
-release `{env.monitoring_stack.release}` in the `{env.monitoring_stack.namespace}` namespace, with its default
-selectors. Its Prometheus loads the PrometheusRule and PodMonitors labelled
+release `{env.monitoring_stack.release}` in the
+`{env.monitoring_stack.namespace}` namespace, with its default selectors. Its Prometheus loads the PrometheusRule
+and PodMonitors labelled
 {labels_text(env.monitoring_stack.selector)} and scrapes from that namespace; its Grafana sidecar loads the
 dashboard ConfigMap, which this folder puts in that namespace, labelled
 {labels_text(env.monitoring_stack.dashboard_labels)}.

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bizinfra.naming import cluster_autoscaler_tags
+from bizinfra.naming import SLO_PERIOD, cluster_autoscaler_tags
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
-from bizinfra.targets.monitoring.metrics import SLO_PERIOD
 from bizinfra.targets.terraform.blocks import Block, merge
 from bizinfra.targets.terraform.charts import (
     CLUSTER_AUTOSCALER_CHART,
