@@ -170,7 +170,7 @@ def test_bundled_names_agree_with_the_plan() -> None:
     associations = {(a["namespace"], a["service_account"]) for a in
                     resources(files, "aws_eks_pod_identity_association").values()}
     assert associations == {("kube-system", "aws-load-balancer-controller"), ("external-secrets", "external-secrets"),
-                            ("velero", "velero"), ("kube-system", "cluster-autoscaler"),
+                            ("velero", "velero-server"), ("kube-system", "cluster-autoscaler"),
                             ("business-app", "postgres-bootstrap")}
     assert resources(files, "aws_s3_bucket")["backups"]["bucket"] == "business-app-com-production-backups"
     addons = {a["addon_name"] for a in resources(files, "aws_eks_addon").values()}

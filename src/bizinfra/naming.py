@@ -52,6 +52,12 @@ LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # The log groups the CloudWatch Observability add-on's Fluent Bit writes to, by what they hold: the containers'
 # output, the kubelet and container runtime's journal, the nodes' system logs (its fluent-bit config).
 CONTAINER_LOG_KINDS = ("application", "dataplane", "host")
+# The ServiceAccount the Velero chart runs its server as by default (`serviceAccount.server.name` unset:
+# `<release>-server`, release `velero`): the Pod Identity association names it, and the release sets it too.
+VELERO_SERVICE_ACCOUNT = "velero-server"
+# The SLO period: the error budget's window, which the monitoring target's rules read back over and Prometheus
+# (the add-ons' stack) keeps data for.
+SLO_PERIOD = "30d"
 # How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
 ROLLOUT_TIMEOUT_SECONDS = 600
 
@@ -104,6 +110,13 @@ def slot_deployments(name: str, rollout: str) -> dict[str, str]:
     """Blue-green's slots and the Deployment each one is: `{blue: <name>-blue, green: <name>-green}`; none when
     rolling, where the service is one Deployment of its own name."""
     return {slot: f"{name}-{slot}" for slot in SLOTS} if rollout == "blue-green" else {}
+
+
+def cluster_autoscaler_tags(cluster: str) -> dict[str, str]:
+    """The tags the Cluster Autoscaler discovers a cluster's node groups by (its `--node-group-auto-discovery`
+    default on AWS, cloudprovider/aws/README.md), which EKS puts on a managed node group's Auto Scaling group; the
+    `owned` one is also what its IAM policy lets it resize."""
+    return {"k8s.io/cluster-autoscaler/enabled": "true", f"k8s.io/cluster-autoscaler/{cluster}": "owned"}
 
 
 def github_subject(repository: str | None, env_name: str) -> str | None:

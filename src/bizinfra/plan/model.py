@@ -251,6 +251,7 @@ class DeployPlan:
     plan_subjects: tuple[str, ...]  # the OIDC `sub` patterns plan_role trusts, when the repository is known
     state_bucket: str  # S3: every stack's Terraform state (one bucket per platform, made by the bootstrap stack)
     state_key: str  # this environment's state object in it
+    addons_state_key: str  # the state of its cluster add-ons' stack (`terraform/<env>/addons/`), beside it
     subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
     creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
 

@@ -18,6 +18,7 @@ from bizinfra.naming import (
     RUNBOOKS,
     SERVICE_NAME_LABEL,
     VELERO,
+    VELERO_SERVICE_ACCOUNT,
     aws_name,
     aws_partition,
     bootstrap_name,
@@ -150,6 +151,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                           plan_subjects=github_plan_subjects(platform.delivery.repository),
                           state_bucket=f"{aws_name(platform.domain.replace('.', '-'), limit=50)}-terraform-state",
                           state_key=f"{platform.name}/{env_name}/terraform.tfstate",
+                          addons_state_key=f"{platform.name}/{env_name}/addons.tfstate",
                           subject=github_subject(platform.delivery.repository, env_name),
                           creates_github_oidc=env_name == _owner_stack(platform)),
         identities=_identities(platform.name, env_name),
@@ -278,15 +280,16 @@ def _network(cidr: str, zones: int) -> NetworkPlan:
 
 
 def _identities(platform: str, env_name: str) -> tuple[WorkloadIdentity, ...]:
-    """The add-ons the manifests rely on that need AWS permissions, each with its own role."""
+    """The add-ons the manifests rely on that need AWS permissions, each with its own role, and the namespace and
+    ServiceAccount its Helm release runs it as (the addons stack sets both from here)."""
     addons = [
-        (LOAD_BALANCER_CONTROLLER, "kube-system"),
-        (EXTERNAL_SECRETS, "external-secrets"),
-        (VELERO, "velero"),
-        (CLUSTER_AUTOSCALER, "kube-system"),
+        (LOAD_BALANCER_CONTROLLER, "kube-system", LOAD_BALANCER_CONTROLLER),
+        (EXTERNAL_SECRETS, "external-secrets", EXTERNAL_SECRETS),
+        (VELERO, "velero", VELERO_SERVICE_ACCOUNT),
+        (CLUSTER_AUTOSCALER, "kube-system", CLUSTER_AUTOSCALER),
     ]
-    return tuple(WorkloadIdentity(name, namespace, name, aws_name(platform, env_name, name, limit=64))
-                 for name, namespace in addons)
+    return tuple(WorkloadIdentity(name, namespace, account, aws_name(platform, env_name, name, limit=64))
+                 for name, namespace, account in addons)
 
 
 def _bootstrap(platform: str, env_name: str, env_labels: Mapping[str, str],

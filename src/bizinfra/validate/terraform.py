@@ -1,7 +1,8 @@
-"""Offline checks of generated Terraform JSON against the hashicorp/aws provider schema.
+"""Offline checks of generated Terraform JSON against the hashicorp/aws and hashicorp/helm provider schemas.
 
 `terraform validate` needs the provider binary; these checks need only the vendored schemas
-(`data/reference/aws-provider/*.json.gz`, the output of `terraform providers schema -json`):
+(`data/reference/aws-provider/*.json.gz`, the output of `terraform providers schema -json`, and
+`data/reference/helm-provider/`, the helm provider's provider block and helm_release transcribed from its source):
 every resource and data block uses attributes and blocks the provider knows, sets every required one,
 nests blocks as the schema says, sets nothing computed-only, and every `${...}` reference names something
 declared in the same folder (with an attribute its type has).
@@ -14,7 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from functools import cache
 from importlib import resources
@@ -32,25 +33,52 @@ Document = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class ProviderSchema:
+    """The aws provider at one version, with the helm provider's vendored schema beside it: a type's provider is
+    the prefix of its name (helm_release: helm)."""
+
     version: str
     provider: Mapping[str, Any] | None
     resources: Mapping[str, Any]
     data_sources: Mapping[str, Any]
     missing: frozenset[str]  # types this version has whose schema the vendored file lacks
+    others: Mapping[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)  # name: (version, block)
+
+    def providers(self) -> dict[str, tuple[str, Mapping[str, Any] | None]]:
+        """Each provider's version and provider block, by name."""
+        return {"aws": (self.version, self.provider), **self.others}
+
+    def label(self, type_: str) -> str:
+        """`aws 5.100.0`, `helm 3.1.2`: the provider and version that judge a type."""
+        name = type_.split("_", 1)[0]
+        return f"{name} {self.providers()[name][0]}" if name in self.providers() else f"no vendored provider {name}"
+
+
+REFERENCE = resources.files("bizinfra") / "data" / "reference"
 
 
 @cache
 def load_schema(version: str) -> ProviderSchema:
-    folder = resources.files("bizinfra") / "data" / "reference" / "aws-provider"
-    raw = json.loads(gzip.decompress((folder / f"aws-provider-schema-{version}-full.json.gz").read_bytes()))
+    raw = json.loads(gzip.decompress((REFERENCE / "aws-provider" / f"aws-provider-schema-{version}-full.json.gz")
+                                     .read_bytes()))
+    helm = helm_schema()
     missing = raw.get("missing") or {}
     return ProviderSchema(
         version=raw["provider_version"],
         provider=(raw.get("provider") or {}).get("block"),
-        resources=raw["resource_schemas"],
-        data_sources=raw["data_source_schemas"],
+        resources={**raw["resource_schemas"], **helm["resource_schemas"]},
+        data_sources={**raw["data_source_schemas"], **helm["data_source_schemas"]},
         missing=frozenset([*missing.get("resource_schemas", []), *missing.get("data_source_schemas", [])]),
+        others={"helm": (helm["provider_version"], helm["provider"]["block"])},
     )
+
+
+@cache
+def helm_schema() -> dict[str, Any]:
+    """The helm provider's schema facts this project uses, transcribed from its source (no helm provider binary
+    or mirror here to print them): attributes outside the transcript are reported unknown, never waved through."""
+    [path] = [p for p in (REFERENCE / "helm-provider").iterdir() if p.name.startswith("helm-provider-schema-")]
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
 
 
 def read_folder(folder: Path) -> dict[str, Document]:
@@ -74,9 +102,14 @@ def check_schema(files: Mapping[str, Document], schema: ProviderSchema) -> list[
         for kind, type_, label, body in _blocks(document, "data"):
             problems += _check_typed(file, kind, type_, label, body, schema.data_sources, schema)
         for name, body in (document.get("provider") or {}).items():
-            if name == "aws" and schema.provider is not None:
-                settings = {key: value for key, value in body.items() if key != "alias"}  # a meta-argument
-                problems += [f"{file}: provider.aws{p}" for p in _check_block(settings, schema.provider, "")]
+            if name not in schema.providers():
+                problems.append(f"{file}: provider.{name}: no vendored schema for provider {name}")
+                continue
+            block = schema.providers()[name][1]
+            if block is None:  # aws 6.47.0's vendored file has no provider block: not checkable there
+                continue
+            settings = {key: value for key, value in body.items() if key != "alias"}  # a meta-argument
+            problems += [f"{file}: provider.{name}{p}" for p in _check_block(settings, block, "")]
         for name, body in (document.get("variable") or {}).items():
             problems += [f"{file}: variable.{name}: {p}" for p in _check_declaration(body, VARIABLE_KEYS, "type")]
         for name, body in (document.get("output") or {}).items():
@@ -105,11 +138,11 @@ def _check_typed(file: str, kind: str, type_: str, label: str, body: Any, known:
     if type_ in schema.missing:
         return []  # not checkable against this version, neither valid nor invalid: see `unchecked`
     if type_ not in known:
-        return [f"{where}: aws {schema.version} has no {kind} type {type_}"]
+        return [f"{where}: {schema.label(type_)} has no {kind} type {type_}"]
     if not isinstance(body, dict):
         return [f"{where}: must be an object"]
     if known[type_]["block"].get("deprecated"):
-        return [f"{where}: {type_} is deprecated in aws {schema.version}"]
+        return [f"{where}: {type_} is deprecated in {schema.label(type_)}"]
     if "count" in body and "for_each" in body:
         return [f"{where}: count and for_each together"]
     return [f"{where}{problem}" for problem in _check_block(body, known[type_]["block"], "", top=True)]
@@ -143,7 +176,19 @@ def _check_attribute(attribute: Mapping[str, Any], value: Any) -> list[str]:
         return ["computed by the provider; cannot be set"]
     if attribute.get("deprecated"):
         return ["deprecated"]
+    if "nested_type" in attribute:  # an attribute holding an object (the helm provider's `kubernetes`)
+        return _check_nested_attribute(attribute["nested_type"], value)
     return [] if _fits(attribute.get("type"), value) else [f"{json.dumps(value)[:60]} is not a {attribute.get('type')}"]
+
+
+def _check_nested_attribute(nested: Mapping[str, Any], value: Any) -> list[str]:
+    if isinstance(value, str) and "${" in value:
+        return []  # an expression: Terraform's to judge
+    items = [value] if nested["nesting_mode"] == "single" else value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        return [f"must be {'an object' if nested['nesting_mode'] == 'single' else 'a list of objects'}"]
+    block = {"attributes": nested["attributes"]}
+    return [problem.lstrip(".") for item in items for problem in _check_block(item, block, "")]
 
 
 def _fits(cty: Any, value: Any) -> bool:

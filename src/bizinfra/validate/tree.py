@@ -23,7 +23,7 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
-from bizinfra.validate import kubernetes, prometheus, terraform
+from bizinfra.validate import helm, kubernetes, prometheus, terraform
 from bizinfra.validate import rules as invariants
 
 Status = Literal["passed", "failed", "not run"]
@@ -141,13 +141,30 @@ def kubernetes_schemas(tree: Tree) -> Check:
     return _outcome(name, [_relative(tree, line) for line in problems], _counted(len(folders), "folder"))
 
 
+TERRAFORM_FILES = r".+/terraform/[^/]+/(addons/)?[^/]+\.tf\.json"  # each environment's stack and its add-ons' stack
+
+
 def terraform_schemas(tree: Tree) -> Check:
-    folders = tree.folders(r".+/terraform/[^/]+/[^/]+\.tf\.json")
+    folders = tree.folders(TERRAFORM_FILES)
     problems = [f"{folder}/{problem} (aws {version})" for folder in folders for version in terraform.SCHEMA_VERSIONS
                 for problem in terraform.check_folder(terraform.read_folder(tree.root / folder),
                                                       terraform.load_schema(version))]
+    helm_version = terraform.helm_schema()["provider_version"]
     return _outcome("AWS provider schemas and Terraform references", problems,
-                    f"{_counted(len(folders), 'folder')}, aws {' and '.join(terraform.SCHEMA_VERSIONS)}")
+                    f"{_counted(len(folders), 'folder')}, aws {' and '.join(terraform.SCHEMA_VERSIONS)}, "
+                    f"helm {helm_version} (provider block and helm_release, transcribed)")
+
+
+def helm_values(tree: Tree) -> Check:
+    """Each helm_release's values against its chart's values.schema.json and values.yaml at the pinned version."""
+    name = "Helm release values against the charts' values.schema.json and values.yaml"
+    found = [release for folder in tree.folders(TERRAFORM_FILES)
+             for release in helm.releases(terraform.read_folder(tree.root / folder))]
+    problems = [problem for release in found for problem in helm.check_release(release)]
+    schemaless = helm.schemaless(found)
+    note = _counted(len(found), "release") + (f"; not checkable against a schema (the chart publishes none), keys "
+                                               f"checked only: {', '.join(schemaless)}" if schemaless else "")
+    return _outcome(name, problems, note)
 
 
 # -- Prometheus -------------------------------------------------------------------------------------------------------
@@ -331,7 +348,7 @@ def _rule_check(name: str, rule: invariants.Rule, tree: Tree) -> Check:
 
 
 JUDGES: tuple[Callable[[Tree], Check], ...] = (
-    kubernetes_schemas, terraform_schemas, promtool, actionlint, workflow_schema, compose_schema, docker_compose,
+    kubernetes_schemas, terraform_schemas, helm_values, promtool, actionlint, workflow_schema, compose_schema, docker_compose,
     hadolint, shellcheck,
 )
 

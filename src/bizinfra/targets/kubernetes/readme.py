@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bizinfra.plan import CLUSTER_AUTOSCALER, LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
+from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
 
 # The add-on releases whose CRDs the manifests are validated against (src/bizinfra/data/reference/crds/SOURCES.md).
 ADDONS = (
@@ -13,12 +13,12 @@ ADDONS = (
      "public services' pods behind Terraform's load balancer"),
     ("External Secrets Operator", "v2.9.0", "ClusterSecretStore and ExternalSecret, `external-secrets.io/v1`"),
     ("prometheus-operator", "v0.93.0", "Prometheus loading the PrometheusRule and scraping the PodMonitors' pods, and "
-     "Grafana with its dashboard sidecar (the kube-prometheus-stack Helm chart, as below)"),
+     "Grafana with its dashboard sidecar (the kube-prometheus-stack Helm chart)"),
     ("Velero", "v1.18.1", "Schedule, `velero.io/v1`"),
     ("metrics-server", "any", "the CPU and memory figures the HorizontalPodAutoscalers read: without it no "
      "HorizontalPodAutoscaler scales (the EKS `metrics-server` community add-on, or its Helm chart)"),
     ("Cluster Autoscaler", "matching the cluster's Kubernetes minor", "nodes between the environment's `nodes` "
-     "bounds when pods cannot be scheduled (Helm chart `cluster-autoscaler`, values below)"),
+     "bounds when pods cannot be scheduled"),
     ("Amazon VPC CNI with network policy enforcement", "any", "the NetworkPolicies (`enableNetworkPolicy: true`)"),
 )
 
@@ -39,22 +39,19 @@ Namespace `{env.namespace}` on the EKS cluster `{env.cluster_name}` ({env.region
 {addons}
 
 The public load balancer, its listener rules and its target groups are Terraform's (`public.tf.json`);
-the AWS Load Balancer Controller only registers pod IPs in them, through the TargetGroupBindings. The
-Cluster Autoscaler's Helm values (chart `autoscaler/cluster-autoscaler`, in `kube-system`):
+the AWS Load Balancer Controller only registers pod IPs in them, through the TargetGroupBindings.
 
-```yaml
-{autoscaler_values(env)}```
-
-The monitoring stack: the kube-prometheus-stack Helm chart, release `{env.monitoring_stack.release}` in the
+Terraform installs the Helm releases, pinned, in a stack of its own applied after the environment's:
+`terraform/{env.name}/addons/` (state `{env.deploy.addons_state_key}`), which finds the cluster
+`{env.cluster_name}` by name and wires every value from the plan or from it. Those releases:
+the AWS Load Balancer Controller, External Secrets Operator (with its CRDs), Velero (backups in
+`{env.backups.bucket}`), the Cluster Autoscaler and the monitoring stack: the kube-prometheus-stack chart,
+release `{env.monitoring_stack.release}` in the
 `{env.monitoring_stack.namespace}` namespace, with its default selectors. Its Prometheus loads the PrometheusRule
-and PodMonitors labelled {labels_text(env.monitoring_stack.selector)} and scrapes from that namespace; its Grafana
-sidecar loads the dashboard ConfigMap, which this folder puts in that namespace, labelled
-{labels_text(env.monitoring_stack.dashboard_labels)}:
-
-```sh
-helm upgrade --install {env.monitoring_stack.release} prometheus-community/kube-prometheus-stack \\
-  --namespace {env.monitoring_stack.namespace} --create-namespace
-```
+and PodMonitors labelled
+{labels_text(env.monitoring_stack.selector)} and scrapes from that namespace; its Grafana sidecar loads the
+dashboard ConfigMap, which this folder puts in that namespace, labelled
+{labels_text(env.monitoring_stack.dashboard_labels)}.
 
 The add-ons that call AWS get their IAM role from EKS Pod Identity
 (Terraform creates the roles and associations), so their ServiceAccounts need no annotation:
@@ -63,7 +60,8 @@ The add-ons that call AWS get their IAM role from EKS Pod Identity
 
 ## Apply, in this order
 
-1. The add-ons above, with their CRDs: without them the API server rejects the custom resources.
+1. The add-ons above, with their CRDs (`terraform/{env.name}/addons/`): without them the API server rejects the
+   custom resources.
 2. The Secrets Manager secrets `secrets.yaml` names, with their values: External Secrets copies them in.
 3. The folder, with a release's image tags set (below):
 
@@ -98,23 +96,6 @@ kubectl --namespace {env.namespace} get deployments --output \\
 
 def labels_text(labels: Mapping[str, str]) -> str:
     return ", ".join(f'`{key}: "{value}"`' for key, value in labels.items())
-
-
-def autoscaler_values(env: EnvironmentPlan) -> str:
-    """It finds the node group by the tags EKS puts on its Auto Scaling group; the group's min and max are the
-    spec's `nodes` bounds (Terraform sets them), so nothing here repeats them."""
-    identity = next(i for i in env.identities if i.name == CLUSTER_AUTOSCALER)
-    return f"""autoDiscovery:
-  clusterName: {env.cluster_name}
-awsRegion: {env.region}
-rbac:
-  serviceAccount:
-    name: {identity.service_account}
-extraArgs:
-  balance-similar-node-groups: true
-  skip-nodes-with-local-storage: false
-  expander: least-waste
-"""
 
 
 def release_notes(env: EnvironmentPlan) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bizinfra import naming
+
 # What every service exposes on its metrics path (prom-client names, as in the seed guide).
 REQUESTS = "http_request_total"  # counter of handled requests, labelled with STATUS
 REQUEST_DURATION_BUCKET = "http_request_duration_seconds_bucket"  # histogram buckets, in seconds, labelled `le`
@@ -35,7 +37,7 @@ PATH_ANNOTATION = "prometheus.io/path"
 # Windows and burn rates: Google SRE workbook, "Alerting on SLOs", table 5-8
 # (https://sre.google/workbook/alerting-on-slos/), as Sloth generates them (https://sloth.dev).
 ERROR_RATIO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-SLO_PERIOD = "30d"  # the burn rates below are fractions of a 30-day budget
+SLO_PERIOD = naming.SLO_PERIOD  # the burn rates below are fractions of a 30-day budget
 
 
 def error_ratio(window: str) -> str:

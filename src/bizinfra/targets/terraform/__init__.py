@@ -2,7 +2,8 @@
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
-stores, storage, secrets, the CloudWatch alarms and their SNS topics, variables and outputs.
+stores, storage, secrets, the CloudWatch alarms and their SNS topics, variables and outputs. `terraform/<env>/addons/`
+is the second stack, applied after the first: the cluster add-ons' Helm releases (helm_releases.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
 from bizinfra.targets.terraform.edge import edge
 from bizinfra.targets.terraform.handles import database, store_credentials, store_record
+from bizinfra.targets.terraform.helm_releases import addons_files
 from bizinfra.targets.terraform.logs import logs
 from bizinfra.targets.terraform.network import network, security_groups
 from bizinfra.targets.terraform.secrets import secrets
@@ -34,6 +36,8 @@ def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
                       for file, document in files.items()]
         artifacts.append(text_file(f"terraform/{env.name}/alarms.md", alarms_markdown(env, files["alarms.tf.json"]),
                                    comment="<!-- {} -->", environment=env.name))
+        artifacts += [json_file(f"terraform/{env.name}/addons/{file}", document, environment=env.name)
+                      for file, document in addons_files(env).items()]
     return artifacts
 
 

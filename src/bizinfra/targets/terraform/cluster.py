@@ -11,6 +11,7 @@ from bizinfra.naming import (
     LOAD_BALANCER_CONTROLLER,
     VELERO,
     control_plane_log_group,
+    cluster_autoscaler_tags,
 )
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
 from bizinfra.targets.terraform.blocks import (
@@ -169,7 +170,9 @@ def nodes(env: EnvironmentPlan) -> Block:
             "scaling_config": {"min_size": env.nodes.min, "desired_size": env.nodes.min, "max_size": env.nodes.max},
             "update_config": {"max_unavailable": 1},
             "launch_template": {"id": LAUNCH_TEMPLATE.ref("id"), "version": LAUNCH_TEMPLATE.ref("latest_version")},
-            "tags": tags(env, "nodes"),
+            # EKS puts the autoscaler's discovery tags on the group's Auto Scaling group itself; stating them here
+            # shows, in this file, what the Cluster Autoscaler release (addons stack) discovers the group by.
+            "tags": {**tags(env, "nodes"), **cluster_autoscaler_tags(env.cluster_name)},
             # The cluster autoscaler moves the desired size between min and max; do not fight it.
             "lifecycle": {"ignore_changes": ["scaling_config[0].desired_size"], "create_before_destroy": True},
             "depends_on": [policy_attachment(NODES_ROLE, policy).address for policy in NODE_POLICIES],

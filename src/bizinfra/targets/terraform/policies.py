@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bizinfra.naming import cluster_autoscaler_tags
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, target_group_name
 from bizinfra.targets.terraform.blocks import Block, condition, stack_arn, statement
 from bizinfra.targets.terraform.handles import ACCOUNT, BACKUP_BUCKET, KMS_KEY, database
@@ -91,6 +92,6 @@ def cluster_autoscaler(env: EnvironmentPlan) -> list[Block]:
                    "eks:DescribeNodegroup"], ["*"], sid="Discover"),
         statement(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"], ["*"],
                   sid="ResizeOwnGroups", conditions=[
-                      condition("StringEquals", f"aws:ResourceTag/k8s.io/cluster-autoscaler/{env.cluster_name}",
-                                ["owned"])]),
+                      condition("StringEquals", f"aws:ResourceTag/{key}", [value])
+                      for key, value in cluster_autoscaler_tags(env.cluster_name).items() if value == "owned"]),
     ]
