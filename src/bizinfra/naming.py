@@ -97,3 +97,19 @@ def slot_deployments(name: str, rollout: str) -> dict[str, str]:
 def github_subject(repository: str | None, env_name: str) -> str | None:
     """The `sub` claim of GitHub's OIDC token for a job that declares `environment: <env_name>`."""
     return f"repo:{repository}:environment:{env_name}" if repository else None
+
+
+def github_pull_request_subject(repository: str | None) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job run by a pull request (and declaring no environment)."""
+    return f"repo:{repository}:pull_request" if repository else None
+
+
+# The platform-wide Terraform stack that makes what every environment's stack needs first (its state bucket, the
+# GitHub OIDC provider, the infrastructure roles): `terraform/bootstrap/`, so no environment may take the name.
+BOOTSTRAP_STACK = "bootstrap"
+
+
+def state_key(platform: str, stack: str) -> str:
+    """A stack's state object in the platform's state bucket: `<platform>/<environment or bootstrap>/...`, so each
+    infrastructure role is given its own prefix."""
+    return f"{platform}/{stack}/terraform.tfstate"

@@ -225,10 +225,11 @@ class DeployPlan:
     branch: str | None  # the branch whose pushes deploy here; none: CI does not deploy it
     role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
     infra_role: str  # the IAM role the infrastructure workflow assumes by OIDC to plan and apply this stack
+    plan_role: str  # the read-only IAM role pull requests' plans of this stack assume (`terraform plan -refresh=false`)
     state_bucket: str  # S3: every stack's Terraform state (one bucket per platform, made by the bootstrap stack)
     state_key: str  # this environment's state object in it
     subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
-    creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
+    pull_request_subject: str | None  # the OIDC `sub` of the repository's pull request jobs, when it is known
 
 
 @dataclass(frozen=True)

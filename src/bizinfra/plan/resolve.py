@@ -20,9 +20,11 @@ from bizinfra.naming import (
     aws_name,
     aws_partition,
     bootstrap_name,
+    github_pull_request_subject,
     github_subject,
     secret_key,
     slot_deployments,
+    state_key,
 )
 from bizinfra.plan.model import (
     AlertingPlan,
@@ -138,10 +140,11 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         deploy=DeployPlan(branch=environment.branch,
                           role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
                           infra_role=aws_name(platform.name, env_name, "infrastructure", limit=64),
+                          plan_role=aws_name(platform.name, env_name, "infrastructure-plan", limit=64),
                           state_bucket=f"{aws_name(platform.domain.replace('.', '-'), limit=50)}-terraform-state",
-                          state_key=f"{platform.name}/{env_name}/terraform.tfstate",
+                          state_key=state_key(platform.name, env_name),
                           subject=github_subject(platform.delivery.repository, env_name),
-                          creates_github_oidc=env_name == _owner_stack(platform)),
+                          pull_request_subject=github_pull_request_subject(platform.delivery.repository)),
         identities=_identities(platform.name, env_name),
         database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
                                   for store in datastores if store.engine == "postgres"),

@@ -1,4 +1,6 @@
-"""Terraform target: each Kubernetes environment's AWS stack as Terraform JSON, one file per concern.
+"""Terraform target: each Kubernetes environment's AWS stack as Terraform JSON, one file per concern, and the
+platform's bootstrap stack (`terraform/bootstrap/`: the state bucket, GitHub's OIDC provider, the infrastructure
+roles) that every environment's stack needs first.
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, the data stores, storage, secrets,
@@ -10,6 +12,7 @@ from __future__ import annotations
 from bizinfra.artifacts import Artifact, json_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.blocks import Block, merge, output
+from bizinfra.targets.terraform.bootstrap import compile_bootstrap
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
@@ -24,8 +27,9 @@ __all__ = ["compile_terraform", "environment_files"]
 
 
 def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
-    return [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
-            for env in plan.on("kubernetes") for file, document in environment_files(env).items()]
+    return [*compile_bootstrap(plan),
+            *(json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
+              for env in plan.on("kubernetes") for file, document in environment_files(env).items())]
 
 
 def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
