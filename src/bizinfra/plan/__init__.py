@@ -13,6 +13,7 @@ construction. Two modules, and the naming conventions:
 from bizinfra.naming import (
     APP_USER_ID,
     BOOTSTRAP_COMPONENT,
+    BOOTSTRAP_STACK,
     CLUSTER_AUTOSCALER,
     DATABASE_APP_USER,
     DATABASE_MASTER_USER,
@@ -29,10 +30,12 @@ from bizinfra.naming import (
     aws_name,
     aws_partition,
     bootstrap_name,
+    github_pull_request_subject,
     github_subject,
     secret_key,
     service_url_variable,
     slot_deployments,
+    state_key,
 )
 from bizinfra.plan.model import (
     AlertingPlan,
@@ -57,12 +60,12 @@ from bizinfra.plan.model import (
 from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environment, target_group_name
 
 __all__ = [
-    "APP_USER_ID", "BOOTSTRAP_COMPONENT", "CLUSTER_AUTOSCALER", "DATABASE_APP_USER", "DATABASE_MASTER_USER",
+    "APP_USER_ID", "BOOTSTRAP_COMPONENT", "BOOTSTRAP_STACK", "CLUSTER_AUTOSCALER", "DATABASE_APP_USER", "DATABASE_MASTER_USER",
     "DOCKERFILE", "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "OUTPUT_FOLDER",
     "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "AlertingPlan", "BackupPlan",
     "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "LogQuery", "LogsPlan",
     "MonitoringStackPlan",
     "NetworkPlan", "PlatformPlan", "ReceiverPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name",
-    "aws_partition", "bootstrap_name", "github_subject", "load_balancer_name",
-    "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "target_group_name",
+    "aws_partition", "bootstrap_name", "github_pull_request_subject", "github_subject", "load_balancer_name",
+    "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "state_key", "target_group_name",
 ]

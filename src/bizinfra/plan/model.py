@@ -253,7 +253,7 @@ class DeployPlan:
     state_key: str  # this environment's state object in it
     addons_state_key: str  # the state of its cluster add-ons' stack (`terraform/<env>/addons/`), beside it
     subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
-    creates_github_oidc: bool  # by default this stack creates the account's GitHub OIDC provider (one per account)
+    pull_request_subject: str | None  # the OIDC `sub` of the repository's pull request jobs, when it is known
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,12 @@ from bizinfra.naming import (
     bootstrap_name,
     container_log_group,
     github_plan_subjects,
+    github_pull_request_subject,
     github_subject,
     log_retention,
     secret_key,
     slot_deployments,
+    state_key,
 )
 from bizinfra.plan.model import (
     AlertingPlan,
@@ -150,10 +152,10 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                           plan_role=aws_name(platform.name, env_name, "infrastructure-plan", limit=64),
                           plan_subjects=github_plan_subjects(platform.delivery.repository),
                           state_bucket=f"{aws_name(platform.domain.replace('.', '-'), limit=50)}-terraform-state",
-                          state_key=f"{platform.name}/{env_name}/terraform.tfstate",
+                          state_key=state_key(platform.name, env_name),
                           addons_state_key=f"{platform.name}/{env_name}/addons.tfstate",
                           subject=github_subject(platform.delivery.repository, env_name),
-                          creates_github_oidc=env_name == _owner_stack(platform)),
+                          pull_request_subject=github_pull_request_subject(platform.delivery.repository)),
         identities=_identities(platform.name, env_name),
         database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
                                   for store in datastores if store.engine == "postgres"),

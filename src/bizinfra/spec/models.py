@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import LOG_RETENTION_DAYS, service_url_variable
+from bizinfra.naming import BOOTSTRAP_STACK, LOG_RETENTION_DAYS, service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -835,6 +835,9 @@ class _Parts:
         branches: dict[str, str] = {}
         for name, environment in self.environments.items():
             path = ("environments", name)
+            if name == BOOTSTRAP_STACK and environment.runs_on == "kubernetes":
+                problems.append((path, f"'{name}' is the platform's bootstrap stack (terraform/{name}/: the state "
+                                 "bucket and the CI roles); name the environment differently"))
             if environment.production is None and self.sure(*path, "production") and name != "production" \
                     and _LOOKS_LIVE & set(name.split("-")):
                 problems.append((path, f"'{name}' is named like a production environment; say production: true "

@@ -22,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSIONS = ("5.100.0", "6.47.0")
+from bizinfra.targets.terraform.settings import AWS_PROVIDER_VERSIONS
+
+SCHEMA_VERSIONS = tuple(AWS_PROVIDER_VERSIONS)  # every version the stacks are judged against
 META_ARGUMENTS = {"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection", "//"}
 VARIABLE_KEYS = {"type", "default", "description", "sensitive", "nullable", "validation", "ephemeral", "//"}
 OUTPUT_KEYS = {"value", "description", "sensitive", "depends_on", "precondition", "ephemeral", "//"}
@@ -392,6 +394,8 @@ def _resolve(root: str, names: list[str], declared: Mapping[str, set[str]], sche
 
 # Checks the generated stacks fail on purpose, each with its reason (also in docs/terraform.md).
 CHECKOV_SKIPS = {
+    "CKV_AWS_18": "The state bucket logs no access: CloudTrail names the role behind every read and write of a state, "
+                  "and access logs would need a log bucket outliving every environment.",
     "CKV_AWS_394": "Availability zones are taken by position (the first N names, sorted); pinning them would need "
                    "zone names in the spec, and a zone AWS adds later sorts after the ones in use.",
     "CKV_AWS_111": "The KMS key policy's `kms:*` for the account root is AWS's default key policy (IAM decides).",

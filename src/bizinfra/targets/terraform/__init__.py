@@ -1,4 +1,6 @@
-"""Terraform target: each Kubernetes environment's AWS stack as Terraform JSON, one file per concern.
+"""Terraform target: each Kubernetes environment's AWS stack as Terraform JSON, one file per concern, and the
+platform's bootstrap stack (`terraform/bootstrap/`: the state bucket, GitHub's OIDC provider, the infrastructure
+roles) that every environment's stack needs first.
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
@@ -13,6 +15,7 @@ from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.addons import eks_addons
 from bizinfra.targets.terraform.alarms import alarms, alarms_markdown
 from bizinfra.targets.terraform.blocks import Block, merge, output
+from bizinfra.targets.terraform.bootstrap import compile_bootstrap
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
@@ -29,7 +32,7 @@ __all__ = ["compile_terraform", "environment_files"]
 
 
 def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
-    artifacts = []
+    artifacts = compile_bootstrap(plan)
     for env in plan.on("kubernetes"):
         files = environment_files(env)
         artifacts += [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)

@@ -1,8 +1,10 @@
 """The role GitHub Actions deploys with: assumed by OIDC, allowed to find this cluster and to edit the platform's
 namespace, nothing else.
 
-Created only when the spec names the repository (`delivery.repository`): a trust without a `sub` condition
-would let any repository on GitHub deploy here, so with no repository there is no role, and the output says why.
+It trusts the account's GitHub OIDC provider, which the bootstrap stack creates (bootstrap.py) before any
+environment's stack is applied. Created only when the spec names the repository (`delivery.repository`): a trust
+without a `sub` condition would let any repository on GitHub deploy here, so with no repository there is no role,
+and the output says why.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from bizinfra.targets.terraform.blocks import (
     principal,
     stack_arn,
     statement,
-    variable,
 )
 from bizinfra.targets.terraform.handles import ACCOUNT, CLUSTER, Resource
 
@@ -31,7 +32,6 @@ AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials ask
 EDIT_POLICY = "AmazonEKSEditPolicy"
 ROLE = Resource("aws_iam_role", "deploy")
 ACCESS = Resource("aws_eks_access_entry", "deploy")
-GITHUB_PROVIDER = Resource("aws_iam_openid_connect_provider", "github")
 
 
 def deploy_role(env: EnvironmentPlan) -> Block:
@@ -41,7 +41,6 @@ def deploy_role(env: EnvironmentPlan) -> Block:
     account = ACCOUNT.ref("account_id")
     trust, permissions = iam_document("deploy_trust"), iam_document("deploy")
     return merge(
-        github_oidc_provider(env),
         policy_document(trust, [statement(
             ["sts:AssumeRoleWithWebIdentity"],
             principals=[principal("Federated", stack_arn("iam", f"oidc-provider/{GITHUB_ISSUER}", account=account))],
@@ -53,7 +52,6 @@ def deploy_role(env: EnvironmentPlan) -> Block:
             "description": f"GitHub Actions deploys to {env.cluster_name} (jobs of {env.deploy.subject})",
             "assume_role_policy": trust.ref("json"),
             "max_session_duration": 3600,
-            "depends_on": [GITHUB_PROVIDER.address],  # when this stack creates it
         }),
         policy_document(permissions, [statement(
             ["eks:DescribeCluster"],
@@ -75,22 +73,4 @@ def deploy_role(env: EnvironmentPlan) -> Block:
         }),
         output("deploy_role_arn", ROLE.ref("arn"),
                f"The IAM role GitHub Actions deploys with ({env.deploy.role}); trusts {env.deploy.subject} only."),
-    )
-
-
-def github_oidc_provider(env: EnvironmentPlan) -> Block:
-    """IAM holds one provider per issuer URL per account, so when environments share an account only one stack may
-    create it; the roles trust it by its ARN, which is fixed by the account and the URL, so no stack looks it up."""
-    return merge(
-        variable("create_github_oidc_provider", "bool",
-                 "Whether this stack creates the account's GitHub Actions OIDC provider: true in exactly one stack "
-                 "per AWS account, false where the account already has it (IAM allows one per URL).",
-                 env.deploy.creates_github_oidc),
-        # Since July 2023 IAM trusts GitHub's issuer through its own root CAs and ignores the thumbprint; the
-        # attribute is optional (and computed) in both provider schemas, so none is pinned here.
-        GITHUB_PROVIDER.declare({
-            "count": "${var.create_github_oidc_provider ? 1 : 0}",
-            "url": f"https://{GITHUB_ISSUER}",
-            "client_id_list": [AUDIENCE],
-        }),
     )

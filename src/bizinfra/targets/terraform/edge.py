@@ -32,6 +32,7 @@ from bizinfra.targets.terraform.public import (
     zone,
     zone_id,
 )
+from bizinfra.targets.terraform.secrets import recovery_window_days
 
 # AWS's recommended TLS policy for Application Load Balancers (TLS 1.3 and 1.2 only):
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
@@ -76,7 +77,7 @@ def origin_secret(env: EnvironmentPlan) -> Block:
             "name": secret_key(env.platform, env.name, "edge/origin-verify"),
             "description": f"The {ORIGIN_HEADER} header CloudFront sends and the load balancer requires",
             "kms_key_id": KMS_KEY.ref("arn"),
-            "recovery_window_in_days": 30 if env.production else 7,
+            "recovery_window_in_days": recovery_window_days(env),
         }),
         password.declare({"password_length": 48, "exclude_punctuation": True}),
         ORIGIN_SECRET.declare({

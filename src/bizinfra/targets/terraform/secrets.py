@@ -12,6 +12,12 @@ from bizinfra.targets.terraform.blocks import Block, merge
 from bizinfra.targets.terraform.handles import KMS_KEY, Data, Resource
 
 
+def recovery_window_days(env: EnvironmentPlan) -> int:
+    """How long a deleted secret can be restored: 30 days in production; elsewhere none (0 deletes at once), so a
+    stack destroyed and applied again can create its secrets under the same names."""
+    return 30 if env.production else 0
+
+
 def declared_secrets(env: EnvironmentPlan) -> list[tuple[str, str]]:
     """(resource name, secret name) of every secret a service reads that no data store owns, sorted by name."""
     owned = {store.credentials for store in env.datastores}
@@ -30,7 +36,7 @@ def secrets(env: EnvironmentPlan) -> Block:
                 "name": key,
                 "description": f"Read by {', '.join(readers)}",
                 "kms_key_id": KMS_KEY.ref("arn"),
-                "recovery_window_in_days": 30 if env.production else 7,
+                "recovery_window_in_days": recovery_window_days(env),
                 "tags": {"Name": key},
             }),
             password.declare({"password_length": 64, "exclude_punctuation": True}),

@@ -28,8 +28,16 @@ from bizinfra.targets.terraform.handles import (
 
 # 1.10 brought S3-native state locking (`use_lockfile`); 1.11 is what the offline test machine runs.
 TERRAFORM_VERSION = ">= 1.10"
-# Admits the last 5.x and every 6.x: the output is checked against the schemas of both (5.100.0 and 6.47.0).
-AWS_PROVIDER_VERSION = ">= 5.100, < 7.0"
+# The hashicorp/aws versions the tests judge the output against, and how. One fact: the stacks' constraint, the
+# offline schema checker (validate/terraform.py) and the tests all read this table.
+AWS_PROVIDER_VERSIONS = {
+    "5.100.0": "pinned: the vendored schema, `terraform validate` and an apply against an AWS API emulator",
+    "6.47.0": "the vendored schema only: the next major, checked so that moving to it is a change of the pin",
+}
+# A constraint cannot say "5.100.0 or 6.47.0" (its commas are all "and"), and a range would admit every 6.x
+# release between them, which no test ran; so the stacks pin the one version every judge runs.
+AWS_PROVIDER_PINNED = "5.100.0"
+AWS_PROVIDER_VERSION = f"= {AWS_PROVIDER_PINNED}"
 # Amazon EKS release calendar: 1.34 is in standard support through late 2026 (docs.aws.amazon.com/eks,
 # "Understand the Kubernetes version lifecycle on EKS"); older versions cost extra in extended support.
 KUBERNETES_VERSION = "1.34"
@@ -37,12 +45,16 @@ KUBERNETES_VERSION = "1.34"
 
 def versions(env: EnvironmentPlan) -> Block:
     """The `terraform` block alone: checkov cannot parse a file that holds it next to anything else."""
+    return terraform_block(env.deploy.state_bucket, env.deploy.state_key, env.region)
+
+
+def terraform_block(bucket: str, key: str, region: str) -> Block:
+    """Versions and a complete S3 backend, so `terraform init` needs no flags: the bucket the bootstrap stack makes,
+    locked by a lock object beside the state (`use_lockfile`, Terraform 1.10), so no DynamoDB table."""
     return {"terraform": {
         "required_version": TERRAFORM_VERSION,
         "required_providers": {"aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSION}},
-        # Partial configuration: bucket and region come from `terraform init -backend-config=...`.
-        "backend": {"s3": {"key": f"{env.platform}/{env.name}/terraform.tfstate", "encrypt": True,
-                           "use_lockfile": True}},
+        "backend": {"s3": {"bucket": bucket, "key": key, "region": region, "encrypt": True, "use_lockfile": True}},
     }}
 
 
@@ -147,7 +159,9 @@ def kms_key(env: EnvironmentPlan) -> Block:
         KMS_KEY.declare({
             "description": f"{env.qualified_name}: data at rest",
             "enable_key_rotation": True,
-            "deletion_window_in_days": 30,
+            # A key scheduled for deletion can be restored within the window: the longest in production, the
+            # shortest KMS allows elsewhere, where nothing outlives the stack.
+            "deletion_window_in_days": 30 if env.production else 7,
             "policy": policy.ref("json"),
         }),
         resource("aws_kms_alias", "main", {"name": f"alias/{env.qualified_name}",

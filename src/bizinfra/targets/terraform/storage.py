@@ -32,15 +32,17 @@ def storage(env: EnvironmentPlan) -> Block:
     return merge(backup_bucket(env), log_bucket(env))
 
 
-def bucket(handle: Resource, bucket_name: str, encryption: Block, expire_days: str | int, policy: Block,
-           ownership: str = "BucketOwnerEnforced") -> Block:
+def bucket(env: EnvironmentPlan, handle: Resource, bucket_name: str, encryption: Block, expire_days: str | int,
+           policy: Block, ownership: str = "BucketOwnerEnforced") -> Block:
     """A private, versioned, encrypted bucket whose objects expire, readable only over TLS; its settings are
-    resources labelled like the bucket, and its policy is the document `<label>_bucket`."""
+    resources labelled like the bucket, and its policy is the document `<label>_bucket`. Outside production a
+    destroy empties it first (`force_destroy`), so a stack that comes and goes leaves nothing behind; production's
+    backups and logs outlive a mistaken destroy."""
     key, bucket_id = handle.name, handle.ref("id")
     public_access = Resource("aws_s3_bucket_public_access_block", key)
     versioning = Resource("aws_s3_bucket_versioning", key)
     return merge(
-        handle.declare({"bucket": bucket_name, "tags": {"Name": bucket_name}}),
+        handle.declare({"bucket": bucket_name, "force_destroy": not env.production, "tags": {"Name": bucket_name}}),
         Resource("aws_s3_bucket_ownership_controls", key).declare({
             "bucket": bucket_id, "rule": {"object_ownership": ownership}}),
         public_access.declare({
@@ -84,7 +86,7 @@ def tls_only(handle: Resource) -> Block:
 def backup_bucket(env: EnvironmentPlan) -> Block:
     """Backups expire after the spec's retention (backups.keep)."""
     return merge(
-        bucket(BACKUP_BUCKET, env.backups.bucket, {
+        bucket(env, BACKUP_BUCKET, env.backups.bucket, {
             "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                         "kms_master_key_id": KMS_KEY.ref("arn")},
             "bucket_key_enabled": True,
@@ -93,6 +95,8 @@ def backup_bucket(env: EnvironmentPlan) -> Block:
             "bucket": BACKUP_BUCKET.ref("id"),
             "target_bucket": LOG_BUCKET.ref("id"),
             "target_prefix": "s3-access/backups/",
+            # S3 refuses the setting until the log bucket's policy lets its logging service write there.
+            "depends_on": [bucket_policy(LOG_BUCKET).address],
         }),
     )
 
@@ -103,7 +107,7 @@ def log_bucket(env: EnvironmentPlan) -> Block:
     logs = LOG_BUCKET.ref("arn")
     delivery = principal("Service", "delivery.logs.amazonaws.com")
     load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{ACCOUNT_ID}/*"
-    return bucket(LOG_BUCKET, env.edge.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
+    return bucket(env, LOG_BUCKET, env.edge.log_bucket, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
                   ref("var.log_retention_days"), merge(
         ELB_ACCOUNT.declare({}),
         policy_document(bucket_document(LOG_BUCKET), [

@@ -12,9 +12,8 @@ from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:role/(.+)$")  # any partition: aws, aws-us-gov, aws-cn
 _SCRIPT_CLUSTER = re.compile(r'^\s*cluster="([^"$]+)"', re.MULTILINE)
 _NAMED_KINDS = {"NAMESPACE": "Namespace", "SERVICE": "Service", "JOB": "Job"}  # and DEPLOYMENT*: a Deployment
-# The platform-wide stack that makes the state bucket and the infrastructure workflow's roles. While a tree has
-# none (it lands with the state branch), the roles infrastructure.yml assumes cannot be checked; once it has
-# one, they are, like every deploy role.
+# The platform-wide stack that makes the state bucket and the infrastructure workflow's roles: a job's role is
+# declared there or in its environment's stack.
 BOOTSTRAP = "bootstrap"
 
 
@@ -55,14 +54,12 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
             problems.append(Problem(where, obj, f"cluster {value} is not the aws_eks_cluster of terraform/{env}"))
     roles = {str(r.get("name")) for stack in (env, BOOTSTRAP) for r in
              (p.terraform(stack).get("aws_iam_role") or {}).values()}
-    if path.endswith("/infrastructure.yml") and BOOTSTRAP not in p.environments("terraform"):
-        return problems
     for step in job.get("steps") or []:
         role = _ROLE_ARN.match(str((step.get("with") or {}).get("role-to-assume", "")))
         if role and env in clusters and role[1] not in roles:
             problems.append(Problem(where, obj, f"assumes role {role[1]}, which is not an aws_iam_role of "
-                                                f"terraform/{env} (Terraform creates it once the spec sets "
-                                                "delivery.repository)"))
+                                                f"terraform/{env} or terraform/{BOOTSTRAP} (Terraform creates it once "
+                                                "the spec sets delivery.repository)"))
     return problems
 
 
