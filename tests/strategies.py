@@ -32,6 +32,35 @@ def _range(draw: st.DrawFn, values: st.SearchStrategy[str], order: list[str]) ->
     return f"{low}..{high}"
 
 
+_RECEIVER_KINDS = {
+    "slack": lambda draw: {"channel": f"#{draw(_label)}"},
+    "pagerduty": lambda draw: {},
+    "webhook": lambda draw: {},
+    "email": lambda draw: {"to": f"{draw(_label)}@example.com", "sender": f"alerts@{draw(_label)}.example.org",
+                           "smarthost": "smtp.example.com:587"},
+}
+
+
+@st.composite
+def alert_receivers(draw: st.DrawFn) -> dict[str, Any]:
+    """monitoring's receivers, pages, tickets and heartbeat: none at all, or a few of any kind, each severity routed
+    to some of them (possibly none), a heartbeat webhook or not."""
+    names = draw(st.lists(_label.filter(lambda name: name != "null"), max_size=4, unique=True))
+    if not names:
+        return {}
+    receivers = {}
+    for name in names:
+        kind = draw(st.sampled_from(sorted(_RECEIVER_KINDS)))
+        receivers[name] = {"kind": kind, **_RECEIVER_KINDS[kind](draw)}
+    routed: dict[str, Any] = {"receivers": receivers,
+                              "pages": draw(st.lists(st.sampled_from(names), unique=True)),
+                              "tickets": draw(st.lists(st.sampled_from(names), unique=True))}
+    webhooks = [name for name in names if receivers[name]["kind"] == "webhook"]
+    if webhooks and draw(st.booleans()):
+        routed["heartbeat"] = draw(st.sampled_from(webhooks))
+    return routed
+
+
 @st.composite
 def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
     name = draw(_label)
@@ -87,7 +116,7 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "delivery": {"repository": f"{draw(_label)}/{name}"},
         "monitoring": {"availability": draw(st.sampled_from([99.0, 99.5, 99.9, 99.95, 99.99])),
                        "latency_p95": draw(st.sampled_from(["250ms", "500ms", "1s", "2s"])),
-                       "error_rate": draw(st.sampled_from(["1%", "5%", "10%"]))},
+                       "error_rate": draw(st.sampled_from(["1%", "5%", "10%"])), **draw(alert_receivers())},
     }
 
 
