@@ -9,6 +9,7 @@ import pytest
 from bizinfra.cli import main
 from bizinfra.doctor import diagnose, requirements
 from bizinfra.spec.loader import load_platform
+from bizinfra.spec.models import Receiver
 
 REPOS = Path(__file__).parent / "fixtures" / "repos"
 BROKEN = REPOS / "broken"
@@ -27,6 +28,7 @@ PLANTED = [
     "apps/auth/src/main.ts: listens on 4000, and the spec gives auth port 3001",
     "apps/billing/: missing; the generated Dockerfile builds service billing from it",
     "apps/orders/: no build target; the generated Dockerfile runs `npx nx build orders`",
+    "monitoring.receivers: none declared, so every alert goes to Alertmanager's null receiver and reaches nobody",
 ]
 
 
@@ -79,3 +81,13 @@ def test_a_bad_spec_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_a_missing_repository_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--repo", "nowhere"]) == 2
     assert capsys.readouterr().err == "bizinfra doctor: nowhere: no such folder\n"
+
+
+def test_pages_or_tickets_nobody_receives_are_named() -> None:
+    """Receivers declared but none named for a severity: those alerts reach Alertmanager's null receiver."""
+    platform = load_platform(BROKEN / "specs" / "broken.yaml")
+    monitoring = platform.monitoring.model_copy(update={"receivers": {"chat": Receiver(kind="webhook")},
+                                                        "tickets": ("chat",)})
+    _, problems = diagnose(BROKEN, platform.model_copy(update={"monitoring": monitoring}))
+    assert [p for p in problems if p.startswith("monitoring.")] == [
+        "monitoring.pages: empty, so critical alerts (pages) reach nobody; name the receivers that should hear of them"]
