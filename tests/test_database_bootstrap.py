@@ -227,6 +227,16 @@ def test_a_service_named_like_a_postgres_bootstrap_is_refused() -> None:
     Platform.model_validate({**spec, "datastores": {"orders": {"engine": "redis", "version": "7"}}})
 
 
+@pytest.mark.parametrize("engine", ["postgres", "redis"])
+def test_a_service_named_like_a_store_s_exporter_is_refused(engine: str) -> None:
+    spec = {"name": "shop", "domain": "shop.example.com",
+            "services": {"cart": {"port": 3000, "uses": ["orders"]}, "orders-exporter": {"port": 3001}},
+            "datastores": {"orders": {"engine": engine, "version": "16" if engine == "postgres" else "7"}}}
+    with pytest.raises(ValidationError, match="'orders-exporter' is the name of the exporter of data store "
+                                              "'orders'; name the service differently"):
+        Platform.model_validate(spec)
+
+
 # -- the SQL against a real PostgreSQL ----------------------------------------------------------------------------------
 
 

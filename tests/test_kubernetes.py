@@ -132,9 +132,10 @@ def test_a_release_sets_one_slot_image_through_the_kustomization(tree: list[Path
 
 def test_production_runs_blue_green_with_the_slot_left_to_the_deploy_job(production: list[dict[str, Any]]) -> None:
     deployments = sorted(d["metadata"]["name"] for d in of_kind(production, "Deployment"))
-    assert deployments == sorted(f"{s}-{slot}" for s in ("api-gateway", "auth-service", "business-service",
-                                                         "inventory-service", "invoice-service")
-                                 for slot in ("blue", "green"))
+    assert deployments == sorted([*(f"{s}-{slot}" for s in ("api-gateway", "auth-service", "business-service",
+                                                            "inventory-service", "invoice-service")
+                                    for slot in ("blue", "green")),
+                                  "postgres-exporter", "redis-exporter"])  # one exporter each, never in slots
     green = named(production, "Deployment", "api-gateway-green")
     assert green["spec"]["template"]["metadata"]["labels"]["bizinfra.dev/slot"] == "green"
     assert "replicas" not in green["spec"]  # re-applying must not resize a slot the deploy job scaled

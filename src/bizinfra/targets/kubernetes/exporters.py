@@ -97,6 +97,8 @@ def deployment(env: EnvironmentPlan, exporter: ExporterPlan, store: DatastorePla
                     "enableServiceLinks": False,
                     "securityContext": hardened_pod(),
                     "containers": [container(exporter, store)],
+                    # A writable /tmp on the read-only root, like every pod's (TLS session caches, core libraries).
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
                 },
             },
         },
@@ -113,15 +115,18 @@ def container(exporter: ExporterPlan, store: DatastorePlan) -> Manifest:
         "ports": [{"name": "metrics", "containerPort": exporter.port, "protocol": "TCP"}],
         "env": [*({"name": key, "value": value} for key, value in connection(exporter, store).items()), *secrets],
         "resources": {"requests": {"cpu": "25m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+        # Up to 30 s to start; then restarted after a minute unhealthy.
+        "startupProbe": probe(exporter, period=2, failures=15),
         "livenessProbe": probe(exporter, period=20),
         "readinessProbe": probe(exporter, period=10),
         "securityContext": hardened_container(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
 
 
-def probe(exporter: ExporterPlan, period: int) -> Manifest:
+def probe(exporter: ExporterPlan, period: int, failures: int = 3) -> Manifest:
     return {"httpGet": {"path": HEALTH_PATHS[exporter.engine], "port": exporter.port, "scheme": "HTTP"},
-            "periodSeconds": period, "timeoutSeconds": 2, "failureThreshold": 3}
+            "periodSeconds": period, "timeoutSeconds": 2, "failureThreshold": failures}
 
 
 def traffic(env: EnvironmentPlan, exporter: ExporterPlan, store: DatastorePlan) -> Manifest:
