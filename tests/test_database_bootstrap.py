@@ -96,13 +96,16 @@ def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(pl
             assert main_env["PGPASSFILE"]["value"].startswith(written["mountPath"] + "/")
             assert main_env["PGSSLMODE"]["value"] == "require"
             assert main_env["PGPORT"]["value"] == str(platform.datastore_port(store))
-            # the application role's password: from its ExternalSecret, into one psql variable, never a shell
+            # the roles' passwords: from the Job's ExternalSecret, the application role's from the services' secret and
+            # the exporter role's from its own; as environment variables, never on the command line
             secret = main_env["APP_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert main_env["EXPORTER_PASSWORD"]["valueFrom"]["secretKeyRef"] == {**secret, "key": "EXPORTER_PASSWORD"}
             external = named(documents, "ExternalSecret", secret["name"])
             assert external["spec"]["target"]["name"] == secret["name"]
-            assert [(d["secretKey"], d["remoteRef"]) for d in external["spec"]["data"]] == \
-                [("APP_PASSWORD", {"key": f"{platform.name}/{env}/{store}", "property": "password"})]
-            assert main["command"][0] == "psql" and "pw=$(APP_PASSWORD)" in main["command"]
+            assert [(d["secretKey"], d["remoteRef"]) for d in external["spec"]["data"]] == [
+                ("APP_PASSWORD", {"key": f"{platform.name}/{env}/{store}", "property": "password"}),
+                ("EXPORTER_PASSWORD", {"key": f"{platform.name}/{env}/{store}/exporter", "property": "password"})]
+            assert main["command"][0] == "psql" and not any("PASSWORD" in word for word in main["command"])
             assert not any(word in main["command"] for word in ("sh", "/bin/sh", "bash", "-c"))
 
 
@@ -122,7 +125,15 @@ def test_the_sql_is_idempotent_in_form_and_holds_no_password() -> None:
         for database in created:
             assert f'alter database "{database}" owner to "app";' in sql
         assert "\\set ON_ERROR_STOP on" in sql.splitlines()[0]
-        assert "pw" not in sql.replace(":'pw'", "")  # the variable, and no value
+        # each password read from the environment into its variable, and used only as that variable
+        assert "\\set pw `printf '%s' \"$APP_PASSWORD\"`" in sql.splitlines()
+        assert "\\set exporter_pw `printf '%s' \"$EXPORTER_PASSWORD\"`" in sql.splitlines()
+        used = sql.replace(":'pw'", "").replace(":'exporter_pw'", "").replace("\\set pw ", "")
+        assert "pw" not in used.replace("\\set exporter_pw ", "")
+        # the exporter's role: created when missing, its password always set, pg_monitor and nothing else
+        assert "alter role %I with login password %L', 'exporter', :'exporter_pw') \\gexec" in sql
+        assert [line for line in sql.splitlines() if '"exporter"' in line and "grant" in line] == \
+            ['grant pg_monitor to "exporter";']
 
 
 # -- its IAM role ---------------------------------------------------------------------------------------------------
@@ -216,6 +227,16 @@ def test_a_service_named_like_a_postgres_bootstrap_is_refused() -> None:
     Platform.model_validate({**spec, "datastores": {"orders": {"engine": "redis", "version": "7"}}})
 
 
+@pytest.mark.parametrize("engine", ["postgres", "redis"])
+def test_a_service_named_like_a_store_s_exporter_is_refused(engine: str) -> None:
+    spec = {"name": "shop", "domain": "shop.example.com",
+            "services": {"cart": {"port": 3000, "uses": ["orders"]}, "orders-exporter": {"port": 3001}},
+            "datastores": {"orders": {"engine": engine, "version": "16" if engine == "postgres" else "7"}}}
+    with pytest.raises(ValidationError, match="'orders-exporter' is the name of the exporter of data store "
+                                              "'orders'; name the service differently"):
+        Platform.model_validate(spec)
+
+
 # -- the SQL against a real PostgreSQL ----------------------------------------------------------------------------------
 
 
@@ -260,9 +281,9 @@ def postgres_server() -> Iterator[dict[str, str]]:
 
 
 def _run_job(job: Document, scripts: dict[str, str], server: dict[str, str], app_password: str,
-             work: Path) -> subprocess.CompletedProcess[str]:
+             work: Path, exporter_password: str = "exporter-pass") -> subprocess.CompletedProcess[str]:
     """What the Job's two containers do, on this machine: pgpass.py on the master secret, then the psql command
-    with Kubernetes' `$(APP_PASSWORD)` expansion. The local server has no certificate, so no TLS."""
+    with the passwords in its environment, as the Secret puts them. The local server has no certificate, so no TLS."""
     (work / "bootstrap").mkdir(exist_ok=True)
     for name, text in scripts.items():
         (work / "bootstrap" / name).write_text(text)
@@ -274,17 +295,17 @@ def _run_job(job: Document, scripts: dict[str, str], server: dict[str, str], app
     pgpass.chmod(0o600)
     main = job["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value", "") for e in main["env"]}
-    env.update(server, PGPASSFILE=str(pgpass), PGSSLMODE="disable", APP_PASSWORD=app_password)
-    command = [argument.replace("$(APP_PASSWORD)", app_password).replace("/bootstrap/", f"{work}/bootstrap/")
-               for argument in main["command"]]
+    env.update(server, PGPASSFILE=str(pgpass), PGSSLMODE="disable", APP_PASSWORD=app_password,
+               EXPORTER_PASSWORD=exporter_password)
+    command = [argument.replace("/bootstrap/", f"{work}/bootstrap/") for argument in main["command"]]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, check=False)
 
 
-def _log_in(server: dict[str, str], database: str, password: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["psql", "-X", "-tA", "-c", "select current_user, pg_catalog.pg_get_userbyid(datdba) "
-                           "from pg_database where datname = current_database()"],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "PGHOST": server["PGHOST"], "PGPORT": server["PGPORT"], "PGUSER": "app",
+def _log_in(server: dict[str, str], database: str, password: str, user: str = "app",
+            query: str = "select current_user, pg_catalog.pg_get_userbyid(datdba) from pg_database "
+                         "where datname = current_database()") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["psql", "-X", "-tA", "-c", query], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PGHOST": server["PGHOST"], "PGPORT": server["PGPORT"], "PGUSER": user,
                                "PGDATABASE": database, "PGPASSWORD": password, "PGSSLMODE": "disable"})
 
 
@@ -304,3 +325,22 @@ def test_the_generated_sql_runs_twice_and_rotates_the_password(postgres_server: 
     assert _run_job(job, scripts, postgres_server, "rotated", tmp_path).returncode == 0
     assert _log_in(postgres_server, "auth_service", "rotated").returncode == 0
     assert _log_in(postgres_server, "auth_service", "it's: a \"pass\\word\" $(x) `y`").returncode != 0
+
+
+def test_the_exporter_role_reads_statistics_and_owns_nothing(postgres_server: dict[str, str], tmp_path: Path) -> None:
+    """postgres_exporter's role logs in to `postgres` with its own password, sees every backend through pg_monitor,
+    may not connect to the services' databases, owns no database and cannot create one."""
+    platform = bundled_platform()
+    documents = bootstrap_documents(rendered(platform, "specs/business-app.yaml"), "staging")
+    job, scripts = named(documents, "Job", "postgres-bootstrap"), named(documents, "ConfigMap", "postgres-bootstrap")
+    password = "exp: 'quoted' \"pass\" $(x) `y`"
+    assert _run_job(job, scripts["data"], postgres_server, "app-pass", tmp_path, password).returncode == 0
+    monitor = _log_in(postgres_server, "postgres", password, "exporter",
+                      "select pg_has_role('pg_monitor', 'member'), rolcreatedb, rolcreaterole, rolsuper, "
+                      "(select count(*) from pg_database where datdba = oid) from pg_roles where rolname = current_user")
+    assert monitor.stdout.strip() == "t|f|f|f|0", monitor.stderr
+    assert _log_in(postgres_server, "auth_service", password, "exporter").returncode != 0  # CONNECT revoked
+    # and reads the statistics views the exporter queries
+    seen = _log_in(postgres_server, "postgres", password, "exporter",
+                   "select count(*) from pg_stat_activity where query is not null and usename <> current_user")
+    assert seen.returncode == 0, seen.stderr

@@ -16,6 +16,7 @@ from bizinfra.plan import resolve
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
 from bizinfra.targets.kubernetes import compile_kubernetes
+from bizinfra.targets.kubernetes.exporters import IMAGES as EXPORTER_IMAGES
 from bizinfra.validate.kubernetes import document_problems, validate_folders
 from tests.support import BUNDLED_SOURCE, ROOT, SPECS, bundled_platform, optional_tool, require_tool
 from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered, write
@@ -102,8 +103,12 @@ def test_kustomize_builds_each_folder_with_namespaces_and_images_intact(tree: li
         sources = [d for documents in _documents_by_file([folder]).values() for d in documents]
         assert sorted(_key(d) for d in objects) == sorted(_key(d) for d in sources)  # namespaces untouched
         images = {c["image"] for d in objects if d["kind"] == "Deployment"
+                  and d["metadata"]["labels"].get("app.kubernetes.io/component") != "exporter"
                   for c in d["spec"]["template"]["spec"]["containers"]}
         assert images == {f"ghcr.io/acme/business/{name}:unreleased" for name in business_app.services}
+        exporters = {c["image"] for d in objects if d["kind"] == "Deployment" and d["metadata"]["name"].endswith(
+            "-exporter") for c in d["spec"]["template"]["spec"]["containers"]}
+        assert exporters == set(EXPORTER_IMAGES.values())  # kustomize's images leave the pinned releases alone
 
 
 def test_a_release_sets_one_slot_image_through_the_kustomization(tree: list[Path], tmp_path: Path) -> None:
@@ -127,9 +132,10 @@ def test_a_release_sets_one_slot_image_through_the_kustomization(tree: list[Path
 
 def test_production_runs_blue_green_with_the_slot_left_to_the_deploy_job(production: list[dict[str, Any]]) -> None:
     deployments = sorted(d["metadata"]["name"] for d in of_kind(production, "Deployment"))
-    assert deployments == sorted(f"{s}-{slot}" for s in ("api-gateway", "auth-service", "business-service",
-                                                         "inventory-service", "invoice-service")
-                                 for slot in ("blue", "green"))
+    assert deployments == sorted([*(f"{s}-{slot}" for s in ("api-gateway", "auth-service", "business-service",
+                                                            "inventory-service", "invoice-service")
+                                    for slot in ("blue", "green")),
+                                  "postgres-exporter", "redis-exporter"])  # one exporter each, never in slots
     green = named(production, "Deployment", "api-gateway-green")
     assert green["spec"]["template"]["metadata"]["labels"]["bizinfra.dev/slot"] == "green"
     assert "replicas" not in green["spec"]  # re-applying must not resize a slot the deploy job scaled

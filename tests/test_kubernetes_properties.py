@@ -101,6 +101,12 @@ def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -
                 expected |= {Edge(job, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)),
                              Edge(job, "egress", OUTSIDE_THE_VPC, "TCP", 443),
                              Edge(job, "egress", POD_IDENTITY_AGENT, "TCP", 80)}
+        for store, store_spec in platform.datastores.items():  # each store's exporter: scraped, and reaching it
+            exporter = f"{store}-exporter"
+            expected |= {Edge(exporter, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
+            expected |= {Edge(exporter, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)),
+                         Edge(exporter, "ingress", f"namespace:{platform.monitoring.stack.namespace}", "TCP",
+                              {"postgres": 9187, "redis": 9121}[store_spec.engine])}
         allowed = allowed_edges(documents, list(network.public_subnets), list(network.private_subnets),
                                 platform.network.cidr)
         assert sorted(allowed - expected) == [], "allowed but not declared"
@@ -203,11 +209,14 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
             pod = deployment["spec"]["template"]["spec"]
             assert pod["serviceAccountName"] in names("ServiceAccount")
             for container in pod["containers"]:
-                for source in container["envFrom"]:
+                for source in container.get("envFrom", []):
                     if "configMapRef" in source:
                         assert source["configMapRef"]["name"] in names("ConfigMap")
                     else:
                         assert source["secretRef"]["name"] in secrets
+                for variable in container.get("env", []):  # an exporter's credentials
+                    if "valueFrom" in variable:
+                        assert variable["valueFrom"]["secretKeyRef"]["name"] in secrets
         for hpa in of_kind(documents, "HorizontalPodAutoscaler"):
             assert hpa["spec"]["scaleTargetRef"]["name"] in names("Deployment")
         for binding in of_kind(documents, "TargetGroupBinding"):
@@ -220,7 +229,9 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
                          if d["metadata"]["labels"].get("app.kubernetes.io/name") == name for item in d["spec"]["data"]}
             assert set(spec.secrets) <= variables
         images = {entry["name"] for entry in kustomization(files, env)["images"]}
-        assert {c["image"].rpartition(":")[0] for d in of_kind(documents, "Deployment")
+        released = [d for d in of_kind(documents, "Deployment")  # the exporters run pinned upstream releases
+                    if d["metadata"]["labels"].get("app.kubernetes.io/component") != "exporter"]
+        assert {c["image"].rpartition(":")[0] for d in released
                 for c in d["spec"]["template"]["spec"]["containers"]} == images
 
 

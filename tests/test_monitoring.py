@@ -37,7 +37,18 @@ from tests.support.monitoring import (
 )
 
 # One rule each per environment, over all its services; ServiceDown is one rule per service (absent() names one).
-AGGREGATED_ALERTS = {"HighErrorRate", "HighLatency", "PodNotReady", "ErrorBudgetFastBurn", "ErrorBudgetSlowBurn"}
+AGGREGATED_ALERTS = {"HighErrorRate", "HighLatency", "PodNotReady", "ErrorBudgetFastBurn", "ErrorBudgetSlowBurn",
+                     "RequestMetricsMissing"}
+POSTGRES_ALERTS = ["DatabaseConnectionFailed", "DatabaseMetricsMissing"]
+REDIS_ALERTS = ["RedisConnectionFailed", "RedisMetricsMissing", "RedisMemoryNearLimit", "RedisEvictions",
+                "RedisConnectionsNearLimit", "RedisRejectedConnections"]
+REPLICATION_ALERTS = ["RedisReplicasMissing", "RedisMasterLinkDown"]  # where the environment is highly available
+
+
+def store_alerts(engines: list[str], highly_available: bool) -> list[str]:
+    """The data store alerts an environment with stores of these engines has, one of each per store."""
+    redis = REDIS_ALERTS + (REPLICATION_ALERTS if highly_available else [])
+    return [alert for engine in engines for alert in (POSTGRES_ALERTS if engine == "postgres" else redis)]
 SERVICE_TEMPLATE = "{{ $labels.service }}"
 # Google SRE workbook, "Alerting on SLOs", table 5-8: burn rate factor -> its long and short window.
 BURN_WINDOWS = {"ErrorBudgetFastBurn": {14.4: {"1h", "5m"}, 6.0: {"6h", "30m"}},
@@ -85,7 +96,7 @@ def test_bundled_alerts_carry_the_seed_thresholds(tmp_path: Path) -> None:
     rules = alerts(rule_groups(tmp_path, "production"))
     by_name = {rule["alert"]: rule for rule in rules if rule["alert"] != "ServiceDown"}
     assert sorted(rule["alert"] for rule in rules) == sorted(
-        [*AGGREGATED_ALERTS, *["ServiceDown"] * 5, "DatabaseConnectionFailed", "DatabaseMetricsMissing"])
+        [*AGGREGATED_ALERTS, *["ServiceDown"] * 5, *store_alerts(["postgres", "redis"], True), "Watchdog"])
     assert by_name["HighErrorRate"]["expr"].endswith("> 0.05") and by_name["HighErrorRate"]["for"] == "5m"
     assert by_name["HighLatency"]["expr"].endswith("> 1")
     assert "(14.4 * 0.001)" in by_name["ErrorBudgetFastBurn"]["expr"]
@@ -161,6 +172,35 @@ def test_no_postgres_means_no_database_alerts(tmp_path: Path) -> None:
         service["uses"] = [store for store in service.get("uses", []) if store != "postgres"]
     write_tree(plan_of(Platform.model_validate(spec)), tmp_path)
     assert not [r for r in alerts(rule_groups(tmp_path, "production")) if "pg_up" in r["expr"]]
+
+
+def test_the_silent_metrics_guard_watches_every_scraped_pod_but_the_exporters(tmp_path: Path) -> None:
+    """RequestMetricsMissing: one rule over the namespace's scraped pods, the exporters (which expose no request
+    metrics) and pods without a service left out; a service without its counter or its histogram pages."""
+    write_tree(bundled_plan(), tmp_path)
+    (rule,) = [r for r in alerts(rule_groups(tmp_path, "production")) if r["alert"] == "RequestMetricsMissing"]
+    assert 'up{namespace="business-app",service!~"postgres-exporter|redis-exporter|"} == 1' in rule["expr"]
+    assert "http_request_total{" in rule["expr"] and "http_request_duration_seconds_bucket{" in rule["expr"]
+    assert (rule["for"], rule["labels"]["severity"]) == ("10m", "critical")
+
+
+def test_the_watchdog_always_fires_and_says_so(tmp_path: Path) -> None:
+    write_tree(bundled_plan(), tmp_path)
+    for env in ("staging", "production"):
+        (rule,) = [r for r in alerts(rule_groups(tmp_path, env)) if r["alert"] == "Watchdog"]
+        assert rule["expr"] == "vector(1)" and "for" not in rule
+        assert rule["labels"] == {"severity": "none", "environment": env}
+        assert "always fires" in rule["annotations"]["description"]
+
+
+def test_redis_alerts_watch_the_exporter_and_replication_only_where_highly_available(tmp_path: Path) -> None:
+    write_tree(bundled_plan(), tmp_path)
+    for env, replicated in (("staging", False), ("production", True)):
+        redis = [r for r in alerts(rule_groups(tmp_path, env)) if r["alert"].startswith("Redis")]
+        assert sorted(r["alert"] for r in redis) == sorted(store_alerts(["redis"], replicated))
+        assert all('service="redis-exporter"' in r["expr"] and r["labels"]["service"] == "redis" for r in redis)
+    (replicas,) = [r for r in alerts(rule_groups(tmp_path, "production")) if r["alert"] == "RedisReplicasMissing"]
+    assert replicas["expr"].endswith(" < 1")  # production's one ElastiCache replica (num_cache_clusters 2)
 
 
 def test_bundled_prometheus_config_passes_promtool_with_discovery_stubbed(tmp_path: Path) -> None:
@@ -346,7 +386,7 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
         recorded = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
         rules = alerts(groups)
         for rule in rules:
-            assert rule["labels"]["severity"] in {"critical", "warning"}
+            assert rule["labels"]["severity"] in ({"none"} if rule["alert"] == "Watchdog" else {"critical", "warning"})
             assert rule["labels"]["environment"] == env.name
             assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
             assert all(rule["annotations"].values())
@@ -365,8 +405,10 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
                 assert float(rule["expr"].rsplit("> ", 1)[1]) == float(seconds(platform.monitoring.latency_p95))
         names = sorted(rule["alert"] for rule in rules)
         postgres = [s.name for s in env.datastores if s.engine == "postgres"]
+        engines = [platform.datastores[name].engine for name in sorted(platform.datastores)]
+        highly_available = platform.environments[env.name].highly_available
         assert names == sorted([*AGGREGATED_ALERTS, *["ServiceDown"] * len(env.services),
-                                *["DatabaseConnectionFailed", "DatabaseMetricsMissing"] * len(postgres)])
+                                *store_alerts(engines, highly_available), "Watchdog"])
         down = [rule["labels"][m.SERVICE] for rule in rules if rule["alert"] == "ServiceDown"]
         assert down == [service.name for service in env.services]
         stores = {rule["labels"][m.SERVICE] for rule in rules if rule["alert"].startswith("Database")}

@@ -56,7 +56,8 @@ def test_a_custom_stack_moves_every_occurrence(platform: Platform, namespace: st
             assert f"release `{release}` in the\n`{namespace}` namespace" in data.decode()
     for documents in environments(files).values():
         found = wiring(documents)
-        assert len(found["selected"]) == 1 + len(platform.services)  # the PrometheusRule and a PodMonitor each
+        # the PrometheusRule, a PodMonitor per service and one per data store's exporter
+        assert len(found["selected"]) == 1 + len(platform.services) + len(platform.datastores)
         assert set(found["selected"]) == {release}
         assert found["dashboards"] == [(namespace, "1")]
         assert found["scraped from"] == {namespace}

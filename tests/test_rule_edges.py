@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bizinfra.render import to_yaml
 from bizinfra.validate.rules.documents import NAME, PART_OF
 from tests.strategies import platform_specs
 from tests.support import bundled_tree
@@ -16,6 +18,7 @@ from tests.support.rules import edit_json, edit_yaml, files_of, problems
 
 RULE = "network edges match the declared ones"
 POLICIES = "business-app/kubernetes/staging/network-policies.yaml"
+EXPORTERS = "business-app/kubernetes/staging/exporters.yaml"
 
 
 def test_the_generated_tree_passes() -> None:
@@ -69,6 +72,34 @@ def test_a_bootstrap_policy_opening_more_than_its_store_is_named() -> None:
         f'{{"ipBlock": {{"cidr": "0.0.0.0/0"}}}}:443, which the spec does not declare',
         f"{POLICIES}: NetworkPolicy/postgres-bootstrap-traffic: allows egress postgres-bootstrap -> redis:6379, "
         "which the spec does not declare"])
+
+
+def test_an_exporter_reaching_another_store_or_scraped_on_another_port_is_named() -> None:
+    """The PostgreSQL exporter is admitted on its container's metrics port only, and reaches its own store only."""
+    def widen(policy: dict[str, Any]) -> None:
+        policy["spec"]["ingress"][0]["ports"][0]["port"] = 9121  # the Redis exporter's port
+        policy["spec"]["egress"][0]["ports"][0]["port"] = 6379  # the Redis store's
+    files = edit_yaml(bundled_tree(), EXPORTERS, "NetworkPolicy", "postgres-exporter-traffic", widen)
+    assert problems(files, RULE) == sorted([
+        f"{EXPORTERS}: NetworkPolicy/postgres-exporter-traffic: allows egress postgres-exporter -> redis:6379, which "
+        "the spec does not declare",
+        f"{EXPORTERS}: NetworkPolicy/postgres-exporter-traffic: allows ingress monitoring -> postgres-exporter:9121, "
+        "which the spec does not declare",
+        f"{POLICIES}: NetworkPolicy: no policy allows egress postgres-exporter -> postgres:5432, which the spec "
+        "declares",
+        f"{POLICIES}: NetworkPolicy: no policy allows ingress monitoring -> postgres-exporter:9187, which the spec "
+        "declares"])
+
+
+def test_an_exporter_without_its_policy_is_named() -> None:
+    """The namespace-wide DNS rule covers the exporters; their scrape and their store are theirs to declare."""
+    documents = [d for d in yaml.safe_load_all(bundled_tree()[EXPORTERS])
+                 if d["metadata"]["name"] != "redis-exporter-traffic"]
+    files = {**bundled_tree(), EXPORTERS: "---\n".join(to_yaml(d) for d in documents).encode()}
+    assert problems(files, RULE) == sorted([
+        f"{POLICIES}: NetworkPolicy: no policy allows egress redis-exporter -> redis:6379, which the spec declares",
+        f"{POLICIES}: NetworkPolicy: no policy allows ingress monitoring -> redis-exporter:9121, which the spec "
+        "declares"])
 
 
 # -- security groups ----------------------------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from bizinfra.render import to_yaml
 from bizinfra.validate import tree as validate_tree
 from tests.strategies import platform_specs
 from tests.support import bundled_tree
-from tests.support.rules import edit_json, files_of, problems, replace
+from tests.support.rules import edit_json, edit_yaml, files_of, problems, replace
 
 RULE = "ports agree"
+EXPORTERS = "business-app/kubernetes/staging/exporters.yaml"
 
 
 def test_the_generated_tree_passes() -> None:
@@ -131,3 +132,10 @@ def test_each_compose_file_of_several_is_read() -> None:
         broken = replace(files, path, b'PORT: "8080"\n', b'PORT: "8000"\n', count=2)  # environment and build arg
         assert problems(broken, RULE) == [f"{path}: service web: PORT is 8000, but web's port is 8080",
                                           f"{path}: service web: build argument PORT is 8000, but web's port is 8080"]
+
+
+def test_a_pod_monitor_scraping_a_port_its_pods_do_not_serve_is_named() -> None:
+    files = edit_yaml(bundled_tree(), EXPORTERS, "PodMonitor", "redis-exporter",
+                      lambda monitor: monitor["spec"]["podMetricsEndpoints"][0].update(portNumber=9187))
+    assert problems(files, RULE) == [
+        f"{EXPORTERS}: PodMonitor/redis-exporter: scrapes port 9187, but the pods it selects serve [9121]"]

@@ -166,8 +166,8 @@ def test_init_writes_the_spec_generate_takes(tmp_path: Path, capsys: pytest.Capt
     assert any(line.strip().startswith("monitoring.receivers: none") for line in output.splitlines())
     assert main(["doctor", "--repo", str(repo)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        "requirements-bizinfra.txt: names no bizinfra requirement; write a requirement such as "
-        "'bizinfra[validate]==0.3.0' there, or set delivery.bizinfra in the spec", NO_RECEIVERS]
+        NO_RECEIVERS, "requirements-bizinfra.txt: names no bizinfra requirement; write a requirement such as "
+        "'bizinfra[validate]==0.3.0' there, or set delivery.bizinfra in the spec"]
     (repo / "requirements-bizinfra.txt").write_text("bizinfra[validate] @ git+https://github.com/a/bizinfra@0a1b2c\n")
     assert main(["doctor", "--repo", str(repo)]) == 1
     assert capsys.readouterr().out == NO_RECEIVERS + "\n"

@@ -163,7 +163,8 @@ def test_bundled_names_agree_with_the_plan() -> None:
     assert {r["name"] for r in resources(files, "aws_secretsmanager_secret").values()} == {
         "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret",
         "business-app/production/edge/origin-verify",
-        *(f"business-app/production/alerting/{name}" for name in ("dead-mans-switch", "on-call", "team-chat"))}
+        *(f"business-app/production/alerting/{name}" for name in ("dead-mans-switch", "on-call", "team-chat")),
+        "business-app/production/postgres/exporter"}  # the exporter role's, apart from the services' credentials
     assert {r["name"] for r in resources(files, "aws_route53_record").values()} == \
         {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}",
          "api.business-app.com"}  # its A and AAAA aliases to CloudFront
@@ -353,7 +354,9 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         assert read <= secrets
         edge = {f"{env.platform}/{env.name}/edge/origin-verify"} if any(s.public_host for s in env.services) else set()
         alerting = {receiver.secret for receiver in env.alerting.receivers}
-        assert secrets == read | {store.credentials for store in env.datastores} | edge | alerting
+        exporters = {f"{platform.name}/{env.name}/{store}/exporter" for store, spec in platform.datastores.items()
+                     if spec.engine == "postgres"}  # each PostgreSQL exporter's own role
+        assert secrets == read | {store.credentials for store in env.datastores} | edge | alerting | exporters
         private = [r for r in resources(files, "aws_route53_record").values()
                    if r["zone_id"] == "${aws_route53_zone.private.zone_id}"]
         assert sorted(record["name"] for record in private) == sorted(store.host for store in env.datastores)

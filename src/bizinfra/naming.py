@@ -36,6 +36,12 @@ LOAD_BALANCER_LOG_PREFIX = "alb"
 # application role, whose password Terraform puts in `DatastorePlan.credentials` and the bootstrap Job sets.
 DATABASE_MASTER_USER = "postgres"  # as in the seed
 DATABASE_APP_USER = "app"
+# The PostgreSQL exporter's own role: a member of `pg_monitor` (read statistics, nothing else), owning nothing; its
+# password is in its own Secrets Manager secret, which the bootstrap Job sets.
+DATABASE_EXPORTER_USER = "exporter"
+EXPORTER_COMPONENT = "exporter"  # the `app.kubernetes.io/component` of a data store exporter's objects
+# Where each engine's Prometheus exporter serves its metrics: the exporters' own default ports.
+EXPORTER_PORTS = {"postgres": 9187, "redis": 9121}
 BOOTSTRAP_COMPONENT = "database-bootstrap"  # the `app.kubernetes.io/component` of a bootstrap's objects
 # Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
 # link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").
@@ -107,6 +113,12 @@ def secret_key(platform: str, env_name: str, name: str) -> str:
 def bootstrap_name(store: str) -> str:
     """`<store>-bootstrap`: the spec refuses a service of that name, so the two never share objects."""
     return f"{store}-bootstrap"
+
+
+def exporter_name(store: str) -> str:
+    """`<store>-exporter`: the exporter's objects, and the `service` label of its series. The spec refuses a service
+    of that name."""
+    return f"{store}-exporter"
 
 
 def slot_deployments(name: str, rollout: str) -> dict[str, str]:

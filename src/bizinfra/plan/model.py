@@ -33,6 +33,22 @@ class DatabaseBootstrap:
 
 
 @dataclass(frozen=True)
+class ExporterPlan:
+    """A data store's Prometheus exporter in the cluster (postgres_exporter, redis_exporter): what the Deployment,
+    its NetworkPolicy and PodMonitor, the alerts and the Terraform secret share."""
+
+    store: str
+    engine: str  # postgres | redis
+    name: str  # `<store>-exporter`: its Deployment, ServiceAccount, Secret and policies, and its series' `service`
+    port: int  # where it serves /metrics
+    labels: Mapping[str, str]  # every object of the exporter carries these
+    selector: Mapping[str, str]  # what its pods carry and its PodMonitor and NetworkPolicy select
+    # The Secrets Manager secret it logs in with: its own least-privilege role's (PostgreSQL,
+    # `<platform>/<env>/<store>/exporter`, which no declared secret's name can be) or the store's auth token (Redis).
+    credentials: str
+
+
+@dataclass(frozen=True)
 class SecretRef:
     """An environment variable whose value lives in AWS Secrets Manager (or `.env` locally)."""
 
@@ -58,6 +74,9 @@ class DatastorePlan:
     databases: tuple[str, ...]  # PostgreSQL databases, one per user service
     credentials: str  # the Secrets Manager secret holding its credentials
     identifier: str  # its AWS identifier (RDS instance, ElastiCache replication group)
+    # Copies kept in sync beside the primary: the RDS Multi-AZ standby, the ElastiCache replica. 1 when highly
+    # available, else 0; the Redis replication alert expects that many replicas connected.
+    replicas: int
 
 
 @dataclass(frozen=True)
@@ -307,6 +326,7 @@ class EnvironmentPlan:
     deploy: DeployPlan
     identities: tuple[WorkloadIdentity, ...]
     database_bootstraps: tuple[DatabaseBootstrap, ...]  # one per PostgreSQL store
+    exporters: tuple[ExporterPlan, ...]  # one per data store, in store order
     spot: bool  # the nodes run on EC2 Spot capacity
 
     @property
@@ -322,6 +342,9 @@ class EnvironmentPlan:
 
     def datastore(self, name: str) -> DatastorePlan:
         return next(store for store in self.datastores if store.name == name)
+
+    def exporter(self, store: str) -> ExporterPlan:
+        return next(exporter for exporter in self.exporters if exporter.store == store)
 
     def service_config(self, service: ServicePlan) -> dict[str, str]:
         """Its own plain variables, read from the facts they state: its port, where each callee and data store

@@ -10,6 +10,8 @@ from bizinfra.naming import (
     CLUSTER_AUTOSCALER,
     CONTAINER_LOG_KINDS,
     DOCKERFILE,
+    EXPORTER_COMPONENT,
+    EXPORTER_PORTS,
     EXTERNAL_SECRETS,
     LOAD_BALANCER_CONTROLLER,
     MANAGED_BY,
@@ -25,6 +27,7 @@ from bizinfra.naming import (
     container_log_group,
     github_plan_subjects,
     github_pull_request_subject,
+    exporter_name,
     github_subject,
     log_retention,
     secret_key,
@@ -41,6 +44,7 @@ from bizinfra.plan.model import (
     EnvironmentPlan,
     LogQuery,
     LogsPlan,
+    ExporterPlan,
     MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
@@ -105,7 +109,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     }
     private_zone = f"{platform.name}.internal"
     datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name,
-                                  tls=kubernetes) for name in sorted(platform.datastores))
+                                  tls=kubernetes, replicas=1 if environment.highly_available else 0)
+                       for name in sorted(platform.datastores))
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = platform.registry or f"ghcr.io/{platform.name}"
     callers = _callers(platform)
@@ -159,6 +164,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         identities=_identities(platform.name, env_name),
         database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
                                   for store in datastores if store.engine == "postgres"),
+        exporters=tuple(_exporter(platform.name, env_name, labels, store) for store in datastores),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
     )
 
@@ -225,7 +231,8 @@ def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:
     return {name: tuple(sorted(names)) for name, names in callers.items()}
 
 
-def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: bool) -> DatastorePlan:
+def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: bool,
+               replicas: int) -> DatastorePlan:
     spec = platform.datastores[name]
     users = tuple(sorted(n for n, s in platform.services.items() if name in s.uses))
     databases = tuple(sorted({platform.services[u].database or u.replace("-", "_") for u in users})) \
@@ -242,6 +249,7 @@ def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: 
         databases=databases,
         credentials=secret_key(platform.name, env_name, name),
         identifier=aws_name(platform.name, env_name, name, limit=40),  # ElastiCache ids allow 40
+        replicas=replicas,
     )
 
 
@@ -304,6 +312,21 @@ def _bootstrap(platform: str, env_name: str, env_labels: Mapping[str, str],
         labels={**selector, **env_labels, "app.kubernetes.io/component": BOOTSTRAP_COMPONENT},
         selector=selector,
         identity=WorkloadIdentity(name, platform, name, aws_name(platform, env_name, name, limit=64)),
+    )
+
+
+def _exporter(platform: str, env_name: str, env_labels: Mapping[str, str], store: DatastorePlan) -> ExporterPlan:
+    name = exporter_name(store.name)
+    selector = {SERVICE_NAME_LABEL: name, PART_OF_LABEL: platform}
+    own_secret = secret_key(platform, env_name, f"{store.name}/exporter")
+    return ExporterPlan(
+        store=store.name,
+        engine=store.engine,
+        name=name,
+        port=EXPORTER_PORTS[store.engine],
+        labels={**selector, **env_labels, "app.kubernetes.io/component": EXPORTER_COMPONENT},
+        selector=selector,
+        credentials=own_secret if store.engine == "postgres" else store.credentials,
     )
 
 

@@ -767,6 +767,10 @@ class _Parts:
             if self.datastores[store].engine == "postgres" and job in self.declared_services:
                 problems.append((("services", job), f"'{job}' is the name of the Job that bootstraps data store "
                                  f"'{store}'; name the service differently"))
+            exporter = f"{store}-exporter"  # plan.exporter_name: the Deployment that exports the store's metrics
+            if exporter in self.declared_services:
+                problems.append((("services", exporter), f"'{exporter}' is the name of the exporter of data store "
+                                 f"'{store}'; name the service differently"))
         return problems
 
     def _service_problems(self) -> list[Problem]:

@@ -1,9 +1,12 @@
-"""The database bootstrap: per PostgreSQL store, a Job that creates the application role and the services'
-databases with the master user, since Terraform cannot reach a private database without a second provider.
+"""The database bootstrap: per PostgreSQL store, a Job that creates the application role, the services' databases
+and the exporter's monitoring role with the master user, since Terraform cannot reach a private database without a
+second provider.
 
 The init container reads the RDS-managed master secret (its own IAM role, EKS Pod Identity) and writes a pgpass
 into a memory-backed volume; the main container runs `bootstrap.sql` with psql. The SQL only creates what is
-missing and always sets the application role's password, so a re-run (a new database, a rotated password) is safe.
+missing and always sets the roles' passwords, so a re-run (a new database, a rotated password) is safe. The passwords
+reach psql as environment variables from the Job's ExternalSecret, never as arguments (`ps` shows those to anyone on
+the node).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS
 from bizinfra.plan import (
     DATABASE_APP_USER,
+    DATABASE_EXPORTER_USER,
     DATABASE_MASTER_USER,
     DatabaseBootstrap,
     DatastorePlan,
@@ -78,8 +82,13 @@ def scripts(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: Datastore
             "data": {"bootstrap.sql": bootstrap_sql(store), "pgpass.py": PGPASS}}
 
 
+# The Secret keys the Job reads, each into the psql variable that sets one role's password.
+PASSWORDS = {"APP_PASSWORD": "pw", "EXPORTER_PASSWORD": "exporter_pw"}
+
+
 def app_credentials(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
-    """The application role's password, from the same secret the services read theirs from."""
+    """The application role's password, from the same secret the services read theirs from, and the exporter role's,
+    from the secret its exporter reads."""
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -88,7 +97,11 @@ def app_credentials(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: D
             "refreshInterval": "1h",
             "secretStoreRef": secret_store_ref(),
             "target": {"name": bootstrap.name, "creationPolicy": "Owner"},
-            "data": [{"secretKey": "APP_PASSWORD", "remoteRef": {"key": store.credentials, "property": "password"}}],
+            "data": [
+                {"secretKey": "APP_PASSWORD", "remoteRef": {"key": store.credentials, "property": "password"}},
+                {"secretKey": "EXPORTER_PASSWORD",
+                 "remoteRef": {"key": env.exporter(store.name).credentials, "property": "password"}},
+            ],
         },
     }
 
@@ -102,18 +115,19 @@ def quote_literal(text: str) -> str:
 
 
 def bootstrap_sql(store: DatastorePlan) -> str:
-    """Idempotent: creates the role and each database only when missing, and always sets the role's password.
+    """Idempotent: creates the roles and each database only when missing, and always sets the roles' passwords.
 
-    The password is the psql variable `pw` (`:'pw'` quotes it as a literal, `format`'s `%L` again for the
-    statement), never part of this text; written apart from the word `password`, which secret scans would read
-    as an assignment. CREATE DATABASE cannot run in a transaction or a DO block, hence `\\gexec`.
+    Each password is a psql variable (`pw`, `exporter_pw`) read from the environment by a backquoted `printf`
+    (psql's `\\getenv` needs psql 15), quoted as a literal by `:'pw'` and by `format`'s `%L` again for the
+    statement: never part of this text, nor of any command line; written apart from the word `password`, which
+    secret scans would read as an assignment. CREATE DATABASE cannot run in a transaction or a DO block, hence
+    `\\gexec`. The exporter's role only joins `pg_monitor` (read the statistics views and settings) and owns nothing.
     """
-    role, role_name = quote_identifier(DATABASE_APP_USER), quote_literal(DATABASE_APP_USER)
-    lines = [
-        "\\set ON_ERROR_STOP on",
-        f"select 'create role {role} login' where not exists (select from pg_roles where rolname = {role_name})"
-        " \\gexec",
-        f"select format('alter role %I with login password %L', {role_name}, :'pw') \\gexec",
+    role = quote_identifier(DATABASE_APP_USER)
+    lines = ["\\set ON_ERROR_STOP on"]
+    lines += [f"\\set {variable} `printf '%s' \"${secret}\"`" for secret, variable in PASSWORDS.items()]
+    lines += [
+        *login_role(DATABASE_APP_USER, "pw"),
         # The master user (rds_superuser, not a superuser) may give a database to the role only as its member.
         f"grant {role} to current_user;",
     ]
@@ -126,7 +140,17 @@ def bootstrap_sql(store: DatastorePlan) -> str:
             f"revoke all on database {name} from public;",
             f"grant all privileges on database {name} to {role};",
         ]
+    exporter = quote_identifier(DATABASE_EXPORTER_USER)
+    lines += [*login_role(DATABASE_EXPORTER_USER, "exporter_pw"), f"grant pg_monitor to {exporter};"]
     return "\n".join(lines) + "\n"
+
+
+def login_role(name: str, variable: str) -> list[str]:
+    """Create the role when missing, and (always) set its password from a psql variable."""
+    role, literal = quote_identifier(name), quote_literal(name)
+    return [f"select 'create role {role} login' where not exists (select from pg_roles where rolname = {literal})"
+            " \\gexec",
+            f"select format('alter role %I with login password %L', {literal}, :'{variable}') \\gexec"]
 
 
 def postgres_major(store: DatastorePlan) -> str:
@@ -189,19 +213,19 @@ def read_master_secret(env: EnvironmentPlan, store: DatastorePlan) -> Manifest:
 
 
 def run_sql(bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
-    """psql with no shell: Kubernetes expands `$(APP_PASSWORD)` into the one argument that sets the variable."""
+    """psql runs the script; the passwords come from the Secret as environment variables, which the script reads."""
     return {
         "name": "bootstrap",
         "image": POSTGRES_IMAGE.format(major=postgres_major(store)),
         "imagePullPolicy": "Always",
-        "command": ["psql", "--no-psqlrc", "--set", "pw=$(APP_PASSWORD)", "--file", f"{SCRIPTS}/bootstrap.sql"],
+        "command": ["psql", "--no-psqlrc", "--file", f"{SCRIPTS}/bootstrap.sql"],
         "env": [
             *variables({**connection(store), "PGUSER": DATABASE_MASTER_USER, "PGDATABASE": "postgres",
                         # RDS refuses plain connections (rds.force_ssl); `require` encrypts without checking the CA.
                         "PGSSLMODE": "require", "PGPASSFILE": f"{CREDENTIALS}/pgpass", "PGCONNECT_TIMEOUT": "10",
                         "PGAPPNAME": bootstrap.name}),
-            {"name": "APP_PASSWORD",
-             "valueFrom": {"secretKeyRef": {"name": bootstrap.name, "key": "APP_PASSWORD"}}},
+            *({"name": secret, "valueFrom": {"secretKeyRef": {"name": bootstrap.name, "key": secret}}}
+              for secret in PASSWORDS),
         ],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "128Mi"}},
         "securityContext": hardened_container(),

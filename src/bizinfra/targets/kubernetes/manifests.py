@@ -13,6 +13,7 @@ from bizinfra.targets.kubernetes.addons import (
 )
 from bizinfra.targets.kubernetes.bootstrap import bootstrap_documents
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
+from bizinfra.targets.kubernetes.exporters import exporter_documents
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
 from bizinfra.targets.kubernetes.stack import monitoring_documents
@@ -49,6 +50,8 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         ("workloads.yaml", [document for s in env.services for document in service_documents(env, s)]),
         # Per PostgreSQL store, the Job creating its application role and databases (docs/kubernetes.md).
         ("database-bootstrap.yaml", bootstrap_documents(env)),
+        # Per data store, its Prometheus exporter with its credentials, NetworkPolicy and PodMonitor.
+        ("exporters.yaml", exporter_documents(env)),
         ("load-balancer.yaml", [target_group_binding(env, s) for s in env.services if s.public_host]),
         ("backup.yaml", [backup_schedule(env)]),
         # The PrometheusRule, PodMonitors and dashboard, labelled for the monitoring stack; the dashboard ConfigMap in
@@ -85,11 +88,11 @@ def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
 
 
 def secrets(env: EnvironmentPlan) -> list[Manifest]:
-    """The store, when anything reads from it: a service's secrets, a database bootstrap's credentials or the alert
-    receivers' URLs and keys (whose Secret is in the monitoring stack's namespace)."""
+    """The store, when anything reads from it: a service's secrets, a database bootstrap's or an exporter's
+    credentials, or the alert receivers' URLs and keys (whose Secret is in the monitoring stack's namespace)."""
     external = [external_secret(env, s) for s in env.services if s.secrets]
     external += [alert_receivers_secret(env)] if env.alerting.receivers else []
-    return [secret_store(env), *external] if external or env.database_bootstraps else []
+    return [secret_store(env), *external] if external or env.database_bootstraps or env.exporters else []
 
 
 def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:

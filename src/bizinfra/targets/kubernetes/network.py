@@ -63,17 +63,26 @@ def service_traffic(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
         callee = env.service(name)
         egress.append({"to": [{"podSelector": {"matchLabels": dict(callee.selector)}}], "ports": tcp(callee.port)})
     for name in service.uses:
-        subnets = [{"ipBlock": {"cidr": cidr}} for cidr in env.network.private_subnets]
-        egress.append({"to": subnets, "ports": tcp(env.datastore(name).port)})
+        egress.append({"to": private_subnets(env), "ports": tcp(env.datastore(name).port)})
     return policy(env, f"{service.name}-traffic", dict(service.labels), dict(service.selector), ingress, egress)
 
 
 def metrics_scrape(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     """`<service>-metrics`: Prometheus, from the monitoring stack's namespace, on the service port only."""
+    return policy(env, f"{service.name}-metrics", dict(service.labels), dict(service.selector),
+                  ingress=[scraped_from_monitoring(env, service.port)])
+
+
+def scraped_from_monitoring(env: EnvironmentPlan, port: int) -> Manifest:
+    """An ingress rule: Prometheus, from the monitoring stack's namespace, on `port`."""
     namespace = env.monitoring_stack.namespace
     monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
-    return policy(env, f"{service.name}-metrics", dict(service.labels), dict(service.selector),
-                  ingress=[{"from": [monitoring], "ports": tcp(service.port)}])
+    return {"from": [monitoring], "ports": tcp(port)}
+
+
+def private_subnets(env: EnvironmentPlan) -> list[Manifest]:
+    """The peers RDS and ElastiCache live in."""
+    return [{"ipBlock": {"cidr": cidr}} for cidr in env.network.private_subnets]
 
 
 def bootstrap_traffic(env: EnvironmentPlan, bootstrap: DatabaseBootstrap) -> Manifest:
@@ -83,7 +92,7 @@ def bootstrap_traffic(env: EnvironmentPlan, bootstrap: DatabaseBootstrap) -> Man
     store = env.datastore(bootstrap.store)
     agent, agent_port = POD_IDENTITY_AGENT
     egress = [
-        {"to": [{"ipBlock": {"cidr": cidr}} for cidr in env.network.private_subnets], "ports": tcp(store.port)},
+        {"to": private_subnets(env), "ports": tcp(store.port)},
         {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [env.network.cidr]}}], "ports": tcp(443)},
         {"to": [{"ipBlock": {"cidr": agent}}], "ports": tcp(agent_port)},
     ]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bizinfra import naming
+from bizinfra.naming import exporter_name
 
 # What every service exposes on its metrics path (prom-client names, as in the seed guide).
 REQUESTS = "http_request_total"  # counter of handled requests, labelled with STATUS
@@ -26,7 +27,17 @@ SLOT = "slot"  # blue or green, on blue-green pods
 UP = "up"  # Prometheus' own: 1 when the last scrape of a target worked
 POD_READY = "kube_pod_status_ready"  # kube-state-metrics: labels namespace, pod, condition
 POSTGRES_UP = "pg_up"  # prometheus-community/postgres_exporter: 1 when it can query the database
-POSTGRES_EXPORTER_PORT = 9187  # postgres_exporter's default listen port
+# oliver006/redis_exporter (exporter/exporter.go): INFO fields as gauges and counters, labelled like any scrape.
+REDIS_UP = "redis_up"  # 1 when the exporter reached Redis at its last scrape
+REDIS_MEMORY_USED = "redis_memory_used_bytes"  # INFO used_memory
+REDIS_MEMORY_MAX = "redis_memory_max_bytes"  # INFO maxmemory; 0 means no limit
+REDIS_EVICTED_KEYS = "redis_evicted_keys_total"  # INFO evicted_keys: keys dropped to stay under maxmemory
+REDIS_CLIENTS = "redis_connected_clients"  # INFO connected_clients
+# INFO maxclients (Redis 7 on); CONFIG's on a Redis that allows CONFIG (ElastiCache does not).
+REDIS_MAX_CLIENTS, REDIS_CONFIG_MAX_CLIENTS = "redis_max_clients", "redis_config_maxclients"
+REDIS_REJECTED_CONNECTIONS = "redis_rejected_connections_total"  # INFO rejected_connections: refused at maxclients
+REDIS_REPLICAS = "redis_connected_slaves"  # INFO connected_slaves, on the primary
+REDIS_MASTER_LINK_UP = "redis_master_link_up"  # INFO master_link_status, on a replica
 
 # The pod annotations the `kubernetes-pods` scrape job reads; the plan puts them on every service's pods.
 SCRAPE_ANNOTATION = "prometheus.io/scrape"
@@ -79,6 +90,7 @@ BURN_RATE_ALERTS = (FAST_BURN, SLOW_BURN)
 
 CRITICAL = "critical"  # someone is paged
 WARNING = "warning"  # a ticket, handled in working hours
+NONE = "none"  # the Watchdog: routed to a dead man's switch, never to a person
 
 
 def sanitized(name: str) -> str:
@@ -94,6 +106,7 @@ def pod_label(key: str) -> str:
     return f"__meta_kubernetes_pod_label_{sanitized(key)}"
 
 
-def postgres_exporter(datastore: str) -> str:
-    """The `app.kubernetes.io/name` of the postgres_exporter pods watching a data store, hence their `service`."""
-    return f"{datastore}-exporter"
+def exporter(datastore: str) -> str:
+    """The `app.kubernetes.io/name` of the exporter pods watching a data store, hence their series' `service`."""
+    return exporter_name(datastore)
+

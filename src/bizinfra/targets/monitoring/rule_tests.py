@@ -30,9 +30,11 @@ POD_SUFFIX = "5d8f7c9b6-x2x4z"  # a ReplicaSet template hash and a pod suffix, a
 
 
 def rule_tests(env: EnvironmentPlan) -> dict[str, Any]:
-    postgres = [store for store in env.datastores if store.engine == "postgres"]
-    tests = [*error_rate_tests(env), *latency_tests(env), *pod_tests(env), *service_down_tests(env),
-             *burn_rate_tests(env), *[test for store in postgres for test in database_tests(env, store.name)]]
+    stores = {"postgres": database_tests, "redis": redis_tests}
+    tests = [*error_rate_tests(env), *latency_tests(env), *pod_tests(env), *request_metrics_tests(env),
+             *service_down_tests(env), *burn_rate_tests(env),
+             *[test for store in env.datastores for test in stores[store.engine](env, store.name)],
+             *watchdog_tests(env)]
     return {
         "rule_files": ["rules.yml"],
         "evaluation_interval": "1m",
@@ -200,7 +202,7 @@ def pod_tests(env: EnvironmentPlan) -> list[TestGroup]:
     broken, healthy = sampled(env)
     pods = [(service, f"{deployment}-{POD_SUFFIX}") for service in (broken, *healthy)
             for deployment in service.deployments]
-    outsiders = {f"{env.platform}-backup-29000000": "x2x4z", m.postgres_exporter(env.platform): POD_SUFFIX}
+    outsiders = {f"{env.platform}-backup-29000000": "x2x4z", m.exporter(env.platform): POD_SUFFIX}
     ignored = [f"{owner}-{suffix}" for owner, suffix in outsiders.items()
                if owner not in {service.name for service in env.services}]  # the names must not be a service's
 
@@ -219,6 +221,37 @@ def pod_tests(env: EnvironmentPlan) -> list[TestGroup]:
         test_group(f"PodNotReady stays silent for a pod ready again within {r.POD_NOT_READY_FOR}",
                    series(f"1x{fire_at - 2} 0x{fire_at + 5}"),
                    [check("PodNotReady", fire_at), check("PodNotReady", fire_at + 5)]),
+    ]
+
+
+def request_metrics_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    """The first service answers scrapes: without request metrics it pages, with both the counter and the histogram
+    it does not, and neither does the healthy second service nor an exporter scraped beside them."""
+    fire_at = minutes(r.REQUEST_METRICS_MISSING_FOR)
+    length = fire_at + 5
+    broken, healthy = sampled(env)
+
+    def scraped(service: str) -> Series:
+        return {"series": r.selector(m.UP, namespace=env.namespace, service=service, pod=f"{service}-{POD_SUFFIX}"),
+                "values": f"1x{length}"}
+
+    def exposed(service: str) -> list[Series]:
+        return [*requests(env, service, (Decimal(0), length)),
+                {"series": r.selector(m.REQUEST_DURATION_BUCKET, namespace=env.namespace, service=service, le="+Inf"),
+                 "values": counter((REQUESTS_PER_MINUTE, length))}]
+    others = [*(scraped(exporter.name) for exporter in env.exporters[:1]),  # no request metrics, and no alert
+              *(series for other in healthy for series in (scraped(other.name), *exposed(other.name)))]
+    alert = expected(r.request_metrics_missing(env), service_labels(env, broken))
+    return [
+        test_group(f"RequestMetricsMissing fires after {r.REQUEST_METRICS_MISSING_FOR} scraped without request metrics",
+                   [scraped(broken.name), *others],
+                   [check("RequestMetricsMissing", fire_at - 1), check("RequestMetricsMissing", fire_at, [alert])]),
+        test_group("RequestMetricsMissing fires when the latency histogram alone is missing",
+                   [scraped(broken.name), *requests(env, broken.name, (Decimal(0), length)), *others],
+                   [check("RequestMetricsMissing", fire_at, [alert])]),
+        test_group("RequestMetricsMissing stays silent while the service exposes its request metrics",
+                   [scraped(broken.name), *exposed(broken.name), *others],
+                   [check("RequestMetricsMissing", fire_at + 5)]),
     ]
 
 
@@ -302,14 +335,14 @@ def page_reset_test(env: EnvironmentPlan) -> list[TestGroup]:
 
 def database_tests(env: EnvironmentPlan, store_name: str) -> list[TestGroup]:
     store = env.datastore(store_name)
-    exporter = m.postgres_exporter(store.name)
+    exporter = m.exporter(store.name)
     labels = {m.NAMESPACE: env.namespace, m.SERVICE: exporter, m.POD: f"{exporter}-{POD_SUFFIX}"}
     pg_up = r.selector(m.POSTGRES_UP, **labels)
     down_at, missing_at = minutes(r.DATABASE_DOWN_FOR), minutes(r.EXPORTER_MISSING_FOR)
     failed, missing = r.database_connection_failed(env, store), r.database_metrics_missing(env, store)
     other = {"series": r.selector(m.UP, **labels), "values": f"1x{missing_at + 5}"}
     # The other PostgreSQL stores' exporters report throughout: their own DatabaseMetricsMissing stays silent.
-    reporting = [{"series": r.selector(m.POSTGRES_UP, namespace=env.namespace, service=m.postgres_exporter(name)),
+    reporting = [{"series": r.selector(m.POSTGRES_UP, namespace=env.namespace, service=m.exporter(name)),
                   "values": f"1x{missing_at + 5}"}
                  for name in (s.name for s in env.datastores if s.engine == "postgres" and s.name != store.name)]
     return [
@@ -328,3 +361,107 @@ def database_tests(env: EnvironmentPlan, store_name: str) -> list[TestGroup]:
                    [other, *reporting, {"series": pg_up, "values": f"1x{missing_at + 5}"}],
                    [check(missing["alert"], missing_at + 5)]),
     ]
+
+
+def redis_tests(env: EnvironmentPlan, store_name: str) -> list[TestGroup]:
+    """Each Redis alert fires once its condition has held for its `for:`, and stays silent just short of it; the
+    replication alerts only where the store keeps replicas."""
+    store = env.datastore(store_name)
+    exporter = m.exporter(store.name)
+    labels = {m.NAMESPACE: env.namespace, m.SERVICE: exporter, m.POD: f"{exporter}-{POD_SUFFIX}"}
+    missing_at = minutes(r.EXPORTER_MISSING_FOR)
+    other = {"series": r.selector(m.UP, **labels), "values": f"1x{missing_at + 5}"}
+    # The other Redis stores' exporters report throughout: their own RedisMetricsMissing stays silent.
+    reporting = [{"series": r.selector(m.REDIS_UP, namespace=env.namespace, service=m.exporter(name)),
+                  "values": f"1x{missing_at + 5}"}
+                 for name in (s.name for s in env.datastores if s.engine == "redis" and s.name != store.name)]
+    tests = [
+        *held(r.redis_connection_failed(env, store), labels, r.REDIS_DOWN_FOR,
+              {m.REDIS_UP: ("0", "1")}),
+        test_group(f"RedisMetricsMissing fires when {store.name} has no exporter for {r.EXPORTER_MISSING_FOR}",
+                   [other, *reporting],
+                   [check("RedisMetricsMissing", missing_at - 1),
+                    check("RedisMetricsMissing", missing_at,
+                          [expected(r.redis_metrics_missing(env, store), {m.NAMESPACE: env.namespace,
+                                                                          m.SERVICE: exporter})])]),
+        test_group(f"RedisMetricsMissing stays silent while {store.name}'s exporter reports",
+                   [other, *reporting, {"series": r.selector(m.REDIS_UP, **labels), "values": f"1x{missing_at + 5}"}],
+                   [check("RedisMetricsMissing", missing_at + 5)]),
+        *saturation_tests(r.redis_memory_near_limit(env, store), labels, m.REDIS_MEMORY_USED,
+                          [m.REDIS_MEMORY_MAX], Decimal(1_000_000_000)),
+        test_group(f"RedisMemoryNearLimit stays silent on {store.name} without a maxmemory",
+                   [{"series": r.selector(m.REDIS_MEMORY_USED, **labels), "values": f"1000x{missing_at + 5}"},
+                    {"series": r.selector(m.REDIS_MEMORY_MAX, **labels), "values": f"0x{missing_at + 5}"}],
+                   [check("RedisMemoryNearLimit", missing_at + 5)]),
+        *saturation_tests(r.redis_connections_near_limit(env, store), labels, m.REDIS_CLIENTS,
+                          [m.REDIS_MAX_CLIENTS, m.REDIS_CONFIG_MAX_CLIENTS], Decimal(10000)),
+        *growth_tests(r.redis_evictions(env, store), labels, m.REDIS_EVICTED_KEYS, Decimal(10)),
+        *growth_tests(r.redis_rejected_connections(env, store), labels, m.REDIS_REJECTED_CONNECTIONS, Decimal(1)),
+    ]
+    if store.replicas:
+        tests += held(r.redis_replicas_missing(env, store), labels, r.REDIS_REPLICATION_FOR,
+                      {m.REDIS_REPLICAS: (str(store.replicas - 1), str(store.replicas))})
+        link = {**labels, "master_host": "10.0.8.10", "master_port": str(store.port)}
+        tests += held(r.redis_master_link_down(env, store), link, r.REDIS_REPLICATION_FOR,
+                      {m.REDIS_MASTER_LINK_UP: ("0", "1")})
+    return tests
+
+
+def held(rule: dict[str, Any], labels: dict[str, str], duration: str,
+         gauges: dict[str, tuple[str, str]]) -> list[TestGroup]:
+    """A gauge at its alerting value (`gauges`: metric -> (alerting, healthy)) fires the rule after `for:`; back
+    to its healthy value within it, the rule stays silent."""
+    alert, at = rule["alert"], minutes(duration)
+    value = float(next(iter(gauges.values()))[0])
+
+    def series(shape: Callable[[str, str], str]) -> list[Series]:
+        return [{"series": r.selector(metric, **labels), "values": shape(bad, good)}
+                for metric, (bad, good) in gauges.items()]
+    return [
+        test_group(f"{alert} fires after {duration}", series(lambda bad, _: f"{bad}x{at + 5}"),
+                   [check(alert, at - 1), check(alert, at, [expected(rule, labels, value)])]),
+        test_group(f"{alert} stays silent when it recovers within {duration}",
+                   series(lambda bad, good: f"{bad} {good}x{at + 5}"), [check(alert, at), check(alert, at + 5)]),
+    ]
+
+
+def saturation_tests(rule: dict[str, Any], labels: dict[str, str], used: str, limits: list[str],
+                     limit: Decimal) -> list[TestGroup]:
+    """`used` held 5% above the near-limit share of the first of `limits` fires the rule after `for:`, and so does
+    each other limit the rule falls back to when alone; 5% under the share, it stays silent."""
+    alert, at = rule["alert"], minutes(r.REDIS_SATURATION_FOR)
+
+    def series(share: Decimal, limit_metric: str) -> list[Series]:
+        return [{"series": r.selector(used, **labels), "values": f"{r.number(limit * share)}x{at + 5}"},
+                {"series": r.selector(limit_metric, **labels), "values": f"{r.number(limit)}x{at + 5}"}]
+    above = r.NEAR_LIMIT * ABOVE
+    fires = [test_group(f"{alert} fires after {r.REDIS_SATURATION_FOR} above {r.percent(r.NEAR_LIMIT)} of "
+                        f"{limit_metric}", series(above, limit_metric),
+                        [check(alert, at - 1), check(alert, at, [expected(rule, labels, float(above))])])
+             for limit_metric in limits]
+    return [*fires, test_group(f"{alert} stays silent just under {r.percent(r.NEAR_LIMIT)}",
+                               series(r.NEAR_LIMIT * BELOW, limits[0]), [check(alert, at + 5)])]
+
+
+def growth_tests(rule: dict[str, Any], labels: dict[str, str], counted: str, per_minute: Decimal) -> list[TestGroup]:
+    """A counter growing by `per_minute` fires the rule `for:` after its rate exists, with the rate (per second, or
+    the 5-minute increase) as its value; a counter that stands still does not."""
+    alert = rule["alert"]
+    at = RATE_ONSET + (minutes(rule["for"]) if "for" in rule else 0)
+    length = at + 10
+    per_second = "rate(" in rule["expr"]
+    value = float(per_minute / 60) if per_second else float(per_minute * 5)
+    return [
+        test_group(f"{alert} fires while {counted} grows", [{"series": r.selector(counted, **labels),
+                                                             "values": counter((per_minute, length))}],
+                   [check(alert, at - 1), check(alert, at + 5, [expected(rule, labels, value)])]),
+        test_group(f"{alert} stays silent while {counted} stands still",
+                   [{"series": r.selector(counted, **labels), "values": f"7x{length}"}], [check(alert, at + 5)]),
+    ]
+
+
+def watchdog_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    """It fires from the first evaluation on, with no series at all."""
+    rule = r.watchdog(env)
+    return [test_group("Watchdog always fires", [], [check(r.WATCHDOG, 0, [expected(rule, {})]),
+                                                     check(r.WATCHDOG, 60, [expected(rule, {})])])]

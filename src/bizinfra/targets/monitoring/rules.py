@@ -1,10 +1,12 @@
 """Prometheus rule groups of one environment: SLO recording rules, and alerts, each one rule over all
-services (by service) but ServiceDown (one per service) and the data store alerts (one per store).
-The same groups go into the plain rule file and the PrometheusRule."""
+services (by service) but ServiceDown (one per service) and the data store alerts (one per store, read from the
+store's exporter), and the Watchdog, which always fires. The same groups go into the plain rule file and the
+PrometheusRule."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,14 +23,22 @@ POD_NOT_READY_FOR = "5m"  # seed: PodNotReady for 5m
 SERVICE_DOWN_FOR = "3m"  # an outage: long enough to ride out one pod restart, short enough to page early
 DATABASE_DOWN_FOR = "1m"  # seed: DatabaseConnectionFailed for 1m
 EXPORTER_MISSING_FOR = "10m"  # an exporter being (re)installed should not open a ticket
+# A service scraped without its request metrics: long enough for a new pod's first requests (the kubelet's probes
+# are requests too) to create the series; then every alert on its requests is blind, so it pages.
+REQUEST_METRICS_MISSING_FOR = "10m"
+REDIS_DOWN_FOR = DATABASE_DOWN_FOR
+REDIS_SATURATION_FOR = "10m"  # memory or connections near their limit, for longer than a burst
+REDIS_EVICTIONS_FOR = "10m"  # keys evicted throughout: the data set no longer fits
+REDIS_REPLICATION_FOR = "5m"  # longer than a replica's resynchronisation after a failover
+NEAR_LIMIT = Decimal("0.9")  # the share of maxmemory or maxclients that is "near"
+WATCHDOG = "Watchdog"
 
 
 def rule_groups(env: EnvironmentPlan) -> list[Group]:
     groups = [slo_recording_group(env), burn_rate_group(env), service_alert_group(env)]
-    postgres = [store for store in env.datastores if store.engine == "postgres"]
-    if postgres:
-        groups.append(datastore_alert_group(env, postgres))
-    return groups
+    if env.datastores:
+        groups.append(datastore_alert_group(env))
+    return [*groups, watchdog_group(env)]
 
 
 # -- numbers and selectors ------------------------------------------------------------------------------
@@ -53,11 +63,16 @@ def duration_text(seconds: float) -> str:
 
 
 def selector(metric: str, **matchers: str) -> str:
-    """`metric{a="x",b=~"y",c!=""}`: a matcher value starting with `~` is a regex match, `!` a negative one."""
-    operators = {"~": "=~", "!": "!="}
-    parts = [f'{name}{operators[value[0]]}"{value[1:]}"' if value[:1] in operators else f'{name}="{value}"'
-             for name, value in matchers.items()]
-    return f"{metric}{{{','.join(parts)}}}"
+    """`metric{a="x",b=~"y",c!="",d!~"z"}`: a matcher value starting with `~` is a regex match, `!` a negative one,
+    `!~` a negative regex match."""
+    return f"{metric}{{{','.join(matcher(name, value) for name, value in matchers.items())}}}"
+
+
+def matcher(name: str, value: str) -> str:
+    for prefix, operator in (("!~", "!~"), ("~", "=~"), ("!", "!=")):
+        if value.startswith(prefix):
+            return f'{name}{operator}"{value.removeprefix(prefix)}"'
+    return f'{name}="{value}"'
 
 
 POD_SUFFIX = "-[a-z0-9]+-[a-z0-9]+"  # a Deployment names its pods `<deployment>-<template hash>-<suffix>`
@@ -232,8 +247,29 @@ def service_down(env: EnvironmentPlan, service: ServicePlan) -> Rule:
     return rule
 
 
+def request_metrics_missing(env: EnvironmentPlan) -> Rule:
+    """The guard against silent metrics: a service whose pods answer scrapes but expose no request counter or
+    latency histogram (a renamed metric, a missing middleware) has every request alert silently blind, so it pages.
+    The data store exporters, scraped in the same namespace, expose no request metrics and are left out by name."""
+    by = f"count by ({m.NAMESPACE}, {m.SERVICE})"
+    # Neither an exporter nor empty: the regex's last alternative is the empty name.
+    services = {m.NAMESPACE: env.namespace, m.SERVICE: "!~" + "|".join([*(e.name for e in env.exporters), ""])}
+    scraped = f"{by} ({selector(m.UP, **services)} == 1)"
+    present = f" and on ({m.NAMESPACE}, {m.SERVICE}) ".join(
+        f"{by} ({selector(metric, **service_series(env))})" for metric in (m.REQUESTS, m.REQUEST_DURATION_BUCKET))
+    return alert_rule(
+        env, "RequestMetricsMissing", None, f"{scraped} unless on ({m.NAMESPACE}, {m.SERVICE}) ({present})",
+        REQUEST_METRICS_MISSING_FOR, m.CRITICAL,
+        f"{SERVICE_TEMPLATE} is scraped but exposes no request metrics",
+        f"Prometheus scrapes {SERVICE_TEMPLATE}'s pods in {env.name}, but finds no {m.REQUESTS} or no "
+        f"{m.REQUEST_DURATION_BUCKET} among their series: its error-rate, latency and error-budget alerts cannot "
+        "fire. A metric renamed, or the request metrics middleware missing (docs/monitoring.md names what every "
+        "service exposes).",
+    )
+
+
 def service_alert_group(env: EnvironmentPlan) -> Group:
-    rules = [high_error_rate(env), high_latency(env), pod_not_ready(env),
+    rules = [high_error_rate(env), high_latency(env), pod_not_ready(env), request_metrics_missing(env),
              *(service_down(env, service) for service in env.services)]
     return {"name": f"{env.platform}-service-alerts", "rules": rules}
 
@@ -242,7 +278,7 @@ def service_alert_group(env: EnvironmentPlan) -> Group:
 
 
 def database_connection_failed(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    up = selector(m.POSTGRES_UP, namespace=env.namespace, service=m.postgres_exporter(store.name))
+    up = selector(m.POSTGRES_UP, namespace=env.namespace, service=m.exporter(store.name))
     users = ", ".join(store.users) or "no service"
     return alert_rule(
         env, "DatabaseConnectionFailed", store.name, f"{up} == 0", DATABASE_DOWN_FOR, m.CRITICAL,
@@ -253,15 +289,139 @@ def database_connection_failed(env: EnvironmentPlan, store: DatastorePlan) -> Ru
 
 
 def database_metrics_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    up = selector(m.POSTGRES_UP, namespace=env.namespace, service=m.postgres_exporter(store.name))
+    up = selector(m.POSTGRES_UP, **exporter_series(env, store))
     return alert_rule(
         env, "DatabaseMetricsMissing", store.name, f"absent({up})", EXPORTER_MISSING_FOR, m.WARNING,
         f"{store.name}: no metrics from postgres_exporter",
         f"Prometheus has no {m.POSTGRES_UP} for {store.name} in {env.name}, so DatabaseConnectionFailed cannot fire: "
-        f"run postgres_exporter with pod label app.kubernetes.io/name={m.postgres_exporter(store.name)}.",
+        f"the Deployment {m.exporter(store.name)} is not running, or its PodMonitor is not scraped.",
     )
 
 
-def datastore_alert_group(env: EnvironmentPlan, stores: list[DatastorePlan]) -> Group:
-    rules = [build(env, store) for build in (database_connection_failed, database_metrics_missing) for store in stores]
+def exporter_series(env: EnvironmentPlan, store: DatastorePlan) -> dict[str, str]:
+    """The matchers of a store's series: its exporter's pods, in the platform's namespace."""
+    return {m.NAMESPACE: env.namespace, m.SERVICE: m.exporter(store.name)}
+
+
+def redis_connection_failed(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    up = selector(m.REDIS_UP, **exporter_series(env, store))
+    users = ", ".join(store.users) or "no service"
+    return alert_rule(
+        env, "RedisConnectionFailed", store.name, f"{up} == 0", REDIS_DOWN_FOR, m.CRITICAL,
+        f"{store.name}: cannot connect to Redis",
+        f"redis_exporter cannot reach {store.name} ({store.host}:{store.port}) in {env.name}; {users} depend on it.",
+    )
+
+
+def redis_metrics_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    up = selector(m.REDIS_UP, **exporter_series(env, store))
+    return alert_rule(
+        env, "RedisMetricsMissing", store.name, f"absent({up})", EXPORTER_MISSING_FOR, m.WARNING,
+        f"{store.name}: no metrics from redis_exporter",
+        f"Prometheus has no {m.REDIS_UP} for {store.name} in {env.name}, so no Redis alert can fire: the Deployment "
+        f"{m.exporter(store.name)} is not running, or its PodMonitor is not scraped.",
+    )
+
+
+def redis_memory_near_limit(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    """`maxmemory` 0 means no limit: that series is left out, not divided by."""
+    series = exporter_series(env, store)
+    expr = (f"{selector(m.REDIS_MEMORY_USED, **series)} / ({selector(m.REDIS_MEMORY_MAX, **series)} > 0)"
+            f" > {number(NEAR_LIMIT)}")
+    return alert_rule(
+        env, "RedisMemoryNearLimit", store.name, expr, REDIS_SATURATION_FOR, m.WARNING,
+        f"{store.name}: memory near maxmemory",
+        f"{store.name} in {env.name} uses {{{{ $value | humanizePercentage }}}} of its maxmemory (threshold "
+        f"{percent(NEAR_LIMIT)}): next it evicts keys or refuses writes. A larger node size, or shorter TTLs.",
+    )
+
+
+def redis_evictions(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    evicted = selector(m.REDIS_EVICTED_KEYS, **exporter_series(env, store))
+    return alert_rule(
+        env, "RedisEvictions", store.name, f"rate({evicted}[5m]) > 0", REDIS_EVICTIONS_FOR, m.WARNING,
+        f"{store.name}: keys evicted",
+        f"{store.name} in {env.name} has evicted {{{{ $value | humanize }}}} keys per second for "
+        f"{REDIS_EVICTIONS_FOR} to stay under maxmemory: whatever the services keep there (sessions, cached "
+        "answers) is being lost.",
+    )
+
+
+def redis_connections_near_limit(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    """maxclients from INFO (Redis 7 on), else from CONFIG where the server allows it."""
+    series = exporter_series(env, store)
+    limit = f"({selector(m.REDIS_MAX_CLIENTS, **series)} or {selector(m.REDIS_CONFIG_MAX_CLIENTS, **series)})"
+    return alert_rule(
+        env, "RedisConnectionsNearLimit", store.name,
+        f"{selector(m.REDIS_CLIENTS, **series)} / {limit} > {number(NEAR_LIMIT)}", REDIS_SATURATION_FOR, m.WARNING,
+        f"{store.name}: connections near maxclients",
+        f"{store.name} in {env.name} holds {{{{ $value | humanizePercentage }}}} of its maxclients connections "
+        f"(threshold {percent(NEAR_LIMIT)}): a client leaking connections, or too many pods with large pools.",
+    )
+
+
+def redis_rejected_connections(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    rejected = selector(m.REDIS_REJECTED_CONNECTIONS, **exporter_series(env, store))
+    return alert_rule(
+        env, "RedisRejectedConnections", store.name, f"increase({rejected}[5m]) > 0", None, m.CRITICAL,
+        f"{store.name}: connections refused at maxclients",
+        f"{store.name} in {env.name} refused {{{{ $value | humanize }}}} connections over the last 5 minutes: it "
+        "is at maxclients, and the services that connected then failed.",
+    )
+
+
+def redis_replicas_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    replicas = selector(m.REDIS_REPLICAS, **exporter_series(env, store))
+    return alert_rule(
+        env, "RedisReplicasMissing", store.name, f"{replicas} < {store.replicas}", REDIS_REPLICATION_FOR,
+        m.WARNING,
+        f"{store.name}: fewer replicas than the environment keeps",
+        f"The primary of {store.name} in {env.name} feeds {{{{ $value | humanize }}}} replicas, not {store.replicas}: "
+        "a failover would have no up-to-date copy to promote.",
+    )
+
+
+def redis_master_link_down(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
+    link = selector(m.REDIS_MASTER_LINK_UP, **exporter_series(env, store))
+    return alert_rule(
+        env, "RedisMasterLinkDown", store.name, f"{link} == 0", REDIS_REPLICATION_FOR, m.WARNING,
+        f"{store.name}: a replica lost its primary",
+        f"A replica of {store.name} in {env.name} has had no link to its primary for {REDIS_REPLICATION_FOR}: "
+        "it serves stale data and cannot take over.",
+    )
+
+
+POSTGRES_ALERTS = (database_connection_failed, database_metrics_missing)
+REDIS_ALERTS = (redis_connection_failed, redis_metrics_missing, redis_memory_near_limit, redis_evictions,
+                redis_connections_near_limit, redis_rejected_connections)
+REPLICATION_ALERTS = (redis_replicas_missing, redis_master_link_down)  # where the store keeps replicas
+
+
+def store_alerts(store: DatastorePlan) -> tuple[Callable[[EnvironmentPlan, DatastorePlan], Rule], ...]:
+    if store.engine == "postgres":
+        return POSTGRES_ALERTS
+    return REDIS_ALERTS + (REPLICATION_ALERTS if store.replicas else ())
+
+
+def datastore_alert_group(env: EnvironmentPlan) -> Group:
+    rules = [build(env, store) for store in env.datastores for build in store_alerts(store)]
     return {"name": f"{env.platform}-datastore-alerts", "rules": rules}
+
+
+# -- the watchdog ---------------------------------------------------------------------------------------------
+
+
+def watchdog(env: EnvironmentPlan) -> Rule:
+    """Always firing: Alertmanager routes it to a dead man's switch, which raises the alarm when it stops arriving
+    (Prometheus down, its rules not loaded, or Alertmanager unreachable)."""
+    return alert_rule(
+        env, WATCHDOG, None, "vector(1)", None, m.NONE,
+        f"The alerting pipeline of {env.name} works",
+        f"This alert always fires, by design, and must never be silenced: it proves that Prometheus evaluates the "
+        f"rules of {env.name} and that Alertmanager delivers them. The dead man's switch it is routed to alerts "
+        "when it stops arriving.",
+    )
+
+
+def watchdog_group(env: EnvironmentPlan) -> Group:
+    return {"name": f"{env.platform}-watchdog", "rules": [watchdog(env)]}

@@ -14,7 +14,7 @@ from typing import Any
 from bizinfra.naming import SERVICE_NAME_LABEL, SLOT_LABEL
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, PlatformPlan
 from bizinfra.targets.monitoring import metrics as m
-from bizinfra.targets.monitoring.rules import rule_groups, runbook_page
+from bizinfra.targets.monitoring.rules import WATCHDOG, rule_groups, runbook_page
 
 Rule = dict[str, Any]
 Commands = list[str]
@@ -22,7 +22,9 @@ Commands = list[str]
 ROLLBACK = "scripts/rollback.sh"
 DEBUG_DB = "scripts/debug-db.sh"
 SILENCE_FOR = "2h"
-REACHES = {m.CRITICAL: "pages the on-call now", m.WARNING: "opens a ticket, for working hours"}
+REACHES = {m.CRITICAL: "pages the on-call now", m.WARNING: "opens a ticket, for working hours",
+           m.NONE: "reaches no person: it goes to the dead man's switch, which raises the alarm when it stops"}
+PROMETHEUS_SERVICE, PROMETHEUS_PORT = "prometheus-operated", 9090  # prometheus-operator's, like Alertmanager's
 # The annotation templates, as a reader of the page fills them in.
 TEMPLATE_WORDS = {"$labels.service": "<service>", "$labels.pod": "<pod>", "$value | humanizePercentage": "<value>",
                   "$value | humanize": "<value>"}
@@ -83,8 +85,11 @@ def environment_section(env: EnvironmentPlan, alert: str, rules: list[Rule]) -> 
         for store in stores:
             rule = next(rule for rule in rules if rule["labels"][m.SERVICE] == store.name)
             lines += meaning(env, rule) + commands(STORE_COMMANDS[alert](env, store)) + silence(env, alert, store.name)
+    elif alert == WATCHDOG:
+        lines += meaning(env, rules[0]) + commands(watchdog_commands(env)) + watchdog_silence(env)
     else:
-        lines += meaning(env, rules[0]) + commands(service_commands(env)) + silence(env, alert, "$service")
+        lines += meaning(env, rules[0]) + commands(SERVICE_COMMANDS.get(alert, service_commands)(env)) \
+            + silence(env, alert, "$service")
     return lines
 
 
@@ -118,6 +123,34 @@ def service_commands(env: EnvironmentPlan) -> Commands:
     return lines
 
 
+def request_metrics_commands(env: EnvironmentPlan) -> Commands:
+    """What a pod of the service exposes on its metrics path, read through the API server (no port-forward, no
+    shell in the image): the request metrics the rules read, or their absence; then what the service logs."""
+    services = ", ".join(f"{service.name}={service.port}{service.metrics_path}" for service in env.services)
+    pod = f'{kubectl(env)} get pods -l {SERVICE_NAME_LABEL}="$service" --output name | head -n 1'
+    source = f'"/api/v1/namespaces/{env.namespace}/pods/${{pod#pod/}}:$port/proxy$path"'
+    return [f"service=SERVICE port=PORT path=PATH  # the alert's service label, its port and metrics path: {services}",
+            f'pod="$({pod})"; echo "$pod"',
+            f"{kubectl(env)} get --raw {source} | grep -E '^(# TYPE )?{m.REQUESTS.removesuffix('_total')}'",
+            f'{kubectl(env)} logs "$pod" --tail=50']
+
+
+def watchdog_commands(env: EnvironmentPlan) -> Commands:
+    """When the Watchdog stops: is Prometheus running, has it loaded the rules, does it reach Alertmanager."""
+    stack = env.monitoring_stack.namespace
+    api = f"http://localhost:{PROMETHEUS_PORT}/api/v1"
+    return [f"{kubectl(env, stack)} get prometheus,alertmanager,pods",
+            f"{kubectl(env)} get prometheusrule",
+            f"{kubectl(env, stack)} port-forward service/{PROMETHEUS_SERVICE} {PROMETHEUS_PORT}:{PROMETHEUS_PORT} & "
+            f"sleep 2; curl -s {api}/alertmanagers; curl -s '{api}/rules?type=alert' | grep -c {WATCHDOG}"]
+
+
+def watchdog_silence(env: EnvironmentPlan) -> list[str]:
+    return ["Never silence it while the monitoring works: a silenced Watchdog no longer reaches the dead man's "
+            "switch, which then raises the alarm. To test that switch, that is exactly what to do:", "",
+            *silence(env, WATCHDOG, None)[2:]]
+
+
 def users_selector(store: DatastorePlan) -> str:
     return f"{SERVICE_NAME_LABEL} in ({','.join(store.users)})"
 
@@ -134,24 +167,46 @@ def connection_failed_commands(env: EnvironmentPlan, store: DatastorePlan) -> Co
 
 def metrics_missing_commands(env: EnvironmentPlan, store: DatastorePlan) -> Commands:
     """The exporter is the suspect: is it running, what does it say; then is the store itself up."""
-    exporter = f"{SERVICE_NAME_LABEL}={m.postgres_exporter(store.name)}"
+    exporter = f"{SERVICE_NAME_LABEL}={m.exporter(store.name)}"
     return [f"{kubectl(env)} get pods -l {exporter}",
             f"{kubectl(env)} logs -l {exporter} --prefix --tail=50",
             f"{DEBUG_DB} {env.name} {store.name}"]
 
 
+def redis_commands(pattern: str) -> Callable[[EnvironmentPlan, DatastorePlan], Commands]:
+    """The store's AWS status, then the exporter's figures the alert reads (`pattern`: their names after `redis_`)."""
+    def store_commands(env: EnvironmentPlan, store: DatastorePlan) -> Commands:
+        exporter = env.exporter(store.name)
+        return [f"{DEBUG_DB} {env.name} {store.name}",
+                f"{kubectl(env)} port-forward deployment/{exporter.name} {exporter.port}:{exporter.port} &",
+                f"curl -s localhost:{exporter.port}/metrics | grep -E '^redis_({pattern})'"]
+    return store_commands
+
+
 STORE_COMMANDS: dict[str, Callable[[EnvironmentPlan, DatastorePlan], Commands]] = {
     "DatabaseConnectionFailed": connection_failed_commands,
     "DatabaseMetricsMissing": metrics_missing_commands,
+    "RedisConnectionFailed": connection_failed_commands,
+    "RedisMetricsMissing": metrics_missing_commands,
+    "RedisMemoryNearLimit": redis_commands("memory_(used|max)_bytes|evicted_keys_total"),
+    "RedisEvictions": redis_commands("evicted_keys_total|memory_(used|max)_bytes|db_keys"),
+    "RedisConnectionsNearLimit": redis_commands("connected_clients|max_clients|config_maxclients|blocked_clients"),
+    "RedisRejectedConnections": redis_commands("rejected_connections_total|connected_clients|max_clients"),
+    "RedisReplicasMissing": redis_commands("connected_slaves|instance_info|master_repl_offset"),
+    "RedisMasterLinkDown": redis_commands("master_link_up|master_last_io_seconds_ago|connected_slaves"),
+}
+SERVICE_COMMANDS: dict[str, Callable[[EnvironmentPlan], Commands]] = {
+    "RequestMetricsMissing": request_metrics_commands,
 }
 
 
-def silence(env: EnvironmentPlan, alert: str, service: str) -> list[str]:
+def silence(env: EnvironmentPlan, alert: str, service: str | None) -> list[str]:
     """Alertmanager runs beside Prometheus, in the monitoring stack's namespace; amtool reaches it through a
     port-forward."""
     stack, service_name, port = (env.monitoring_stack.namespace, env.monitoring_stack.alertmanager_service,
                                   env.monitoring_stack.alertmanager_port)
-    matchers = f'alertname={alert} service="{service}" environment={env.name}'
+    service_matcher = f' service="{service}"' if service else ""  # the Watchdog has no service
+    matchers = f"alertname={alert}{service_matcher} environment={env.name}"
     return [
         f"Silence it for {SILENCE_FOR} (Alertmanager runs in namespace `{stack}` of "
         f"`{env.cluster_name}`):",

@@ -3,7 +3,13 @@ reachable under the host name the services are configured with (`DatastorePlan.h
 
 from __future__ import annotations
 
-from bizinfra.plan import DATABASE_APP_USER, DATABASE_MASTER_USER, DatastorePlan, EnvironmentPlan
+from bizinfra.plan import (
+    DATABASE_APP_USER,
+    DATABASE_EXPORTER_USER,
+    DATABASE_MASTER_USER,
+    DatastorePlan,
+    EnvironmentPlan,
+)
 from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
@@ -23,6 +29,7 @@ from bizinfra.targets.terraform.handles import (
     cache,
     cache_nodes,
     database,
+    exporter_credentials,
     store_credentials,
     store_group,
     store_record,
@@ -113,7 +120,7 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         "vpc_security_group_ids": [store_group(store.name).ref("id")],
         "parameter_group_name": parameters.ref("name"),
         "publicly_accessible": False,
-        "multi_az": env.highly_available,
+        "multi_az": store.replicas > 0,
         "backup_retention_period": backup_days(env),
         "backup_window": BACKUP_WINDOW,
         "maintenance_window": DATABASE_MAINTENANCE_WINDOW,
@@ -153,6 +160,7 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         }),
         database(store.name).declare(instance),
         credentials(env, store, f'username = "{DATABASE_APP_USER}", '),
+        exporter_secret(env, store),
     )
 
 
@@ -170,7 +178,7 @@ def redis_family(version: str) -> str:
 
 
 def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
-    failover = env.highly_available
+    failover = store.replicas > 0
     subnets = Resource("aws_elasticache_subnet_group", store.name)
     group: Block = {
         "replication_group_id": store.identifier,
@@ -209,6 +217,30 @@ def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         }),
         cache(store.name).declare(group),
         credentials(env, store),
+    )
+
+
+def exporter_secret(env: EnvironmentPlan, store: DatastorePlan) -> Block:
+    """The exporter role's secret, apart from the services' credentials: the exporter reads only this one, and the
+    bootstrap Job sets the role's password from it. `{username, password}` as JSON, like the store's."""
+    exporter = env.exporter(store.name)
+    secret, password_ = exporter_credentials(store.name), Data("aws_secretsmanager_random_password",
+                                                                f"{store.name}_exporter")
+    return merge(
+        secret.declare({
+            "name": exporter.credentials,
+            "description": f"{store.name}: what its exporter logs in with (role {DATABASE_EXPORTER_USER}, pg_monitor)",
+            "kms_key_id": KMS_KEY.ref("arn"),
+            "recovery_window_in_days": recovery_window_days(env),
+            "tags": tags(env, store.name, "exporter"),
+        }),
+        password_.declare({"password_length": 40, "exclude_punctuation": True}),
+        Resource("aws_secretsmanager_secret_version", secret.name).declare({
+            "secret_id": secret.ref("id"),
+            "secret_string": ref(f'jsonencode({{username = "{DATABASE_EXPORTER_USER}", '
+                                 f"password = {password_.address}.random_password}})"),
+            "lifecycle": {"ignore_changes": ["secret_string"]},
+        }),
     )
 
 

@@ -95,6 +95,11 @@ def store_credentials(store: str) -> Resource:
     return Resource("aws_secretsmanager_secret", f"{store}_credentials")
 
 
+def exporter_credentials(store: str) -> Resource:
+    """The secret of a PostgreSQL store's exporter role."""
+    return Resource("aws_secretsmanager_secret", f"{store}_exporter_credentials")
+
+
 def identity_role(identity: str) -> Resource:
     """The IAM role of a cluster add-on or bootstrap Job (EKS Pod Identity), labelled in snake case."""
     return Resource("aws_iam_role", identity.replace("-", "_"))

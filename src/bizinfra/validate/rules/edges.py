@@ -4,6 +4,7 @@ the security groups admit only what the design needs."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,11 @@ Edge = tuple[str, str, int]  # (from, to, port); from/to a service, a data store
 DEFAULT_MONITORING_NAMESPACE = "monitoring"
 DASHBOARD_LABEL = "grafana_dashboard"  # what Grafana's dashboard sidecar selects ConfigMaps by
 BOOTSTRAP_COMPONENT = "database-bootstrap"  # the component label of a PostgreSQL store's bootstrap Job
+EXPORTER_COMPONENT = "exporter"  # the component label of a data store's Prometheus exporter
+# Where each exporter's documented variable names its store: postgres_exporter `host:port/db?...`, redis_exporter
+# `redis[s]://host:port`.
+_EXPORTER_ADDRESS = re.compile(r"^(?:rediss?://)?([^:/]+):(\d+)(?:/|$)")
+EXPORTER_ADDRESSES = ("DATA_SOURCE_URI", "REDIS_ADDR")
 # The peers a database bootstrap Job may reach besides its store and DNS: HTTPS outside the VPC (the RDS and
 # Secrets Manager APIs) and the node's EKS Pod Identity agent.
 AWS_APIS, POD_IDENTITY_AGENT = "aws-apis", "pod-identity-agent"
@@ -34,8 +40,9 @@ POD_IDENTITY_ADDRESS = "169.254.170.23/32"
 def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
     """The NetworkPolicies of each environment allow exactly the declared edges: each service's calls (egress at the
     caller, ingress at the callee, on the callee's port), its uses (egress to the store's port), DNS for every pod,
-    the public ingress path to public services and the monitoring scrape of every service, and for each database
-    bootstrap Job its store's port, HTTPS outside the VPC and the Pod Identity agent (nothing in); a namespace-wide
+    the public ingress path to public services and the monitoring scrape of every service, for each database
+    bootstrap Job its store's port, HTTPS outside the VPC and the Pod Identity agent (nothing in), and for each data
+    store exporter the monitoring scrape on its container's metrics port and its one store's port; a namespace-wide
     default deny stands behind them. In Terraform, each data store's security group admits only the nodes, on the
     store's port."""
     if not p.declared():
@@ -81,7 +88,29 @@ def declared_edges(p: PlatformFiles, env: str) -> tuple[set[Edge], set[Edge]]:
     # A database bootstrap Job reaches its store (as its Job names it), and the AWS APIs to read the master secret.
     for job, (store, port) in bootstraps(p, env).items():
         egress |= {(job, "dns", 53), (job, store, port), (job, AWS_APIS, 443), (job, POD_IDENTITY_AGENT, 80)}
+    # An exporter is scraped on the port its container serves metrics on, and reaches the store its address names.
+    for exporter, (store, port, metrics) in exporters(p, env).items():
+        ingress.add(("monitoring", exporter, metrics))
+        egress |= {(exporter, "dns", 53), (exporter, store, port)}
     return ingress, egress
+
+
+def exporters(p: PlatformFiles, env: str) -> dict[str, tuple[str, int, int]]:
+    """The data store exporters, by Deployment name: the store their address variable names (its host's first label),
+    its port, and the container's `metrics` port."""
+    found = {}
+    for _, deployment in p.kinds(env, "Deployment"):
+        if labels(deployment).get("app.kubernetes.io/component") != EXPORTER_COMPONENT:
+            continue
+        for container in containers(deployment):
+            values = env_values(container)
+            address = next((_EXPORTER_ADDRESS.match(str(values[key])) for key in EXPORTER_ADDRESSES if key in values),
+                           None)
+            metrics = next((as_int(port.get("containerPort")) for port in container.get("ports") or []
+                            if port.get("name") == "metrics"), None)
+            if address and metrics is not None:
+                found[str(meta(deployment).get("name"))] = (address[1].split(".")[0], int(address[2]), metrics)
+    return found
 
 
 def bootstraps(p: PlatformFiles, env: str) -> dict[str, tuple[str, int]]:
@@ -119,7 +148,7 @@ def allowed_edges(p: PlatformFiles, env: str) -> dict[tuple[str, Edge], tuple[st
     written, so that it shows up as undeclared."""
     stores = {port: store for store, port in store_ports(p, env).items()}
     monitoring = monitoring_namespace(p, env)
-    services = set(p.declared()) | set(bootstraps(p, env))  # the pods a namespace-wide policy applies to
+    services = set(p.declared()) | set(bootstraps(p, env)) | set(exporters(p, env))  # what namespace-wide rules cover
     found: dict[tuple[str, Edge], tuple[str, str]] = {}
     for file, policy in p.kinds(env, "NetworkPolicy"):
         spec = policy.get("spec") or {}

@@ -9,6 +9,7 @@ from typing import Any
 from bizinfra.validate.rules.documents import (
     as_int,
     containers,
+    labels,
     meta,
     name_of,
     pod,
@@ -32,7 +33,8 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
     caller's egress to it), every compose file's service (published port, PORT, `<SERVICE>_URL`, health check, PORT
     build argument), the CI build matrix's PORT build argument, and, for a public service, the security group rules
     between the load balancer and the nodes (and no other port there). The one Dockerfile every service builds from
-    takes its port from the PORT build argument, so it must write none of its own."""
+    takes its port from the PORT build argument, so it must write none of its own. Every PodMonitor (a service's or
+    a data store exporter's) scrapes a port that the containers of the pods it selects serve."""
     declared = p.declared()
     if not declared:
         return without_declarations(p)
@@ -46,7 +48,7 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
     for env in p.environments("kubernetes"):
         for file, document in p.objects(env):
             _KUBERNETES.get(str(document.get("kind")), _no_ports)(file, document, expect)
-        problems += _security_group_ports(p, env, declared)
+        problems += _security_group_ports(p, env, declared) + _pod_monitor_ports(p, env)
     for file in p.compose_files():
         _compose_ports(p, file, expect)
     if CI_CD in p.files:
@@ -113,6 +115,25 @@ def _policy_ports(file: str, policy: dict[str, Any], expect: Expect) -> None:
                 continue  # a peer in another namespace (DNS, monitoring) is not a service of this platform
             for port in rule.get("ports") or []:
                 expect(file, obj, callee, f"egress port to {callee}", port.get("port"))
+
+
+def _pod_monitor_ports(p: PlatformFiles, env: str) -> list[Problem]:
+    """A PodMonitor's `portNumber` is a container port of the pods it selects (whichever pods: `labels reach their
+    objects` names a selector that selects none)."""
+    pods = [(labels(pod(workload)), workload) for _, workload in p.workloads(env)]
+    problems = []
+    for file, monitor in p.kinds(env, "PodMonitor"):
+        spec = monitor.get("spec") or {}
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        served = {number for found, workload in pods if all(found.get(key) == value for key, value in selector.items())
+                  for container in containers(workload) for port in container.get("ports") or []
+                  if (number := as_int(port.get("containerPort"))) is not None}
+        for endpoint in spec.get("podMetricsEndpoints") or []:
+            number = endpoint.get("portNumber")
+            if number is not None and served and as_int(number) not in served:
+                problems.append(Problem(p.where(file), name_of(monitor), f"scrapes port {number}, but the pods it "
+                                                                         f"selects serve {sorted(served)}"))
+    return problems
 
 
 def _no_ports(file: str, document: dict[str, Any], expect: Expect) -> None:
