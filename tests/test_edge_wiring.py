@@ -105,7 +105,8 @@ def test_the_bootstrap_creates_the_accounts_github_provider_and_every_role_trust
         files = environment_files(env)
         assert "github" not in found(files, "resource", "aws_iam_openid_connect_provider")
         trusts.append(found(files, "data", "aws_iam_policy_document")["deploy_trust"])
-    assert len(trusts) == 3 * len(kubernetes_environments(platform))  # deploy, infrastructure and plan roles
+    drift = sum(1 for env in resolve(platform, "spec.yaml").on("kubernetes") if env.deploy.drift_branch)
+    assert len(trusts) == 3 * len(kubernetes_environments(platform)) + drift  # deploy, infrastructure, plan, drift
     for trust in trusts:
         (statement,) = trust["statement"]
         (principal,) = statement["principals"]

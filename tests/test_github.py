@@ -187,14 +187,16 @@ def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: P
 @given(platforms())
 def test_only_environment_jobs_assume_a_deploy_role(platform: Platform) -> None:
     """A deploy or infrastructure role's trust names the GitHub environment (plan.deploy.subject): a job without one
-    could not assume it. The read-only plan role is assumed by jobs that declare none (plan.deploy.plan_subjects)."""
+    could not assume it. The plan and drift roles are assumed by jobs that declare none (they trust a pull request's
+    or the drift branch's subject)."""
     plan = resolve(platform, "specs/random.yaml")
     account = "${{ vars.AWS_ACCOUNT_ID }}"
     roles: dict[str, str | None] = {}
     for env in plan.environments:
         roles |= {f"arn:aws:iam::{account}:role/{env.deploy.role}": env.name,
                   f"arn:aws:iam::{account}:role/{env.deploy.infra_role}": env.name,
-                  f"arn:aws:iam::{account}:role/{env.deploy.plan_role}": None}
+                  f"arn:aws:iam::{account}:role/{env.deploy.plan_role}": None,
+                  f"arn:aws:iam::{account}:role/{env.deploy.drift_role}": None}
     for _, job_id, job in jobs(plan):
         for step in job["steps"]:
             if "role-to-assume" in step.get("with", {}):

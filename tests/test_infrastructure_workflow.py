@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
@@ -21,11 +22,12 @@ from bizinfra.targets.github import compile_github
 from bizinfra.targets.github.actions import ACTIONS
 from bizinfra.targets.github.infrastructure import ADDONS, TERRAFORM_CLI, infrastructure, stack_folder
 from bizinfra.targets.github.workflows import reachable
+from bizinfra.targets.terraform.alarms import https_receivers
 from bizinfra.targets.terraform.settings import TERRAFORM_VERSION
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
 from tests.support import ROOT, bundled_plan, bundled_platform, bundled_tree, optional_tool
-from tests.support.workflow_runner import Event, JobResult, World
+from tests.support.workflow_runner import Event, Job, JobResult, World
 
 REPOSITORY = "acme/business"  # the bundled spec's delivery.repository
 
@@ -44,20 +46,23 @@ def test_only_reachable_environments_get_jobs_and_only_branches_apply(platform: 
     envs = reachable(plan)
     expected = {"generated", "review"}
     for env in envs:
-        expected |= {f"plan-{env.name}", f"drift-{env.name}"} | ({f"apply-{env.name}"} if env.deploy.branch else set())
+        expected |= {f"plan-{env.name}"} | ({f"apply-{env.name}"} if env.deploy.branch else set())
+        expected |= {f"drift-{env.name}"} if env.deploy.drift_branch else set()
     assert set(jobs) == expected
     for env in envs:
         assert jobs[f"plan-{env.name}"].get("environment") is None  # a plan never waits on protection rules
-        assert jobs[f"drift-{env.name}"].get("environment") is None
+        if env.deploy.drift_branch:
+            assert jobs[f"drift-{env.name}"].get("environment") is None
+            assert f"github.ref == 'refs/heads/{env.deploy.drift_branch}'" in jobs[f"drift-{env.name}"]["if"]
         if env.deploy.branch:
             apply = jobs[f"apply-{env.name}"]
             assert apply["environment"] == env.name
             assert apply["concurrency"] == {"group": f"infrastructure-{env.qualified_name}", "cancel-in-progress": False}
-            assert apply["needs"] == f"plan-{env.name}"
+            assert "needs" not in apply  # it plans with refresh itself: the pull request's role could not
 
 
 @given(platforms())
-def test_read_only_jobs_assume_the_plan_role_and_only_the_apply_the_infrastructure_role(platform: Platform) -> None:
+def test_each_job_assumes_the_role_of_its_kind(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
     for job_id, job in infrastructure(plan)["jobs"].items():
         roles = [step["with"]["role-to-assume"] for step in job["steps"] if "role-to-assume" in step.get("with", {})]
@@ -65,9 +70,19 @@ def test_read_only_jobs_assume_the_plan_role_and_only_the_apply_the_infrastructu
         if env is None:
             assert roles == [], job_id
         else:
-            role = env.deploy.infra_role if job_id.startswith("apply-") else env.deploy.plan_role
+            role = {"apply": env.deploy.infra_role, "plan": env.deploy.plan_role,
+                    "drift": env.deploy.drift_role}[job_id.partition("-")[0]]
             assert [r.rpartition("/")[2] for r in roles] == [role], job_id
             assert job["permissions"]["id-token"] == "write"
+
+
+@given(platforms())
+def test_an_apply_job_passes_the_alert_endpoints_exactly_where_the_stack_declares_them(platform: Platform) -> None:
+    plan = resolve(platform, "specs/random.yaml")
+    jobs = infrastructure(plan)["jobs"]
+    for env in reachable(plan):
+        if env.deploy.branch:
+            assert ("TF_VAR_alert_endpoints" in jobs[f"apply-{env.name}"]["env"]) == bool(https_receivers(env))
 
 
 @given(platforms())
@@ -136,18 +151,44 @@ def scratch_repository(folder: Path, plan: PlatformPlan) -> Path:
     return repo
 
 
+def bootstrap_roles(plan: PlatformPlan) -> dict[str, dict[str, Any]]:
+    """The bootstrap stack's roles as generated, by ARN: the OIDC subjects each trusts, and its policy's statements."""
+    path = f"{plan.name}/terraform/bootstrap/roles.tf.json"
+    document = json.loads(bundled_tree()[path])
+    policies = document["data"]["aws_iam_policy_document"]
+    roles = {}
+    for label, role in document["resource"]["aws_iam_role"].items():
+        (trust,) = policies[f"{label}_trust"]["statement"]
+        roles[arn(role["name"])] = {
+            "trust": tuple(value for c in trust["condition"] if c["variable"].endswith(":sub") for value in c["values"]),
+            "statements": policies[label]["statement"]}
+    return roles
+
+
+def may(statements: list[dict[str, Any]], action: str) -> bool:
+    """Whether a role's own policy allows `action` (its managed policy, AWS's ReadOnlyAccess or PowerUserAccess,
+    writes no S3 object) and does not deny it."""
+    return any(action in s["actions"] and s["effect"] == "Allow" for s in statements) and not denied(statements, action)
+
+
+def denied(statements: list[dict[str, Any]], action: str) -> bool:
+    """Whether a role's own policy denies `action` unconditionally."""
+    return any(action in s["actions"] and s["effect"] == "Deny" and not s.get("condition") for s in statements)
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> World:
+    """Trust, state writes and secret reads as the generated bootstrap stack grants them, so a job assuming a role
+    that does not trust it, or doing what its role may not, fails here as it would on GitHub."""
     plan = bundled_plan()
-    trust: dict[str, tuple[str, ...]] = {}
-    for env in reachable(plan):
-        trust[arn(env.deploy.infra_role)] = (env.deploy.subject or "",)
-        trust[arn(env.deploy.plan_role)] = env.deploy.plan_subjects
-    made = World(tmp_path, scratch_repository(tmp_path, plan), ["terraform", "aws", "gh"], trust=trust)
-    # The plan roles may read the state, never write it or its lock (the bootstrap stack's policy).
+    roles = bootstrap_roles(plan)
+    made = World(tmp_path, scratch_repository(tmp_path, plan), ["terraform", "aws", "gh"],
+                 trust={role: facts["trust"] for role, facts in roles.items()})
     (made.state / "terraform").mkdir(exist_ok=True)
     (made.state / "terraform/read-only-roles").write_text(
-        "\n".join(arn(env.deploy.plan_role) for env in reachable(plan)))
+        "\n".join(role for role, facts in roles.items() if not may(facts["statements"], "s3:PutObject")))
+    (made.state / "terraform/no-secret-roles").write_text("\n".join(
+        role for role, facts in roles.items() if denied(facts["statements"], "secretsmanager:GetSecretValue")))
     return made
 
 
@@ -191,11 +232,12 @@ def test_a_pull_request_checks_and_plans_every_environment_read_only_and_applies
     assert terraform_calls(world, "plan-staging") == [
         ("fmt", stack("staging")), ("init", stack("staging")), ("validate", stack("staging")),
         ("plan", stack("staging")), ("show", stack("staging"))]  # no cluster yet: the add-ons are not planned
-    assert all("-lock=false" in call["args"] for call in world.calls("terraform") if call["args"][0] == "plan")
+    plans = [call["args"] for call in world.calls("terraform") if call["args"][0] == "plan"]
+    assert plans and all("-lock=false" in args and "-refresh=false" in args for args in plans)
     assert {call["role"] for call in world.calls("terraform")} == {
         arn(env_named("staging").deploy.plan_role), arn(env_named("production").deploy.plan_role)}
     summary = results["plan-staging"].summary
-    assert "### Plan of the staging stack" in summary and "Plan: 1 to add" in summary
+    assert "### Plan of the staging stack, not refreshed" in summary and "Plan: 1 to add" in summary
     assert "does not exist yet" in summary
     assert (world.artifacts / "terraform-plan-staging/tfplan").is_file()
     assert (world.artifacts / "terraform-plan-staging/.terraform.lock.hcl").is_file()
@@ -210,7 +252,7 @@ def test_a_pull_request_plans_the_addons_once_the_cluster_exists(world: World) -
     addons = f"{stack('staging')}/{ADDONS}"
     assert terraform_calls(world, "plan-staging")[-4:] == [("init", addons), ("validate", addons), ("plan", addons),
                                                             ("show", addons)]
-    assert "### Plan of the staging add-ons" in results["plan-staging"].summary
+    assert "### Plan of the staging add-ons, not refreshed" in results["plan-staging"].summary
     assert (world.artifacts / "terraform-plan-staging/addons/tfplan").is_file()
 
 
@@ -231,17 +273,29 @@ def test_a_pull_request_from_a_fork_plans_nothing(world: World) -> None:
 @pytest.mark.slow  # runs two or more jobs' steps in bash, a stand-in process per call
 def test_a_push_to_staging_applies_its_plan_then_the_addons_and_leaves_production_alone(world: World) -> None:
     results = world.run_workflow(workflow(), Event.push(REPOSITORY, "develop"), only=TERRAFORM_JOBS)
-    assert_green(results, "plan-staging", "apply-staging")
-    assert {results[job].status for job in ("plan-production", "apply-production", "drift-staging")} == {"skipped"}
+    assert_green(results, "apply-staging")
+    assert {results[job].status for job in ("plan-staging", "plan-production", "apply-production",
+                                            "drift-staging")} == {"skipped"}
     assert results["apply-staging"].environment == "staging"
     addons = f"{stack('staging')}/{ADDONS}"
     assert terraform_calls(world, "apply-staging") == [
-        ("init", stack("staging")), ("apply", stack("staging")),
+        ("init", stack("staging")), ("plan", stack("staging")), ("show", stack("staging")), ("apply", stack("staging")),
         ("init", addons), ("plan", addons), ("show", addons), ("apply", addons)]
+    plans = [call["args"] for call in world.calls("terraform") if call["args"][0] == "plan"]
+    assert not [args for args in plans if "-refresh=false" in args or "-lock=false" in args]  # refreshed, locked
     applied = [call for call in world.calls("terraform") if call["args"][0] == "apply"]
     assert {call["role"] for call in applied} == {arn(env_named("staging").deploy.infra_role)}
     assert all(call["args"][-1] == "tfplan" for call in applied)  # a saved plan, never -auto-approve
-    assert "### Plan of the staging add-ons" in results["apply-staging"].summary
+    assert "### Plan of the staging stack\n" in results["apply-staging"].summary
+    assert "### Plan of the staging add-ons\n" in results["apply-staging"].summary
+
+
+def test_the_apply_jobs_pass_the_alert_endpoints_from_the_environments_secret() -> None:
+    for env in ("staging", "production"):
+        assert workflow()["jobs"][f"apply-{env}"]["env"]["TF_VAR_alert_endpoints"] == \
+            "${{ secrets.ALERT_ENDPOINTS || '{}' }}"
+    assert not [job for job_id, job in workflow()["jobs"].items()
+                if not job_id.startswith("apply-") and "TF_VAR_alert_endpoints" in job.get("env", {})]
 
 
 @pytest.mark.slow  # runs two or more jobs' steps in bash, a stand-in process per call
@@ -249,21 +303,22 @@ def test_a_failing_stack_apply_stops_the_addons_apply(world: World) -> None:
     world.fail("terraform", "apply", where=stack("staging"))
     results = world.run_workflow(workflow(), Event.push(REPOSITORY, "develop"), only=TERRAFORM_JOBS)
     assert results["apply-staging"].status == "failure"
-    assert terraform_calls(world, "apply-staging") == [("init", stack("staging")), ("apply", stack("staging"))]
+    assert terraform_calls(world, "apply-staging") == [("init", stack("staging")), ("plan", stack("staging")),
+                                                      ("show", stack("staging")), ("apply", stack("staging"))]
 
 
-def test_a_failing_plan_job_applies_nothing(world: World) -> None:
+def test_a_failing_plan_applies_nothing(world: World) -> None:
     world.fail("terraform", "plan", where=stack("staging"))
     results = world.run_workflow(workflow(), Event.push(REPOSITORY, "develop"), only=TERRAFORM_JOBS)
-    assert (results["plan-staging"].status, results["apply-staging"].status) == ("failure", "skipped")
+    assert results["apply-staging"].status == "failure"
     assert not [call for call in world.calls("terraform") if call["args"][0] == "apply"]
 
 
 @pytest.mark.slow  # runs two or more jobs' steps in bash, a stand-in process per call
 def test_a_push_to_main_applies_production_as_production(world: World) -> None:
     results = world.run_workflow(workflow(), Event.push(REPOSITORY, "main"), only=TERRAFORM_JOBS)
-    assert_green(results, "plan-production", "apply-production")
-    assert results["apply-staging"].status == "skipped"
+    assert_green(results, "apply-production")
+    assert {results[job].status for job in ("apply-staging", "plan-production", "drift-production")} == {"skipped"}
     assert results["apply-production"].environment == "production"
     applied = [call["where"] for call in world.calls("terraform") if call["args"][0] == "apply"]
     assert applied == [stack("production"), f"{stack('production')}/{ADDONS}"]
@@ -276,6 +331,9 @@ def test_the_drift_schedule_is_green_without_drift_and_fails_loudly_with_it(worl
     results = world.run_workflow(workflow(), Event.schedule(REPOSITORY), only=TERRAFORM_JOBS)
     assert_green(results, "drift-staging", "drift-production")
     assert "No drift in the staging stack." in results["drift-staging"].summary
+    drift = [call for call in world.calls("terraform") if call["job"] == "drift-staging"]
+    assert {call["role"] for call in drift} == {arn(env_named("staging").deploy.drift_role)}
+    assert all("-refresh-only" in call["args"] for call in drift if call["args"][0] == "plan")
     assert not (world.state / "gh/issues.json").exists()
 
     stack_state = world.state / "terraform/stacks" / f"{stack('staging').replace('/', '__')}.json"
@@ -297,3 +355,62 @@ def test_a_drift_check_that_cannot_plan_fails_without_calling_it_drift(world: Wo
     results = world.run_workflow(workflow(), Event.schedule(REPOSITORY), only=["drift-staging"])
     assert results["drift-staging"].status == "failure"
     assert results["drift-staging"].step("Open or update the drift issue").outcome == "skipped"
+
+
+def test_a_pull_request_plan_that_refreshed_would_be_refused_its_secret_values(world: World) -> None:
+    """The plan role may not read secret values, and refreshing the stack reads its secret versions."""
+    document = workflow()
+    plan = next(step for step in document["jobs"]["plan-staging"]["steps"]
+                if step["name"] == "Plan the staging stack")
+    plan["run"] = plan["run"].replace(" -refresh=false", "")
+    results = world.run_workflow(document, Event.pull_request(REPOSITORY), only=["plan-staging"])
+    assert results["plan-staging"].status == "failure"
+    assert "secretsmanager:GetSecretValue" in results["plan-staging"].step("Plan the staging stack").log
+
+
+def test_no_role_is_trusted_by_a_job_that_does_not_assume_it_nor_a_job_assumes_a_role_that_distrusts_it(
+        tmp_path: Path) -> None:
+    """Each event's running jobs (their `if:`, as the runner judges it) and the subjects they run as, against the
+    bootstrap stack's trust: every assumption is trusted, and every trusted subject is one a job assumes it as."""
+    document, roles, world = workflow(), bootstrap_roles(bundled_plan()), World(tmp_path, tmp_path, [])
+    used: dict[str, set[str]] = {role: set() for role in roles}
+    events = [Event.pull_request(REPOSITORY), Event.push(REPOSITORY, "develop"), Event.push(REPOSITORY, "main"),
+              Event.schedule(REPOSITORY), Event.push(REPOSITORY, "feature")]
+    assert trust_problems(world, document, roles, events, used) == []
+    assert {role: sorted(subjects) for role, subjects in used.items()} == \
+        {role: sorted(facts["trust"]) for role, facts in roles.items()}
+    # Mutations: the drift job on the plan role; the plan role trusting every branch.
+    wrong = json.loads(json.dumps(document))
+    drift = next(step for step in wrong["jobs"]["drift-staging"]["steps"] if "role-to-assume" in step.get("with", {}))
+    drift["with"]["role-to-assume"] = drift["with"]["role-to-assume"].replace("-drift", "-plan")
+    assert trust_problems(world, wrong, roles, events, {role: set() for role in roles}) == [
+        f"drift-staging on schedule: {arn(env_named('staging').deploy.plan_role)} does not trust "
+        f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    plan_role = arn(env_named("staging").deploy.plan_role)
+    wide = {**roles, plan_role: {**roles[plan_role], "trust": (f"repo:{REPOSITORY}:ref:refs/heads/*",)}}
+    used = {role: set() for role in wide}
+    assert trust_problems(world, document, wide, events, used) == [
+        f"plan-staging on pull_request: {plan_role} does not trust repo:{REPOSITORY}:pull_request"]
+    assert used[plan_role] == set()  # trusted by every branch, assumed by none of them
+
+
+def trust_problems(world: World, document: dict[str, Any], roles: dict[str, dict[str, Any]], events: list[Event],
+                   used: dict[str, set[str]]) -> list[str]:
+    """For each event, each job whose `if:` holds: the roles it assumes trust its OIDC subject; `used` collects
+    the trusted patterns matched."""
+    problems = []
+    for event in events:
+        for job_id in document["jobs"]:
+            job = Job(world, document, job_id, event, {})
+            if not job.should_run():
+                continue
+            subject = event.subject(job.environment)
+            for step in document["jobs"][job_id]["steps"]:
+                if "role-to-assume" not in step.get("with", {}):
+                    continue
+                role = job.interpolate(step["with"]["role-to-assume"])
+                matched = [p for p in roles[role]["trust"] if fnmatch.fnmatchcase(subject, p)]
+                used[role] |= set(matched)
+                if not matched:
+                    problems.append(f"{job_id} on {event.name}: {role} does not trust {subject}")
+    return problems

@@ -73,3 +73,42 @@ def test_the_infrastructure_roles_are_checked_against_the_bootstrap_stack() -> N
         f"{path}: job apply-production: assumes role business-app-production-infrastructure, which is not an "
         "aws_iam_role of terraform/production or terraform/bootstrap (Terraform creates it once the spec sets "
         "delivery.repository)"]
+
+
+INFRASTRUCTURE = "business-app/github/workflows/infrastructure.yml"
+ROLES = "business-app/terraform/bootstrap/roles.tf.json"
+
+
+def test_a_read_only_job_assuming_a_role_no_stack_declares_is_named() -> None:
+    files = replace(bundled_tree(), INFRASTRUCTURE, b":role/business-app-staging-infrastructure-drift",
+                    b":role/business-app-staging-infrastructure-watch")
+    assert problems(files, RULE) == [f"{INFRASTRUCTURE}: job drift-staging: assumes role "
+                                     "business-app-staging-infrastructure-watch, which no Terraform stack declares"]
+
+
+def test_a_job_assuming_a_role_that_does_not_trust_it_is_named() -> None:
+    """The drift check runs on main's ref; the plan role trusts pull requests only."""
+    files = replace(bundled_tree(), INFRASTRUCTURE, b":role/business-app-staging-infrastructure-drift",
+                    b":role/business-app-staging-infrastructure-plan")
+    assert problems(files, RULE) == [
+        f"{INFRASTRUCTURE}: job drift-staging: runs as ref:refs/heads/main, which role "
+        "business-app-staging-infrastructure-plan does not trust (it trusts repo:acme/business:pull_request)"]
+
+
+def test_a_trust_policy_that_no_longer_admits_its_jobs_is_named() -> None:
+    def trust_every_branch(document: dict[str, Any]) -> None:
+        (statement,) = document["data"]["aws_iam_policy_document"]["production_plan_trust"]["statement"]
+        (sub,) = [c for c in statement["condition"] if c["variable"].endswith(":sub")]
+        sub["values"] = ["repo:acme/business:ref:refs/heads/*"]
+    assert problems(edit_json(bundled_tree(), ROLES, trust_every_branch), RULE) == [
+        f"{INFRASTRUCTURE}: job plan-production: runs as pull_request, which role "
+        "business-app-production-infrastructure-plan does not trust (it trusts repo:acme/business:ref:refs/heads/*)"]
+
+
+def test_an_environment_job_assuming_a_branch_role_is_named() -> None:
+    files = replace(bundled_tree(), INFRASTRUCTURE, b":role/business-app-production-infrastructure\n",
+                    b":role/business-app-production-infrastructure-drift\n")
+    assert problems(files, RULE) == [
+        f"{INFRASTRUCTURE}: job apply-production: runs as environment:production, which role "
+        "business-app-production-infrastructure-drift does not trust (it trusts "
+        "repo:acme/business:ref:refs/heads/main)"]

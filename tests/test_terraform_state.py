@@ -78,20 +78,50 @@ def test_each_infrastructure_role_trusts_its_environments_jobs_and_reaches_only_
     bucket_policy = json.dumps(documents.get("state_bucket", {}))
     for env in envs:
         label = env.name.replace("-", "_")
-        for kind, role_name, subject in (("infrastructure", env.deploy.infra_role, env.deploy.subject),
-                                         ("plan", env.deploy.plan_role, "repo:acme/shop:pull_request")):
+        drift = [("drift", env.deploy.drift_role, f"repo:acme/shop:ref:refs/heads/{env.deploy.drift_branch}")]
+        for kind, role_name, subject in [("infrastructure", env.deploy.infra_role, env.deploy.subject),
+                                         ("plan", env.deploy.plan_role, "repo:acme/shop:pull_request"),
+                                         *(drift if env.deploy.drift_branch else [])]:
             assert roles[f"{label}_{kind}"]["name"] == role_name
             (trust,) = documents[f"{label}_{kind}_trust"]["statement"]
             assert [c["values"] for c in trust["condition"] if c["variable"].endswith(":sub")] == [[subject]]
             state = [r for s in documents[f"{label}_{kind}"]["statement"] if s["effect"] == "Allow"
                      for r in s["resources"] if r.startswith("${aws_s3_bucket.state.arn}/")]
             assert {r.removeprefix("${aws_s3_bucket.state.arn}/").removesuffix(".tflock") for r in state} == \
-                {env.deploy.state_key}
+                {env.deploy.state_key, env.deploy.addons_state_key}
             assert role_name in bucket_policy or len(envs) == 1  # denied every state but its own
         plan_allows = [a for s in documents[f"{label}_plan"]["statement"] if s["effect"] == "Allow"
                        for a in s["actions"]]
         assert plan_allows == ["s3:ListBucket", "s3:GetObject"]  # reads only, takes no lock
+        if env.deploy.drift_branch:  # reads, and this environment's secret values only
+            drift = documents[f"{label}_drift"]["statement"]
+            assert [a for s in drift if s["effect"] == "Allow" for a in s["actions"]] == [
+                "s3:ListBucket", "s3:GetObject", "secretsmanager:GetSecretValue", "kms:Decrypt"]
+            assert all(s["condition"][0]["values"] == [env.name] for s in drift if "secretsmanager" in str(s))
+        else:
+            assert f"{label}_drift" not in roles
     assert f"/{platform.name}/{BOOTSTRAP_STACK}/*" in bucket_policy or not envs
+
+
+@given(platforms(max_services=2))
+def test_the_drift_role_and_only_it_may_read_the_cluster_of_each_environment(platform: Platform) -> None:
+    """The drift check refreshes the add-ons' Helm releases, kept as Secrets in the cluster: the drift role gets an
+    access entry that reads them; the plan role, which never refreshes, gets none."""
+    platform = platform.model_copy(update={"delivery": Delivery(repository="acme/shop")})
+    bootstrap_roles = {role["name"] for role in blocks(bootstrap_files(platform), "resource", "aws_iam_role").values()}
+    for env in resolve(platform, "spec.yaml").on("kubernetes"):
+        files = environment_files(env)
+        entries = blocks(files, "resource", "aws_eks_access_entry")
+        principals = json.dumps(entries)
+        assert env.deploy.plan_role not in principals
+        if env.deploy.drift_branch is None:
+            assert "drift" not in entries
+            continue
+        assert entries["drift"]["principal_arn"].endswith(f":role/{env.deploy.drift_role}")
+        assert env.deploy.drift_role in bootstrap_roles
+        association = blocks(files, "resource", "aws_eks_access_policy_association")["drift"]
+        assert association["policy_arn"].endswith("cluster-access-policy/AmazonEKSAdminViewPolicy")
+        assert association["access_scope"] == {"type": "cluster"}
 
 
 @given(platforms(max_services=3))

@@ -155,12 +155,10 @@ def container_log_group(cluster: str, kind: str) -> str:
     return f"/aws/containerinsights/{cluster}/{kind}"
 
 
-def github_plan_subjects(repository: str | None) -> tuple[str, ...]:
-    """The `sub` claims (IAM StringLike patterns) of the infrastructure workflow's read-only jobs, which declare no
-    environment: pull-request plans, the plans of pushes, and the scheduled drift check (it runs on the default
-    branch). Any branch of the repository may read: whoever can push a branch can open a pull request anyway, and
-    a fork's pull request gets no OIDC token."""
-    return (f"repo:{repository}:pull_request", f"repo:{repository}:ref:refs/heads/*") if repository else ()
+def github_branch_subject(repository: str | None, branch: str | None) -> str | None:
+    """The `sub` claim of GitHub's OIDC token for a job run on a branch's ref (a push, a schedule or a dispatch on it)
+    that declares no environment."""
+    return f"repo:{repository}:ref:refs/heads/{branch}" if repository and branch else None
 
 
 def github_pull_request_subject(repository: str | None) -> str | None:

@@ -280,13 +280,17 @@ class DeployPlan:
     branch: str | None  # the branch whose pushes deploy here; none: CI does not deploy it
     role: str  # the IAM role CI assumes by OIDC to deploy here; Terraform creates it
     infra_role: str  # the IAM role the infrastructure workflow assumes by OIDC to plan and apply this stack
-    plan_role: str  # the read-only IAM role of pull-request plans and drift checks (no GitHub environment)
-    plan_subjects: tuple[str, ...]  # the OIDC `sub` patterns plan_role trusts, when the repository is known
+    plan_role: str  # the IAM role of pull requests' plans: reads the stack, no secret values, no lock
+    drift_role: str  # the IAM role of the scheduled drift check: reads the stack and this environment's secrets
     state_bucket: str  # S3: every stack's Terraform state (one bucket per platform, made by the bootstrap stack)
     state_key: str  # this environment's state object in it
     addons_state_key: str  # the state of its cluster add-ons' stack (`terraform/<env>/addons/`), beside it
     subject: str | None  # the OIDC `sub` of this environment's deploy jobs, when the repository is known
-    pull_request_subject: str | None  # the OIDC `sub` of the repository's pull request jobs, when it is known
+    pull_request_subject: str | None  # the OIDC `sub` plan_role trusts: the repository's pull request jobs
+    # The branch scheduled workflows run on (GitHub runs them on the default branch), taken to be the production
+    # environment's branch; none: no drift check. drift_subject is that branch's `sub`, which drift_role trusts.
+    drift_branch: str | None
+    drift_subject: str | None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bizinfra.naming import (
     aws_partition,
     bootstrap_name,
     container_log_group,
-    github_plan_subjects,
+    github_branch_subject,
     github_pull_request_subject,
     exporter_name,
     github_subject,
@@ -155,18 +155,27 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                           role=aws_name(platform.name, env_name, "deploy", limit=64),  # IAM role names allow 64
                           infra_role=aws_name(platform.name, env_name, "infrastructure", limit=64),
                           plan_role=aws_name(platform.name, env_name, "infrastructure-plan", limit=64),
-                          plan_subjects=github_plan_subjects(platform.delivery.repository),
+                          drift_role=aws_name(platform.name, env_name, "infrastructure-drift", limit=64),
                           state_bucket=f"{aws_name(platform.domain.replace('.', '-'), limit=50)}-terraform-state",
                           state_key=state_key(platform.name, env_name),
                           addons_state_key=f"{platform.name}/{env_name}/addons.tfstate",
                           subject=github_subject(platform.delivery.repository, env_name),
-                          pull_request_subject=github_pull_request_subject(platform.delivery.repository)),
+                          pull_request_subject=github_pull_request_subject(platform.delivery.repository),
+                          drift_branch=_drift_branch(platform),
+                          drift_subject=github_branch_subject(platform.delivery.repository, _drift_branch(platform))),
         identities=_identities(platform.name, env_name),
         database_bootstraps=tuple(_bootstrap(platform.name, env_name, labels, store)
                                   for store in datastores if store.engine == "postgres"),
         exporters=tuple(_exporter(platform.name, env_name, labels, store) for store in datastores),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
     )
+
+
+def _drift_branch(platform: Platform) -> str | None:
+    """The branch the drift schedule runs on: GitHub runs scheduled workflows on the default branch, which is where
+    production deploys from; the first production environment (by name) with a branch, else none."""
+    return next((platform.environments[name].branch for name in sorted(platform.environments)
+                 if platform.is_production(name) and platform.environments[name].branch), None)
 
 
 def _logs(platform: Platform, env_name: str, cluster: str, services: tuple[ServicePlan, ...]) -> LogsPlan:

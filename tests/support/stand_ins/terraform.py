@@ -5,7 +5,10 @@ Per stack (`<state>/terraform/<folder>.json`): `serial`, `applied` (the configur
 configuration differs from what was applied, or the cloud from the state (drift); `-detailed-exitcode` says so
 with 2. A plan file names its stack and the serial it was made against: `apply` of a plan made before another
 apply is refused as stale, as Terraform refuses it. Roles listed in `<state>/terraform/read-only-roles` cannot
-write the state or its lock: an apply, or a plan without `-lock=false`, is refused under one. Applying a stack
+write the state or its lock: an apply, or a plan without `-lock=false`, is refused under one. Roles listed in
+`<state>/terraform/no-secret-roles` cannot read secret values: a refreshing plan (no `-refresh=false`) of a stack
+managing an `aws_secretsmanager_secret_version` is refused under one. Drift shows only in a refreshing plan;
+`-refresh-only` shows nothing else. Applying a stack
 with an `aws_eks_cluster` makes the cluster the aws stand-in reports; a stack reading one
 (`data.aws_eks_cluster`) cannot plan before it exists.
 """
@@ -82,6 +85,12 @@ class Stack:
         if read_only.exists() and self.role() in read_only.read_text().split():
             raise Refused(f"Error: {what}: AccessDenied: {self.role()} may not write s3://state/{self.key}")
 
+    def reads_secrets(self) -> None:
+        no_secrets = self.call.state / "no-secret-roles"
+        if no_secrets.exists() and self.role() in no_secrets.read_text().split():
+            raise Refused(f"Error: reading Secrets Manager Secret Version: AccessDeniedException: {self.role()} is "
+                          "not authorized to perform: secretsmanager:GetSecretValue")
+
     def initialised(self) -> None:
         if not (self.folder / ".terraform").is_dir():
             raise Refused("Error: Backend initialization required, please run \"terraform init\"")
@@ -113,13 +122,16 @@ class Stack:
         self.initialised()
         if "-lock=false" not in flags:
             self.writable("Error acquiring the state lock")
+        refresh = "-refresh=false" not in flags
+        if refresh and self.configuration()["resource"].get("aws_secretsmanager_secret_version"):
+            self.reads_secrets()
         missing = [name for name in self.clusters("data") if not (self.call.root / "aws" / "clusters" / name).exists()]
         if missing:
             raise Refused(f"Error: reading EKS Cluster ({missing[0]}): couldn't find resource")
         state, desired = self.load(), self.digest()
-        drift = state["real"] != state["applied"]
-        changes = drift or state["applied"] != desired
-        text = describe(self.key, state, desired, drift)
+        drift = refresh and state["real"] != state["applied"]
+        changes = drift or ("-refresh-only" not in flags and state["applied"] != desired)
+        text = describe(self.key, state, desired, drift, "-refresh-only" in flags)
         print(text)
         out = [flag.partition("=")[2] for flag in flags if flag.startswith("-out=")]
         if out:
@@ -155,10 +167,12 @@ class Stack:
         print("Apply complete!")
 
 
-def describe(key: str, state: dict[str, Any], desired: str, drift: bool) -> str:
+def describe(key: str, state: dict[str, Any], desired: str, drift: bool, refresh_only: bool) -> str:
     if drift:
         return (f"Note: Objects have changed outside of Terraform in {key}\n\n"
                 "Plan: 0 to add, 1 to change, 0 to destroy.")
+    if refresh_only:
+        return "No changes. Your infrastructure still matches the configuration."
     if state["applied"] is None:
         return f"Terraform will create the stack {key} ({desired}).\n\nPlan: 1 to add, 0 to change, 0 to destroy."
     if state["applied"] != desired:

@@ -1,20 +1,24 @@
 """infrastructure.yml: the generated files and the Terraform stacks, delivered by CI.
 
 - Pull requests: the generated files are current and valid, the spec change is posted as a diff, and every
-  environment's stacks are checked (`fmt`, `validate`) and planned; the plans are kept as an artifact and shown on
-  the run's summary. Nothing is applied.
-- A push to an environment's branch plans its stack again, then applies exactly that plan behind the GitHub
-  environment (its protection rules: reviewers read the plan job's summary before approving), then plans and
-  applies the add-ons stack, which reads the cluster the first one made.
-- A schedule checks every environment for drift (`plan -detailed-exitcode`): drift fails the job and opens, or
-  comments on, one issue per environment.
+  environment's stacks are checked (`fmt`, `validate`) and planned without refresh; the plans are kept as an
+  artifact and shown on the run's summary. Nothing is applied.
+- A push to an environment's branch, once the GitHub environment's protection rules allow the job, plans its stack
+  with refresh and applies exactly that plan, then plans and applies the add-ons stack, which reads the cluster the
+  first one made. Each plan is on the run's summary.
+- A schedule on the drift branch (production's, where GitHub runs schedules) checks every environment for drift
+  (`plan -refresh-only -detailed-exitcode`): drift fails the job and opens, or comments on, one issue per
+  environment.
 
-Credentials (the roles the bootstrap stack makes; plan facts `deploy.plan_role`, `deploy.infra_role`): jobs that
-only read (plans of pull requests and pushes, drift checks) assume the environment's read-only plan role, trusted
-by `deploy.plan_subjects`; they declare no GitHub environment, so protection rules never wait on a plan. Only the
-apply job declares the environment and assumes its infrastructure role (subject `deploy.subject`,
-`repo:<owner>/<name>:environment:<env>`). A read-only role cannot write Terraform's S3 lock file, so read-only
-plans run with `-lock=false`: a plan made during an apply may be stale, and `apply` refuses a stale saved plan.
+Credentials: three roles per environment, made by the bootstrap stack, each trusted by exactly the jobs that assume
+it. Pull request plans assume the plan role (`deploy.plan_role`, subject `deploy.pull_request_subject`): any branch's
+code runs there, so it reads no secret values (hence `-refresh=false`, since a refresh reads every managed secret
+version) and cannot write the lock (hence `-lock=false`: a plan made during an apply may be stale; nobody applies
+it). The apply job alone declares the environment and assumes its infrastructure role (`deploy.infra_role`,
+`deploy.subject`, `repo:<owner>/<name>:environment:<env>`). The drift check assumes the drift role
+(`deploy.drift_role`, `deploy.drift_subject`, `repo:<owner>/<name>:ref:refs/heads/<drift branch>`), which may read
+the environment's secret values but write nothing: only reviewed code reaches that branch. Neither plans nor drift
+checks declare an environment, so protection rules never wait on them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ SUMMARY_LIMIT = 60_000  # characters of plan text on a summary or an issue (GitH
 PULL_REQUEST = "github.event_name == 'pull_request'"
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"  # a fork's PR gets no OIDC
 CHECKING_DRIFT = "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+# The GitHub environment secret the apply jobs pass as TF_VAR_alert_endpoints: JSON of the https receivers' URLs
+# (terraform/<env>/alarms.md). Unset, `{}`: the first apply subscribes no https endpoint and succeeds.
+ALERT_ENDPOINTS_SECRET = "ALERT_ENDPOINTS"
+HTTPS_RECEIVERS = ("pagerduty", "webhook")  # the receivers CloudWatch alarms reach by an https subscription
 
 
 def infrastructure(plan: PlatformPlan) -> Document:
@@ -55,7 +63,8 @@ def infrastructure(plan: PlatformPlan) -> Document:
         jobs[f"plan-{env.name}"] = plan_job(env, pin)
         if env.deploy.branch:
             jobs[f"apply-{env.name}"] = apply_job(env, pin)
-        jobs[f"drift-{env.name}"] = drift_job(env, pin)
+        if env.deploy.drift_branch:
+            jobs[f"drift-{env.name}"] = drift_job(env, pin)
     return {
         "name": f"Infrastructure {plan.name}",
         "on": trigger,
@@ -168,15 +177,18 @@ terraform show -no-color {PLAN_FILE} > {PLAN_TEXT}
 
 
 def plan_steps(folder: str, title: str, *, check: bool, read_only: bool, **condition: Any) -> list[Document]:
-    """init, (validate,) plan -out and its text on the run's summary, in the stack's folder."""
-    lock = " -lock=false" if read_only else ""
+    """init, (validate,) plan -out and its text on the run's summary, in the stack's folder. Read only (a pull
+    request's plan role): no lock, and no refresh, which would read secret values."""
+    lock = " -refresh=false -lock=false" if read_only else ""
+    summary = (f"Plan of {title}, not refreshed (a pull request may not read secret values): changes made outside "
+               "Terraform do not show" if read_only else f"Plan of {title}")
     steps = [in_folder(folder, f"Initialise {title}", "terraform init -input=false -no-color", **condition)]
     if check:
         steps.append(in_folder(folder, f"Validate {title}", "terraform validate -no-color", **condition))
     return [*steps,
             in_folder(folder, f"Plan {title}", f"terraform plan -input=false -no-color{lock} -out={PLAN_FILE}",
                       **condition),
-            in_folder(folder, f"Summarise the plan of {title}", SUMMARISE, {"TITLE": f"Plan of {title}"}, **condition)]
+            in_folder(folder, f"Summarise the plan of {title}", SUMMARISE, {"TITLE": summary}, **condition)]
 
 
 def in_folder(folder: str, name: str, run: str, env: dict[str, str] | None = None, **extra: Any) -> Document:
@@ -210,11 +222,9 @@ def cluster_exists() -> Document:
 
 
 def plan_job(env: EnvironmentPlan, pin: Pin) -> Document:
-    """On a pull request, and on a push to the environment's branch before its apply: read-only."""
+    """On a pull request from the repository itself: checked and planned with the read-only plan role, the plans
+    kept for the reviewer."""
     stack, addons = stack_folder(env.platform, env), addons_folder(env.platform, env)
-    when = f"{PULL_REQUEST} && {SAME_REPOSITORY}"
-    if env.deploy.branch:
-        when = f"{when} || {pushed(env)}"
     addons_exist: Document = {"if": CLUSTER_MADE}
     return job(f"Plan {env.name}", 20, {"contents": "read", "id-token": "write"}, [
         checkout(pin),
@@ -226,11 +236,10 @@ def plan_job(env: EnvironmentPlan, pin: Pin) -> Document:
         *plan_steps(addons, f"the {env.name} add-ons", check=True, read_only=True, **addons_exist),
         {"name": "Keep the plans", "uses": uses("upload-artifact", pin), "with": {
             "name": plan_artifact(env),
-            # The lock file too, so the apply installs the providers the plan was made with.
             "path": f"{stack}/{PLAN_FILE}\n{stack}/{PLAN_TEXT}\n{stack}/.terraform.lock.hcl\n{addons}/{PLAN_FILE}\n"
                     f"{addons}/{PLAN_TEXT}\n",
             "include-hidden-files": True, "if-no-files-found": "error", "retention-days": PLAN_RETENTION_DAYS}},
-    ], env=stack_env(env), **{"if": when})
+    ], env=stack_env(env), **{"if": f"{PULL_REQUEST} && {SAME_REPOSITORY}"})
 
 
 def pushed(env: EnvironmentPlan) -> str:
@@ -245,32 +254,43 @@ APPLY = f"terraform apply -input=false -no-color {PLAN_FILE}"
 
 
 def apply_job(env: EnvironmentPlan, pin: Pin) -> Document:
-    """The plan job's plan of the environment's stack, applied as reviewed; then the add-ons stack, planned against
-    the cluster that apply left and applied. A failure stops the job before the next apply."""
+    """On a push to the environment's branch, behind its protection rules: the stack planned with refresh and that
+    plan applied, then the add-ons stack, planned against the cluster that apply left and applied, all with the
+    environment's infrastructure role (the only one that may refresh, lock and write). The plan is on the run's
+    summary; the pull request's plan, unrefreshed, was the review. A failure stops the job before the next apply."""
     stack, addons = stack_folder(env.platform, env), addons_folder(env.platform, env)
     return job(f"Apply {env.name}", 60, {"contents": "read", "id-token": "write"}, [
         checkout(pin),
         terraform_setup(pin),
-        {"name": "Fetch the plan", "uses": uses("download-artifact", pin),
-         "with": {"name": plan_artifact(env), "path": stack}},
         assume(env, env.deploy.infra_role, pin),
-        in_folder(stack, f"Initialise the {env.name} stack", "terraform init -input=false -no-color"),
+        *plan_steps(stack, f"the {env.name} stack", check=False, read_only=False),
         in_folder(stack, f"Apply the plan of the {env.name} stack", APPLY),
         *plan_steps(addons, f"the {env.name} add-ons", check=False, read_only=False),
         in_folder(addons, f"Apply the plan of the {env.name} add-ons", APPLY),
-    ], needs=f"plan-{env.name}", environment=env.name,
+    ], environment=env.name,
         concurrency={"group": f"infrastructure-{env.qualified_name}", "cancel-in-progress": False},
-        env=stack_env(env), **{"if": pushed(env)})
+        env=stack_env(env) | alert_endpoints(env), **{"if": pushed(env)})
+
+
+def alert_endpoints(env: EnvironmentPlan) -> Document:
+    """The https receivers' URLs the alarms' subscriptions read (the stack's sensitive variable), from the
+    environment's secret; `{}` until someone stores it. None without such a receiver: no variable to set."""
+    routed = {*env.alerting.pages, *env.alerting.tickets}
+    if not any(receiver.kind in HTTPS_RECEIVERS for receiver in env.alerting.receivers if receiver.name in routed):
+        return {}
+    return {"TF_VAR_alert_endpoints": f"${{{{ secrets.{ALERT_ENDPOINTS_SECRET} || '{{}}' }}}}"}
 
 
 # -- drift ------------------------------------------------------------------------------------------------------
 
 
+# -refresh-only: what changed outside Terraform, whatever the configuration (a change merged but not yet applied is
+# the apply job's, and the alert endpoints, which only the environment's jobs have, change nothing here).
 # -detailed-exitcode: 0 no changes, 1 error, 2 changes. Drift is recorded here and failed on at the end, so both
 # stacks are checked and the issue names all that drifted.
 DRIFT_CHECK = f"""\
 status=0
-terraform plan -input=false -no-color -lock=false -detailed-exitcode -out={PLAN_FILE} > {PLAN_TEXT} || status=$?
+terraform plan -input=false -no-color -refresh-only -lock=false -detailed-exitcode > {PLAN_TEXT} || status=$?
 cat {PLAN_TEXT}
 case "$status" in
   0) echo "No drift in $TITLE." >> "$GITHUB_STEP_SUMMARY" ;;
@@ -305,13 +325,16 @@ exit 1
 
 
 def drift_job(env: EnvironmentPlan, pin: Pin) -> Document:
+    """On the schedule (or by hand) on the drift branch, whose ref alone the drift role trusts: both stacks
+    refreshed, which reads their secret values, and compared with their states."""
+    on_its_branch = f"({CHECKING_DRIFT}) && github.ref == 'refs/heads/{env.deploy.drift_branch}'"
     stack, addons = stack_folder(env.platform, env), addons_folder(env.platform, env)
     drifted = "steps.stack.outputs.drifted == 'true' || steps.addons.outputs.drifted == 'true'"
     addons_exist: Document = {"if": CLUSTER_MADE}
     return job(f"Drift of {env.name}", 20, {"contents": "read", "id-token": "write", "issues": "write"}, [
         checkout(pin),
         terraform_setup(pin),
-        assume(env, env.deploy.plan_role, pin),
+        assume(env, env.deploy.drift_role, pin),
         in_folder(stack, f"Initialise the {env.name} stack", "terraform init -input=false -no-color"),
         in_folder(stack, f"Check the {env.name} stack for drift", DRIFT_CHECK, {"TITLE": f"the {env.name} stack"},
                   id="stack"),
@@ -324,4 +347,4 @@ def drift_job(env: EnvironmentPlan, pin: Pin) -> Document:
             "TITLE": f"Terraform drift in {env.name}"}, **{"if": drifted}),
         script("Fail on drift", FAIL_ON_DRIFT, {"ENVIRONMENT": env.name}, **{"if": drifted}),
     ], concurrency={"group": f"infrastructure-drift-{env.qualified_name}", "cancel-in-progress": True},
-        env=stack_env(env), **{"if": CHECKING_DRIFT})
+        env=stack_env(env), **{"if": on_its_branch})

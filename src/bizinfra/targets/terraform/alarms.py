@@ -370,9 +370,11 @@ def _steps(env: EnvironmentPlan, routes: list[tuple[Resource, ReceiverPlan]]) ->
             "subscription by fetching the `SubscribeURL` SNS first sends it.")
         names = " ".join(https)
         steps.append(
-            f"Pass the URLs to every plan and apply as the sensitive variable `{ENDPOINTS}` (in CI, keep the same "
-            "JSON in a secret of the environment and export it as `TF_VAR_alert_endpoints`); an apply without them "
-            "removes the https subscriptions, which the plan shows. From the receivers' secrets:\n\n"
+            f"Pass the URLs to every plan and apply as the sensitive variable `{ENDPOINTS}`. In CI, store the same "
+            f"JSON as the secret `ALERT_ENDPOINTS` of the GitHub environment `{env.name}`: the apply job of "
+            "infrastructure.yml exports it as `TF_VAR_alert_endpoints` (`{}` while unset). An apply without them "
+            "removes the https subscriptions, which the plan shows (a pull request's plan, which cannot read the "
+            "environment's secrets, shows them so). From the receivers' secrets:\n\n"
             "   ```sh\n"
             f"   export TF_VAR_{ENDPOINTS}=\"$(for receiver in {names}; do\n"
             f"     aws secretsmanager get-secret-value --secret-id \"{secrets}$receiver\" "

@@ -7,11 +7,16 @@ made once per platform by a person with administrator rights, whichever environm
   object beside each state (`use_lockfile`), so no DynamoDB table. It is never emptied by a destroy: it holds this
   stack's own state too.
 - The account's GitHub Actions OIDC provider, which the deploy and infrastructure roles trust.
-- Per Kubernetes environment, two roles for the infrastructure workflow, when the spec names the repository:
+- Per Kubernetes environment, up to three roles for the infrastructure workflow, when the spec names the repository,
+  each trusted by exactly the jobs that assume it:
   `infra_role`, trusted only by jobs of the repository's GitHub environment of that name (`environment:<env>`, so the
-  environment's protection rules decide who applies), which plans and applies the stack; and `plan_role`, trusted
-  by the repository's pull requests (`pull_request`), which only reads: AWS's ReadOnlyAccess and its state object,
-  no secret values and no lock, so pull request plans run `terraform plan -refresh=false -lock=false`.
+  environment's protection rules decide who applies), which plans (with refresh) and applies the stacks on a push;
+  `plan_role`, trusted by the repository's pull requests (`pull_request`), which only reads: AWS's ReadOnlyAccess
+  and its states, no secret values and no lock, so pull request plans run `terraform plan -refresh=false
+  -lock=false` (a pull request's workflow is the branch's own: anyone who may push a branch controls it);
+  `drift_role`, trusted only by the drift branch's ref (`ref:refs/heads/<production's branch>`, where GitHub runs
+  the schedule), which reads like the plan role and may also read this environment's secret values, since a
+  drift check must refresh and refreshing a secret version reads it. Only reviewed code reaches that branch.
 
 Its own state starts on local disk (the bucket it names does not exist yet) and moves into the bucket it made:
 README.md beside it gives the commands, and `bootstrap_readme` writes them.
@@ -161,8 +166,16 @@ def bucket_statements(plan: PlatformPlan, envs: tuple[EnvironmentPlan, ...], arn
 
 
 def role_arns(env: EnvironmentPlan) -> list[str]:
-    return [stack_arn("iam", f"role/{role}", account=ACCOUNT.ref("account_id"))
-            for role in (env.deploy.infra_role, env.deploy.plan_role)]
+    return [stack_arn("iam", f"role/{role_name}", account=ACCOUNT.ref("account_id"))
+            for role_name, _ in trusted_roles(env)]
+
+
+def trusted_roles(env: EnvironmentPlan) -> list[tuple[str, str]]:
+    """(role name, the one OIDC subject it trusts) of each infrastructure role the environment gets."""
+    deploy = env.deploy
+    pairs = [(deploy.infra_role, deploy.subject), (deploy.plan_role, deploy.pull_request_subject),
+             (deploy.drift_role, deploy.drift_subject)]
+    return [(role_name, subject) for role_name, subject in pairs if subject]
 
 
 def pascal(name: str) -> str:
@@ -174,10 +187,11 @@ def label(env: EnvironmentPlan, role: str) -> str:
 
 
 def infrastructure_roles(env: EnvironmentPlan) -> Block:
-    """The environment's apply role and its pull requests' plan role; none without the repository to trust."""
+    """The environment's apply role, its pull requests' plan role and, with a drift branch, its drift role; none
+    without the repository to trust."""
     if env.deploy.subject is None or env.deploy.pull_request_subject is None:
         return {}
-    return merge(apply_role(env), plan_role(env))
+    return merge(apply_role(env), plan_role(env), drift_role(env) if env.deploy.drift_subject else {})
 
 
 def trust(document_name: str, subject: str) -> Block:
@@ -209,8 +223,9 @@ def role(env: EnvironmentPlan, kind: str, role_name: str, subject: str, descript
     )
 
 
-def state_object(env: EnvironmentPlan, suffix: str = "") -> str:
-    return f"{STATE_BUCKET.ref('arn')}/{env.deploy.state_key}{suffix}"
+def state_objects(env: EnvironmentPlan, suffix: str = "") -> list[str]:
+    """The environment's two states (its stack's and its add-ons stack's), or their locks."""
+    return [f"{STATE_BUCKET.ref('arn')}/{key}{suffix}" for key in (env.deploy.state_key, env.deploy.addons_state_key)]
 
 
 def apply_role(env: EnvironmentPlan) -> Block:
@@ -219,8 +234,8 @@ def apply_role(env: EnvironmentPlan) -> Block:
     account, prefix = ACCOUNT.ref("account_id"), env.qualified_name
     statements = [
         statement(["s3:ListBucket"], [STATE_BUCKET.ref("arn")], sid="FindState"),
-        statement(["s3:GetObject", "s3:PutObject"], [state_object(env)], sid="ReadAndWriteState"),
-        statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [state_object(env, ".tflock")], sid="Lock"),
+        statement(["s3:GetObject", "s3:PutObject"], state_objects(env), sid="ReadAndWriteState"),
+        statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], state_objects(env, ".tflock"), sid="Lock"),
         statement(IDENTITY_ACTIONS, [stack_arn("iam", f"{kind}/{prefix}-*", account=account)
                               for kind in ("role", "policy", "instance-profile")]
                   + [stack_arn("iam", f"oidc-provider/oidc.eks.{env.region}.amazonaws.com/id/*", account=account)],
@@ -238,15 +253,37 @@ def apply_role(env: EnvironmentPlan) -> Block:
                 "PowerUserAccess", statements)
 
 
+def reading_states(env: EnvironmentPlan) -> list[Block]:
+    return [statement(["s3:ListBucket"], [STATE_BUCKET.ref("arn")], sid="FindState"),
+            statement(["s3:GetObject"], state_objects(env), sid="ReadState")]
+
+
 def plan_role(env: EnvironmentPlan) -> Block:
     """Reads only: a pull request's workflow is the branch's own, so anyone who may push a branch controls it."""
     statements = [
-        statement(["s3:ListBucket"], [STATE_BUCKET.ref("arn")], sid="FindState"),
-        statement(["s3:GetObject"], [state_object(env)], sid="ReadState"),
+        *reading_states(env),
         statement(["secretsmanager:GetSecretValue", "kms:Decrypt"], ["*"], sid="NoSecretValues", effect="Deny"),
     ]
     return role(env, "plan", env.deploy.plan_role, str(env.deploy.pull_request_subject),
                 f"Pull requests plan {env.qualified_name} without refreshing (jobs of {env.deploy.pull_request_subject})",
+                "ReadOnlyAccess", statements)
+
+
+def drift_role(env: EnvironmentPlan) -> Block:
+    """Reads, secret values included, of this environment only (every resource of its stacks carries its
+    `Environment` tag): a refreshing plan reads each secret version it manages. No write, no lock."""
+    secrets_manager = f"secretsmanager.{env.region}.amazonaws.com"
+    own = condition("StringEquals", "aws:ResourceTag/Environment", [env.name])
+    statements = [
+        *reading_states(env),
+        statement(["secretsmanager:GetSecretValue"], ["*"], sid="ItsSecretValues", conditions=[own]),
+        statement(["kms:Decrypt"], ["*"], sid="ItsSecretsKeys",
+                  conditions=[own, condition("StringEquals", "kms:ViaService", [secrets_manager])]),
+        statement(["secretsmanager:GetSecretValue", "kms:Decrypt"], ["*"], sid="NoOtherSecretValues", effect="Deny",
+                  conditions=[condition("StringNotEquals", "aws:ResourceTag/Environment", [env.name])]),
+    ]
+    return role(env, "drift", env.deploy.drift_role, str(env.deploy.drift_subject),
+                f"The daily drift check refreshes {env.qualified_name} (jobs of {env.deploy.drift_subject})",
                 "ReadOnlyAccess", statements)
 
 
@@ -262,10 +299,17 @@ def outputs(envs: tuple[EnvironmentPlan, ...]) -> Block:
                                 "(owner/name) in the spec so the role trusts only that repository's jobs",
                                 f"The IAM role the infrastructure workflow applies {env.name} with."))
             continue
-        for kind, subject in (("infrastructure", env.deploy.subject), ("plan", env.deploy.pull_request_subject)):
+        kinds = (("infrastructure", env.deploy.subject), ("plan", env.deploy.pull_request_subject),
+                 ("drift", env.deploy.drift_subject))
+        for kind, subject in ((kind, subject) for kind, subject in kinds if subject):
             parts.append(output(f"{label(env, kind)}_role_arn", Resource("aws_iam_role", label(env, kind)).ref("arn"),
                                 f"The IAM role {subject} jobs assume for {env.name}'s stack."))
     return merge(*parts)
+
+
+def drift_branch(envs: tuple[EnvironmentPlan, ...]) -> str:
+    branch = envs[0].deploy.drift_branch
+    return f"`{branch}`, production's branch" if branch else "no branch: no production environment names one"
 
 
 def bootstrap_readme(plan: PlatformPlan, envs: tuple[EnvironmentPlan, ...]) -> str:
@@ -297,8 +341,10 @@ cd -
 If the account already has GitHub's OIDC provider (another platform's bootstrap made it), add
 `-var create_github_oidc_provider=false` to `terraform apply`. The outputs name the roles the
 infrastructure workflow assumes: `<environment>_infrastructure_role_arn` (jobs of the GitHub environment
-of that name apply) and `<environment>_plan_role_arn` (pull requests plan with
-`terraform plan -refresh=false -lock=false`: the role reads no secret values and takes no lock).
+of that name plan and apply on a push), `<environment>_plan_role_arn` (pull requests plan with
+`terraform plan -refresh=false -lock=false`: the role reads no secret values and takes no lock) and
+`<environment>_drift_role_arn` (the daily drift check on {drift_branch(envs)}: reads, this environment's
+secret values included, takes no lock).
 
 Every environment's stack then keeps its state in the bucket with no flags:
 

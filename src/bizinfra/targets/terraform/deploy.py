@@ -30,11 +30,38 @@ AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials ask
 # (Kubernetes' `edit` role: workloads, services, pods/exec, pods/portforward) and, unlike AmazonEKSAdminPolicy,
 # no RBAC or ResourceQuota changes; scoped to the platform's namespace, it reaches nothing else in the cluster.
 EDIT_POLICY = "AmazonEKSEditPolicy"
+# The drift check refreshes the add-ons' Helm releases, which Helm keeps as Secrets in their namespaces: reading
+# them needs AmazonEKSAdminViewPolicy (every object, Secrets included; AmazonEKSViewPolicy leaves Secrets out).
+VIEW_POLICY = "AmazonEKSAdminViewPolicy"
 ROLE = Resource("aws_iam_role", "deploy")
 ACCESS = Resource("aws_eks_access_entry", "deploy")
 
 
 def deploy_role(env: EnvironmentPlan) -> Block:
+    return merge(deploy_access(env), drift_access(env))
+
+
+def drift_access(env: EnvironmentPlan) -> Block:
+    """The infrastructure workflow's drift role (the bootstrap stack makes it) may read the cluster; none without
+    a drift branch, as then there is no such role."""
+    if env.deploy.drift_subject is None:
+        return {}
+    drift = Resource("aws_eks_access_entry", "drift")
+    return merge(
+        drift.declare({
+            "cluster_name": CLUSTER.ref("name"),
+            "principal_arn": stack_arn("iam", f"role/{env.deploy.drift_role}", account=ACCOUNT.ref("account_id")),
+        }),
+        Resource("aws_eks_access_policy_association", "drift").declare({
+            "cluster_name": CLUSTER.ref("name"),
+            "principal_arn": drift.ref("principal_arn"),
+            "policy_arn": stack_arn("eks", f"cluster-access-policy/{VIEW_POLICY}", account="aws"),
+            "access_scope": {"type": "cluster"},
+        }),
+    )
+
+
+def deploy_access(env: EnvironmentPlan) -> Block:
     if env.deploy.subject is None:
         return output("deploy_role_arn", "not created: set delivery.repository (owner/name) in the spec so the role "
                       "trusts only that repository's deploy jobs", "The IAM role GitHub Actions deploys with.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,8 @@ _NAMED_KINDS = {"NAMESPACE": "Namespace", "SERVICE": "Service", "JOB": "Job"}  #
 # The platform-wide stack that makes the state bucket and the infrastructure workflow's roles: a job's role is
 # declared there or in its environment's stack.
 BOOTSTRAP = "bootstrap"
+_TRUST_DOCUMENT = re.compile(r"^\$\{data\.aws_iam_policy_document\.([\w-]+)\.json\}$")
+_BRANCH_REF = re.compile(r"github\.ref == 'refs/heads/([^']+)'")
 
 
 def names_agree(p: PlatformFiles) -> list[Problem]:
@@ -29,6 +32,7 @@ def names_agree(p: PlatformFiles) -> list[Problem]:
     for path in sorted(f for f in p.files if f.startswith("github/workflows/")):
         for job_name, job in sorted((p.first(path).get("jobs") or {}).items()):
             problems += _job_names(p, path, f"job {job_name}", job, clusters)
+            problems += _job_trust(p, path, f"job {job_name}", job)
     problems += _runbook_clusters(p, clusters)
     for env in p.environments("kubernetes"):
         problems += _service_accounts(p, env) + _pod_identity(p, env)
@@ -61,6 +65,63 @@ def _job_names(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any],
                                                 f"terraform/{env} or terraform/{BOOTSTRAP} (Terraform creates it once "
                                                 "the spec sets delivery.repository)"))
     return problems
+
+
+def _job_trust(p: PlatformFiles, path: str, obj: str, job: Mapping[str, Any]) -> list[Problem]:
+    """Each role the job assumes is declared in a Terraform stack and trusts the OIDC subject the job runs as: its
+    GitHub environment's, else that of the events its `if:` admits (a pull request, a branch's ref)."""
+    trusts = _role_trusts(p)
+    if not trusts:
+        return []
+    subjects = _job_subjects(job)
+    problems = []
+    for step in job.get("steps") or []:
+        role = _ROLE_ARN.match(str((step.get("with") or {}).get("role-to-assume", "")))
+        if not role:
+            continue
+        if role[1] not in trusts:
+            if not job.get("environment"):  # else _job_names names it, in the environment's words
+                problems.append(Problem(p.where(path), obj, f"assumes role {role[1]}, which no Terraform stack "
+                                                            "declares"))
+            continue
+        trusted = trusts[role[1]]
+        for subject in subjects:
+            if not any(fnmatch.fnmatchcase(subject, pattern.split(":", 2)[-1]) for pattern in trusted):
+                problems.append(Problem(p.where(path), obj, f"runs as {subject}, which role {role[1]} does not trust "
+                                                            f"(it trusts {', '.join(trusted) or 'no subject'})"))
+    return problems
+
+
+def _job_subjects(job: Mapping[str, Any]) -> list[str]:
+    """The OIDC `sub` claims the job may run as, without the `repo:<owner>/<name>:` prefix."""
+    environment = job.get("environment")
+    env = environment.get("name") if isinstance(environment, dict) else environment
+    if isinstance(env, str):
+        return [f"environment:{env}"]
+    condition = str(job.get("if", ""))
+    subjects = ["pull_request"] if "'pull_request'" in condition else []
+    return subjects + [f"ref:refs/heads/{branch}" for branch in _BRANCH_REF.findall(condition)]
+
+
+def _role_trusts(p: PlatformFiles) -> dict[str, tuple[str, ...]]:
+    """Every IAM role the Terraform stacks declare, by name, with the GitHub OIDC subjects its trust policy admits."""
+    trusts: dict[str, tuple[str, ...]] = {}
+    for stack in p.environments("terraform"):
+        documents = _policy_documents(p, stack)
+        for role in (p.terraform(stack).get("aws_iam_role") or {}).values():
+            document = _TRUST_DOCUMENT.match(str(role.get("assume_role_policy", "")))
+            statements = (documents.get(document[1]) or {}).get("statement") or [] if document else []
+            trusts[str(role.get("name"))] = tuple(
+                value for statement in statements for condition in statement.get("condition") or []
+                if str(condition.get("variable", "")).endswith(":sub") for value in condition.get("values") or [])
+    return trusts
+
+
+def _policy_documents(p: PlatformFiles, stack: str) -> dict[str, Any]:
+    documents: dict[str, Any] = {}
+    for path in sorted(f for f in p.files if f.startswith(f"terraform/{stack}/") and f.endswith(".tf.json")):
+        documents |= (p.first(path).get("data") or {}).get("aws_iam_policy_document") or {}
+    return documents
 
 
 def _literal_variables(job: Mapping[str, Any]) -> list[tuple[str, str]]:
