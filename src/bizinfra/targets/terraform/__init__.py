@@ -16,6 +16,7 @@ from bizinfra.targets.terraform.deploy import deploy_role
 from bizinfra.targets.terraform.edge import edge
 from bizinfra.targets.terraform.handles import database, store_credentials, store_record
 from bizinfra.targets.terraform.network import network, security_groups
+from bizinfra.targets.terraform.registry import registry
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, outputs, provider, variables, versions
 from bizinfra.targets.terraform.storage import storage
@@ -38,6 +39,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "public.tf.json": edge(env),
         "eks.tf.json": cluster(env),
         "deploy.tf.json": deploy_role(env),
+        "registry.tf.json": registry(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
         "secrets.tf.json": secrets(env),
