@@ -99,7 +99,7 @@ def named_deployments(plan: PlatformPlan) -> set[tuple[str, str]]:
     for _, _, job in jobs(plan):
         for step in deploy_steps(job):
             for key, value in step["env"].items():
-                if key == "DEPLOYMENTS":  # `<deployment> <image> <slot>` lines of the release's images
+                if key == "IMAGES":  # `<deployment> <image> <slot>` lines of the release's images
                     pairs |= {(job["env"]["NAMESPACE"], line.split()[0]) for line in value.splitlines()}
                 elif key.startswith("DEPLOYMENT"):
                     pairs.add((job["env"]["NAMESPACE"], value))
@@ -352,7 +352,7 @@ def test_bundled_staging_rolls_every_service() -> None:
     services = ["api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service"]
     assert [s["env"]["DEPLOYMENT"] for s in deploy_steps(job) if "DEPLOYMENT" in s["env"]] == services
     (release,) = [s for s in job["steps"] if s["name"] == "Set the release's images"]
-    assert release["env"]["DEPLOYMENTS"].splitlines() == [
+    assert release["env"]["IMAGES"].splitlines() == [
         f"{name} ghcr.io/acme/business/{name} release" for name in services]
     assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "HEALTH_PATH": "/health"}
 

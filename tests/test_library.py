@@ -61,7 +61,8 @@ def test_build_takes_a_spec_held_as_text_and_scans_it_for_secrets() -> None:
 
 def test_build_narrows_to_targets_and_environments_with_their_dependents() -> None:
     built = bizinfra.build(ROOT / "specs" / "shop.yaml", targets=["monitoring"], environments=["production"])
-    assert built.targets == {"monitoring", "kubernetes", "ops"}  # ops: the runbook pages, platform-wide files
+    # ops: the runbook pages, platform-wide files; github: the deploy jobs apply the Kubernetes folder's files
+    assert built.targets == {"monitoring", "kubernetes", "ops", "github"}
     assert {owner.target for owner in built.owners.values()} == {"monitoring", "kubernetes"}
     assert {owner.environment for owner in built.owners.values()} == {"production"}
 

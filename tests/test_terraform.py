@@ -78,7 +78,8 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         files = read_folder(bundled_tree / env)
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
                 "datastores.tf.json",
-                "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json"} == set(files)
+                "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json",
+                "registry.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]
@@ -158,7 +159,8 @@ def test_bundled_names_agree_with_the_plan() -> None:
     production = environment(plan, "production")
     files = environment_files(production)
     assert {r["name"] for r in resources(files, "aws_secretsmanager_secret").values()} == {
-        "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret"}
+        "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret",
+        "business-app/production/registry"}  # the image pull token's shell
     assert {r["name"] for r in resources(files, "aws_route53_record").values()} == \
         {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}",
          "api.business-app.com"}  # its A and AAAA aliases to CloudFront
@@ -346,7 +348,8 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         secrets = {s["name"] for s in resources(files, "aws_secretsmanager_secret").values()}
         read = {ref.key for service in env.services for ref in service.secrets}
         assert read <= secrets
-        assert secrets == read | {store.credentials for store in env.datastores}
+        pull = {env.pull_secret.credentials} if env.pull_secret else set()
+        assert secrets == read | {store.credentials for store in env.datastores} | pull
         private = [r for r in resources(files, "aws_route53_record").values()
                    if r["zone_id"] == "${aws_route53_zone.private.zone_id}"]
         assert sorted(record["name"] for record in private) == sorted(store.host for store in env.datastores)

@@ -373,7 +373,7 @@ while read -r deployment image slot; do
       --output 'jsonpath={.spec.template.spec.containers[0].image}')"
   fi
   kustomize edit set image "$deployment=${running:-$image:sha-$GITHUB_SHA}"
-done <<< "$DEPLOYMENTS"
+done <<< "$IMAGES"
 kustomize build . > "$RUNNER_TEMP/release.yaml"
 """
 
@@ -388,7 +388,7 @@ def set_images(env: EnvironmentPlan) -> Document:
         else:
             lines += [f"{deployment} {image} release" for deployment in service.deployments]
     return script("Set the release's images", SET_IMAGES,
-                  {"FOLDER": manifests_folder(env), "DEPLOYMENTS": "\n".join(lines) + "\n"})
+                  {"FOLDER": manifests_folder(env), "IMAGES": "\n".join(lines) + "\n"})
 
 
 WAIT_FOR_BOOTSTRAP = """\
