@@ -205,11 +205,12 @@ def test_the_deploy_job_waits_for_the_bootstrap_before_any_rollout(platform: Pla
     stores = postgres_stores(platform)
     for env in ("staging", "production"):
         steps = workflow["jobs"][f"deploy-{env}"]["steps"]
-        waits = [i for i, step in enumerate(steps) if "kubectl wait --for=condition=complete" in step.get("run", "")]
+        waits = [i for i, step in enumerate(steps) if "kubectl wait --for condition=complete" in step.get("run", "")]
         assert sorted(steps[i]["env"]["JOB"] for i in waits) == sorted(f"{store}-bootstrap" for store in stores)
         for i in waits:
             assert '"job/$JOB"' in steps[i]["run"] and '--timeout "$TIMEOUT"' in steps[i]["run"]
-        rollouts = [i for i, step in enumerate(steps) if "kubectl set image" in step.get("run", "")]
+        # the workloads start with the release's apply, the only one of workloads.yaml
+        rollouts = [i for i, step in enumerate(steps) if "--applyset" in step.get("run", "")]
         assert rollouts and all(wait < min(rollouts) for wait in waits)
 
 

@@ -59,8 +59,8 @@ def test_the_deploy_role_trusts_only_its_environments_jobs_and_edits_only_the_na
         assert allowed["actions"] == ["eks:DescribeCluster"]
         assert [r.rsplit("/", 1)[-1] for r in allowed["resources"]] == [env.cluster_name]
         association = found(files, "resource", "aws_eks_access_policy_association")["deploy"]
-        assert association["policy_arn"].endswith(":cluster-access-policy/AmazonEKSEditPolicy")
-        assert association["access_scope"] == {"type": "namespace", "namespaces": [env.namespace]}
+        assert association["policy_arn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        assert association["access_scope"] == {"type": "cluster"}  # it applies the Namespace and cluster objects
         for version in SCHEMA_VERSIONS:
             assert check_folder(files, load_schema(version)) == []
 

@@ -99,7 +99,9 @@ def named_deployments(plan: PlatformPlan) -> set[tuple[str, str]]:
     for _, _, job in jobs(plan):
         for step in deploy_steps(job):
             for key, value in step["env"].items():
-                if key.startswith("DEPLOYMENT"):
+                if key == "IMAGES":  # `<deployment> <image> <slot>` lines of the release's images
+                    pairs |= {(job["env"]["NAMESPACE"], line.split()[0]) for line in value.splitlines()}
+                elif key.startswith("DEPLOYMENT"):
                     pairs.add((job["env"]["NAMESPACE"], value))
     return pairs
 
@@ -296,7 +298,7 @@ def test_bundled_production_switches_blue_green_in_order() -> None:
                              "SLOT": "${{ steps.slot-api-gateway.outputs.idle }}"}
     assert job["environment"] == {"name": "production", "url": "https://api.business-app.com"}
     assert job["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert job["steps"][0]["with"]["role-to-assume"] == \
+    assert job["steps"][1]["with"]["role-to-assume"] == \
         "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/business-app-production-deploy"
 
 
@@ -304,7 +306,7 @@ STAND_IN_KUBECTL = """#!/bin/sh
 echo "$*" >> "$CALLS"
 case "$1 $2" in
   "get deployment") printf %s "$LIVE_NOW" ;;
-  "get service") printf %s "${SELECTED-}" ;;
+  "get service") case "$*" in *"--output name"*) echo "service/$3" ;; *) printf %s "${SELECTED-}" ;; esac ;;
 esac
 """
 
@@ -355,9 +357,11 @@ def test_bundled_staging_rolls_every_service() -> None:
     doc = workflows(bundled())["ci-cd.yml"]
     assert doc["on"]["push"] == {"branches": ["develop", "main"]}
     job = doc["jobs"]["deploy-staging"]
-    assert [(s["env"]["DEPLOYMENT"], s["env"]["CONTAINER"]) for s in deploy_steps(job)] == [
-        (name, name) for name in ["api-gateway", "auth-service", "business-service", "inventory-service",
-                                  "invoice-service"]]
+    services = ["api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service"]
+    assert [s["env"]["DEPLOYMENT"] for s in deploy_steps(job) if "DEPLOYMENT" in s["env"]] == services
+    (release,) = [s for s in job["steps"] if s["name"] == "Set the release's images"]
+    assert release["env"]["IMAGES"].splitlines() == [
+        f"{name} ghcr.io/acme/business/{name} release" for name in services]
     assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "HEALTH_PATH": "/health"}
 
 

@@ -208,6 +208,7 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
         for deployment in of_kind(documents, "Deployment"):
             pod = deployment["spec"]["template"]["spec"]
             assert pod["serviceAccountName"] in names("ServiceAccount")
+            assert all(pull["name"] in secrets for pull in pod.get("imagePullSecrets", []))
             for container in pod["containers"]:
                 for source in container.get("envFrom", []):
                     if "configMapRef" in source:
@@ -226,7 +227,8 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
         # every secret the spec declares reaches its service, by name only
         for name, spec in platform.services.items():
             variables = {item["secretKey"] for d in of_kind(documents, "ExternalSecret")
-                         if d["metadata"]["labels"].get("app.kubernetes.io/name") == name for item in d["spec"]["data"]}
+                         if d["metadata"]["labels"].get("app.kubernetes.io/name") == name
+                         for item in d["spec"]["data"]}
             assert set(spec.secrets) <= variables
         images = {entry["name"] for entry in kustomization(files, env)["images"]}
         released = [d for d in of_kind(documents, "Deployment")  # the exporters run pinned upstream releases

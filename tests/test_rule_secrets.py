@@ -75,3 +75,24 @@ def test_the_receivers_secret_outside_the_stack_namespace_is_named() -> None:
                          "business-app-alert-receivers", lambda secret: secret["metadata"].update(namespace="business-app"))
     found = problems(tree, RULE)
     assert len(found) == 2 * 3 and all("which no ExternalSecret in namespace monitoring fills" in line for line in found)
+
+
+def test_a_pull_secret_nothing_creates_is_named() -> None:
+    """The registry's token reaches the pods only through the ExternalSecret: a Deployment naming another pull Secret
+    would never pull, and one without the ExternalSecret neither."""
+    path = "business-app/kubernetes/staging/secrets.yaml"
+    files = edit_yaml(bundled_tree(), path, "ExternalSecret", "registry-credentials",
+                      lambda secret: secret["spec"]["target"].update(name="renamed"))
+    found = problems(files, RULE)
+    assert len(found) == 5 and all(
+        "pulls with Secret registry-credentials, which no ExternalSecret creates" in problem for problem in found)
+
+
+def test_the_pull_token_is_a_secret_terraform_creates() -> None:
+    files = replace(bundled_tree(), "business-app/terraform/staging/registry.tf.json",
+                    b'"name": "business-app/staging/registry"', b'"name": "business-app/staging/other"')
+    assert problems(files, RULE) == [
+        "business-app/kubernetes/staging/secrets.yaml: ExternalSecret/registry-credentials: token reads "
+        "business-app/staging/registry, which Terraform does not create",
+        "business-app/kubernetes/staging/secrets.yaml: ExternalSecret/registry-credentials: username reads "
+        "business-app/staging/registry, which Terraform does not create"]

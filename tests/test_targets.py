@@ -13,7 +13,7 @@ from tests.support import ROOT
 
 
 def test_building_a_target_brings_along_the_targets_that_read_or_embed_it() -> None:
-    assert with_dependents(["monitoring"]) == ["kubernetes", "terraform", "monitoring", "ops", "cost"]
+    assert with_dependents(["monitoring"]) == ["kubernetes", "github", "terraform", "monitoring", "ops", "cost"]
     assert with_dependents(["terraform"]) == ["terraform", "cost"]
     assert with_dependents(["github", "ops"]) == ["github", "ops"]
     assert with_dependents(TARGETS) == list(TARGETS)

@@ -81,7 +81,7 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
                 "addons.tf.json", "logs.tf.json", "datastores.tf.json",
                 "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json",
-                "alarms.tf.json"} == set(files)
+                "alarms.tf.json", "registry.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]
@@ -164,7 +164,8 @@ def test_bundled_names_agree_with_the_plan() -> None:
         "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret",
         "business-app/production/edge/origin-verify",
         *(f"business-app/production/alerting/{name}" for name in ("dead-mans-switch", "on-call", "team-chat")),
-        "business-app/production/postgres/exporter"}  # the exporter role's, apart from the services' credentials
+        "business-app/production/postgres/exporter",  # the exporter role's, apart from the services' credentials
+        "business-app/production/registry"}  # the image pull token's shell
     assert {r["name"] for r in resources(files, "aws_route53_record").values()} == \
         {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}",
          "api.business-app.com"}  # its A and AAAA aliases to CloudFront
@@ -356,7 +357,8 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         alerting = {receiver.secret for receiver in env.alerting.receivers}
         exporters = {f"{platform.name}/{env.name}/{store}/exporter" for store, spec in platform.datastores.items()
                      if spec.engine == "postgres"}  # each PostgreSQL exporter's own role
-        assert secrets == read | {store.credentials for store in env.datastores} | edge | alerting | exporters
+        pull = {env.pull_secret.credentials} if env.pull_secret else set()
+        assert secrets == read | {store.credentials for store in env.datastores} | edge | alerting | exporters | pull
         private = [r for r in resources(files, "aws_route53_record").values()
                    if r["zone_id"] == "${aws_route53_zone.private.zone_id}"]
         assert sorted(record["name"] for record in private) == sorted(store.host for store in env.datastores)

@@ -67,6 +67,15 @@ VELERO_SERVICE_ACCOUNT = "velero-server"
 # The SLO period: the error budget's window, which the monitoring target's rules read back over and Prometheus
 # (the add-ons' stack) keeps data for.
 SLO_PERIOD = "30d"
+# Images: `registry: ecr` in the spec means Amazon ECR in the stack's account; any other registry is pulled with a
+# read-only token a person stores once in the Secrets Manager secret `<platform>/<env>/registry`, which External
+# Secrets turns into the dockerconfigjson Secret PULL_SECRET that every service's pods name.
+ECR = "ecr"
+REGISTRY_SECRET = "registry"
+PULL_SECRET = "registry-credentials"
+# ECR keeps this many images per repository (its lifecycle policy): with one image a release, enough to roll back
+# weeks of releases, few enough that the storage stays cents.
+ECR_KEEP_IMAGES = 100
 # How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
 ROLLOUT_TIMEOUT_SECONDS = 600
 
@@ -97,6 +106,12 @@ def arn(service: str, resource: str, *, partition: str, region: str = "", accoun
     """`arn:<partition>:<service>:<region>:<account>:<resource>`, the one builder every target uses. The partition
     has no default: GovCloud and China have their own, and an ARN in the wrong one names nothing."""
     return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def ecr_host(account: str, region: str) -> str:
+    """The ECR registry of an account in a region (China's regions end in `.amazonaws.com.cn`)."""
+    suffix = ".cn" if region.startswith("cn-") else ""
+    return f"{account}.dkr.ecr.{region}.amazonaws.com{suffix}"
 
 
 def service_url_variable(service: str) -> str:

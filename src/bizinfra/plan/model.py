@@ -294,6 +294,29 @@ class DeployPlan:
 
 
 @dataclass(frozen=True)
+class RegistryPlan:
+    """Where the services' images live, how CI pushes them and how the clusters pull them. Platform-wide."""
+
+    ecr: bool  # Amazon ECR in the stack's account: the nodes pull by their role, CI pushes by OIDC, no token
+    host: str  # the registry CI logs in to (ghcr.io, docker.io, ...); for ECR empty: the account's, known at run time
+    repositories: tuple[str, ...]  # ECR: one per service, `<platform>/<service>`, in service order; else empty
+    owner: str | None  # ECR: the environment whose stack creates the repositories and the push role
+    push_role: str | None  # ECR: the IAM role CI's build job assumes by OIDC (needs delivery.repository)
+    push_subjects: tuple[str, ...]  # its trust: the OIDC `sub` of the build job on each deploy branch
+    keep_images: int  # ECR: images kept per repository
+
+
+@dataclass(frozen=True)
+class PullSecretPlan:
+    """The image pull Secret of a registry that is not ECR: External Secrets builds it from a token in Secrets
+    Manager that a person stores once; every service's pods name it."""
+
+    name: str  # the kubernetes.io/dockerconfigjson Secret, and the ExternalSecret making it
+    credentials: str  # the Secrets Manager secret: JSON with `username` and `token`
+    host: str  # the registry the token signs in to
+
+
+@dataclass(frozen=True)
 class EnvironmentPlan:
     """One environment of the platform, resolved: its identity and every fact its targets share, flat, with the
     facts read together grouped (`slo`, `monitoring_stack`, `alerting`, `backups`, `logs`, `edge`,
@@ -309,7 +332,8 @@ class EnvironmentPlan:
     region: str
     partition: str  # the AWS partition of `region`: aws, aws-us-gov or aws-cn, the second field of every ARN
     domain: str
-    registry: str
+    registry: RegistryPlan
+    pull_secret: PullSecretPlan | None  # none with ECR
     namespace: str
     cluster_name: str
     private_zone: str
@@ -387,6 +411,7 @@ class PlatformPlan:
     region: str  # where every environment runs: the one the price table is for
     namespace: str  # the Kubernetes namespace of the services, in every cluster
     slo: SloPlan  # the same in every environment
+    registry: RegistryPlan
     environments: tuple[EnvironmentPlan, ...] = field(default=())
     delivery: Delivery = field(default_factory=Delivery)  # CI commands and action pinning
 

@@ -12,11 +12,15 @@ from bizinfra.naming import (
     DOCKERFILE,
     EXPORTER_COMPONENT,
     EXPORTER_PORTS,
+    ECR,
+    ECR_KEEP_IMAGES,
     EXTERNAL_SECRETS,
     LOAD_BALANCER_CONTROLLER,
     MANAGED_BY,
     OUTPUT_FOLDER,
     PART_OF_LABEL,
+    PULL_SECRET,
+    REGISTRY_SECRET,
     RUNBOOKS,
     SERVICE_NAME_LABEL,
     VELERO,
@@ -48,7 +52,9 @@ from bizinfra.plan.model import (
     MonitoringStackPlan,
     NetworkPlan,
     PlatformPlan,
+    PullSecretPlan,
     ReceiverPlan,
+    RegistryPlan,
     SecretRef,
     ServicePlan,
     SloPlan,
@@ -66,6 +72,7 @@ def resolve(platform: Platform, source: str) -> PlatformPlan:
         region=platform.region,
         namespace=platform.name,
         slo=_slo(platform),
+        registry=_registry(platform),
         environments=tuple(resolve_environment(platform, env, source) for env in sorted(platform.environments)),
         delivery=platform.delivery,
     )
@@ -112,7 +119,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                                   tls=kubernetes, replicas=1 if environment.highly_available else 0)
                        for name in sorted(platform.datastores))
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
-    registry = platform.registry or f"ghcr.io/{platform.name}"
+    registry = _registry(platform)
     callers = _callers(platform)
     cluster_name = f"{platform.name}-{env_name}"
     services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
@@ -129,6 +136,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         partition=aws_partition(platform.region),
         domain=platform.domain,
         registry=registry,
+        pull_secret=None if registry.ecr or not kubernetes else PullSecretPlan(
+            name=PULL_SECRET, credentials=secret_key(platform.name, env_name, REGISTRY_SECRET), host=registry.host),
         namespace=platform.name,
         cluster_name=cluster_name,
         private_zone=private_zone,
@@ -196,7 +205,41 @@ def _logs(platform: Platform, env_name: str, cluster: str, services: tuple[Servi
                     queries=queries)
 
 
-def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: str,
+
+def _registry(platform: Platform) -> RegistryPlan:
+    """ECR when the spec says `ecr`: repositories `<platform>/<service>`, made with the GitHub OIDC provider by the
+    owner stack, since an account holds one repository of a name. Any other registry: the host of its path."""
+    if platform.registry != ECR:
+        host = _registry_host(platform.registry or f"ghcr.io/{platform.name}")
+        return RegistryPlan(ecr=False, host=host, repositories=(), owner=None, push_role=None, push_subjects=(),
+                            keep_images=ECR_KEEP_IMAGES)
+    repository = platform.delivery.repository
+    branches = sorted({env.branch for env in platform.environments.values()
+                       if env.branch and env.runs_on == "kubernetes"})
+    return RegistryPlan(
+        ecr=True, host="", repositories=tuple(f"{platform.name}/{name}" for name in sorted(platform.services)),
+        owner=_owner_stack(platform),
+        push_role=aws_name(platform.name, "image-push", limit=64) if repository else None,
+        push_subjects=tuple(f"repo:{repository}:ref:refs/heads/{branch}" for branch in branches) if repository else (),
+        keep_images=ECR_KEEP_IMAGES)
+
+
+def _registry_host(image: str) -> str:
+    """The registry of an image path: its first component when that is a host, else Docker Hub."""
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def _image(platform: Platform, registry: RegistryPlan, name: str) -> str:
+    """A service's image without a tag. With ECR, its repository: the registry's host is the account's, which the
+    workflows know at run time, so the deploy job and the build job put it in front."""
+    spec = platform.services[name]
+    if registry.ecr:
+        return f"{platform.name}/{name}"
+    return spec.image or f"{platform.registry or f'ghcr.io/{platform.name}'}/{name}"
+
+
+def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[str, str], registry: RegistryPlan,
              datastores: tuple[DatastorePlan, ...], callers: tuple[str, ...]) -> ServicePlan:
     spec = platform.services[name]
     override = platform.environments[env_name].services.get(name)
@@ -209,7 +252,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
     return ServicePlan(
         name=name,
         port=spec.port,
-        image=spec.image or f"{registry}/{name}",
+        image=_image(platform, registry, name),
         replicas=(override and override.replicas) or spec.replicas,
         cpu_request=cpu_request,
         cpu_limit=cpu_limit,

@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import BOOTSTRAP_STACK, LOG_RETENTION_DAYS, NULL_RECEIVER, service_url_variable
+from bizinfra.naming import BOOTSTRAP_STACK, ECR, LOG_RETENTION_DAYS, NULL_RECEIVER, REGISTRY_SECRET, service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -626,7 +626,12 @@ class Platform(Frozen):
     name: PlatformName = Field(description="The platform's name; prefixes every resource.")
     domain: Hostname = Field(description="The DNS domain the public hosts live under.")
     region: Region = Field("us-east-1", description="The AWS region.")
-    registry: Repository = Field("", description="Where images are pushed, without a tag; default ghcr.io/<name>.")
+    registry: Repository = Field(
+        "", description="Where images are pushed, without a tag; default ghcr.io/<name>. Any registry but ECR needs a "
+        "read-only token a person stores once in Secrets Manager (`<platform>/<env>/registry`, keys `username` and "
+        "`token`), which the pods pull with. `ecr`: Amazon ECR in the stack's account, one repository "
+        "`<name>/<service>` per service (made by the stack that makes the GitHub OIDC provider), pushed to by CI "
+        "through OIDC and pulled by the nodes' role, no token to store.")
     network: Network = Field(default_factory=Network)
     services: dict[Name, Service] = Field(min_length=1)
     datastores: dict[ShortName, Datastore] = Field(default_factory=dict)
@@ -651,6 +656,7 @@ class Platform(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Platform:
         problems = _Parts(self.name, self.domain, self.services, self.datastores, self.environments).problems()
+        problems += _registry_problems(self.registry, self.services, self.delivery)
         if problems:
             summary = "\n".join(f"{dotted(path)}: {message}" for path, message in problems)
             raise PydanticCustomError("platform", "{summary}", {"summary": summary, "problems": tuple(problems)})
@@ -664,6 +670,20 @@ class Platform(Frozen):
 
     def env_prefix(self, name: str) -> str:
         return _store_prefix(self.datastores[name])
+
+
+def _registry_problems(registry: str, services: Mapping[str, Service], delivery: Delivery) -> list[Problem]:
+    """With ECR, Terraform creates each service's repository (an image of the service's own is somewhere else), and
+    the role CI pushes with trusts only the named repository's build jobs."""
+    if registry != ECR:
+        return []
+    problems: list[Problem] = []
+    if delivery.repository is None:
+        problems.append((("registry",), "with registry 'ecr' CI pushes by OIDC to a role that trusts one GitHub "
+                         "repository: set delivery.repository (owner/name)"))
+    return problems + [(("services", name, "image"), "with registry 'ecr' each service's image is its ECR repository "
+             f"('<platform>/{name}'); remove image, or name the registry it is in")
+            for name, service in sorted(services.items()) if service.image]
 
 
 def with_default_environment_settings(data: Any) -> Any:
@@ -782,6 +802,9 @@ class _Parts:
             if name in service.calls:
                 problems.append(((*path, "calls"), f"'{name}' cannot call itself"))
             problems += _duplicates((*path, "secrets"), service.secrets)
+            problems += [((*path, "secrets", index), f"'{secret}' would be stored where the image pull token lives "
+                          f"(<platform>/<env>/{REGISTRY_SECRET}); name it differently")
+                         for index, secret in enumerate(service.secrets) if secret == REGISTRY_SECRET.upper()]
             problems += self._variable_clashes(path, service)
             prefixes = Counter(_store_prefix(self.datastores[store]) for store in service.uses if store in self.datastores)
             for prefix, count in sorted(prefixes.items()):

@@ -41,7 +41,7 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "kubernetes": Target("bizinfra.targets.kubernetes:compile_kubernetes", embeds=("monitoring",)),
-    "github": Target("bizinfra.targets.github:compile_github"),
+    "github": Target("bizinfra.targets.github:compile_github", embeds=("kubernetes",)),
     "terraform": Target("bizinfra.targets.terraform:compile_terraform", embeds=("monitoring",)),
     "monitoring": Target("bizinfra.targets.monitoring:compile_monitoring"),
     "compose": Target("bizinfra.targets.compose:compile_compose"),

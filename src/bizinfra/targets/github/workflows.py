@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bizinfra.naming import ROLLOUT_TIMEOUT_SECONDS, arn, kubectl_duration
+from bizinfra.naming import BOOTSTRAP_COMPONENT, MANAGED_BY, ROLLOUT_TIMEOUT_SECONDS, arn, ecr_host, kubectl_duration
 from bizinfra.plan import (
     LIVE_SLOT,
+    OUTPUT_FOLDER,
+    PART_OF_LABEL,
     SLOT_LABEL,
     SLOTS,
     EnvironmentPlan,
@@ -20,6 +22,7 @@ from bizinfra.plan import (
     ServicePlan,
 )
 from bizinfra.targets.github.actions import uses
+from bizinfra.targets.kubernetes.manifests import manifest_files
 
 Document = dict[str, Any]
 Pin = Literal["sha", "tag"]
@@ -27,6 +30,10 @@ Pin = Literal["sha", "tag"]
 RUNNER = "ubuntu-24.04"  # a fixed image, so a runner upgrade is a reviewed change rather than a surprise
 ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
 SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
+FIELD_MANAGER = MANAGED_BY  # server-side apply records bizinfra as the owner of every field the files state
+APPLYSET = f"secrets/{MANAGED_BY}"  # the ApplySet's parent: a Secret in the platform's namespace listing the set
+WORKLOADS_FILE = "workloads.yaml"  # the one file of the folder whose images a release sets
+CRD_WAIT = "2m"  # the add-ons stack installs the CRDs; a fresh cluster may still be registering them
 
 
 # -- shared facts of the workflows ------------------------------------------------------------------
@@ -49,10 +56,22 @@ def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
     return tuple(sorted({service.name for env in reachable(plan) for service in env.services if service.database}))
 
 
+ACCOUNT = "${{ vars.AWS_ACCOUNT_ID }}"  # not known when the files are generated: a repository or environment variable
+
+
 def role_arn(env: EnvironmentPlan) -> str:
-    # The account is not known when the files are generated: a repository or environment variable holds it. The
-    # partition is the region's, as in the ARNs Terraform writes for the same role (GovCloud: aws-us-gov).
-    return arn("iam", f"role/{env.deploy.role}", account="${{ vars.AWS_ACCOUNT_ID }}", partition=env.partition)
+    # The partition is the region's, as in the ARNs Terraform writes for the same role (GovCloud: aws-us-gov).
+    return arn("iam", f"role/{env.deploy.role}", account=ACCOUNT, partition=env.partition)
+
+
+def ecr_registry(plan: PlatformPlan) -> str:
+    """The account's ECR registry, as the workflows write it: the account from the same variable as the roles'."""
+    return ecr_host(ACCOUNT, plan.region)
+
+
+def released_image(env: EnvironmentPlan, service: ServicePlan) -> str:
+    """The image a release of the service pushes and deploys, without its tag."""
+    return f"{ecr_host(ACCOUNT, env.region)}/{service.image}" if env.registry.ecr else service.image
 
 
 def registry_host(image: str) -> str:
@@ -89,9 +108,16 @@ def aws_access(env: EnvironmentPlan, pin: Pin) -> list[Document]:
             "role-session-name": f"github-{env.name}-${{{{ github.run_id }}}}",
             "aws-region": env.region,
         }},
-        script("Use the cluster", 'aws eks update-kubeconfig --name "$CLUSTER" --region "$AWS_REGION"',
-               {"CLUSTER": env.cluster_name}),
+        script("Use the cluster", USE_CLUSTER, {"CLUSTER": env.cluster_name}),
     ]
+
+
+# The context's namespace, not `--namespace`: `kubectl apply` refuses a flag that differs from an object's own
+# namespace (the velero Schedule, the dashboard), and the ApplySet's parent lives in the context's namespace.
+USE_CLUSTER = """\
+aws eks update-kubeconfig --name "$CLUSTER" --region "$AWS_REGION"
+kubectl config set-context --current --namespace "$NAMESPACE"
+"""
 
 
 def deploy_lock(env: EnvironmentPlan) -> Document:
@@ -155,20 +181,23 @@ def security_job(plan: PlatformPlan, pin: Pin) -> Document:
 
 def build_job(plan: PlatformPlan, pin: Pin) -> Document:
     builds = plan.builds
+    ecr = plan.registry.ecr
     hosts = {registry_host(build.image) for build in builds}
     (dockerfile,) = {build.dockerfile for build in builds}  # the platform's one Dockerfile
     matrix = {
         "service": [build.name for build in builds],
-        "include": [{"service": b.name, "image": b.image, "registry": registry_host(b.image),
+        "include": [{"service": b.name, "image": b.image, **({} if ecr else {"registry": registry_host(b.image)}),
                      "build-args": build_args(b)} for b in builds],
     }
     steps = [checkout(pin), {"name": "Set up Docker Buildx", "uses": uses("setup-buildx", pin)}]
-    steps += registry_logins(hosts, pin)
+    steps += ecr_login(plan, pin) if ecr else registry_logins(hosts, pin)
+    # The deploy jobs set `sha-<full commit>`: the one tag that names exactly what was tested. ECR's tags are
+    # immutable, so there a branch tag, moved by every push, cannot be pushed.
+    tags = "type=sha,format=long\n" + ("" if ecr else "type=ref,event=branch\n")
     steps += [
         {"name": "Image tags and labels", "id": "meta", "uses": uses("metadata", pin), "with": {
-            "images": "${{ matrix.image }}",
-            # The deploy jobs set `sha-<full commit>`: the one tag that names exactly what was tested.
-            "tags": "type=sha,format=long\ntype=ref,event=branch\n",
+            "images": f"{ecr_registry(plan)}/${{{{ matrix.image }}}}" if ecr else "${{ matrix.image }}",
+            "tags": tags,
         }},
         {"name": "Build and push", "uses": uses("build-push", pin), "with": {
             "context": ".",
@@ -181,9 +210,22 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
             "cache-to": "type=gha,mode=max,scope=${{ matrix.service }}",
         }},
     ]
-    return job("Build ${{ matrix.service }}", 30, {"contents": "read", "packages": "write"}, steps,
+    grants = {"contents": "read", "id-token": "write"} if ecr else {"contents": "read", "packages": "write"}
+    return job("Build ${{ matrix.service }}", 30, grants, steps,
                needs=["test", "security"], **{"if": "github.event_name == 'push'"},
                strategy={"fail-fast": False, "matrix": matrix})
+
+
+def ecr_login(plan: PlatformPlan, pin: Pin) -> list[Document]:
+    """The push role by OIDC (Terraform's, allowed to push to the platform's repositories only), then docker's login
+    action, which signs in to an ECR registry with those credentials itself."""
+    role = arn("iam", f"role/{plan.registry.push_role}", account=ACCOUNT, partition=plan.environments[0].partition)
+    return [
+        {"name": "Assume the image push role", "uses": uses("aws-credentials", pin), "with": {
+            "role-to-assume": role, "role-session-name": "github-build-${{ github.run_id }}",
+            "aws-region": plan.region}},
+        {"name": "Log in to ECR", "uses": uses("login", pin), "with": {"registry": ecr_registry(plan)}},
+    ]
 
 
 def build_args(build: ServiceBuild) -> str:
@@ -209,31 +251,136 @@ def _only(hosts: set[str], operator: str) -> Document:
 
 
 def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
-    steps = [*aws_access(env, pin), *[wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps],
-             *(blue_green_steps(env) if env.rollout == "blue-green" else rolling_steps(env))]
+    """The folder applied in two passes (docs/github.md): what the workloads need first (the Namespace, ConfigMaps,
+    secrets, the database bootstrap), waited for; then the whole folder with the release's image tags, pruning what
+    left git; then the rollouts."""
+    blue_green = env.rollout == "blue-green"
+    files = [name for name, _ in manifest_files(env)]
+    steps = [checkout(pin), *aws_access(env, pin)]
+    if custom_resource_definitions(env):
+        steps.append(crds_served(env))
+    if env.database_bootstraps:
+        steps.append(restart_bootstrap(env))
+    steps.append(script("Apply what the workloads need first", APPLY_FIRST,
+                        {"FOLDER": manifests_folder(env), "FILES": " ".join(f for f in files if f != WORKLOADS_FILE)}))
+    if external_secrets(env):
+        steps.append(script("Wait for the ExternalSecrets to sync", WAIT_FOR_SECRETS, {"TIMEOUT": ROLLOUT_TIMEOUT}))
+    steps += [wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps]
+    if blue_green:
+        steps += find_slots_steps(env)
+    steps += [set_images(env), script("Apply the release", APPLY_RELEASE, {"APPLYSET": APPLYSET})]
+    steps += blue_green_steps(env) if blue_green else rolling_steps(env)
     hosts = [service for service in env.services if service.public_host]
     steps += [public_smoke_test(env, service) for service in hosts]
-    if env.rollout == "blue-green":
+    if blue_green:
         steps += [scale_down_old_slot(env, service) for service in env.services]
         steps.append(roll_back_traffic(env))
     environment: Document = {"name": env.name}
     if hosts:
         environment["url"] = f"https://{hosts[0].public_host}"
-    return job(f"Deploy to {env.name}", 45 if env.rollout == "blue-green" else 30, {"id-token": "write"}, steps,
+    return job(f"Deploy to {env.name}", 45 if blue_green else 30, {"contents": "read", "id-token": "write"}, steps,
                needs="build", environment=environment, concurrency=deploy_lock(env),
                env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
                **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.deploy.branch}'"})
 
 
-# The Job's ttlSecondsAfterFinished removes it a day after it finished: a Job that is gone finished before, and
-# a folder never applied has no Deployments either, so the rollout that follows fails on its own.
+def manifests_folder(env: EnvironmentPlan) -> str:
+    return f"{OUTPUT_FOLDER}/{env.platform}/kubernetes/{env.name}"
+
+
+def custom_resource_definitions(env: EnvironmentPlan) -> list[str]:
+    """The CRDs the folder's objects need, by name (`<plural>.<group>`): each kind of an API group outside
+    Kubernetes' own (`*.k8s.io` and the dotless core groups). Every such kind here pluralises with an `s`."""
+    names = set()
+    for _, documents in manifest_files(env):
+        for document in documents:
+            group = document["apiVersion"].rpartition("/")[0]
+            if "." in group and not group.endswith(".k8s.io"):
+                names.add(f"{document['kind'].lower()}s.{group}")
+    return sorted(names)
+
+
+def external_secrets(env: EnvironmentPlan) -> bool:
+    return any(d["kind"] == "ExternalSecret" for _, documents in manifest_files(env) for d in documents)
+
+
+CRDS_SERVED = """\
+read -r -a crds <<< "$CRDS"
+kubectl wait --for condition=Established --timeout "$TIMEOUT" "${crds[@]/#/crd/}"
+"""
+
+
+def crds_served(env: EnvironmentPlan) -> Document:
+    """The add-ons stack installs these; without them the API server refuses the folder's custom resources."""
+    return script("The add-ons' CRDs are served", CRDS_SERVED,
+                  {"CRDS": " ".join(custom_resource_definitions(env)), "TIMEOUT": CRD_WAIT})
+
+
+# A Job's pod template cannot change: the previous run's Job goes, so this release's (new SQL, a rotated password,
+# a new database) runs; its SQL only creates what is missing, so running it on every deploy is safe.
+RESTART_BOOTSTRAP = """\
+kubectl delete job --namespace "$NAMESPACE" --selector "$SELECTOR" --ignore-not-found --wait
+"""
+
+
+def restart_bootstrap(env: EnvironmentPlan) -> Document:
+    selector = f"app.kubernetes.io/component={BOOTSTRAP_COMPONENT},{PART_OF_LABEL}={env.platform}"
+    return script("Start the database bootstrap afresh", RESTART_BOOTSTRAP, {"SELECTOR": selector})
+
+
+# Server-side apply: bizinfra's field manager owns every field the files state, and takes them back from an edit by
+# hand (`--force-conflicts`); fields the files leave out (replicas under an autoscaler, a blue-green Service's slot)
+# stay whoever's they are. The first pass creates the Namespace the ApplySet's parent lives in, so it prunes nothing.
+APPLY_FIRST = """\
+read -r -a files <<< "$FILES"
+kubectl apply --server-side --field-manager bizinfra --force-conflicts "${files[@]/#/--filename=$FOLDER/}"
+"""
+
+WAIT_FOR_SECRETS = """\
+kubectl wait --for condition=Ready externalsecret --all --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+"""
+
+# kubectl refuses `--prune --selector` with server-side apply; an ApplySet prunes exactly the objects it applied
+# before (labelled with the set's id), so nothing another tool made is ever deleted, whatever its labels.
+APPLY_RELEASE = """\
+KUBECTL_APPLYSET=true kubectl apply --server-side --field-manager bizinfra --force-conflicts \\
+  --prune --applyset "$APPLYSET" --filename "$RUNNER_TEMP/release.yaml"
+"""
+
+# A scratch copy, so the checkout keeps git's placeholder tags. In blue-green the live slot keeps the image it runs
+# (read from the cluster); a slot that does not run yet gets the release's.
+SET_IMAGES = """\
+release="$RUNNER_TEMP/release"
+rm -rf "$release"
+cp -R "$FOLDER" "$release"
+cd "$release"
+while read -r deployment image slot; do
+  running=""
+  if [ "$slot" = live ]; then
+    running="$(kubectl get deployment "$deployment" --namespace "$NAMESPACE" --ignore-not-found \\
+      --output 'jsonpath={.spec.template.spec.containers[0].image}')"
+  fi
+  kustomize edit set image "$deployment=${running:-$image:sha-$GITHUB_SHA}"
+done <<< "$IMAGES"
+kustomize build . > "$RUNNER_TEMP/release.yaml"
+"""
+
+
+def set_images(env: EnvironmentPlan) -> Document:
+    lines = []
+    for service in env.services:
+        image = released_image(env, service)
+        if env.rollout == "blue-green":
+            lines += [f"{slot_output(service, 'live-deployment')} {image} live",
+                      f"{slot_output(service, 'idle-deployment')} {image} idle"]
+        else:
+            lines += [f"{deployment} {image} release" for deployment in service.deployments]
+    return script("Set the release's images", SET_IMAGES,
+                  {"FOLDER": manifests_folder(env), "IMAGES": "\n".join(lines) + "\n"})
+
+
 WAIT_FOR_BOOTSTRAP = """\
-found="$(kubectl get job "$JOB" --namespace "$NAMESPACE" --ignore-not-found --output name)"
-if [ -z "$found" ]; then
-  echo "::notice::Job $JOB is not in the cluster: it finished more than a day ago, or the folder was never applied"
-  exit 0
-fi
-kubectl wait --for=condition=complete "job/$JOB" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+kubectl wait --for condition=complete "job/$JOB" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
 """
 
 
@@ -243,19 +390,19 @@ def wait_for_bootstrap(job_name: str) -> Document:
                   {"JOB": job_name, "TIMEOUT": ROLLOUT_TIMEOUT})
 
 
-def image_env(service: ServicePlan) -> dict[str, str]:
-    return {"CONTAINER": service.container, "IMAGE": service.image}
+def image_env(env: EnvironmentPlan, service: ServicePlan) -> dict[str, str]:
+    return {"CONTAINER": service.container, "IMAGE": released_image(env, service)}
 
 
-ROLLING_DEPLOY = """\
-kubectl set image "deployment/$DEPLOYMENT" "$CONTAINER=$IMAGE:sha-$GITHUB_SHA" --namespace "$NAMESPACE"
+ROLLOUT = """\
 kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
 """
 
 
 def rolling_steps(env: EnvironmentPlan) -> list[Document]:
-    return [script(f"Deploy {service.name}", ROLLING_DEPLOY,
-                   {"DEPLOYMENT": service.deployments[0], **image_env(service), "TIMEOUT": ROLLOUT_TIMEOUT})
+    """The release's images were applied with the folder: each Deployment rolls, one new pod ready before an old
+    one goes."""
+    return [script(f"Roll out {service.name}", ROLLOUT, {"DEPLOYMENT": service.deployments[0], "TIMEOUT": ROLLOUT_TIMEOUT})
             for service in env.services]
 
 
@@ -269,7 +416,7 @@ def slot_lookup(with_idle: bool = True) -> str:
         also = f'; idle={idle}; idle_deployment="$DEPLOYMENT_{idle.upper()}"' if with_idle else ""
         cases += f'  {live}) live_deployment="$DEPLOYMENT_{live.upper()}"{also} ;;\n'
     return (
-        'selected="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" \\\n'
+        'selected="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" --ignore-not-found \\\n'
         '  --output "jsonpath={.spec.selector.$SLOT_KEY}")"\n'
         'live="${selected:-$DEFAULT_SLOT}"\n'
         'case "$live" in\n'
@@ -289,13 +436,15 @@ def slot_env(service: ServicePlan) -> dict[str, str]:
 
 
 # A Service never switched selects every slot, so the idle slot's new pods would take traffic as soon as they are
-# ready, before their smoke test: pin it to the live slot first.
+# ready, before their smoke test: pin it to the live slot first. On a first deploy there is no Service yet (the
+# release creates it, and both slots start with the release's image): nothing to pin, nothing live to keep.
 FIND_SLOTS = """\
-{lookup}if [ -z "$selected" ]; then
+{lookup}exists="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" --ignore-not-found --output name)"
+if [ -z "$selected" ] && [ -n "$exists" ]; then
   patch="$(printf '{{"spec":{{"selector":{{"%s":"%s"}}}}}}' "$SLOT_LABEL" "$live")"
   kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
 fi
-live_replicas="$(kubectl get deployment "$live_deployment" --namespace "$NAMESPACE" \\
+live_replicas="$(kubectl get deployment "$live_deployment" --namespace "$NAMESPACE" --ignore-not-found \\
   --output "jsonpath={{.spec.replicas}}")"
 {{
   echo "live=$live"
@@ -342,12 +491,16 @@ def slot_output(service: ServicePlan, name: str) -> str:
     return f"${{{{ steps.{step_id(service)}.outputs.{name} }}}}"
 
 
+def find_slots_steps(env: EnvironmentPlan) -> list[Document]:
+    """Before the release is applied: which slot keeps its image, which gets the release's."""
+    return [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()),
+                   {**slot_env(s), "SLOT_LABEL": SLOT_LABEL}, id=step_id(s)) for s in env.services]
+
+
 def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
     """Every service's idle slot gets the new image and passes its smoke test before any traffic moves."""
-    steps = [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()),
-                    {**slot_env(s), "SLOT_LABEL": SLOT_LABEL}, id=step_id(s)) for s in env.services]
-    steps += [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
-        "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(s), "MIN_REPLICAS": str(s.replicas.min),
+    steps = [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
+        "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(env, s), "MIN_REPLICAS": str(s.replicas.min),
         "LIVE_REPLICAS": slot_output(s, "live-replicas"),
         "TIMEOUT": ROLLOUT_TIMEOUT}) for s in env.services]
     steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bizinfra.naming import VELERO
-from bizinfra.plan import EnvironmentPlan, ServicePlan, target_group_name
+from bizinfra.plan import EnvironmentPlan, PullSecretPlan, ServicePlan, target_group_name
 from bizinfra.targets.kubernetes.common import SECRET_STORE, Manifest, metadata
 from bizinfra.targets.monitoring import receivers_secret_name
 
@@ -63,6 +63,32 @@ def alert_receivers_secret(env: EnvironmentPlan) -> Manifest:
             "data": [{"secretKey": receiver.name, "remoteRef": {"key": receiver.secret,
                                                                  "property": receiver.secret_property}}
                      for receiver in env.alerting.receivers],
+        },
+    }
+
+
+# The dockerconfigjson the kubelet reads: `auth` is base64 of `username:token`, made by the operator's template
+# engine from the two keys, so the token never passes through bizinfra or git.
+DOCKER_CONFIG = '{{"auths":{{"{host}":{{"auth":"{{{{ printf "%s:%s" .username .token | b64enc }}}}"}}}}}}'
+
+
+def pull_secret(env: EnvironmentPlan, secret: PullSecretPlan) -> Manifest:
+    """The registry's read-only token as the image pull Secret the services' pods name; a person stores the token
+    once in Secrets Manager (`username`, `token`), Terraform makes the secret's empty shell."""
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": metadata(env, secret.name),
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": secret_store_ref(),
+            "target": {"name": secret.name, "creationPolicy": "Owner", "template": {
+                "type": "kubernetes.io/dockerconfigjson",
+                "engineVersion": "v2",
+                "data": {".dockerconfigjson": DOCKER_CONFIG.format(host=secret.host)},
+            }},
+            "data": [{"secretKey": key, "remoteRef": {"key": secret.credentials, "property": key}}
+                     for key in ("username", "token")],
         },
     }
 

@@ -8,6 +8,7 @@ from bizinfra.targets.kubernetes.addons import (
     alert_receivers_secret,
     backup_schedule,
     external_secret,
+    pull_secret,
     secret_store,
     target_group_binding,
 )
@@ -88,9 +89,11 @@ def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
 
 
 def secrets(env: EnvironmentPlan) -> list[Manifest]:
-    """The store, when anything reads from it: a service's secrets, a database bootstrap's or an exporter's
-    credentials, or the alert receivers' URLs and keys (whose Secret is in the monitoring stack's namespace)."""
-    external = [external_secret(env, s) for s in env.services if s.secrets]
+    """The store, when anything reads from it: the image pull token, a service's secrets, a database bootstrap's or
+    an exporter's credentials, or the alert receivers' URLs and keys (whose Secret is in the monitoring stack's
+    namespace)."""
+    external = [pull_secret(env, env.pull_secret)] if env.pull_secret else []
+    external += [external_secret(env, s) for s in env.services if s.secrets]
     external += [alert_receivers_secret(env)] if env.alerting.receivers else []
     return [secret_store(env), *external] if external or env.database_bootstraps or env.exporters else []
 
@@ -100,12 +103,14 @@ def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:
     (in the monitoring stack's namespace) into the app namespace.
 
     `images:` names each Deployment's image, so that `kustomize edit set image <deployment>=<image>:<tag>`
-    releases one Deployment (one blue-green slot) without touching the others.
+    releases one Deployment (one blue-green slot) without touching the others. With ECR the registry is the
+    account's, which only the deploy job knows: the entry sets the placeholder tag alone, and the release sets both.
     """
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": resources,
-        "images": [{"name": deployment, "newName": service.image, "newTag": PLACEHOLDER_TAG}
+        "images": [{"name": deployment, **({} if env.registry.ecr else {"newName": service.image}),
+                    "newTag": PLACEHOLDER_TAG}
                    for service in env.services for deployment in service.deployments],
     }

@@ -80,6 +80,8 @@ def pod_spec(env: EnvironmentPlan, service: ServicePlan, name: str, selector: di
         "enableServiceLinks": False,  # the services find each other through the ConfigMap's *_URL variables
         "terminationGracePeriodSeconds": 30 + DRAIN_SECONDS,
         "securityContext": hardened_pod(),
+        # A private registry's token (ECR: the node's role pulls, nothing to name).
+        **({"imagePullSecrets": [{"name": env.pull_secret.name}]} if env.pull_secret else {}),
         "containers": [container(env, service, name)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}}],
     }

@@ -24,6 +24,7 @@ from bizinfra.targets.terraform.handles import database, store_credentials, stor
 from bizinfra.targets.terraform.helm_releases import addons_files
 from bizinfra.targets.terraform.logs import logs
 from bizinfra.targets.terraform.network import network, security_groups
+from bizinfra.targets.terraform.registry import registry
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, monthly_budget, outputs, provider, variables, versions
 from bizinfra.targets.terraform.storage import storage
@@ -55,6 +56,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "addons.tf.json": eks_addons(env),
         "logs.tf.json": logs(env),
         "deploy.tf.json": deploy_role(env),
+        "registry.tf.json": registry(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
         "secrets.tf.json": secrets(env),

@@ -1,5 +1,5 @@
-"""The role GitHub Actions deploys with: assumed by OIDC, allowed to find this cluster and to edit the platform's
-namespace, nothing else.
+"""The role GitHub Actions deploys with: assumed by OIDC, allowed to find this cluster and to apply the environment's
+manifests to it, nothing else in AWS.
 
 It trusts the account's GitHub OIDC provider, which the bootstrap stack creates (bootstrap.py) before any
 environment's stack is applied. Created only when the spec names the repository (`delivery.repository`): a trust
@@ -25,11 +25,12 @@ from bizinfra.targets.terraform.handles import ACCOUNT, CLUSTER, Resource
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials asks GitHub's token for
-# The deploy jobs set images, wait for rollouts, patch Service selectors, scale Deployments, exec into a pod for
-# migrations and port-forward for smoke tests (docs/github.md). AmazonEKSEditPolicy allows exactly that family
-# (Kubernetes' `edit` role: workloads, services, pods/exec, pods/portforward) and, unlike AmazonEKSAdminPolicy,
-# no RBAC or ResourceQuota changes; scoped to the platform's namespace, it reaches nothing else in the cluster.
-EDIT_POLICY = "AmazonEKSEditPolicy"
+# The deploy jobs apply the environment's whole folder (docs/github.md): besides the platform's namespace that is the
+# Namespace itself, the ClusterSecretStore, the velero Schedule and the dashboard in the monitoring stack's namespace,
+# and they read the add-ons' CRDs before applying. No narrower EKS access policy may create a Namespace or a
+# cluster-scoped object (AmazonEKSEditPolicy and AmazonEKSAdminPolicy only read namespaces), so the role is cluster
+# admin; what bounds it is its trust: only the jobs of this GitHub environment, behind its protection rules.
+ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 # The drift check refreshes the add-ons' Helm releases, which Helm keeps as Secrets in their namespaces: reading
 # them needs AmazonEKSAdminViewPolicy (every object, Secrets included; AmazonEKSViewPolicy leaves Secrets out).
 VIEW_POLICY = "AmazonEKSAdminViewPolicy"
@@ -95,8 +96,8 @@ def deploy_access(env: EnvironmentPlan) -> Block:
         Resource("aws_eks_access_policy_association", "deploy").declare({
             "cluster_name": CLUSTER.ref("name"),
             "principal_arn": ACCESS.ref("principal_arn"),
-            "policy_arn": stack_arn("eks", f"cluster-access-policy/{EDIT_POLICY}", account="aws"),
-            "access_scope": {"type": "namespace", "namespaces": [env.namespace]},
+            "policy_arn": stack_arn("eks", f"cluster-access-policy/{ACCESS_POLICY}", account="aws"),
+            "access_scope": {"type": "cluster"},
         }),
         output("deploy_role_arn", ROLE.ref("arn"),
                f"The IAM role GitHub Actions deploys with ({env.deploy.role}); trusts {env.deploy.subject} only."),

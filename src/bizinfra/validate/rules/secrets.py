@@ -17,9 +17,9 @@ _MOUNTED_SECRET = re.compile(r"^/etc/alertmanager/secrets/(?P<secret>[^/]+)/(?P<
 def secrets_are_references(p: PlatformFiles) -> list[Problem]:
     """Each ExternalSecret key names a secret Terraform declares (`aws_secretsmanager_secret`) in the same
     environment, and its namespace is one the ClusterSecretStore admits; the Deployments and Jobs read the
-    ExternalSecret's target (and read no Secret nothing creates), and so does Alertmanager: every secret file its
-    receivers read is a key of an ExternalSecret's target in the monitoring stack's namespace. In every compose file
-    the same variables are `${VAR}` references, never values."""
+    ExternalSecret's target (and read, or pull images with, no Secret nothing creates), and so does Alertmanager:
+    every secret file its receivers read is a key of an ExternalSecret's target in the monitoring stack's namespace.
+    In every compose file the same variables are `${VAR}` references, never values."""
     problems: list[Problem] = []
     needed: dict[str, set[str]] = {}  # the secret variables each service reads in Kubernetes
     for env in p.environments("kubernetes"):
@@ -60,6 +60,11 @@ def _secrets_read(p: PlatformFiles, env: str) -> list[Problem]:
             problems += [Problem(p.where(file), name_of(workload), f"reads Secret {name}, which no ExternalSecret "
                                                                    "creates")
                          for name in read if name and name not in targets]
+        pod = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+        problems += [Problem(p.where(file), name_of(workload), f"pulls with Secret {name}, which no ExternalSecret "
+                                                               "creates")
+                     for name in (item.get("name") for item in pod.get("imagePullSecrets") or [])
+                     if name not in targets]
     return problems
 
 

@@ -1,0 +1,236 @@
+"""The deploy jobs of ci-cd.yml, run step by step against stand-ins of kubectl, kustomize and aws that keep the
+cluster's state (tests/support/stand_ins): a first deploy into an empty namespace, a second deploy, pruning, and a
+failure at every kubectl call.
+
+The steps run under a minimal runner of this module's own (`run_job`): until the generic one
+(tests/support/workflow_runner.py) lands, it does what these jobs need of GitHub Actions: `uses:` steps are
+skipped (they only sign in), `${{ }}` in `env:` is resolved from step outputs and `vars`, scripts run as
+`bash --noprofile --norc -eo pipefail`, and after a failure only `if: failure()` steps run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bizinfra.validate.tree import WorkflowLoader
+from tests.support import ROOT, bundled_tree
+
+STAND_INS = ROOT / "tests/support/stand_ins"
+ACCOUNT = "123456789012"
+CRDS = ["clustersecretstores.external-secrets.io", "externalsecrets.external-secrets.io",
+        "podmonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com", "schedules.velero.io",
+        "targetgroupbindings.elbv2.k8s.aws"]
+EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+
+pytestmark = pytest.mark.slow  # every job runs a few dozen stand-in processes
+
+
+@dataclass
+class Run:
+    failed_step: str | None = None
+    ran: list[str] = field(default_factory=list)
+
+
+def run_job(job: dict[str, Any], workspace: Path, state: Path, sha: str, fail_at: int | None = None) -> Run:
+    outputs: dict[str, dict[str, str]] = {}
+    run = Run()
+    temp = state / "runner-temp"
+    temp.mkdir(exist_ok=True)
+    for step in job["steps"]:
+        wanted = step.get("if") == "failure()"
+        if "run" not in step or wanted != (run.failed_step is not None):
+            continue
+
+        def resolve(text: str) -> str:
+            def value(match: re.Match[str]) -> str:
+                expression = match.group(1)
+                if expression == "vars.AWS_ACCOUNT_ID":
+                    return ACCOUNT
+                found = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression)
+                assert found, expression
+                return outputs.get(found.group(1), {}).get(found.group(2), "")
+            return EXPRESSION.sub(value, text)
+
+        output_file = temp / "output"
+        output_file.write_text("")
+        env = {"PATH": f"{STAND_INS}:{os.path.dirname(sys.executable)}:/usr/bin:/bin", "STAND_IN_STATE": str(state),
+               "GITHUB_SHA": sha, "GITHUB_OUTPUT": str(output_file), "RUNNER_TEMP": str(temp), "HOME": str(temp),
+               **({"KUBECTL_FAIL_AT": str(fail_at)} if fail_at else {}),
+               **{k: resolve(str(v)) for k, v in job.get("env", {}).items()},
+               **{k: resolve(str(v)) for k, v in step.get("env", {}).items()}}
+        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env,
+                                cwd=workspace, capture_output=True, text=True, timeout=120)
+        run.ran.append(step["name"])
+        if "id" in step:
+            outputs[step["id"]] = dict(line.split("=", 1) for line in output_file.read_text().splitlines() if line)
+        if result.returncode != 0 and run.failed_step is None:
+            run.failed_step = step["name"]
+    return run
+
+
+def deploy_job(env: str, files: dict[str, bytes] | None = None) -> dict[str, Any]:
+    files = files or bundled_tree()
+    workflow = yaml.load(files["business-app/github/workflows/ci-cd.yml"], Loader=WorkflowLoader)
+    job: dict[str, Any] = workflow["jobs"][f"deploy-{env}"]
+    return job
+
+
+def workspace_with(folder: Path, files: dict[str, bytes]) -> Path:
+    """The repository as the job checks it out: the generated tree below `generated/`."""
+    for path, content in files.items():
+        target = folder / "generated" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return folder
+
+
+def cluster(state: Path) -> dict[str, Any]:
+    return json.loads((state / "cluster.json").read_text())
+
+
+def calls(state: Path) -> list[str]:
+    return (state / "calls.log").read_text().splitlines()
+
+
+def empty_cluster(state: Path) -> Path:
+    """A cluster with the add-ons' CRDs and the add-ons' namespaces (the add-ons stack made them), nothing else."""
+    state.mkdir(parents=True, exist_ok=True)
+    objects = {f"Namespace//{name}": {"kind": "Namespace", "metadata": {"name": name}}
+               for name in ("kube-system", "monitoring", "velero", "external-secrets")}
+    (state / "cluster.json").write_text(json.dumps({"objects": objects, "crds": CRDS}))
+    (state / "calls.log").write_text("")
+    return state
+
+
+def generated_objects(env: str, files: dict[str, bytes] | None = None) -> set[str]:
+    files = files or bundled_tree()
+    folder = f"business-app/kubernetes/{env}/"
+    keys = set()
+    for path, content in files.items():
+        if path.startswith(folder) and path.endswith(".yaml") and not path.endswith("kustomization.yaml"):
+            for doc in yaml.safe_load_all(content):
+                if doc:
+                    keys.add(f"{doc['kind']}/{doc['metadata'].get('namespace', '')}/{doc['metadata']['name']}")
+    return keys
+
+
+def images(state: Path) -> dict[str, str]:
+    return {k: o["spec"]["template"]["spec"]["containers"][0]["image"]
+            for k, o in cluster(state)["objects"].items() if o["kind"] == "Deployment"}
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_a_first_deploy_into_an_empty_namespace_brings_up_the_whole_folder(tmp_path: Path, env: str) -> None:
+    state = empty_cluster(tmp_path / "state")
+    run = run_job(deploy_job(env), workspace_with(tmp_path / "repo", bundled_tree()), state, "a" * 40)
+    assert run.failed_step is None, run
+    objects = cluster(state)["objects"]
+    assert generated_objects(env) <= set(objects)
+    assert set(images(state).values()) == {f"ghcr.io/acme/business/{s}:sha-{'a' * 40}" for s in (
+        "api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service")}
+    # the Namespace, the secrets and the bootstrap came first, were waited for, then the workloads
+    log = calls(state)
+    first_apply = next(i for i, c in enumerate(log) if c.startswith("kubectl apply"))
+    release_apply = next(i for i, c in enumerate(log) if "--applyset" in c)
+    waited = [i for i, c in enumerate(log) if c.startswith("kubectl wait") and "crd/" not in c]
+    assert first_apply < min(waited) and max(waited) < release_apply
+    first, _ = cluster(state)["applies"]
+    assert first[0] == "Namespace//business-app"
+    assert not [k for k in first if k.startswith(("Deployment/", "Service/"))]
+    assert "Job/business-app/postgres-bootstrap" in first
+    if env == "production":  # blue-green: traffic ends on the slot the deploy rolled out and smoke-tested
+        service = objects["Service/business-app/api-gateway"]
+        assert service["spec"]["selector"]["bizinfra.dev/slot"] == "green"
+        assert objects["Deployment/business-app/api-gateway-blue"]["spec"]["replicas"] == 0
+
+
+def drop_document(files: dict[str, bytes], path: str, kind: str, name: str) -> dict[str, bytes]:
+    documents = [d for d in yaml.safe_load_all(files[path]) if d]
+    kept = [d for d in documents if not (d["kind"] == kind and d["metadata"]["name"] == name)]
+    assert len(kept) == len(documents) - 1
+    return {**files, path: yaml.safe_dump_all(kept, sort_keys=False).encode()}
+
+
+def test_a_second_deploy_changes_the_images_and_prunes_only_what_bizinfra_applied(tmp_path: Path) -> None:
+    state = empty_cluster(tmp_path / "state")
+    assert run_job(deploy_job("staging"), workspace_with(tmp_path / "one", bundled_tree()), state,
+                   "a" * 40).failed_step is None
+    before = cluster(state)["objects"]
+    # what other tools made: one without bizinfra's labels, one with them (External Secrets copies labels)
+    foreign = {"ConfigMap/business-app/someone-elses": {"kind": "ConfigMap", "metadata": {
+        "name": "someone-elses", "namespace": "business-app"}},
+        "Secret/business-app/auth-service-secrets": {"kind": "Secret", "metadata": {
+            "name": "auth-service-secrets", "namespace": "business-app",
+            "labels": {"app.kubernetes.io/managed-by": "bizinfra", "app.kubernetes.io/part-of": "business-app"}}}}
+    data = cluster(state)
+    data["objects"].update(foreign)
+    (state / "cluster.json").write_text(json.dumps(data))
+    # git drops one object; the next commit deploys
+    policies = "business-app/kubernetes/staging/network-policies.yaml"
+    files = drop_document(bundled_tree(), policies, "NetworkPolicy", "api-gateway-metrics")
+    run = run_job(deploy_job("staging", files), workspace_with(tmp_path / "two", files), state, "b" * 40)
+    assert run.failed_step is None, run
+    after = cluster(state)["objects"]
+    assert cluster(state)["pruned"] == ["NetworkPolicy/business-app/api-gateway-metrics"]
+    assert set(foreign) <= set(after)
+    changed = sorted(k for k in after if k in before and after[k] != before[k])
+    assert changed == sorted(k for k in after if k.startswith("Deployment/"))
+    for name in changed:  # and in them only the image
+        old, new = before[name], after[name]
+        assert new["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":sha-" + "b" * 40)
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = old["spec"]["template"]["spec"]["containers"][0][
+            "image"]
+        assert new == old
+
+
+def kubectl_calls_of_a_good_run(tmp_path: Path, env: str) -> int:
+    state = empty_cluster(tmp_path / "good")
+    assert run_job(deploy_job(env), workspace_with(tmp_path / "repo", bundled_tree()), state, "a" * 40).failed_step \
+        is None
+    return sum(1 for call in calls(state) if call.startswith("kubectl "))
+
+
+def test_a_failure_at_any_kubectl_call_stops_the_job(tmp_path: Path) -> None:
+    total = kubectl_calls_of_a_good_run(tmp_path, "staging")
+    workspace = workspace_with(tmp_path / "repo", bundled_tree())
+    for number in range(1, total + 1):
+        state = empty_cluster(tmp_path / f"fail-{number}")
+        run = run_job(deploy_job("staging"), workspace, state, "a" * 40, fail_at=number)
+        made = [c for c in calls(state) if c.startswith("kubectl ")]
+        assert run.failed_step is not None, f"call {number} ({made[number - 1]}) failed and the job went on"
+        assert len(made) == number, f"after call {number} failed, the job still ran {made[number:]}"
+        assert run.ran[-1] == run.failed_step  # no later step ran
+
+
+def test_a_failed_blue_green_release_leaves_traffic_on_the_old_slot(tmp_path: Path) -> None:
+    """A second release fails at its last switch, after the other Services moved: every Service goes back to the
+    slot that was live, which still runs the old release."""
+    failing = "patch service invoice-service"
+    job = deploy_job("production")
+    workspace = workspace_with(tmp_path / "repo", bundled_tree())
+    state = empty_cluster(tmp_path / "state")
+    assert run_job(job, workspace, state, "a" * 40).failed_step is None
+    first = len(calls(state))
+    rehearsal = empty_cluster(tmp_path / "rehearsal")
+    (rehearsal / "cluster.json").write_text((state / "cluster.json").read_text())
+    assert run_job(job, workspace, rehearsal, "b" * 40).failed_step is None
+    kubectl = [c for c in calls(rehearsal) if c.startswith("kubectl ")]
+    number = next(i for i, c in enumerate(kubectl, 1) if failing in c)
+    (state / "calls.log").write_text("")
+    run = run_job(job, workspace, state, "b" * 40, fail_at=number)
+    assert run.failed_step is not None and first
+    assert run.ran[-1] in (run.failed_step, "Send traffic back to the old slots")
+    objects = cluster(state)["objects"]
+    for service in ("api-gateway", "invoice-service"):
+        assert objects[f"Service/business-app/{service}"]["spec"]["selector"]["bizinfra.dev/slot"] == "green"
+        assert images(state)[f"Deployment/business-app/{service}-green"].endswith(":sha-" + "a" * 40)
