@@ -142,7 +142,7 @@ def kubernetes_schemas(tree: Tree) -> Check:
 
 
 def terraform_schemas(tree: Tree) -> Check:
-    folders = tree.folders(r".+/terraform/[^/]+/[^/]+\.tf\.json")
+    folders = tree.folders(r".+/terraform/[^/]+(/[^/]+)?/[^/]+\.tf\.json")  # an environment's stack and its standby
     problems = [f"{folder}/{problem} (aws {version})" for folder in folders for version in terraform.SCHEMA_VERSIONS
                 for problem in terraform.check_folder(terraform.read_folder(tree.root / folder),
                                                       terraform.load_schema(version))]

@@ -2,7 +2,8 @@
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
-stores, storage, secrets, the CloudWatch alarms and their SNS topics, variables and outputs.
+stores, storage, secrets, the CloudWatch alarms and their SNS topics, the backups and replication of recovery.py,
+variables and outputs. With a second region, `terraform/<env>/standby/` is the standby stack (recovery.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bizinfra.targets.terraform.edge import edge
 from bizinfra.targets.terraform.handles import database, store_credentials, store_record
 from bizinfra.targets.terraform.logs import logs
 from bizinfra.targets.terraform.network import network, security_groups
+from bizinfra.targets.terraform.recovery import recovery, standby_files
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, monthly_budget, outputs, provider, variables, versions
 from bizinfra.targets.terraform.storage import storage
@@ -32,6 +34,8 @@ def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
         files = environment_files(env)
         artifacts += [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
                       for file, document in files.items()]
+        artifacts += [json_file(f"terraform/{env.name}/standby/{file}", document, environment=env.name)
+                      for file, document in standby_files(env).items()]
         artifacts.append(text_file(f"terraform/{env.name}/alarms.md", alarms_markdown(env, files["alarms.tf.json"]),
                                    comment="<!-- {} -->", environment=env.name))
     return artifacts
@@ -50,6 +54,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "deploy.tf.json": deploy_role(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
+        "recovery.tf.json": recovery(env),
         "secrets.tf.json": secrets(env),
         "alarms.tf.json": alarms(env),
         "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),
