@@ -64,7 +64,8 @@ __all__ = [
     "PART_OF_LABEL", "POD_IDENTITY_AGENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "AlertingPlan", "BackupPlan",
     "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "LogQuery", "LogsPlan",
     "MonitoringStackPlan",
-    "NetworkPlan", "PlatformPlan", "ReceiverPlan", "RecoveryPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "StandbyPlan", "WorkloadIdentity", "aws_name",
+    "NetworkPlan", "PlatformPlan", "ReceiverPlan", "RecoveryPlan", "SecretRef", "ServiceBuild", "ServicePlan",
+    "SloPlan", "StandbyPlan", "WorkloadIdentity", "aws_name",
     "aws_partition", "bootstrap_name", "github_subject", "load_balancer_name",
     "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "target_group_name",
 ]

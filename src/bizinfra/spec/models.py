@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import LOG_RETENTION_DAYS, service_url_variable
+from bizinfra.naming import LOG_RETENTION_DAYS, aws_partition, service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -399,6 +399,9 @@ class Recovery(Frozen):
         problems: list[Problem] = []
         if self.region and self.region == main_region:
             problems.append(((*path, "region"), f"'{self.region}' is the platform's own region; name another one"))
+        elif self.region and main_region and aws_partition(self.region) != aws_partition(main_region):
+            problems.append(((*path, "region"), f"'{self.region}' is in another AWS partition than '{main_region}'; "
+                             "backups cannot be replicated across partitions"))
         if self.rpo is not None:
             floor, why = (CROSS_REGION_RPO, f"the backups can meet in a second region ({self.region}): S3 Replication "
                           "Time Control replicates within 15 minutes") if self.region else \

@@ -20,8 +20,8 @@ import dataclasses
 from bizinfra.plan import EnvironmentPlan, StandbyPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
-    condition,
     assume_role_policy,
+    condition,
     iam_document,
     merge,
     name,
