@@ -104,6 +104,9 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
                        "highly_available": draw(st.booleans()),
                        "rollout": draw(st.sampled_from(["rolling", "blue-green"]))},
     }
+    recovery = draw(_recovery())
+    if recovery is not None:
+        environments["production"]["recovery"] = recovery
     return {
         "name": name,
         "domain": domain,
@@ -121,6 +124,19 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "logs": {"keep": draw(st.one_of(st.integers(1, 3653).map("{}d".format),
                                         st.integers(24, 240).map("{}h".format)))},
     }
+
+
+@st.composite
+def _recovery(draw: st.DrawFn) -> dict[str, Any] | None:
+    """Production's recovery objectives: the defaults, or an RPO and RTO at and above their floors, maybe with a
+    second region (never one the strategy's platforms run in) and a standby that is a pilot light or not."""
+    if draw(st.booleans()):
+        return None
+    recovery: dict[str, Any] = {"rpo": draw(st.sampled_from(["15m", "1h", "24h"])),
+                                "rto": draw(st.sampled_from(["30m", "1h", "2h", "4h"]))}
+    if draw(st.booleans()):
+        recovery["region"] = draw(st.sampled_from(["eu-central-1", "ap-southeast-1"]))
+    return recovery
 
 
 def platforms(max_services: int = 6) -> st.SearchStrategy[Platform]:
@@ -240,4 +256,11 @@ def corner_specs(draw: st.DrawFn) -> dict[str, Any]:
                                "keep": draw(st.sampled_from(["7d", "30d", "365d"]))}
     if draw(st.booleans()):
         platform["registry"] = f"ghcr.io/acme/{name}"
+    live = [env for env, spec in (environments or {}).items() if spec.get("runs_on") != "compose"]
+    if live and draw(st.booleans()):
+        recovery: dict[str, Any] = {"rpo": draw(st.sampled_from(["15m", "1h", "24h"])),
+                                    "rto": draw(st.sampled_from(["30m", "1h", "4h"]))}
+        if platform["region"] != "us-gov-west-1" and draw(st.booleans()):
+            recovery["region"] = draw(st.sampled_from(["eu-central-1", "ca-central-1"]))
+        environments[live[-1]]["recovery"] = recovery  # type: ignore[index]
     return platform

@@ -81,7 +81,7 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
                 "addons.tf.json", "logs.tf.json", "datastores.tf.json",
                 "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json",
-                "alarms.tf.json", "registry.tf.json"} == set(files)
+                "alarms.tf.json", "registry.tf.json", "recovery.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]
@@ -92,7 +92,7 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
 @pytest.mark.parametrize("version", SCHEMA_VERSIONS)
 def test_bundled_spec_matches_the_provider_schema_and_every_reference_resolves(bundled_tree: Path,
                                                                                version: str) -> None:
-    for env in ("bootstrap", "production", "staging"):
+    for env in ("bootstrap", "production", "production/standby", "staging"):
         assert check_folder(read_folder(bundled_tree / env), load_schema(version)) == []
 
 

@@ -75,6 +75,7 @@ def test_one_builder_writes_every_arn(fields: dict[str, str], expected: str) -> 
 
 def govcloud_tree() -> dict[str, bytes]:
     spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    spec["environments"]["production"]["recovery"]["region"] = "us-gov-east-1"  # a standby in the same partition
     return files_of({**spec, "region": GOVCLOUD})
 
 

@@ -416,8 +416,11 @@ def cost_markdown(plan: PlatformPlan, reports: Mapping[str, CostReport], prices:
 
 
 def environment_documents(env: EnvironmentPlan, artifacts: Iterable[Artifact]) -> list[Any]:
-    """The Terraform JSON documents generated for one environment."""
-    return [document for artifact in artifacts if artifact.path.startswith(f"terraform/{env.name}/")
+    """The Terraform JSON documents of one environment's own stack: not its standby stack (`standby/`), which runs
+    in another region, whose prices the table does not hold."""
+    folder = f"terraform/{env.name}/"
+    return [document for artifact in artifacts
+            if artifact.path.startswith(folder) and "/" not in artifact.path.removeprefix(folder)
             for document in artifact.documents if isinstance(document, dict)]
 
 

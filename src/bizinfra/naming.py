@@ -51,6 +51,9 @@ POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
 LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"
 EXTERNAL_SECRETS = "external-secrets"
 VELERO = "velero"
+# The Velero BackupStorageLocation the Schedules write to: the one the Velero chart makes on the backup bucket, named
+# as the chart names its first location when the values give no name.
+VELERO_STORAGE_LOCATION = "default"
 CLUSTER_AUTOSCALER = "cluster-autoscaler"
 # The cluster's default StorageClass, which the EBS CSI driver add-on creates: gp3 volumes encrypted with the
 # environment's KMS key. A PersistentVolumeClaim that names no class (Prometheus's, Alertmanager's) gets one of these.

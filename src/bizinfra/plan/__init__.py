@@ -59,10 +59,12 @@ from bizinfra.plan.model import (
     PullSecretPlan,
     ReceiverPlan,
     RegistryPlan,
+    RecoveryPlan,
     SecretRef,
     ServiceBuild,
     ServicePlan,
     SloPlan,
+    StandbyPlan,
     WorkloadIdentity,
 )
 from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environment, target_group_name
@@ -73,9 +75,9 @@ __all__ = [
     "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "OUTPUT_FOLDER", "PART_OF_LABEL", "POD_IDENTITY_AGENT",
     "PULL_SECRET", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "AlertingPlan", "BackupPlan", "DatabaseBootstrap",
     "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "ExporterPlan", "LogQuery", "LogsPlan",
-    "MonitoringStackPlan", "NetworkPlan", "PlatformPlan", "PullSecretPlan", "ReceiverPlan", "RegistryPlan",
-    "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "WorkloadIdentity", "aws_name", "aws_partition",
-    "bootstrap_name", "exporter_name", "github_pull_request_subject", "github_subject", "load_balancer_name",
-    "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments", "state_key",
-    "target_group_name",
+    "MonitoringStackPlan", "NetworkPlan", "PlatformPlan", "PullSecretPlan", "ReceiverPlan", "RecoveryPlan",
+    "RegistryPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "StandbyPlan", "WorkloadIdentity",
+    "aws_name", "aws_partition", "bootstrap_name", "exporter_name", "github_pull_request_subject", "github_subject",
+    "load_balancer_name", "resolve", "resolve_environment", "secret_key", "service_url_variable", "slot_deployments",
+    "state_key", "target_group_name",
 ]

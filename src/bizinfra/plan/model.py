@@ -262,6 +262,34 @@ class BackupPlan:
 
 
 @dataclass(frozen=True)
+class StandbyPlan:
+    """The second region an environment recovers in: where its backups are replicated and its standby stack runs."""
+
+    region: str
+    partition: str
+    name: str  # `<env>-standby`: what the standby stack's own AWS names and state are called by
+    bucket: str  # S3, in `region`: the backup bucket's replica
+    replication_role: str  # the IAM role S3 replicates the backup bucket with
+    log_bucket: str  # S3, in `region`: the standby network's flow logs
+    state_key: str  # the standby stack's state object, in the platform's state bucket
+    pilot_light: bool  # its cluster has no nodes until the failover runbook scales it up (the RTO allows it)
+    nodes: Scale  # the standby node group: min 0 in a pilot light, the environment's own otherwise
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    """The environment's recovery objectives and what they derive: the AWS Backup plan of its databases, and the
+    standby in a second region when the spec names one."""
+
+    rpo_seconds: int
+    rto_seconds: int
+    vault: str  # AWS Backup vault of the database snapshots (the same name in the standby region)
+    backup_role: str  # the IAM role AWS Backup runs as
+    snapshot_schedule: str  # AWS Backup's cron expression: the spec's schedule, at most hourly
+    standby: StandbyPlan | None
+
+
+@dataclass(frozen=True)
 class EdgePlan:
     """What stands in front of the public services: the load balancer, its firewall, logs and public zone."""
 
@@ -320,7 +348,7 @@ class PullSecretPlan:
 class EnvironmentPlan:
     """One environment of the platform, resolved: its identity and every fact its targets share, flat, with the
     facts read together grouped (`slo`, `monitoring_stack`, `alerting`, `backups`, `logs`, `edge`,
-    `deploy`)."""
+    `deploy`, `recovery`)."""
 
     platform: str
     name: str
@@ -356,6 +384,7 @@ class EnvironmentPlan:
     database_bootstraps: tuple[DatabaseBootstrap, ...]  # one per PostgreSQL store
     exporters: tuple[ExporterPlan, ...]  # one per data store, in store order
     spot: bool  # the nodes run on EC2 Spot capacity
+    recovery: RecoveryPlan
 
     @property
     def qualified_name(self) -> str:

@@ -55,12 +55,14 @@ from bizinfra.plan.model import (
     PullSecretPlan,
     ReceiverPlan,
     RegistryPlan,
+    RecoveryPlan,
     SecretRef,
     ServicePlan,
     SloPlan,
+    StandbyPlan,
     WorkloadIdentity,
 )
-from bizinfra.spec.models import Platform
+from bizinfra.spec.models import PILOT_LIGHT_RTO, Platform, Scale, default_recovery
 from bizinfra.spec.quantities import seconds
 
 
@@ -177,6 +179,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
                                   for store in datastores if store.engine == "postgres"),
         exporters=tuple(_exporter(platform.name, env_name, labels, store) for store in datastores),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
+        recovery=_recovery(platform, env_name, f"{bucket_stem}-backups"),
     )
 
 
@@ -185,6 +188,64 @@ def _drift_branch(platform: Platform) -> str | None:
     production deploys from; the first production environment (by name) with a branch, else none."""
     return next((platform.environments[name].branch for name in sorted(platform.environments)
                  if platform.is_production(name) and platform.environments[name].branch), None)
+
+
+def _recovery(platform: Platform, env_name: str, backup_bucket: str) -> RecoveryPlan:
+    environment = platform.environments[env_name]
+    spec = environment.recovery
+    default_rpo, default_rto = default_recovery(platform.is_production(env_name))
+    rto = int(seconds(spec.rto or default_rto))
+    standby = None
+    if spec.region:
+        pilot_light = rto >= seconds(PILOT_LIGHT_RTO)
+        standby = StandbyPlan(
+            region=spec.region,
+            partition=aws_partition(spec.region),
+            name=f"{env_name}-standby",
+            bucket=aws_name(backup_bucket, spec.region, limit=63),
+            replication_role=aws_name(platform.name, env_name, "replication", limit=64),
+            log_bucket=aws_name(backup_bucket.removesuffix("-backups"), "standby-logs", limit=63),
+            state_key=f"{platform.name}/{env_name}-standby/terraform.tfstate",
+            pilot_light=pilot_light,
+            # Scale's own floor is one node; a pilot light's group may shrink to none.
+            nodes=Scale.model_construct(min=0, max=environment.nodes.max) if pilot_light else environment.nodes,
+        )
+    return RecoveryPlan(
+        rpo_seconds=int(seconds(spec.rpo or default_rpo)),
+        rto_seconds=rto,
+        vault=aws_name(platform.name, env_name, limit=50),  # AWS Backup vault names allow 50
+        backup_role=aws_name(platform.name, env_name, "backup", limit=64),
+        snapshot_schedule=aws_backup_cron(platform.backups.schedule),
+        standby=standby,
+    )
+
+
+def aws_backup_cron(schedule: str) -> str:
+    """A five-field cron schedule as AWS Backup reads it (`cron(minutes hours day-of-month month day-of-week year)`):
+    at the schedule's first minute, since AWS Backup runs at most hourly; days of the week 1-7 from Sunday, not 0-6;
+    `?` for the day field left open; steps from the field's first value."""
+    minute, hour, day_of_month, month, day_of_week = schedule.split()
+    start = minute.split(",")[0].split("/")[0].split("-")[0]
+    first_minute = int(start) if start.isdigit() else 0
+
+    def stepped(field: str, start: str) -> str:
+        return field.replace("*/", f"{start}/")
+
+    if day_of_month != "*" and day_of_week != "*":  # cron's either-or, which AWS cannot say: every day, never fewer
+        day_of_month = day_of_week = "*"
+    day_of_week = "?" if day_of_week == "*" else _sunday_first(stepped(day_of_week, "1"))
+    day_of_month = "?" if day_of_month == "*" and day_of_week != "?" else stepped(day_of_month, "1")
+    return f"cron({first_minute} {stepped(hour, '0')} {day_of_month} {stepped(month, '1')} {day_of_week} *)"
+
+
+def _sunday_first(field: str) -> str:
+    """Standard cron's 0-6 (Sunday 0) as AWS's 1-7 (Sunday 1); names stay, a step's size stays."""
+    def shifted(item: str) -> str:
+        span, slash, step = item.partition("/")
+        span = "-".join(str(int(part) + 1) if part.isdigit() else part for part in span.split("-"))
+        return span + slash + step
+
+    return ",".join(shifted(item) for item in field.split(","))
 
 
 def _logs(platform: Platform, env_name: str, cluster: str, services: tuple[ServicePlan, ...]) -> LogsPlan:

@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import BOOTSTRAP_STACK, ECR, LOG_RETENTION_DAYS, NULL_RECEIVER, REGISTRY_SECRET, service_url_variable
+from bizinfra.naming import BOOTSTRAP_STACK, ECR, LOG_RETENTION_DAYS, NULL_RECEIVER, REGISTRY_SECRET, aws_partition, service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -396,6 +396,71 @@ class ServiceOverride(Frozen):
     public: Public | None = Field(None, description="The public host in this environment.")
 
 
+# What the backups can promise, the floors an RPO or RTO is checked against (docs/recovery.md):
+# RDS uploads a database's transaction logs every 5 minutes, so a point-in-time restore reaches about 5 minutes ago;
+# a second region adds the copy: S3 Replication Time Control replicates 99.99% of objects within 15 minutes (its
+# SLA), and RDS copies snapshots and logs to the other region as soon as they are ready. A point-in-time restore
+# builds a new instance from a snapshot and replays the logs: tens of minutes for the default 100 GiB.
+POINT_IN_TIME_RPO = "5m"
+CROSS_REGION_RPO = "15m"
+RESTORE_RTO = "30m"
+# A pilot-light standby (no nodes) is brought up by the region-failover runbook: nodes from zero, the database
+# restored from its replicated backups, add-ons and a deploy. Below this RTO the standby keeps nodes running.
+PILOT_LIGHT_RTO = "2h"
+
+
+def _shorter_than(path: PathTuple, text: str, floor: str, why: str) -> list[Problem]:
+    if quantities.seconds(text) < quantities.seconds(floor):
+        return [(path, f"{text} is shorter than the {floor} {why}")]
+    return []
+
+
+class Recovery(Frozen):
+    """How much data an environment may lose and how long it may be down after a disaster, and the second region it
+    recovers in. Everything the backups and the standby do is derived from these."""
+
+    rpo: Duration | None = Field(
+        None, description="Recovery point objective: the most recent data a restore may lose, for what only the "
+        "backups hold: the PostgreSQL databases (point-in-time recovery) and the backup bucket. Redis is a cache and "
+        "the Kubernetes objects are rebuilt from git, so neither counts. At least 5m (RDS uploads transaction logs "
+        "every 5 minutes), 15m with a second region (S3 Replication Time Control). Default 1h in production, 24h "
+        "elsewhere.")
+    rto: Duration | None = Field(
+        None, description="Recovery time objective: how long a restore may take, at least 30m (a point-in-time "
+        "restore builds a new database instance). With a second region, an RTO of 2h or more keeps the standby a "
+        "pilot light (its cluster has no nodes until the failover runbook scales it up); a shorter one keeps its "
+        "nodes running. Default 4h in production, 24h elsewhere.")
+    region: Region | None = Field(
+        None, description="The second AWS region to recover in. When set, the database's automated backups and the "
+        "backup bucket are replicated there, under a KMS key of that region, and a standby stack "
+        "(`terraform/<env>/standby/`: network, cluster, the database's restore path) is generated for it. Default "
+        "none: a second region costs money and cannot be guessed.")
+
+    def problems(self, path: PathTuple, main_region: str | None) -> list[Problem]:
+        """What the backups cannot meet, at the field that asks for it, with the numbers."""
+        problems: list[Problem] = []
+        if self.region and self.region == main_region:
+            problems.append(((*path, "region"), f"'{self.region}' is the platform's own region; name another one"))
+        elif self.region and main_region and aws_partition(self.region) != aws_partition(main_region):
+            problems.append(((*path, "region"), f"'{self.region}' is in another AWS partition than '{main_region}'; "
+                             "backups cannot be replicated across partitions"))
+        if self.rpo is not None:
+            floor, why = (CROSS_REGION_RPO, f"the backups can meet in a second region ({self.region}): S3 Replication "
+                          "Time Control replicates within 15 minutes") if self.region else \
+                (POINT_IN_TIME_RPO, "the backups can meet: RDS uploads transaction logs every 5 minutes")
+            problems += _shorter_than((*path, "rpo"), self.rpo, floor, why)
+        if self.rto is not None:
+            problems += _shorter_than((*path, "rto"), self.rto, RESTORE_RTO,
+                                      "a restore needs: a point-in-time restore builds a new database instance")
+        return problems
+
+
+def default_recovery(production: bool) -> tuple[str, str]:
+    """(rpo, rto) when the spec says nothing: production loses at most an hour and is back within four (a business
+    day's morning); elsewhere the data is test data, and a day either way is enough."""
+    return ("1h", "4h") if production else ("24h", "24h")
+
+
 class Environment(Frozen):
     runs_on: Literal["compose", "kubernetes"] = Field("kubernetes", description="Where it runs.")
     production: StrictBool | None = Field(
@@ -411,6 +476,9 @@ class Environment(Frozen):
         None, description="Run the Kubernetes nodes on EC2 Spot capacity. Default: on outside production, off in "
         "production, as the seed's cost tips suggest: Spot costs up to 90% less, and an interruption (two minutes' "
         "notice) is acceptable where nobody is served, not where customers are.")
+    recovery: Recovery = Field(
+        default_factory=Recovery, description="Recovery objectives (`rpo`, `rto`) and the second `region`, per "
+        "environment: production and staging are worth different amounts of money and downtime.")
 
     @model_validator(mode="after")
     def _compose_is_simple(self) -> Environment:
@@ -540,7 +608,9 @@ class Monitoring(Frozen):
 
 
 class Backups(Frozen):
-    schedule: Cron = Field("0 2 * * *", description="When backups run, in UTC (seed: daily at 02:00).")
+    schedule: Cron = Field(
+        "0 2 * * *", description="When backups run, in UTC (seed: daily at 02:00): Velero's schedule, and AWS "
+        "Backup's database snapshots at the first minute of it (AWS Backup runs at most hourly).")
     keep: Duration = Field("30d", description="How long backups are kept (seed: 30 days).")
 
 
@@ -655,7 +725,8 @@ class Platform(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Platform:
-        problems = _Parts(self.name, self.domain, self.services, self.datastores, self.environments).problems()
+        problems = _Parts(self.name, self.domain, self.services, self.datastores, self.environments,
+                          region=self.region).problems()
         problems += _registry_problems(self.registry, self.services, self.delivery)
         if problems:
             summary = "\n".join(f"{dotted(path)}: {message}" for path, message in problems)
@@ -754,6 +825,7 @@ class _Parts:
     service_names: frozenset[str] | None = None  # default: those of `services`
     store_names: frozenset[str] | None = None
     dropped: frozenset[PathTuple] = frozenset()  # invalid fields left out of the parts above: their defaults stand in
+    region: str | None = None  # the platform's region, when valid
 
     def sure(self, *path: str | int) -> bool:
         """Whether a field holds what was written, not a default standing in for an invalid value."""
@@ -879,6 +951,7 @@ class _Parts:
             if environment.branch:
                 branches.setdefault(environment.branch, name)
             problems += self._shared_variable_clashes(path, environment.env)
+            problems += environment.recovery.problems((*path, "recovery"), self.region)
             for service, override in environment.services.items():
                 problems += self._override_problems((*path, "services", service), service, override)
         return problems
@@ -937,7 +1010,8 @@ def problems_beside_field_errors(data: Any) -> list[Problem]:
                     if "environments" in data else default_environments())
     parts = _Parts(_valid_or_none(PlatformName, data.get("name")), _valid_or_none(Hostname, data.get("domain")),
                    services, datastores, environments, _declared(data.get("services")),
-                   _declared(data.get("datastores")), frozenset(dropped))
+                   _declared(data.get("datastores")), frozenset(dropped),
+                   _valid_or_none(Region, data.get("region", "us-east-1")))
     return parts.problems()
 
 

@@ -141,7 +141,8 @@ def kubernetes_schemas(tree: Tree) -> Check:
     return _outcome(name, [_relative(tree, line) for line in problems], _counted(len(folders), "folder"))
 
 
-TERRAFORM_FILES = r".+/terraform/[^/]+/(addons/)?[^/]+\.tf\.json"  # each environment's stack and its add-ons' stack
+# Each environment's stack, its add-ons' stack and its standby stack in a second region.
+TERRAFORM_FILES = r".+/terraform/[^/]+/((addons|standby)/)?[^/]+\.tf\.json"
 
 
 def terraform_schemas(tree: Tree) -> Check:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bizinfra.naming import VELERO
+from bizinfra.naming import VELERO, VELERO_STORAGE_LOCATION
 from bizinfra.plan import EnvironmentPlan, PullSecretPlan, ServicePlan, target_group_name
 from bizinfra.targets.kubernetes.common import SECRET_STORE, Manifest, metadata
 from bizinfra.targets.monitoring import receivers_secret_name
@@ -122,6 +122,7 @@ def backup_schedule(env: EnvironmentPlan) -> Manifest:
             "useOwnerReferencesInBackup": False,
             "template": {
                 "includedNamespaces": [env.namespace],
+                "storageLocation": VELERO_STORAGE_LOCATION,
                 "snapshotVolumes": False,
                 "ttl": f"{env.backups.keep_days * 24}h0m0s",
             },

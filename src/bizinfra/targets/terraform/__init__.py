@@ -4,8 +4,9 @@ roles) that every environment's stack needs first.
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
-stores, storage, secrets, the CloudWatch alarms and their SNS topics, variables and outputs. `terraform/<env>/addons/`
-is the second stack, applied after the first: the cluster add-ons' Helm releases (helm_releases.py).
+stores, storage, secrets, the CloudWatch alarms and their SNS topics, the backups and replication of recovery.py,
+variables and outputs. `terraform/<env>/addons/` is the second stack, applied after the first: the cluster add-ons'
+Helm releases (helm_releases.py). With a second region, `terraform/<env>/standby/` is the standby stack (recovery.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bizinfra.targets.terraform.handles import database, store_credentials, stor
 from bizinfra.targets.terraform.helm_releases import addons_files
 from bizinfra.targets.terraform.logs import logs
 from bizinfra.targets.terraform.network import network, security_groups
+from bizinfra.targets.terraform.recovery import recovery, standby_files
 from bizinfra.targets.terraform.registry import registry
 from bizinfra.targets.terraform.secrets import secrets
 from bizinfra.targets.terraform.settings import budget, kms_key, monthly_budget, outputs, provider, variables, versions
@@ -38,6 +40,8 @@ def compile_terraform(plan: PlatformPlan) -> list[Artifact]:
         files = environment_files(env)
         artifacts += [json_file(f"terraform/{env.name}/{file}", document, environment=env.name)
                       for file, document in files.items()]
+        artifacts += [json_file(f"terraform/{env.name}/standby/{file}", document, environment=env.name)
+                      for file, document in standby_files(env).items()]
         artifacts.append(text_file(f"terraform/{env.name}/alarms.md", alarms_markdown(env, files["alarms.tf.json"]),
                                    comment="<!-- {} -->", environment=env.name))
         artifacts += [json_file(f"terraform/{env.name}/addons/{file}", document, environment=env.name)
@@ -59,6 +63,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "registry.tf.json": registry(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
+        "recovery.tf.json": recovery(env),
         "secrets.tf.json": secrets(env),
         "alarms.tf.json": alarms(env),
         "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),

@@ -104,10 +104,12 @@ class PlatformFiles:
         return [(path, d) for path, d in self.objects(env) if d.get("kind") in WORKLOADS]
 
     def terraform(self, env: str) -> dict[str, dict[str, Any]]:
-        """Terraform resources of the environment: {type: {label: body}}."""
+        """Terraform resources of the environment's own stack, not of a stack in a folder below it (the standby):
+        {type: {label: body}}."""
         merged: dict[str, dict[str, Any]] = {}
+        folder = f"terraform/{env}/"
         for path in sorted(self.files):
-            if path.startswith(f"terraform/{env}/") and path.endswith(".tf.json"):
+            if path.startswith(folder) and "/" not in path.removeprefix(folder) and path.endswith(".tf.json"):
                 for type_, named in (self.first(path).get("resource") or {}).items():
                     merged.setdefault(type_, {}).update(named)
         return merged
