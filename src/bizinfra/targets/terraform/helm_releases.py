@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bizinfra.naming import SLO_PERIOD, VOLUME_STORAGE_CLASS, cluster_autoscaler_tags
+from bizinfra.naming import SLO_PERIOD, VELERO_STORAGE_LOCATION, VOLUME_STORAGE_CLASS, cluster_autoscaler_tags
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
 from bizinfra.targets.monitoring.alerting import alertmanager_config, receivers_secret_name
 from bizinfra.targets.terraform.blocks import Block, merge
@@ -211,7 +211,7 @@ def velero_values(env: EnvironmentPlan) -> dict[str, Any]:
                             "volumeMounts": [{"mountPath": "/target", "name": "plugins"}]}],
         "credentials": {"useSecret": False},
         "configuration": {
-            "backupStorageLocation": [{"name": "default", "provider": "aws", "default": True,
+            "backupStorageLocation": [{"name": VELERO_STORAGE_LOCATION, "provider": "aws", "default": True,
                                        "bucket": Ref(BACKUP_BUCKET.address + ".id"), "config": {"region": env.region}}],
             "volumeSnapshotLocation": [{"name": "default", "provider": "aws", "config": {"region": env.region}}],
         },
