@@ -53,6 +53,16 @@ CONTAINER_LOG_KINDS = ("application", "dataplane", "host")
 ROLLOUT_TIMEOUT_SECONDS = 600
 
 
+# What a service that calls AWS is given besides its credentials (EKS Pod Identity injects those in the cloud): the
+# region everywhere, and in compose the S3 stand-in's endpoint (AWS SDKs read AWS_ENDPOINT_URL_S3) and a key pair
+# the stand-in accepts, from .env. A spec may not set them itself.
+AWS_VARIABLES = ("AWS_REGION", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# Address ranges that are never "the internet": RFC 1918, the shared address space (RFC 6598; EKS custom networking
+# puts pods there) and link-local (instance metadata, the Pod Identity agent). A service's declared egress reaches
+# anywhere but these, so a rule for Stripe cannot reach a database or another cluster's pods.
+PRIVATE_RANGES = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+
+
 def kubectl_duration(seconds: int) -> str:
     """`600` -> `10m`, as `kubectl rollout status --timeout` and `kubectl wait --timeout` read it."""
     return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
@@ -122,3 +132,8 @@ def control_plane_log_group(cluster: str) -> str:
 def container_log_group(cluster: str, kind: str) -> str:
     """`/aws/containerinsights/<cluster>/<kind>`: where Fluent Bit sends one kind of a cluster's logs."""
     return f"/aws/containerinsights/{cluster}/{kind}"
+
+
+def bucket_variable(bucket: str) -> str:
+    """`documents` -> `DOCUMENTS_BUCKET`: the variable that tells a service its bucket's name in the environment."""
+    return bucket.upper().replace("-", "_") + "_BUCKET"

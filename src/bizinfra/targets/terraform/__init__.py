@@ -2,7 +2,7 @@
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
-stores, storage, secrets, the CloudWatch alarms and their SNS topics, variables and outputs.
+stores, storage, the application's buckets, secrets, the CloudWatch alarms and their SNS topics, variables and outputs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.addons import eks_addons
 from bizinfra.targets.terraform.alarms import alarms, alarms_markdown
 from bizinfra.targets.terraform.blocks import Block, merge, output
+from bizinfra.targets.terraform.buckets import buckets
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
@@ -50,6 +51,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "deploy.tf.json": deploy_role(env),
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
+        "buckets.tf.json": buckets(env),  # the application's buckets and the roles of the services calling AWS
         "secrets.tf.json": secrets(env),
         "alarms.tf.json": alarms(env),
         "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),
