@@ -53,18 +53,19 @@ def _environment(p: PlatformFiles, env: str, declared: Mapping[str, frozenset[st
                 problems.append(Problem(where, f"ConfigMap of {service}", f"{variable} names bucket {name}, which "
                                         f"terraform/{env} does not create"))
     application = {name for named in configs.values() for name in named.values()}
-    reached = role_buckets(p, env, {label: name for label, name in created.items() if name in application})
+    reached = role_buckets(p, env, created)
     accounts = service_accounts(p, env)
-    for service, named in sorted(configs.items()):
+    for service, named in sorted(configs.items()):  # a bucket user reaches its buckets, and no other bucket
         granted = reached.get(accounts.get(service, service), set())
         if set(named.values()) != granted:
             problems.append(Problem(p.where(f"terraform/{env}/buckets.tf.json"), f"role of {service}",
                                     f"reaches buckets {_listed(granted)}; {service} uses {_listed(named.values())}"))
-    for account, granted in sorted(reached.items()):
-        if granted and account not in {accounts.get(s, s) for s in configs}:
+    users = {accounts.get(service, service) for service in configs}
+    for account, granted in sorted(reached.items()):  # and nobody else reaches an application bucket
+        if account not in users and granted & application:
             problems.append(Problem(p.where(f"terraform/{env}/buckets.tf.json"), f"role of {account}",
-                                    f"reaches buckets {_listed(granted)}, though no service using a bucket runs as "
-                                    f"ServiceAccount {account}"))
+                                    f"reaches buckets {_listed(granted & application)}, though no service using "
+                                    f"a bucket runs as ServiceAccount {account}"))
     return problems
 
 
