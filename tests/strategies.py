@@ -20,7 +20,7 @@ _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "
 _GENERATED = ("PORT", "PLATFORM", "ENVIRONMENT")  # variables bizinfra sets itself, refused in a spec's env
 _env_var = st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True).filter(
     lambda v: not v.startswith(("DB_", "REDIS_", "STORE_")) and not any(word in v for word in _SECRET_WORDS)
-    and not v.endswith(("_PASS", "_URL")) and v not in _GENERATED)
+    and not v.endswith(("_PASS", "_URL", "_BUCKET")) and not v.startswith("AWS_") and v not in _GENERATED)
 _env_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
 _cpu = st.sampled_from(["50m", "100m", "250m", "500m", "1", "2"])
 _memory = st.sampled_from(["64Mi", "128Mi", "256Mi", "512Mi", "1Gi", "2Gi"])
@@ -74,13 +74,16 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         if draw(st.booleans()):
             datastores[store] = {"engine": engine, "version": "15" if engine == "postgres" else "7",
                                  "port": ports[names.index(store)]}
+    buckets = draw(_buckets([name, *names]))
     services = {}
     for service in service_names:
         others = [s for s in service_names if s != service]
         spec: dict[str, Any] = {
             "port": ports[names.index(service)],
             "calls": draw(st.lists(st.sampled_from(others), unique=True)) if others else [],
-            "uses": draw(st.lists(st.sampled_from(sorted(datastores)), unique=True)) if datastores else [],
+            "uses": draw(st.lists(st.sampled_from(sorted(datastores) + sorted(buckets)), unique=True))
+            if datastores or buckets else [],
+            "egress": draw(st.lists(st.sampled_from(_EGRESS), unique=True, max_size=3)),
             "resources": {"cpu": draw(_range(_cpu, ["50m", "100m", "250m", "500m", "1", "2"])),
                           "memory": draw(_range(_memory, ["64Mi", "128Mi", "256Mi", "512Mi", "1Gi", "2Gi"]))},
         }
@@ -115,6 +118,7 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
                     "zones": draw(st.integers(2, 3))},
         "services": services,
         "datastores": datastores,
+        "storage": buckets,
         "environments": environments,
         "delivery": {"repository": f"{draw(_label)}/{name}"},
         "monitoring": {"availability": draw(st.sampled_from([99.0, 99.5, 99.9, 99.95, 99.99])),
@@ -124,6 +128,31 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "logs": {"keep": draw(st.one_of(st.integers(1, 3653).map("{}d".format),
                                         st.integers(24, 240).map("{}h".format)))},
     }
+
+
+# External hosts (HTTPS and another port) and AWS services, with and without a free gateway endpoint.
+_EGRESS = ["api.stripe.com", "o123.ingest.sentry.io", "smtp.sendgrid.net:587", "s3", "sqs", "dynamodb",
+           "secretsmanager"]
+
+
+@st.composite
+def _buckets(draw: st.DrawFn, taken: list[str]) -> dict[str, Any]:
+    """Up to two application buckets, each with a random lifecycle S3 accepts."""
+    names = draw(st.lists(_label.filter(lambda label: label not in taken and label not in ("backups", "logs")),
+                          unique=True, max_size=2))
+    buckets: dict[str, Any] = {}
+    for bucket in names:
+        spec: dict[str, Any] = {}
+        after = draw(st.integers(30, 400))
+        if draw(st.booleans()):
+            spec["transition"] = {"after": f"{after}d", "to": draw(st.sampled_from(
+                ["infrequent-access", "intelligent-tiering", "glacier-instant", "glacier-flexible", "deep-archive"]))}
+        if draw(st.booleans()):
+            spec["expire"] = f"{after + draw(st.integers(1, 3000))}d"
+        if draw(st.booleans()):
+            spec["keep_versions"] = f"{draw(st.integers(1, 365))}d"
+        buckets[bucket] = spec
+    return buckets
 
 
 @st.composite

@@ -17,6 +17,8 @@ from hypothesis import given
 from bizinfra.plan import DOCKERFILE, EnvironmentPlan
 from bizinfra.spec.models import Platform
 from bizinfra.targets.compose import compile_compose
+from bizinfra.targets.compose.s3 import stand_in_name
+from bizinfra.validate.rules.buckets import STAND_IN_BUCKETS
 from tests.strategies import platforms
 from tests.support import bundled_platform, plan_of, require_tool, run
 from tests.support.localdev import write_files
@@ -80,7 +82,7 @@ def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
     config = compose_config(folder)
     services = config["services"]
     assert sorted(services) == ["api-gateway", "auth-service", "business-service", "inventory-service",
-                                "invoice-service", "pgadmin", "postgres", "redis"]
+                                "invoice-service", "pgadmin", "postgres", "redis", "s3"]
     auth = services["auth-service"]
     assert auth["environment"]["DB_NAME"] == "auth_service"
     assert auth["environment"]["DB_HOST"] == "postgres"
@@ -92,6 +94,15 @@ def test_bundled_compose_is_the_seed_development_setup(tmp_path: Path) -> None:
     assert services["postgres"]["image"] == "postgres:15-alpine"
     assert services["redis"]["image"] == "redis:7-alpine"
     assert set(config["volumes"]) == {"postgres-data", "redis-data", "pgadmin-data"}
+    # the invoice service's documents go to the S3 stand-in, which creates its bucket under the name it is given
+    invoice, s3 = services["invoice-service"], services["s3"]
+    assert s3["image"] == "adobe/s3mock:5.2.0"
+    assert s3["environment"]["COM_ADOBE_TESTING_S3MOCK_STORE_INITIAL_BUCKETS"] == \
+        invoice["environment"]["DOCUMENTS_BUCKET"] == "business-app-com-development-documents"
+    assert invoice["environment"]["AWS_ENDPOINT_URL_S3"] == "http://s3:9090"
+    assert invoice["environment"]["AWS_ACCESS_KEY_ID"] == read_env(folder / ".env")["S3_ACCESS_KEY_ID"]
+    assert invoice["depends_on"]["s3"]["condition"] == "service_started"
+    assert "AWS_ENDPOINT_URL_S3" not in auth["environment"]
     assert len(config["networks"]) == 1
     assert all(list(service["networks"]) == ["net-business-app"] for service in services.values())
 
@@ -265,8 +276,12 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
             assert environment[ref.variable] in values.values()
             assert re.fullmatch(r"[0-9a-f]{32}", environment[ref.variable]) or ref.property == "username"
         assert environment.get("DB_NAME") == service.database or service.database is None
-        assert set(compose_service.get("depends_on", {})) == set(service.uses)
-        assert all(d["condition"] == "service_healthy" for d in compose_service.get("depends_on", {}).values())
+        waits = {name: d["condition"] for name, d in compose_service.get("depends_on", {}).items()}
+        stand_in = {stand_in_name(env): "service_started"} if service.buckets else {}
+        assert waits == {**dict.fromkeys(service.uses, "service_healthy"), **stand_in}
+        created = config["services"][stand_in_name(env)]["environment"][STAND_IN_BUCKETS].split(",") \
+            if service.buckets else []
+        assert {environment[env.bucket(name).variable] for name in service.buckets} <= set(created)
 
 
 @given(platform=platforms())

@@ -124,7 +124,8 @@ def test_pod_identity_associations_name_what_each_chart_runs_as(platform: Platfo
         runs_as = {(release["namespace"], at(values(release), entry.service_account))
                    for entry in CHARTS if entry.identity for release in [of_chart(addons, entry)]}
         bootstraps = {(b.identity.namespace, b.identity.service_account) for b in env.database_bootstraps}
-        assert associations == runs_as | bootstraps
+        services = {(s.identity.namespace, s.identity.service_account) for s in env.services if s.identity}
+        assert associations == runs_as | bootstraps | services
 
 
 @given(platforms(max_services=4))

@@ -21,7 +21,7 @@ def test_the_rules_keep_their_names_and_order() -> None:
     """`validate` shows them as `invariant: <name>`, in this order; scripts and tests read those lines."""
     assert list(rules.RULES) == ["ports agree", "network edges match the declared ones", "secrets are references",
                                  "no literal secrets", "names agree across targets", "labels reach their objects",
-                                 "images are pinned"]
+                                 "images are pinned", "buckets agree across targets"]
 
 
 def _patched(spec: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
@@ -55,13 +55,24 @@ def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: d
     # and the source the network rule compares against says what the spec says, not what the policies say
     (platform,) = rules.platforms(files)
     declared = platform.declared()
+    stores = set(spec["datastores"])
     assert {name: (d.port, d.public, set(d.calls), set(d.uses)) for name, d in declared.items()} == {
-        name: (s["port"], "public" in s, set(s["calls"]), set(s["uses"])) for name, s in spec["services"].items()}
+        name: (s["port"], "public" in s, set(s["calls"]), set(s["uses"]) & stores)
+        for name, s in spec["services"].items()}
+    # and what each service reaches outside: its egress as written, s3 for its buckets
+    reaches = {name: (sorted(f"{h}:{p}" for h, p in r.hosts) + sorted(r.aws), set(r.buckets))
+               for name, r in platform.reaches().items()}
+    assert reaches == {name: (sorted(t if ":" in t else f"{t}:443" for t in s["egress"] if "." in t)
+                              + sorted({t for t in s["egress"] if "." not in t}
+                                       | ({"s3"} if set(s["uses"]) - stores else set())),
+                              set(s["uses"]) - stores)
+                       for name, s in spec["services"].items() if s["egress"] or set(s["uses"]) - stores}
     ingress, egress = declared_edges(platform, "production")
     calls = {(caller, callee) for caller, s in spec["services"].items() for callee in s["calls"]}
     assert {(a, b) for a, b, _ in egress if b in spec["services"]} == calls
     stores = {store: body["port"] for store, body in spec["datastores"].items()}
-    uses = {(user, store, stores[store]) for user, s in spec["services"].items() for store in s["uses"]}
+    uses = {(user, store, stores[store]) for user, s in spec["services"].items() for store in s["uses"]
+            if store in stores}
     assert {edge for edge in egress if edge[1] in stores and edge[0] in spec["services"]} == uses
     bootstraps = {(f"{store}-bootstrap", store, port) for store, port in stores.items()
                   if spec["datastores"][store]["engine"] == "postgres"}

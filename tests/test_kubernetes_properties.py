@@ -16,11 +16,13 @@ from hypothesis import given, settings
 from bizinfra.plan import resolve
 from bizinfra.spec.models import Platform
 from bizinfra.spec.quantities import memory_bytes, millicores
+from bizinfra.spec.storage import egress_target
 from bizinfra.validate.kubernetes import KUBERNETES_VERSIONS, document_problems, validate_folders
 from tests.strategies import platforms
 from tests.support import require_tool
 from tests.support.kubernetes import (
     DNS,
+    INTERNET,
     OUTSIDE_THE_VPC,
     POD_IDENTITY_AGENT,
     PRIVATE_SUBNETS,
@@ -92,8 +94,14 @@ def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -
                 for callee in spec.calls:
                     expected |= {Edge(deployment, "egress", peer, "TCP", platform.services[callee].port)
                                  for peer in deployments_of(platform, env, callee)}
-                for store in spec.uses:
+                for store in (store for store in spec.uses if store in platform.datastores):
                     expected.add(Edge(deployment, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)))
+                targets = [egress_target(target) for target in spec.egress]
+                calls_aws = any(isinstance(t, str) for t in targets) or bool(set(spec.uses) & set(platform.storage))
+                ports = {t[1] for t in targets if isinstance(t, tuple)} | ({443} if calls_aws else set())
+                expected |= {Edge(deployment, "egress", INTERNET, "TCP", port) for port in ports}
+                if calls_aws:
+                    expected.add(Edge(deployment, "egress", POD_IDENTITY_AGENT, "TCP", 80))
         for store, store_spec in platform.datastores.items():  # each PostgreSQL store's bootstrap Job
             if store_spec.engine == "postgres":
                 job = f"{store}-bootstrap"

@@ -175,14 +175,15 @@ def test_architecture_lists_every_service_and_store_with_their_calls_and_uses(pl
     nodes, edges = parse_mermaid(architecture_markdown(plan))
     labels = {label.split("<br/>")[0]: node for node, label in nodes.items()}
     spec_services, spec_stores = platform.services, platform.datastores
-    assert set(spec_services) | set(spec_stores) <= set(labels)
+    assert set(spec_services) | set(spec_stores) | set(platform.storage) <= set(labels)
     expected = {(labels[n], "-->", labels[c]) for n, s in spec_services.items() for c in s.calls}
     expected |= {(labels[n], "-.->", labels[u]) for n, s in spec_services.items() for u in s.uses}
     public = {n for n, s in spec_services.items() if s.public}
     expected |= {("alb", "-->", labels[n]) for n in public}
     if public:
         expected |= {("users", "-->", "cdn"), ("cdn", "-->", "alb")}
-    postgres_users = {n for n, s in spec_services.items() for u in s.uses if spec_stores[u].engine == "postgres"}
+    postgres_users = {n for n, s in spec_services.items() for u in s.uses
+                      if u in spec_stores and spec_stores[u].engine == "postgres"}
     expected |= {(labels[n], "-.->", "backups") for n, d in spec_stores.items()
                  if d.engine == "postgres" and any(n in spec_services[u].uses for u in postgres_users)}
     assert edges == expected

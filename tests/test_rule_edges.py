@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bizinfra.render import to_yaml
 from bizinfra.validate.rules.documents import NAME, PART_OF
 from tests.strategies import platform_specs
-from tests.support import bundled_tree
+from tests.support import BUNDLED_SPEC, bundled_tree
 from tests.support.rules import edit_json, edit_yaml, files_of, problems
 
 RULE = "network edges match the declared ones"
@@ -127,3 +127,60 @@ def test_a_node_port_opened_to_the_world_is_named() -> None:
     assert problems(edit_json(bundled_tree(), path, add_ssh), RULE) == [
         f"{path}: aws_vpc_security_group_ingress_rule.ssh: admits 0.0.0.0/0 on 22-22; the nodes admit only the load "
         "balancer"]
+
+
+# -- declared egress ----------------------------------------------------------------------------------------------------
+
+OUTSIDE = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12",
+                                                       "192.168.0.0/16"]}}
+
+
+def _with_egress_patch(spec: dict[str, Any], service: str) -> dict[str, Any]:
+    """The escape hatch used for what `egress:` declares: HTTPS to the internet added to a service's policy."""
+    rule = {"to": [OUTSIDE], "ports": [{"protocol": "TCP", "port": 443}]}
+    return {**spec, "patches": [{"file": "kubernetes/staging/network-policies.yaml",
+                                 "select": {"kind": "NetworkPolicy", "name": f"{service}-traffic"},
+                                 "ops": [{"op": "add", "path": "/spec/egress/-", "value": rule}]}]}
+
+
+def _bundled_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load(BUNDLED_SPEC.read_text())
+    return spec
+
+
+def test_egress_added_by_a_patch_is_named_with_where_to_declare_it() -> None:
+    assert problems(files_of(_with_egress_patch(_bundled_spec(), "business-service")), RULE) == [
+        f"{POLICIES}: NetworkPolicy/business-service-traffic: allows egress business-service -> internet:443, which "
+        "the spec does not declare; declare what business-service calls outside the platform under "
+        "services.business-service.egress"]
+
+
+def test_egress_declared_in_the_spec_is_what_the_judge_accepts() -> None:
+    spec = _bundled_spec()
+    spec["services"]["business-service"]["egress"] = ["api.stripe.com", "smtp.sendgrid.net:587"]
+    files = files_of(spec)
+    assert problems(files, RULE) == []
+    (policy,) = [d for d in yaml.safe_load_all(files[POLICIES]) if d["metadata"]["name"] == "business-service-traffic"]
+    assert {"to": [OUTSIDE], "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 587}]} \
+        in policy["spec"]["egress"]
+    assert policy["metadata"]["annotations"] == {"bizinfra.dev/egress": "api.stripe.com:443, smtp.sendgrid.net:587"}
+
+
+def test_declared_egress_missing_from_the_policies_is_named() -> None:
+    files = edit_yaml(bundled_tree(), POLICIES, "NetworkPolicy", "invoice-service-traffic",
+                      lambda policy: policy["spec"].update(egress=policy["spec"]["egress"][:1]))
+    assert problems(files, RULE) == sorted([
+        f"{POLICIES}: NetworkPolicy: no policy allows egress invoice-service -> internet:443, which the spec declares",
+        f"{POLICIES}: NetworkPolicy: no policy allows egress invoice-service -> pod-identity-agent:80, which the spec "
+        "declares"])
+
+
+def test_declared_egress_that_reaches_private_ranges_is_named() -> None:
+    def widen(policy: dict[str, Any]) -> None:
+        policy["spec"]["egress"][1]["to"][0]["ipBlock"]["except"] = ["10.0.0.0/16"]
+    files = edit_yaml(bundled_tree(), POLICIES, "NetworkPolicy", "invoice-service-traffic", widen)
+    assert problems(files, RULE) == sorted([
+        f"{POLICIES}: NetworkPolicy: no policy allows egress invoice-service -> internet:443, which the spec declares",
+        f"{POLICIES}: NetworkPolicy/invoice-service-traffic: allows egress invoice-service -> aws-apis:443, which the "
+        "spec does not declare; declare what invoice-service calls outside the platform under "
+        "services.invoice-service.egress"])

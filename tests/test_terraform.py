@@ -81,7 +81,7 @@ def test_one_folder_per_kubernetes_environment_with_the_terraform_block_alone(bu
         assert {"versions.tf.json", "main.tf.json", "network.tf.json", "public.tf.json", "eks.tf.json",
                 "addons.tf.json", "logs.tf.json", "datastores.tf.json",
                 "storage.tf.json", "secrets.tf.json", "variables.tf.json", "outputs.tf.json", "deploy.tf.json",
-                "alarms.tf.json", "registry.tf.json", "recovery.tf.json"} == set(files)
+                "alarms.tf.json", "registry.tf.json", "recovery.tf.json", "buckets.tf.json"} == set(files)
         assert set(files["versions.tf.json"]) == {"//", "terraform"}
         assert all("terraform" not in doc for name, doc in files.items() if name != "versions.tf.json")
         terraform = files["versions.tf.json"]["terraform"]
@@ -176,7 +176,7 @@ def test_bundled_names_agree_with_the_plan() -> None:
                     resources(files, "aws_eks_pod_identity_association").values()}
     assert associations == {("kube-system", "aws-load-balancer-controller"), ("external-secrets", "external-secrets"),
                             ("velero", "velero-server"), ("kube-system", "cluster-autoscaler"),
-                            ("business-app", "postgres-bootstrap")}
+                            ("business-app", "postgres-bootstrap"), ("business-app", "invoice-service")}
     assert resources(files, "aws_s3_bucket")["backups"]["bucket"] == "business-app-com-production-backups"
     addons = {a["addon_name"] for a in resources(files, "aws_eks_addon").values()}
     assert "eks-pod-identity-agent" in addons

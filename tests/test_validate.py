@@ -162,7 +162,7 @@ def test_a_missing_tool_is_not_run_never_passed_and_fails_only_with_require_all(
         "  not run  hadolint (hadolint is not installed)",
         "  not run  shellcheck (shellcheck is not installed)",
     ]
-    assert summary[-1] == "0 problems; checks: 12 passed, 0 failed, 7 not run"
+    assert summary[-1] == "0 problems; checks: 13 passed, 0 failed, 7 not run"
 
     assert run_validate(tmp_path / "out", capsys, "--require-all")[0] == 1
 

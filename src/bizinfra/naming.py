@@ -83,6 +83,16 @@ ECR_KEEP_IMAGES = 100
 ROLLOUT_TIMEOUT_SECONDS = 600
 
 
+# What a service that calls AWS is given besides its credentials (EKS Pod Identity injects those in the cloud): the
+# region everywhere, and in compose the S3 stand-in's endpoint (AWS SDKs read AWS_ENDPOINT_URL_S3) and a key pair
+# the stand-in accepts, from .env. A spec may not set them itself.
+AWS_VARIABLES = ("AWS_REGION", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# Address ranges that are never "the internet": RFC 1918, the shared address space (RFC 6598; EKS custom networking
+# puts pods there) and link-local (instance metadata, the Pod Identity agent). A service's declared egress reaches
+# anywhere but these, so a rule for Stripe cannot reach a database or another cluster's pods.
+PRIVATE_RANGES = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+
+
 def kubectl_duration(seconds: int) -> str:
     """`600` -> `10m`, as `kubectl rollout status --timeout` and `kubectl wait --timeout` read it."""
     return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
@@ -193,3 +203,8 @@ def state_key(platform: str, stack: str) -> str:
     """A stack's state object in the platform's state bucket: `<platform>/<environment or bootstrap>/...`, so each
     infrastructure role is given its own prefix."""
     return f"{platform}/{stack}/terraform.tfstate"
+
+
+def bucket_variable(bucket: str) -> str:
+    """`documents` -> `DOCUMENTS_BUCKET`: the variable that tells a service its bucket's name in the environment."""
+    return bucket.upper().replace("-", "_") + "_BUCKET"

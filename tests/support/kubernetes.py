@@ -85,6 +85,8 @@ PRIVATE_SUBNETS = "private-subnets"
 MONITORING = "monitoring"
 OUTSIDE_THE_VPC = "outside-the-vpc"  # every address but the VPC's: AWS APIs, through the NAT
 POD_IDENTITY_AGENT = "pod-identity-agent"  # EKS Pod Identity's credentials endpoint on the node
+INTERNET = "internet"  # every address but the private ranges (and the VPC's): a service's declared egress
+PRIVATE_RANGES = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]
 
 
 @dataclass(frozen=True, order=True)
@@ -117,11 +119,19 @@ def allowed_edges(documents: list[Document], public: list[str], private: list[st
     return edges
 
 
+def _outside(vpc: str) -> list[str]:
+    """What a declared egress never reaches: the private ranges, and the VPC when it lies outside them."""
+    inside = any(ipaddress.ip_network(vpc).subnet_of(ipaddress.ip_network(r)) for r in PRIVATE_RANGES)  # type: ignore[arg-type]
+    return sorted(PRIVATE_RANGES + ([] if inside or not vpc else [vpc]))
+
+
 def _peers(peers: list[Document], all_pods: list[Pod], namespace: str, public: list[str],
            private: list[str], vpc: str) -> Iterator[str]:
     for peer in peers:
         if peer.get("ipBlock") == {"cidr": "0.0.0.0/0", "except": [vpc]}:
             yield OUTSIDE_THE_VPC
+        elif peer.get("ipBlock") == {"cidr": "0.0.0.0/0", "except": _outside(vpc)}:
+            yield INTERNET
         elif peer.get("ipBlock") == {"cidr": "169.254.170.23/32"}:
             yield POD_IDENTITY_AGENT
         elif "ipBlock" in peer:

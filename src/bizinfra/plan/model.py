@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bizinfra.naming import service_url_variable
+from bizinfra.naming import bucket_variable, service_url_variable
 from bizinfra.spec.models import Delivery, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores
 
@@ -80,6 +80,31 @@ class DatastorePlan:
 
 
 @dataclass(frozen=True)
+class BucketPlan:
+    """An application bucket (the spec's `storage:`) in one environment."""
+
+    name: str  # as the spec names it
+    bucket: str  # its S3 name here: `<domain>-<env>-<name>`, globally unique like every bucket name
+    expire_days: int | None  # objects are deleted this long after they are written
+    transition_days: int | None  # and moved to `storage_class` this long after
+    storage_class: str | None  # S3's name: STANDARD_IA, GLACIER_IR, ...
+    keep_versions_days: int  # a replaced or deleted object's previous version is kept this long
+    users: tuple[str, ...]  # the services that read and write it, sorted
+
+    @property
+    def variable(self) -> str:  # what tells its users its name
+        return bucket_variable(self.name)
+
+
+@dataclass(frozen=True, order=True)
+class ExternalHost:
+    """A host outside the platform a service calls (its `egress:`)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class ServicePlan:
     """One service in one environment. Its derived names and strings (its ConfigMap's name, the port as text in
     an annotation or a build argument) are properties of the fields they come from, so changing a field here
@@ -106,6 +131,16 @@ class ServicePlan:
     database: str | None  # its PostgreSQL database, when it uses PostgreSQL
     slots: Mapping[str, str]  # blue-green: each slot's Deployment; empty for a rolling service
     dockerfile: str  # the platform's one Dockerfile, relative to the repository root (the build context)
+    buckets: tuple[str, ...] = ()  # the application buckets it reads and writes, sorted
+    external_hosts: tuple[ExternalHost, ...] = ()  # what it calls outside the platform, sorted
+    aws_services: tuple[str, ...] = ()  # the AWS services it calls (s3 when it uses a bucket), sorted
+    identity: WorkloadIdentity | None = None  # its EKS Pod Identity role, when it calls AWS
+
+    @property
+    def egress_ports(self) -> tuple[int, ...]:
+        """The ports it reaches outside the private ranges: its hosts' ports, and HTTPS for the AWS APIs."""
+        ports = {host.port for host in self.external_hosts} | ({443} if self.aws_services else set())
+        return tuple(sorted(ports))
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -385,6 +420,7 @@ class EnvironmentPlan:
     exporters: tuple[ExporterPlan, ...]  # one per data store, in store order
     spot: bool  # the nodes run on EC2 Spot capacity
     recovery: RecoveryPlan
+    buckets: tuple[BucketPlan, ...] = ()  # the application buckets, by name
 
     @property
     def qualified_name(self) -> str:
@@ -403,6 +439,9 @@ class EnvironmentPlan:
     def exporter(self, store: str) -> ExporterPlan:
         return next(exporter for exporter in self.exporters if exporter.store == store)
 
+    def bucket(self, name: str) -> BucketPlan:
+        return next(bucket for bucket in self.buckets if bucket.name == name)
+
     def service_config(self, service: ServicePlan) -> dict[str, str]:
         """Its own plain variables, read from the facts they state: its port, where each callee and data store
         is, then the spec's env, which wins."""
@@ -415,6 +454,10 @@ class EnvironmentPlan:
             config[f"{store.env_prefix}_TLS"] = "true" if store.tls else "false"
             if store.engine == "postgres" and service.database:
                 config[f"{store.env_prefix}_NAME"] = service.database
+        for bucket in (self.bucket(name) for name in service.buckets):
+            config[bucket.variable] = bucket.bucket
+        if service.aws_services:
+            config["AWS_REGION"] = self.region
         config.update(service.env)
         return dict(sorted(config.items()))
 

@@ -41,11 +41,13 @@ from bizinfra.naming import (
 from bizinfra.plan.model import (
     AlertingPlan,
     BackupPlan,
+    BucketPlan,
     DatabaseBootstrap,
     DatastorePlan,
     DeployPlan,
     EdgePlan,
     EnvironmentPlan,
+    ExternalHost,
     LogQuery,
     LogsPlan,
     ExporterPlan,
@@ -64,6 +66,7 @@ from bizinfra.plan.model import (
 )
 from bizinfra.spec.models import PILOT_LIGHT_RTO, Platform, Scale, default_recovery
 from bizinfra.spec.quantities import seconds
+from bizinfra.spec.storage import STORAGE_CLASSES, days, egress_target
 
 
 def resolve(platform: Platform, source: str) -> PlatformPlan:
@@ -126,6 +129,7 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     cluster_name = f"{platform.name}-{env_name}"
     services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
                      for name in sorted(platform.services))
+    buckets = tuple(_bucket(platform, name, bucket_stem) for name in sorted(platform.storage))
     return EnvironmentPlan(
         platform=platform.name,
         name=env_name,
@@ -180,6 +184,21 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         exporters=tuple(_exporter(platform.name, env_name, labels, store) for store in datastores),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
         recovery=_recovery(platform, env_name, f"{bucket_stem}-backups"),
+        buckets=buckets,
+    )
+
+
+def _bucket(platform: Platform, name: str, bucket_stem: str) -> BucketPlan:
+    spec = platform.storage[name]
+    transition = spec.transition
+    return BucketPlan(
+        name=name,
+        bucket=aws_name(bucket_stem, name, limit=63),  # S3 allows 63
+        expire_days=days(spec.expire) if spec.expire else None,
+        transition_days=days(transition.after) if transition else None,
+        storage_class=STORAGE_CLASSES[transition.to] if transition else None,
+        keep_versions_days=days(spec.keep_versions),
+        users=tuple(sorted(n for n, s in platform.services.items() if name in s.uses)),
     )
 
 
@@ -309,6 +328,10 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
     memory_request, memory_limit = resources.memory.split("..")
     selector = {SERVICE_NAME_LABEL: name, PART_OF_LABEL: platform.name}
     used = [store for store in datastores if store.name in spec.uses]
+    buckets = tuple(sorted(name for name in spec.uses if name in platform.storage))
+    targets = [egress_target(target) for target in spec.egress]
+    hosts = tuple(sorted(ExternalHost(*target) for target in targets if isinstance(target, tuple)))
+    aws_services = tuple(sorted({t for t in targets if isinstance(t, str)} | ({"s3"} if buckets else set())))
     database = (spec.database or name.replace("-", "_")) if any(s.engine == "postgres" for s in used) else None
     return ServicePlan(
         name=name,
@@ -324,7 +347,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         public_host=_public_host(platform, name, env_name),
         calls=tuple(sorted(spec.calls)),
         callers=callers,
-        uses=tuple(sorted(spec.uses)),
+        uses=tuple(sorted(store.name for store in used)),
         labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
         selector=selector,
         env={**spec.env, **(override.env if override else {})},
@@ -332,7 +355,18 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         database=database,
         slots=slot_deployments(name, platform.environments[env_name].rollout),
         dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
+        buckets=buckets,
+        external_hosts=hosts,
+        aws_services=aws_services,
+        identity=_service_identity(platform.name, env_name, name) if aws_services else None,
     )
+
+
+def _service_identity(platform: str, env_name: str, service: str) -> WorkloadIdentity:
+    """A service's own IAM role through EKS Pod Identity, for its ServiceAccount. `app-` keeps its role and Terraform
+    label apart from the add-ons' and the bootstrap Jobs'."""
+    name = f"app-{service}"
+    return WorkloadIdentity(name, platform, service, aws_name(platform, env_name, name, limit=64))
 
 
 def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:

@@ -16,7 +16,7 @@ import ipaddress
 import re
 import shlex
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -37,10 +37,21 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import BOOTSTRAP_STACK, ECR, LOG_RETENTION_DAYS, NULL_RECEIVER, REGISTRY_SECRET, aws_partition, service_url_variable
+from bizinfra.naming import (
+    AWS_VARIABLES,
+    BOOTSTRAP_STACK,
+    ECR,
+    LOG_RETENTION_DAYS,
+    NULL_RECEIVER,
+    REGISTRY_SECRET,
+    aws_partition,
+    bucket_variable,
+    service_url_variable,
+)
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
+from bizinfra.spec.storage import RESERVED_BUCKETS, Bucket, EgressTarget, egress_target
 from bizinfra.spec.text import PathTuple, Vocabulary, did_you_mean, dotted
 
 # -- scalar vocabulary ---------------------------------------------------------------
@@ -335,7 +346,12 @@ class Service(Frozen):
     metrics: HttpPath = Field("/metrics", description="The HTTP path Prometheus scrapes on the service port.")
     public: Public | None = Field(None, description="Set when the service is reachable from the internet.")
     calls: tuple[Name, ...] = Field((), description="The services this one sends requests to.")
-    uses: tuple[Name, ...] = Field((), description="The data stores this one reads and writes.")
+    uses: tuple[Name, ...] = Field((), description="The data stores and buckets (`storage:`) this one reads and "
+                                   "writes.")
+    egress: tuple[EgressTarget, ...] = Field(
+        (), description="What it calls outside the platform: external hosts (api.stripe.com for HTTPS on 443, "
+        "smtp.sendgrid.net:587 for another port) and AWS services by endpoint name (sqs, secretsmanager; s3 is "
+        "implied by a bucket in uses). Its network policy allows exactly these ports outside the private ranges.")
     secrets: tuple[EnvName, ...] = Field(
         (), description="Secret environment variables, by name; values live in the secret store.")
     env: dict[EnvName, StrictStr] = Field(default_factory=dict, description="Plain (non-secret) environment variables.")
@@ -705,6 +721,9 @@ class Platform(Frozen):
     network: Network = Field(default_factory=Network)
     services: dict[Name, Service] = Field(min_length=1)
     datastores: dict[ShortName, Datastore] = Field(default_factory=dict)
+    storage: dict[ShortName, Bucket] = Field(
+        default_factory=dict, description="Application buckets (S3), by name; a service that lists one in `uses` "
+        "may read and write it and gets `<NAME>_BUCKET`. Names `backups` and `logs` are the platform's own.")
     environments: dict[ShortName, Environment] = Field(
         default_factory=default_environments, min_length=1,
         description="Where the platform runs. Default development (compose), staging (from develop) and production "
@@ -726,7 +745,7 @@ class Platform(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Platform:
         problems = _Parts(self.name, self.domain, self.services, self.datastores, self.environments,
-                          region=self.region).problems()
+                          region=self.region, buckets=frozenset(self.storage)).problems()
         problems += _registry_problems(self.registry, self.services, self.delivery)
         if problems:
             summary = "\n".join(f"{dotted(path)}: {message}" for path, message in problems)
@@ -788,10 +807,17 @@ def _store_prefix(store: Datastore) -> str:
     return store.env_prefix or {"postgres": "DB", "redis": "REDIS"}[store.engine]
 
 
-def generated_variables(service: Service, datastores: Mapping[str, Datastore]) -> dict[str, str]:
+def generated_variables(service: Service, datastores: Mapping[str, Datastore],
+                        buckets: Collection[str] = ()) -> dict[str, str]:
     """Every variable the plan gives a service on its own, and what sets it (plan._service_config, _secrets,
-    _shared_config): a spec's env or secret of the same name would silently replace it, or be replaced."""
+    _shared_config, and compose's S3 stand-in): a spec's env or secret of the same name would silently replace it,
+    or be replaced."""
     generated = dict(_ALWAYS_GENERATED)
+    used_buckets = [name for name in service.uses if name in buckets]
+    for name in used_buckets:
+        generated[bucket_variable(name)] = f"bucket '{name}' (its name in the environment)"
+    if used_buckets or any(isinstance(egress_target(target), str) for target in service.egress):
+        generated.update(dict.fromkeys(AWS_VARIABLES, "the AWS services it calls (region, local S3 stand-in)"))
     for callee in service.calls:
         generated[service_url_variable(callee)] = f"the address of '{callee}', which it calls"
     for name in service.uses:
@@ -826,6 +852,7 @@ class _Parts:
     store_names: frozenset[str] | None = None
     dropped: frozenset[PathTuple] = frozenset()  # invalid fields left out of the parts above: their defaults stand in
     region: str | None = None  # the platform's region, when valid
+    buckets: frozenset[str] = frozenset()  # the names of `storage:`
 
     def sure(self, *path: str | int) -> bool:
         """Whether a field holds what was written, not a default standing in for an invalid value."""
@@ -837,7 +864,8 @@ class _Parts:
 
     @cached_property
     def declared_stores(self) -> frozenset[str]:
-        return frozenset(self.datastores) if self.store_names is None else self.store_names
+        stores = frozenset(self.datastores) if self.store_names is None else self.store_names
+        return stores | self.buckets  # what `uses` may name
 
     @cached_property
     def service_vocabulary(self) -> Vocabulary:  # built once: a hint per bad reference must not rescan every name
@@ -850,7 +878,14 @@ class _Parts:
     def _name_problems(self) -> list[Problem]:
         problems: list[Problem] = []
         for name in sorted(self.declared_services & self.declared_stores):
-            problems.append((("datastores", name), f"'{name}' is also a service; names must be unique"))
+            section = "storage" if name in self.buckets else "datastores"
+            problems.append(((section, name), f"'{name}' is also a service; names must be unique"))
+        stores = frozenset(self.datastores) if self.store_names is None else self.store_names
+        for name in sorted(stores & self.buckets):
+            problems.append((("storage", name), f"'{name}' is also a data store; names must be unique"))
+        for name in sorted(self.buckets & set(RESERVED_BUCKETS)):
+            problems.append((("storage", name), f"'{name}' is the name of the platform's own {name} bucket; name "
+                             "this one differently"))
         if self.name in self.declared_services:  # `<platform>-config` is the shared ConfigMap, `<service>-config` its own
             problems.append((("services", self.name), f"'{self.name}' is the platform's name; their ConfigMaps "
                              "would collide, so name the service differently"))
@@ -870,7 +905,8 @@ class _Parts:
         for name, service in self.services.items():
             path = ("services", name)
             problems += self._references((*path, "calls"), service.calls, "service")
-            problems += self._references((*path, "uses"), service.uses, "data store")
+            problems += self._references((*path, "uses"), service.uses, "data store or bucket")
+            problems += _duplicates((*path, "egress"), service.egress)
             if name in service.calls:
                 problems.append(((*path, "calls"), f"'{name}' cannot call itself"))
             problems += _duplicates((*path, "secrets"), service.secrets)
@@ -905,7 +941,7 @@ class _Parts:
 
     def _variable_clashes(self, path: PathTuple, service: Service) -> list[Problem]:
         """Its env and secrets must not take a name the plan sets itself."""
-        generated = generated_variables(service, self.datastores)
+        generated = generated_variables(service, self.datastores, self.buckets)
         problems: list[Problem] = []
         for index, secret in enumerate(service.secrets):
             if secret in generated:
@@ -962,7 +998,7 @@ class _Parts:
         for name, service in sorted(self.services.items(), reverse=True):  # the first service named wins
             generated.update({secret: f"a secret of service '{name}'" for secret in service.secrets})
             generated.update({variable: f"{_as_source(what)} for service '{name}'" for variable, what in
-                              generated_variables(service, self.datastores).items()})
+                              generated_variables(service, self.datastores, self.buckets).items()})
         generated.update(_ALWAYS_GENERATED)
         return [((*path, "env", key), _clash(key, generated[key])) for key in sorted(env.keys() & generated.keys())]
 
@@ -977,7 +1013,8 @@ class _Parts:
         if override.public and self.domain and not _under(override.public.host, self.domain):
             return [((*path, "public", "host"),
                      f"'{override.public.host}' is not under the platform's domain '{self.domain}'")]
-        generated = {**generated_variables(spec, self.datastores), **dict.fromkeys(spec.secrets, "one of its secrets")}
+        generated = {**generated_variables(spec, self.datastores, self.buckets),
+                     **dict.fromkeys(spec.secrets, "one of its secrets")}
         return [((*path, "env", key), _clash(key, generated[key]))
                 for key in sorted(override.env.keys() & generated.keys())]
 
@@ -1011,7 +1048,7 @@ def problems_beside_field_errors(data: Any) -> list[Problem]:
     parts = _Parts(_valid_or_none(PlatformName, data.get("name")), _valid_or_none(Hostname, data.get("domain")),
                    services, datastores, environments, _declared(data.get("services")),
                    _declared(data.get("datastores")), frozenset(dropped),
-                   _valid_or_none(Region, data.get("region", "us-east-1")))
+                   _valid_or_none(Region, data.get("region", "us-east-1")), _declared(data.get("storage")))
     return parts.problems()
 
 

@@ -13,6 +13,15 @@ from typing import Any
 from bizinfra.artifacts import Artifact, text_file, yaml_file
 from bizinfra.plan import DOCKERFILE, DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.compose.dockerfile import dockerfile, health_command
+from bizinfra.targets.compose.s3 import (
+    S3_VARIABLES,
+    env_example_lines,
+    needs_stand_in,
+    stand_in_environment,
+    stand_in_name,
+    stand_in_port,
+    stand_in_service,
+)
 
 Document = dict[str, Any]
 
@@ -55,7 +64,7 @@ def env_file_variables(env: EnvironmentPlan) -> dict[Credential, str]:
     A declared secret keeps its own name (JWT_SECRET); a data store's credentials are named after
     the store (POSTGRES_PASSWORD), since every service using it gets the same ones.
     """
-    taken = {SOURCE_VARIABLE, PGADMIN_PASSWORD_VARIABLE}
+    taken = {SOURCE_VARIABLE, PGADMIN_PASSWORD_VARIABLE, *S3_VARIABLES}
     names: dict[Credential, str] = {}
     wanted: list[tuple[Credential, str]] = []
     for store in env.datastores:
@@ -115,6 +124,8 @@ def compose_file(env: EnvironmentPlan, folder: str, variables: Mapping[Credentia
     if postgres_stores(env):
         services[pgadmin_name(env)] = pgadmin_service(env)
         volumes["pgadmin-data"] = {}
+    if needs_stand_in(env):
+        services[stand_in_name(env)] = stand_in_service(env, network_name(env), s3_port(env))
     document: Document = {"name": env.platform, "services": services,
                           "networks": {network_name(env): {"driver": "bridge"}}}
     if volumes:
@@ -179,8 +190,11 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
         "healthcheck": healthcheck(["CMD", *health_command(service)]),
         "networks": [network_name(env)],
     }
-    if service.uses:
-        document["depends_on"] = {store: {"condition": "service_healthy"} for store in service.uses}
+    depends_on = {store: {"condition": "service_healthy"} for store in service.uses}
+    if service.buckets:  # S3Mock's image has no shell or client to check its health with
+        depends_on[stand_in_name(env)] = {"condition": "service_started"}
+    if depends_on:
+        document["depends_on"] = depends_on
     return document
 
 
@@ -190,6 +204,7 @@ def service_environment(env: EnvironmentPlan, service: ServicePlan,
     environment = {name: escape(value) for name, value in {**env.config, **env.service_config(service)}.items()}
     for ref in service.secrets:
         environment[ref.variable] = required(variables[(ref.key, ref.property)])
+    environment.update(stand_in_environment(env, service, required))
     return dict(sorted(environment.items()))
 
 
@@ -215,6 +230,12 @@ def pgadmin_port(env: EnvironmentPlan) -> int:
     while port in taken:
         port += 1
     return port
+
+
+def s3_port(env: EnvironmentPlan) -> int:
+    """The S3 stand-in's port on the laptop, clear of every port the services, data stores and pgAdmin publish."""
+    taken = {s.port for s in env.services} | {d.port for d in env.datastores}
+    return stand_in_port(env, taken | ({pgadmin_port(env)} if postgres_stores(env) else set()))
 
 
 def healthcheck(test: list[str]) -> Document:
@@ -270,6 +291,7 @@ def env_example(env: EnvironmentPlan, folder: str, variables: Mapping[Credential
         lines += ["", "# Service secrets (in AWS Secrets Manager under the name shown)"]
         for key, name in declared:
             lines += [f"# {key}", f"{name}="]
+    lines += env_example_lines(env, s3_port(env))
     if postgres_stores(env):
         lines += ["", f"# pgAdmin (`docker compose --profile {TOOLS_PROFILE} up`) on http://localhost:{pgadmin_port(env)},",
                   f"# signing in as admin@{env.domain}", f"{PGADMIN_PASSWORD_VARIABLE}="]

@@ -3,15 +3,17 @@
 Allowed: DNS to kube-dns; a service's port from the services that call it, from the public subnets when it
 is public (target type `ip`: the ALB's nodes there connect straight to the pods), and from the monitoring
 stack's namespace (`monitoring.stack.namespace`: Prometheus scrapes the same port); egress to the services it
-calls and, in the private subnets where RDS and ElastiCache live, to the ports of the data stores it uses. A
-database bootstrap Job may reach its store's port, HTTPS outside the VPC and the node's Pod Identity agent, and
-takes nothing in.
+calls and, in the private subnets where RDS and ElastiCache live, to the ports of the data stores it uses; and for
+its declared `egress` (egress.py), the ports of its external hosts and HTTPS for AWS outside the private ranges,
+plus the Pod Identity agent when it calls AWS. A database bootstrap Job may reach its store's port, HTTPS outside
+the VPC and the node's Pod Identity agent, and takes nothing in.
 """
 
 from __future__ import annotations
 
 from bizinfra.plan import POD_IDENTITY_AGENT, DatabaseBootstrap, EnvironmentPlan, ServicePlan
 from bizinfra.targets.kubernetes.common import Manifest, metadata
+from bizinfra.targets.kubernetes.egress import declared_egress, egress_annotations
 
 
 def network_policies(env: EnvironmentPlan) -> list[Manifest]:
@@ -64,7 +66,11 @@ def service_traffic(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
         egress.append({"to": [{"podSelector": {"matchLabels": dict(callee.selector)}}], "ports": tcp(callee.port)})
     for name in service.uses:
         egress.append({"to": private_subnets(env), "ports": tcp(env.datastore(name).port)})
-    return policy(env, f"{service.name}-traffic", dict(service.labels), dict(service.selector), ingress, egress)
+    egress += declared_egress(env, service)
+    document = policy(env, f"{service.name}-traffic", dict(service.labels), dict(service.selector), ingress, egress)
+    if egress_annotations(service):
+        document["metadata"]["annotations"] = egress_annotations(service)
+    return document
 
 
 def metrics_scrape(env: EnvironmentPlan, service: ServicePlan) -> Manifest:

@@ -35,6 +35,7 @@ def architecture_markdown(plan: PlatformPlan) -> str:
         "```",
         "",
         *service_table(env),
+        *egress_table(env),
     ]) + "\n"
 
 
@@ -62,7 +63,17 @@ def flowchart(env: EnvironmentPlan) -> list[str]:
         lines += [f"  {service_id(service.name)} --> {service_id(called)}" for called in service.calls]
         lines += [f"  {service_id(service.name)} -.-> {datastore_id(store)}" for store in service.uses]
     lines += [f'  {datastore_id(store.name)} -.->|"daily dumps"| backups' for store in dumped]
+    if env.buckets:
+        lines.append('  subgraph storage["Buckets (S3)"]')
+        lines += [f'    {bucket_id(bucket.name)}[("{bucket.name}<br/>{bucket.bucket}")]' for bucket in env.buckets]
+        lines.append("  end")
+    for service in env.services:
+        lines += [f"  {service_id(service.name)} -.-> {bucket_id(name)}" for name in service.buckets]
     return lines
+
+
+def bucket_id(name: str) -> str:
+    return "bucket_" + name.replace("-", "_")
 
 
 def service_node(service: ServicePlan) -> str:
@@ -75,6 +86,21 @@ def datastore_node(store: DatastorePlan, managed: bool) -> str:
     engine, service = ENGINES[store.engine]
     runs = service if managed else "container"
     return f'{datastore_id(store.name)}[("{store.name}<br/>{engine} {store.version}, {runs}")]'
+
+
+def egress_table(env: EnvironmentPlan) -> list[str]:
+    """What each service reaches outside the platform, as its `uses` and `egress` declare it; the network policies
+    allow exactly this, and `bizinfra validate` reads it back."""
+    reaching = [service for service in env.services if service.buckets or service.egress_ports]
+    if not reaching:
+        return []
+    lines = ["", "## Outside the platform", "",
+             "| service | external hosts | AWS services | buckets |", "|---|---|---|---|"]
+    for service in reaching:
+        hosts = ", ".join(f"{host.host}:{host.port}" for host in service.external_hosts) or "-"
+        lines.append(f"| {service.name} | {hosts} | {', '.join(service.aws_services) or '-'} | "
+                     f"{', '.join(service.buckets) or '-'} |")
+    return lines
 
 
 def service_table(env: EnvironmentPlan) -> list[str]:

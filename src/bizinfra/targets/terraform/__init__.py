@@ -4,8 +4,8 @@ roles) that every environment's stack needs first.
 
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
-stores, storage, secrets, the CloudWatch alarms and their SNS topics, the backups and replication of recovery.py,
-variables and outputs. `terraform/<env>/addons/` is the second stack, applied after the first: the cluster add-ons'
+stores, storage, the application's buckets, secrets, the CloudWatch alarms and their SNS topics, the backups and
+replication of recovery.py, variables and outputs. `terraform/<env>/addons/` is the second stack, applied after the first: the cluster add-ons'
 Helm releases (helm_releases.py). With a second region, `terraform/<env>/standby/` is the standby stack (recovery.py).
 """
 
@@ -17,6 +17,7 @@ from bizinfra.targets.terraform.addons import eks_addons
 from bizinfra.targets.terraform.alarms import alarms, alarms_markdown
 from bizinfra.targets.terraform.blocks import Block, merge, output
 from bizinfra.targets.terraform.bootstrap import compile_bootstrap
+from bizinfra.targets.terraform.buckets import buckets
 from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
@@ -64,6 +65,7 @@ def environment_files(env: EnvironmentPlan) -> dict[str, Block]:
         "datastores.tf.json": datastores(env),
         "storage.tf.json": storage(env),
         "recovery.tf.json": recovery(env),
+        "buckets.tf.json": buckets(env),  # the application's buckets and the roles of the services calling AWS
         "secrets.tf.json": secrets(env),
         "alarms.tf.json": alarms(env),
         "outputs.tf.json": merge(outputs(env), datastore_outputs(env)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from bizinfra.validate.rules.buckets import buckets_agree
 from bizinfra.validate.rules.edges import network_edges_match_declared
 from bizinfra.validate.rules.images import images_are_pinned
 from bizinfra.validate.rules.labels import labels_reach
@@ -26,6 +27,7 @@ RULES: dict[str, Rule] = {
     "names agree across targets": names_agree,
     "labels reach their objects": labels_reach,
     "images are pinned": images_are_pinned,
+    "buckets agree across targets": buckets_agree,
 }
 
 __all__ = ["COMPOSE_FILE", "RULES", "PlatformFiles", "Problem", "Rule", "check", "platforms"]

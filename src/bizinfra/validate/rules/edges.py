@@ -35,6 +35,10 @@ EXPORTER_ADDRESSES = ("DATA_SOURCE_URI", "REDIS_ADDR")
 # Secrets Manager APIs) and the node's EKS Pod Identity agent.
 AWS_APIS, POD_IDENTITY_AGENT = "aws-apis", "pod-identity-agent"
 POD_IDENTITY_ADDRESS = "169.254.170.23/32"
+# A service's declared egress (its external hosts and AWS APIs) reaches "the internet": anywhere but these ranges
+# (RFC 1918, RFC 6598 shared space, link-local), on its hosts' ports, and the Pod Identity agent when it calls AWS.
+INTERNET = "internet"
+PRIVATE_RANGES = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
 
 
 def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
@@ -56,7 +60,7 @@ def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
         for (direction, edge), (file, policy) in sorted(allowed.items()):
             if (direction, edge) not in expected:
                 problems.append(Problem(p.where(file), policy, f"allows {direction} {_edge(edge)}, which the spec "
-                                                               "does not declare"))
+                                                               f"does not declare{_hint(p, direction, edge)}"))
         for direction, edge in sorted(expected - set(allowed)):
             problems.append(Problem(policies, "NetworkPolicy",
                                     f"no policy allows {direction} {_edge(edge)}, which the spec declares"))
@@ -85,6 +89,10 @@ def declared_edges(p: PlatformFiles, env: str) -> tuple[set[Edge], set[Edge]]:
             ingress.add((service, callee, declared[callee].port))
             egress.add((service, callee, declared[callee].port))
         egress |= {(service, store, stores[store]) for store in facts.uses if store in stores}
+    for service, reaches in p.reaches().items():  # what the spec's `egress` and buckets declare
+        egress |= {(service, INTERNET, port) for port in reaches.ports}
+        if reaches.aws or reaches.buckets:
+            egress.add((service, POD_IDENTITY_AGENT, 80))
     # A database bootstrap Job reaches its store (as its Job names it), and the AWS APIs to read the master secret.
     for job, (store, port) in bootstraps(p, env).items():
         egress |= {(job, "dns", 53), (job, store, port), (job, AWS_APIS, 443), (job, POD_IDENTITY_AGENT, 80)}
@@ -196,9 +204,24 @@ def _ip_block(block: Mapping[str, Any], port: int, stores: Mapping[int, str], di
         return "ingress"  # the public ingress path: the load balancer's subnets
     if block == {"cidr": POD_IDENTITY_ADDRESS} and port == 80:
         return POD_IDENTITY_AGENT
+    if block.get("cidr") == "0.0.0.0/0" and set(PRIVATE_RANGES) <= set(block.get("except") or []):
+        return INTERNET  # anywhere but the private ranges, on any port a declared host uses
     if block.get("cidr") == "0.0.0.0/0" and block.get("except") and port == 443:
         return AWS_APIS  # anywhere but the VPC's own range
     return stores.get(port)  # a data store, outside the cluster, by its port
+
+
+def _hint(p: PlatformFiles, direction: str, edge: Edge) -> str:
+    """Where the spec would declare an edge from a service to outside the platform: its `egress`, not a patch."""
+    service, peer = edge[0], edge[1]
+    inside = set(p.declared()) | {"dns"}
+    if direction != "egress" or service not in p.declared() or peer in inside or peer in store_names(p):
+        return ""
+    return f"; declare what {service} calls outside the platform under services.{service}.egress"
+
+
+def store_names(p: PlatformFiles) -> set[str]:
+    return {store for facts in p.declared().values() for store in facts.uses}
 
 
 def _edge(edge: Edge) -> str:

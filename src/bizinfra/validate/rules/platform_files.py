@@ -46,6 +46,20 @@ class Declared:
     uses: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Reaches:
+    """What the architecture document says one service reaches outside the platform."""
+
+    hosts: frozenset[tuple[str, int]]
+    aws: frozenset[str]
+    buckets: frozenset[str]
+
+    @property
+    def ports(self) -> frozenset[int]:
+        """The ports it may reach outside the private ranges."""
+        return frozenset({port for _, port in self.hosts} | ({443} if self.aws or self.buckets else set()))
+
+
 @dataclass
 class PlatformFiles:
     """The generated files of one platform, by path below its folder, parsed on first use."""
@@ -123,6 +137,21 @@ class PlatformFiles:
             cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
             if len(cells) == 6 and cells[1].isdigit():
                 table[cells[0]] = Declared(int(cells[1]), cells[2] != "-", _names(cells[4]), _names(cells[5]))
+        return table
+
+
+    def reaches(self) -> dict[str, Reaches]:
+        """The "Outside the platform" table of docs/architecture.md: `| service | external hosts | AWS services |
+        buckets |`; a service it does not list reaches nothing outside."""
+        if ARCHITECTURE not in self.files:
+            return {}
+        table = {}
+        for line in self.text(ARCHITECTURE).splitlines():
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if len(cells) == 4 and cells[0] not in ("service", "---"):
+                hosts = frozenset((host, int(port)) for host, _, port in (h.rpartition(":") for h in _names(cells[1]))
+                                  if port.isdigit())
+                table[cells[0]] = Reaches(hosts, _names(cells[2]), _names(cells[3]))
         return table
 
 
