@@ -5,7 +5,8 @@ what Alertmanager sends.
 Only what cannot exist here is changed, in copies: Kubernetes pod discovery becomes the static targets of the pods it
 would report (`stubbed_config`, as `promtool check config` runs it), the Alertmanager address becomes the one this
 test started, and the receivers' secret files (mounted by kube-prometheus-stack under /etc/alertmanager/secrets) are
-read from a scratch folder holding this test's webhook URLs. Scrape and evaluation intervals are shortened, since the
+read from a scratch folder holding this test's webhook URLs; a webhook's `url_file`, which Debian's Alertmanager 0.25
+predates (0.26 reads it), becomes the `url` it would hold. Scrape and evaluation intervals are shortened, since the
 test waits for them; every `for:` stays as generated.
 """
 
@@ -188,9 +189,14 @@ def alertmanager_config(files: dict[str, bytes], folder: Path, receiver: Receive
     found = list(secret_files(config))
     assert found, "every receiver reads its URL from a mounted secret file"
     for name, setting, block in found:
+        url = f"{receiver.url}/{name}"
+        if setting == "url_file":  # webhooks read their URL from a file from Alertmanager 0.26; Debian's is 0.25
+            del block[setting]
+            block["url"] = url
+            continue
         relocated = folder / "secrets" / block[setting].removeprefix(SECRETS_MOUNT)
         relocated.parent.mkdir(parents=True, exist_ok=True)
-        relocated.write_text(f"{receiver.url}/{name}")
+        relocated.write_text(url)
         block[setting] = str(relocated)
     path = folder / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
