@@ -32,6 +32,35 @@ def _range(draw: st.DrawFn, values: st.SearchStrategy[str], order: list[str]) ->
     return f"{low}..{high}"
 
 
+_RECEIVER_KINDS = {
+    "slack": lambda draw: {"channel": f"#{draw(_label)}"},
+    "pagerduty": lambda draw: {},
+    "webhook": lambda draw: {},
+    "email": lambda draw: {"to": f"{draw(_label)}@example.com", "sender": f"alerts@{draw(_label)}.example.org",
+                           "smarthost": "smtp.example.com:587"},
+}
+
+
+@st.composite
+def alert_receivers(draw: st.DrawFn) -> dict[str, Any]:
+    """monitoring's receivers, pages, tickets and heartbeat: none at all, or a few of any kind, each severity routed
+    to some of them (possibly none), a heartbeat webhook or not."""
+    names = draw(st.lists(_label.filter(lambda name: name != "null"), max_size=4, unique=True))
+    if not names:
+        return {}
+    receivers = {}
+    for name in names:
+        kind = draw(st.sampled_from(sorted(_RECEIVER_KINDS)))
+        receivers[name] = {"kind": kind, **_RECEIVER_KINDS[kind](draw)}
+    routed: dict[str, Any] = {"receivers": receivers,
+                              "pages": draw(st.lists(st.sampled_from(names), unique=True)),
+                              "tickets": draw(st.lists(st.sampled_from(names), unique=True))}
+    webhooks = [name for name in names if receivers[name]["kind"] == "webhook"]
+    if webhooks and draw(st.booleans()):
+        routed["heartbeat"] = draw(st.sampled_from(webhooks))
+    return routed
+
+
 @st.composite
 def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
     name = draw(_label)
@@ -87,36 +116,11 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "delivery": {"repository": f"{draw(_label)}/{name}"},
         "monitoring": {"availability": draw(st.sampled_from([99.0, 99.5, 99.9, 99.95, 99.99])),
                        "latency_p95": draw(st.sampled_from(["250ms", "500ms", "1s", "2s"])),
-                       "error_rate": draw(st.sampled_from(["1%", "5%", "10%"])), **draw(_alerting())},
+                       "error_rate": draw(st.sampled_from(["1%", "5%", "10%"])), **draw(alert_receivers())},
         # Whole days and hours up to CloudWatch's longest retention: on and between the values it accepts.
         "logs": {"keep": draw(st.one_of(st.integers(1, 3653).map("{}d".format),
                                         st.integers(24, 240).map("{}h".format)))},
     }
-
-
-_RECEIVER_KINDS = {
-    "slack": {"channel": "#alerts"},
-    "pagerduty": {},
-    "webhook": {},
-    "email": {"to": "oncall@example.com", "sender": "alerts@example.com", "smarthost": "smtp.example.com:587"},
-}
-
-
-@st.composite
-def _alerting(draw: st.DrawFn) -> dict[str, Any]:
-    """Receivers of every kind (or none), each routed to pages, tickets, both or neither; maybe a heartbeat."""
-    names = draw(st.lists(_label, unique=True, max_size=4))
-    receivers = {name: {"kind": draw(st.sampled_from(sorted(_RECEIVER_KINDS)))} for name in names}
-    for receiver in receivers.values():
-        receiver.update(_RECEIVER_KINDS[receiver["kind"]])
-    alerting: dict[str, Any] = {"receivers": receivers}
-    if names:
-        alerting["pages"] = draw(st.lists(st.sampled_from(names), unique=True))
-        alerting["tickets"] = draw(st.lists(st.sampled_from(names), unique=True))
-    webhooks = [name for name in names if receivers[name]["kind"] == "webhook"]
-    if webhooks and draw(st.booleans()):
-        alerting["heartbeat"] = draw(st.sampled_from(webhooks))
-    return alerting
 
 
 def platforms(max_services: int = 6) -> st.SearchStrategy[Platform]:

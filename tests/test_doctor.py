@@ -9,6 +9,7 @@ import pytest
 from bizinfra.cli import main
 from bizinfra.doctor import diagnose, requirements
 from bizinfra.spec.loader import load_platform
+from bizinfra.spec.models import Receiver
 
 REPOS = Path(__file__).parent / "fixtures" / "repos"
 BROKEN = REPOS / "broken"
@@ -28,6 +29,7 @@ PLANTED = [
     "apps/billing/: missing; the generated Dockerfile builds service billing from it",
     "apps/orders/: no build target; the generated Dockerfile runs `npx nx build orders`",
     "requirements-bizinfra.txt: missing; the infrastructure workflow installs bizinfra with `pip install -r",
+    "monitoring.receivers: none declared, so every alert goes to Alertmanager's null receiver and reaches nobody",
 ]
 
 
@@ -103,3 +105,11 @@ def test_a_requirement_in_the_spec_needs_no_file(tmp_path: Path) -> None:
     delivery = platform.delivery.model_copy(update={"bizinfra": "bizinfra[validate]==0.3.0"})
     _, problems = diagnose(tmp_path, platform.model_copy(update={"delivery": delivery}))
     assert not any(line.startswith("requirements-bizinfra.txt") for line in problems)
+def test_pages_or_tickets_nobody_receives_are_named() -> None:
+    """Receivers declared but none named for a severity: those alerts reach Alertmanager's null receiver."""
+    platform = load_platform(BROKEN / "specs" / "broken.yaml")
+    monitoring = platform.monitoring.model_copy(update={"receivers": {"chat": Receiver(kind="webhook")},
+                                                        "tickets": ("chat",)})
+    _, problems = diagnose(BROKEN, platform.model_copy(update={"monitoring": monitoring}))
+    assert [p for p in problems if p.startswith("monitoring.")] == [
+        "monitoring.pages: empty, so critical alerts (pages) reach nobody; name the receivers that should hear of them"]

@@ -217,7 +217,7 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
         # every secret the spec declares reaches its service, by name only
         for name, spec in platform.services.items():
             variables = {item["secretKey"] for d in of_kind(documents, "ExternalSecret")
-                         if d["metadata"]["labels"]["app.kubernetes.io/name"] == name for item in d["spec"]["data"]}
+                         if d["metadata"]["labels"].get("app.kubernetes.io/name") == name for item in d["spec"]["data"]}
             assert set(spec.secrets) <= variables
         images = {entry["name"] for entry in kustomization(files, env)["images"]}
         assert {c["image"].rpartition(":")[0] for d in of_kind(documents, "Deployment")

@@ -61,8 +61,10 @@ def test_build_takes_a_spec_held_as_text_and_scans_it_for_secrets() -> None:
 
 def test_build_narrows_to_targets_and_environments_with_their_dependents() -> None:
     built = bizinfra.build(ROOT / "specs" / "shop.yaml", targets=["monitoring"], environments=["production"])
-    assert built.targets == {"monitoring", "kubernetes", "ops"}  # ops: the runbook pages, platform-wide files
-    assert {owner.target for owner in built.owners.values()} == {"monitoring", "kubernetes"}
+    # ops: the runbook pages, platform-wide files; terraform: Alertmanager's routing in the add-ons stack; cost: its
+    # estimate of terraform's documents
+    assert built.targets == {"monitoring", "kubernetes", "ops", "terraform", "cost"}
+    assert {owner.target for owner in built.owners.values()} == {"monitoring", "kubernetes", "terraform"}
     assert {owner.environment for owner in built.owners.values()} == {"production"}
 
 

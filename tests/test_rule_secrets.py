@@ -47,3 +47,31 @@ def test_a_compose_file_that_does_not_parse_is_left_to_the_parse_check() -> None
     path = "business-app/compose/docker-compose.yml"
     files = {**bundled_tree(), path: bundled_tree()[path] + b"services: [unclosed\n"}
     assert problems(files, RULE) == []
+
+
+def test_an_external_secret_in_a_namespace_the_store_does_not_admit_is_named() -> None:
+    """The store admits the monitoring stack's namespace only because the receivers' Secret lives there."""
+    path = "business-app/kubernetes/production/secrets.yaml"
+    files = edit_yaml(bundled_tree(), path, "ClusterSecretStore", "aws-secrets-manager",
+                      lambda store: store["spec"]["conditions"][0].update(namespaces=["business-app"]))
+    assert problems(files, RULE) == [
+        f"{path}: ExternalSecret/business-app-alert-receivers: is in namespace monitoring, which ClusterSecretStore "
+        "aws-secrets-manager does not admit (business-app)"]
+
+
+def test_a_receiver_file_no_external_secret_fills_is_named() -> None:
+    path = "business-app/monitoring/staging/alertmanager.yml"
+    files = replace(bundled_tree(), path, b"business-app-alert-receivers/on-call", b"business-app-alert-receivers/pager")
+    assert problems(files, RULE) == [
+        f"{path}: receiver on-call: pagerduty_configs.routing_key_file reads key pager of Secret "
+        "business-app-alert-receivers, which no ExternalSecret in namespace monitoring fills"]
+
+
+def test_the_receivers_secret_outside_the_stack_namespace_is_named() -> None:
+    """Alertmanager mounts Secrets of its own namespace only: the ExternalSecret moved elsewhere leaves it unread."""
+    tree = bundled_tree()
+    for env in ("production", "staging"):
+        tree = edit_yaml(tree, f"business-app/kubernetes/{env}/secrets.yaml", "ExternalSecret",
+                         "business-app-alert-receivers", lambda secret: secret["metadata"].update(namespace="business-app"))
+    found = problems(tree, RULE)
+    assert len(found) == 2 * 3 and all("which no ExternalSecret in namespace monitoring fills" in line for line in found)

@@ -38,10 +38,15 @@ def test_init_writes_a_spec_that_builds(fixture: str) -> None:
     assert any(path.endswith("docker-compose.yml") for path in tree.files)
 
 
+NO_RECEIVERS = ("monitoring.receivers: none declared, so every alert goes to Alertmanager's null receiver and reaches "
+                "nobody; declare receivers and name them in monitoring.pages and monitoring.tickets")
+
+
 @pytest.mark.parametrize("fixture", ["nx-nest", "npm-workspaces"])
 def test_doctor_finds_an_inited_monorepo_true_to_its_spec(fixture: str) -> None:
+    """Only who hears of alerts is left to say, which init cannot guess and told to check."""
     count, problems = diagnose(REPOS / fixture, spec_of(fixture).platform)
-    assert problems == []
+    assert problems == [NO_RECEIVERS]
     assert count > 10
 
 
@@ -51,8 +56,8 @@ def test_a_single_app_is_told_what_the_dockerfile_needs_and_nothing_else() -> No
     assert any("the generated Dockerfile builds an Nx monorepo" in line for line in guess.check)
     _, problems = diagnose(REPOS / "single-app", spec_of("single-app").platform)
     assert [problem.split(":")[0] for problem in problems] == [
-        "package-lock.json", "nx.json", "libs/", "package.json", "apps/app/"]
-    assert all("Dockerfile" in problem for problem in problems)
+        "package-lock.json", "nx.json", "libs/", "package.json", "monitoring.receivers", "apps/app/"]
+    assert all("Dockerfile" in problem for problem in problems if problem != NO_RECEIVERS)
 
 
 def test_the_nx_workspace_is_read_as_written() -> None:
@@ -155,15 +160,17 @@ def test_init_writes_the_spec_generate_takes(tmp_path: Path, capsys: pytest.Capt
     assert spec.read_text().startswith(SCHEMA_MODELINE + "\n")
     assert main(["generate", "--spec", str(spec), "--out", str(tmp_path / "generated")]) == 0
     capsys.readouterr()
-    # This bizinfra runs from a checkout: init says so, and doctor names the requirement to write, nothing else.
+    # This bizinfra runs from a checkout: init says so, and doctor names the requirement to write, and that alerts
+    # reach nobody until receivers are declared (under check:, too).
     assert "wrote requirements-bizinfra.txt without a requirement. check:" in output
+    assert any(line.strip().startswith("monitoring.receivers: none") for line in output.splitlines())
     assert main(["doctor", "--repo", str(repo)]) == 1
     assert capsys.readouterr().out.splitlines() == [
         "requirements-bizinfra.txt: names no bizinfra requirement; write a requirement such as "
-        "'bizinfra[validate]==0.3.0' there, or set delivery.bizinfra in the spec"]
+        "'bizinfra[validate]==0.3.0' there, or set delivery.bizinfra in the spec", NO_RECEIVERS]
     (repo / "requirements-bizinfra.txt").write_text("bizinfra[validate] @ git+https://github.com/a/bizinfra@0a1b2c\n")
-    assert main(["doctor", "--repo", str(repo)]) == 0
-    assert capsys.readouterr().out.endswith("checks passed\n")
+    assert main(["doctor", "--repo", str(repo)]) == 1
+    assert capsys.readouterr().out == NO_RECEIVERS + "\n"
     assert main(["init", "--repo", str(repo), "--out", str(tmp_path / "other.yaml")]) == 0
     assert "kept requirements-bizinfra.txt" in capsys.readouterr().out  # never overwritten
 

@@ -16,7 +16,7 @@ from bizinfra.cli import main
 from bizinfra.validate import tree as validate_tree
 from tests.support import ROOT, SPECS, require_tool
 
-TOOLS = ("kubernetes-validate", "promtool", "actionlint", "shellcheck", "docker-compose", "hadolint")
+TOOLS = ("kubernetes-validate", "promtool", "amtool", "actionlint", "shellcheck", "docker-compose", "hadolint")
 
 
 @pytest.fixture(scope="module")
@@ -156,12 +156,13 @@ def test_a_missing_tool_is_not_run_never_passed_and_fails_only_with_require_all(
     assert not_run == [
         "  not run  kubernetes-validate --strict and the CRD schemas (kubernetes-validate is not installed)",
         "  not run  promtool check rules, test rules, check config (promtool is not installed)",
+        "  not run  amtool check-config, config routes test (amtool is not installed)",
         "  not run  actionlint (with shellcheck) (actionlint is not installed)",
         "  not run  docker-compose config -q (docker-compose is not installed)",
         "  not run  hadolint (hadolint is not installed)",
         "  not run  shellcheck (shellcheck is not installed)",
     ]
-    assert summary[-1] == "0 problems; checks: 12 passed, 0 failed, 6 not run"
+    assert summary[-1] == "0 problems; checks: 12 passed, 0 failed, 7 not run"
 
     assert run_validate(tmp_path / "out", capsys, "--require-all")[0] == 1
 

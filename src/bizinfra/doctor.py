@@ -101,6 +101,7 @@ def checks(platform: Platform) -> list[Check]:
         Check("tsconfig", tsconfig),
         Check("libs", libs_folder),
         Check("nx installed", nx_installed),
+        Check("alert receivers", lambda repo: alert_receivers(platform)),
         *[Check(f"delivery.{step}", partial(delivery_command, step=step, command=command))
           for step, command in commands.items()],
     ]
@@ -123,6 +124,18 @@ def checks(platform: Platform) -> list[Check]:
 def _migrating_services(platform: Platform) -> list[str]:
     return sorted(name for name, service in platform.services.items()
                   if any(platform.datastores[store].engine == "postgres" for store in service.uses))
+
+
+def alert_receivers(platform: Platform) -> list[str]:
+    """Who hears of alerts is the spec's alone: pages and tickets nobody receives go to Alertmanager's null
+    receiver and are dropped."""
+    monitoring = platform.monitoring
+    if not monitoring.receivers:
+        return ["monitoring.receivers: none declared, so every alert goes to Alertmanager's null receiver and reaches "
+                "nobody; declare receivers and name them in monitoring.pages and monitoring.tickets"]
+    return [f"monitoring.{field}: empty, so {what} reach nobody; name the receivers that should hear of them"
+            for field, names, what in (("pages", monitoring.pages, "critical alerts (pages)"),
+                                       ("tickets", monitoring.tickets, "warnings (tickets)")) if not names]
 
 
 # -- the root ----------------------------------------------------------------------------------------------------

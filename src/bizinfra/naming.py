@@ -22,6 +22,9 @@ OUTPUT_FOLDER = "generated"
 BIZINFRA_REQUIREMENTS = "requirements-bizinfra.txt"
 DOCKERFILE = "docker/Dockerfile"  # below the platform's folder: the one Dockerfile every service builds from
 RUNBOOKS = "docs/runbooks"  # below the platform's folder: one generated page per alert, which its runbook_url names
+# Alertmanager's receiver with nowhere to send: alerts nobody routes go there and are dropped. A spec's receiver
+# cannot take its name, which the generated configuration already uses.
+NULL_RECEIVER = "null"
 
 # -- facts the Kubernetes manifests share with Terraform, monitoring and the images ---------------
 

@@ -121,6 +121,8 @@ def detect(files: Mapping[str, str], folder_name: str, name: str | None = None, 
     guess = Guess(name or _platform_name(str(root.get("name") or ""), folder_name))
     if name is None:
         guess.check.append(f"name: {guess.name} (from package.json or the folder's name; --name to choose)")
+    guess.check.append("monitoring.receivers: none, so alerts reach nobody (bizinfra doctor says so until then); "
+                       "declare who hears pages and tickets (docs/monitoring.md, Alert routing)")
     domain = domain or f"{guess.name}.example.com"
     if domain == f"{guess.name}.example.com":
         guess.check.append(f"domain: {domain} is a placeholder; --domain or edit it to your real domain")

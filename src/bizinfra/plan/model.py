@@ -170,6 +170,15 @@ class MonitoringStackPlan:
     def dashboard_labels(self) -> dict[str, str]:  # on the dashboard ConfigMap, in `namespace`
         return {"grafana_dashboard": "1"}
 
+    # prometheus-operator gives every Alertmanager it runs this headless Service (port `web`), whatever the release.
+    @property
+    def alertmanager_service(self) -> str:
+        return "alertmanager-operated"
+
+    @property
+    def alertmanager_port(self) -> int:
+        return 9093
+
 
 @dataclass(frozen=True)
 class ReceiverPlan:
@@ -182,6 +191,11 @@ class ReceiverPlan:
     to: str | None  # email
     sender: str | None  # email
     smarthost: str | None  # email, host:port
+
+    @property
+    def secret_property(self) -> str:
+        """The key of its Secrets Manager secret's JSON value that holds what lets anyone post there."""
+        return {"pagerduty": "routing_key", "email": "password"}.get(self.kind, "url")
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bizinfra.naming import BOOTSTRAP_STACK, LOG_RETENTION_DAYS, service_url_variable
+from bizinfra.naming import BOOTSTRAP_STACK, LOG_RETENTION_DAYS, NULL_RECEIVER, service_url_variable
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -521,6 +521,10 @@ class Monitoring(Frozen):
 
     @model_validator(mode="after")
     def _routes_name_receivers(self) -> Monitoring:
+        if NULL_RECEIVER in self.receivers:
+            raise PydanticCustomError("receiver", "receiver name '{name}' is taken: it is Alertmanager's receiver that "
+                                      "drops the alerts no route sends elsewhere; name this receiver otherwise",
+                                      {"name": NULL_RECEIVER})
         for field, names in (("pages", self.pages), ("tickets", self.tickets),
                              ("heartbeat", (self.heartbeat,) if self.heartbeat else ())):
             for name in names:

@@ -42,7 +42,7 @@ class Target:
 TARGETS: dict[str, Target] = {
     "kubernetes": Target("bizinfra.targets.kubernetes:compile_kubernetes", embeds=("monitoring",)),
     "github": Target("bizinfra.targets.github:compile_github"),
-    "terraform": Target("bizinfra.targets.terraform:compile_terraform"),
+    "terraform": Target("bizinfra.targets.terraform:compile_terraform", embeds=("monitoring",)),
     "monitoring": Target("bizinfra.targets.monitoring:compile_monitoring"),
     "compose": Target("bizinfra.targets.compose:compile_compose"),
     "ops": Target("bizinfra.targets.ops:compile_ops", embeds=("monitoring",)),

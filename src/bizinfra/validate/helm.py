@@ -29,8 +29,9 @@ import yaml
 
 CHARTS = resources.files("bizinfra") / "data" / "reference" / "charts"
 # Maps whose keys are free though values.yaml shows a few: the chart passes each key through as it is, so only the
-# program it runs can judge them (cluster-autoscaler: every key of extraArgs becomes a `--key=value` flag).
-OPEN_MAPS = {"cluster-autoscaler": {"extraArgs"}}
+# program it runs can judge them (cluster-autoscaler: every key of extraArgs becomes a `--key=value` flag;
+# kube-prometheus-stack: alertmanager.config is Alertmanager's own configuration, which amtool judges).
+OPEN_MAPS = {"cluster-autoscaler": {"extraArgs"}, "kube-prometheus-stack": {"alertmanager.config"}}
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
 
 

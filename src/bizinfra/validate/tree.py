@@ -23,7 +23,7 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
-from bizinfra.validate import helm, kubernetes, prometheus, terraform
+from bizinfra.validate import alertmanager, helm, kubernetes, prometheus, terraform
 from bizinfra.validate import rules as invariants
 
 Status = Literal["passed", "failed", "not run"]
@@ -214,6 +214,29 @@ def _promtool_problems(executable: str, arguments: list[str], cwd: Path, shown: 
     return [f"{shown}: promtool {' '.join(arguments[:2])}: {line}" for line in lines or [f"exited {code}"]]
 
 
+def amtool(tree: Tree) -> Check:
+    name = "amtool check-config, config routes test"
+    configs = tree.paths(r".+/monitoring/[^/]+/alertmanager\.yml")
+    executable = _tool("amtool")
+    if not configs:
+        return _outcome(name, [], "no Alertmanager configurations")
+    if executable is None:
+        return _missing(name, "amtool")
+    problems: list[str] = []
+    replaced: set[str] = set()
+    for path in configs:
+        routes = tree.root / path.replace("alertmanager.yml", "alertmanager.routes.yml")
+        with tempfile.TemporaryDirectory() as scratch:
+            found, older = alertmanager.check(executable, tree.root / path, routes if routes.is_file() else None,
+                                              _run, path, Path(scratch))
+        problems += found
+        replaced.update(older)
+    note = _counted(len(configs), "file")
+    if replaced:
+        note += f"; this amtool predates {', '.join(sorted(replaced))}: checked as the plain field"
+    return _outcome(name, problems, note)
+
+
 # -- GitHub Actions -----------------------------------------------------------------------------------------------------
 
 _ACTIONLINT_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$")
@@ -348,7 +371,7 @@ def _rule_check(name: str, rule: invariants.Rule, tree: Tree) -> Check:
 
 
 JUDGES: tuple[Callable[[Tree], Check], ...] = (
-    kubernetes_schemas, terraform_schemas, helm_values, promtool, actionlint, workflow_schema, compose_schema, docker_compose,
+    kubernetes_schemas, terraform_schemas, helm_values, promtool, amtool, actionlint, workflow_schema, compose_schema, docker_compose,
     hadolint, shellcheck,
 )
 

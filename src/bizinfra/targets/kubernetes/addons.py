@@ -5,18 +5,22 @@ from __future__ import annotations
 from bizinfra.naming import VELERO
 from bizinfra.plan import EnvironmentPlan, ServicePlan, target_group_name
 from bizinfra.targets.kubernetes.common import SECRET_STORE, Manifest, metadata
+from bizinfra.targets.monitoring import receivers_secret_name
 
 
 def secret_store(env: EnvironmentPlan) -> Manifest:
     """AWS Secrets Manager in the platform's region. No `auth`: the operator's own ServiceAccount gets its
-    IAM role from EKS Pod Identity (Terraform associates it). Only the platform's namespace may use it."""
+    IAM role from EKS Pod Identity (Terraform associates it). Only the platform's namespace may use it, and the
+    monitoring stack's when Alertmanager has receivers to read."""
+    namespaces = list(dict.fromkeys([env.namespace, *([env.monitoring_stack.namespace] if env.alerting.receivers
+                                                      else [])]))
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ClusterSecretStore",
         "metadata": {"name": SECRET_STORE, "labels": dict(env.labels)},
         "spec": {
             "provider": {"aws": {"service": "SecretsManager", "region": env.region}},
-            "conditions": [{"namespaces": [env.namespace]}],
+            "conditions": [{"namespaces": namespaces}],
         },
     }
 
@@ -40,6 +44,25 @@ def external_secret(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
             "secretStoreRef": secret_store_ref(),
             "target": {"name": service.secret_name, "creationPolicy": "Owner"},
             "data": data,
+        },
+    }
+
+
+def alert_receivers_secret(env: EnvironmentPlan) -> Manifest:
+    """The one Secret Alertmanager mounts (`receivers_secret_name`), in the monitoring stack's namespace: one key per
+    receiver, its URL, routing key or password from the receiver's Secrets Manager secret."""
+    name = receivers_secret_name(env)
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": env.monitoring_stack.namespace, "labels": dict(env.labels)},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": secret_store_ref(),
+            "target": {"name": name, "creationPolicy": "Owner"},
+            "data": [{"secretKey": receiver.name, "remoteRef": {"key": receiver.secret,
+                                                                 "property": receiver.secret_property}}
+                     for receiver in env.alerting.receivers],
         },
     }
 

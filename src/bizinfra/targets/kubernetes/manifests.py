@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
-from bizinfra.targets.kubernetes.addons import backup_schedule, external_secret, secret_store, target_group_binding
+from bizinfra.targets.kubernetes.addons import (
+    alert_receivers_secret,
+    backup_schedule,
+    external_secret,
+    secret_store,
+    target_group_binding,
+)
 from bizinfra.targets.kubernetes.bootstrap import bootstrap_documents
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
 from bizinfra.targets.kubernetes.network import network_policies
@@ -79,8 +85,10 @@ def service_config_map(env: EnvironmentPlan, name: str) -> Manifest:
 
 
 def secrets(env: EnvironmentPlan) -> list[Manifest]:
-    """The store, when anything reads from it: a service's secrets or a database bootstrap's credentials."""
+    """The store, when anything reads from it: a service's secrets, a database bootstrap's credentials or the alert
+    receivers' URLs and keys (whose Secret is in the monitoring stack's namespace)."""
     external = [external_secret(env, s) for s in env.services if s.secrets]
+    external += [alert_receivers_secret(env)] if env.alerting.receivers else []
     return [secret_store(env), *external] if external or env.database_bootstraps else []
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
+from bizinfra.plan import CLUSTER_AUTOSCALER, LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
+from bizinfra.targets.monitoring import receivers_secret_name
 
 # The add-on releases whose CRDs the manifests are validated against (src/bizinfra/data/reference/crds/SOURCES.md).
 ADDONS = (
@@ -53,6 +54,8 @@ and PodMonitors labelled
 dashboard ConfigMap, which this folder puts in that namespace, labelled
 {labels_text(env.monitoring_stack.dashboard_labels)}.
 
+{alerting_notes(env)}
+
 The add-ons that call AWS get their IAM role from EKS Pod Identity
 (Terraform creates the roles and associations), so their ServiceAccounts need no annotation:
 
@@ -92,6 +95,31 @@ kubectl --namespace {env.namespace} get deployments --output \\
 
 {release_notes(env)}
 """
+
+
+def alerting_notes(env: EnvironmentPlan) -> str:
+    """Where alerts go, and the one value per receiver a human stores: nothing else in the chain needs a hand."""
+    config = f"monitoring/{env.name}/alertmanager.yml"
+    if not env.alerting.receivers:
+        return (f"Alerts reach nobody: the spec declares no `monitoring.receivers`, so `{config}` sends every alert to "
+                "Alertmanager's `null` receiver.")
+    secret = receivers_secret_name(env)
+    rows = "\n".join(f"| {r.name} | {r.kind} | `{r.secret}` | `{r.secret_property}` |" for r in env.alerting.receivers)
+    example = env.alerting.receivers[0]
+    return f"""Alerts: the stack's Alertmanager runs `{config}` (the chart's `alertmanager.config`) and mounts the
+Secret `{secret}` (`alertmanager.alertmanagerSpec.secrets: [{secret}]`), which `secrets.yaml` fills from
+Secrets Manager, one key per receiver. Terraform creates each secret with its key empty; store each value once:
+
+| receiver | kind | Secrets Manager secret | JSON key |
+|---|---|---|---|
+{rows}
+
+```sh
+aws secretsmanager put-secret-value --region {env.region} --secret-id {example.secret} \\
+  --secret-string '{{"{example.secret_property}": "..."}}'
+```
+
+Until then Alertmanager runs, and tells nobody through that receiver."""
 
 
 def labels_text(labels: Mapping[str, str]) -> str:

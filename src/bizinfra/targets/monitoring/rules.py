@@ -220,12 +220,16 @@ def service_down(env: EnvironmentPlan, service: ServicePlan) -> Rule:
     """Per service: `absent()` can only tell that a service it names has no series, and its result carries
     no labels, hence the static `service` label and the literal name in the annotations."""
     targets = selector(m.UP, namespace=env.namespace, service=service.name)
-    return alert_rule(
+    rule = alert_rule(
         env, "ServiceDown", service.name, f"absent({targets} == 1)", SERVICE_DOWN_FOR, m.CRITICAL,
         f"{service.name} is down",
         f"No pod of {service.name} in {env.name} has answered a metrics scrape for {SERVICE_DOWN_FOR}: "
         "it is down, or no longer exposes metrics.",
     )
+    # Stated too, as the other service alerts carry it: Alertmanager inhibits the error and latency alerts a down
+    # service causes by matching namespace and service (targets/monitoring/alerting.py).
+    rule["labels"][m.NAMESPACE] = env.namespace
+    return rule
 
 
 def service_alert_group(env: EnvironmentPlan) -> Group:

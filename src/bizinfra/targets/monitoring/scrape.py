@@ -10,7 +10,6 @@ from bizinfra.plan import SERVICE_NAME_LABEL, SLOT_LABEL, EnvironmentPlan, Servi
 from bizinfra.targets.monitoring import metrics as m
 
 SCRAPE_INTERVAL = "15s"  # seed: global scrape_interval and evaluation_interval
-ALERTMANAGER = "alertmanager:9093"  # seed: the Alertmanager beside Prometheus in the monitoring namespace
 KUBE_STATE_METRICS = "kube-state-metrics.kube-system.svc:8080"  # the chart's Service and port, installed in kube-system
 NOT_RUNNING = "Pending|Succeeded|Failed|Unknown"  # pod phases with nothing to scrape
 
@@ -31,8 +30,17 @@ def pods_relabelling() -> list[dict[str, Any]]:
     ]
 
 
+def alertmanagers(env: EnvironmentPlan) -> list[dict[str, Any]]:
+    """The stack's Alertmanager, every replica: the SRV records of the headless Service prometheus-operator gives
+    it (port `web`), so each replica gets every alert, as the operator's own Prometheus does."""
+    stack = env.monitoring_stack
+    return [{"dns_sd_configs": [{"names": [f"_web._tcp.{stack.alertmanager_service}.{stack.namespace}.svc"]}]}]
+
+
 def prometheus_config(env: EnvironmentPlan) -> dict[str, Any]:
-    """prometheus.yml for a Prometheus in the environment's cluster; rules.yml sits beside it."""
+    """prometheus.yml for a plain Prometheus in the environment's cluster, rules.yml beside it: the seed's setup,
+    and what promtool and a Prometheus outside the cluster check the rules with. kube-prometheus-stack writes its
+    own configuration from the PrometheusRule and PodMonitors; this one sends alerts to that stack's Alertmanager."""
     return {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -40,7 +48,7 @@ def prometheus_config(env: EnvironmentPlan) -> dict[str, Any]:
             "external_labels": {"platform": env.platform, "environment": env.name},
         },
         "rule_files": ["rules.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [ALERTMANAGER]}]}]},
+        "alerting": {"alertmanagers": alertmanagers(env)},
         "scrape_configs": [
             {
                 "job_name": "kubernetes-pods",

@@ -7,6 +7,7 @@ from typing import Any
 from bizinfra.artifacts import Artifact, json_file, yaml_file
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.render import to_json
+from bizinfra.targets.monitoring.alerting import alertmanager_config, routing_expectations
 from bizinfra.targets.monitoring.dashboard import dashboard
 from bizinfra.targets.monitoring.rule_tests import rule_tests
 from bizinfra.targets.monitoring.rules import rule_groups
@@ -16,7 +17,8 @@ DASHBOARD_LABEL = {"grafana_dashboard": "1"}  # what the Grafana sidecar (kiwigr
 
 
 def compile_monitoring(plan: PlatformPlan) -> list[Artifact]:
-    """Per Kubernetes environment: rules.yml, rules.test.yml and prometheus.yml; one dashboard per platform."""
+    """Per Kubernetes environment: rules.yml, rules.test.yml, prometheus.yml, alertmanager.yml and the routing it
+    must do (alertmanager.routes.yml); one dashboard per platform."""
     environments = plan.on("kubernetes")
     artifacts = []
     for env in environments:
@@ -25,6 +27,8 @@ def compile_monitoring(plan: PlatformPlan) -> list[Artifact]:
             yaml_file(f"{folder}/rules.yml", {"groups": rule_groups(env)}, environment=env.name),
             yaml_file(f"{folder}/rules.test.yml", rule_tests(env), environment=env.name),
             yaml_file(f"{folder}/prometheus.yml", prometheus_config(env), environment=env.name),
+            yaml_file(f"{folder}/alertmanager.yml", alertmanager_config(env), environment=env.name),
+            yaml_file(f"{folder}/alertmanager.routes.yml", routing_expectations(env), environment=env.name),
         ]
     if environments:
         artifacts.append(json_file("monitoring/dashboard.json", dashboard(plan.name, plan.namespace, plan.slo)))

@@ -21,9 +21,6 @@ Commands = list[str]
 
 ROLLBACK = "scripts/rollback.sh"
 DEBUG_DB = "scripts/debug-db.sh"
-# prometheus-operator creates this Service for every Alertmanager it runs, whatever the Helm release is called.
-ALERTMANAGER_SERVICE = "alertmanager-operated"
-ALERTMANAGER_PORT = 9093
 SILENCE_FOR = "2h"
 REACHES = {m.CRITICAL: "pages the on-call now", m.WARNING: "opens a ticket, for working hours"}
 # The annotation templates, as a reader of the page fills them in.
@@ -152,17 +149,17 @@ STORE_COMMANDS: dict[str, Callable[[EnvironmentPlan, DatastorePlan], Commands]] 
 def silence(env: EnvironmentPlan, alert: str, service: str) -> list[str]:
     """Alertmanager runs beside Prometheus, in the monitoring stack's namespace; amtool reaches it through a
     port-forward."""
-    stack = env.monitoring_stack.namespace
+    stack, service_name, port = (env.monitoring_stack.namespace, env.monitoring_stack.alertmanager_service,
+                                  env.monitoring_stack.alertmanager_port)
     matchers = f'alertname={alert} service="{service}" environment={env.name}'
     return [
         f"Silence it for {SILENCE_FOR} (Alertmanager runs in namespace `{stack}` of "
         f"`{env.cluster_name}`):",
         "",
         "```sh",
-        f"{kubectl(env, stack)} port-forward service/{ALERTMANAGER_SERVICE} "
-        f"{ALERTMANAGER_PORT}:{ALERTMANAGER_PORT} &",
+        f"{kubectl(env, stack)} port-forward service/{service_name} {port}:{port} &",
         f"amtool silence add {matchers} --duration={SILENCE_FOR} --comment=\"investigating: $USER\" "
-        f"--alertmanager.url=http://localhost:{ALERTMANAGER_PORT}",
+        f"--alertmanager.url=http://localhost:{port}",
         "```",
         "",
     ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from bizinfra.naming import SLO_PERIOD, VOLUME_STORAGE_CLASS, cluster_autoscaler_tags
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
+from bizinfra.targets.monitoring.alerting import alertmanager_config, receivers_secret_name
 from bizinfra.targets.terraform.blocks import Block, merge
 from bizinfra.targets.terraform.charts import (
     CLUSTER_AUTOSCALER_CHART,
@@ -72,9 +73,10 @@ class AlertmanagerWiring:
 
 
 def alertmanager_wiring(env: EnvironmentPlan) -> AlertmanagerWiring:
-    """The hook the alerting target fills: its `alertmanager_config(env)` and the Secret its ExternalSecret makes.
-    Until then Alertmanager runs with the chart's default configuration."""
-    return AlertmanagerWiring()
+    """The monitoring target's routing (the same document as `monitoring/<env>/alertmanager.yml`), and the Secret
+    its ExternalSecret fills with the receivers' keys, which exists only when receivers are declared."""
+    secrets = (receivers_secret_name(env),) if env.alerting.receivers else ()
+    return AlertmanagerWiring(alertmanager_config(env), secrets)
 
 
 def addons_files(env: EnvironmentPlan, alertmanager: AlertmanagerWiring | None = None) -> dict[str, Block]:

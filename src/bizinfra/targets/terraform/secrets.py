@@ -1,13 +1,17 @@
-"""Secrets Manager: one secret per secret the services declare, named as their ExternalSecrets read it.
+"""Secrets Manager: one secret per secret the services declare and per alert receiver, named as their ExternalSecrets
+read them.
 
 Data store credentials are created with their data store; here are the others (JWT_SECRET ...). Each starts
 with a value Secrets Manager generates, so the services start; replace it with `aws secretsmanager
-put-secret-value`: Terraform ignores later changes to it.
+put-secret-value`: Terraform ignores later changes to it. A receiver's secret starts with its one key empty (a URL
+or a key cannot be generated): Alertmanager starts, and tells nobody through it until a human stores the value.
 """
 
 from __future__ import annotations
 
-from bizinfra.plan import EnvironmentPlan
+import json
+
+from bizinfra.plan import EnvironmentPlan, ReceiverPlan
 from bizinfra.targets.terraform.blocks import Block, merge
 from bizinfra.targets.terraform.handles import KMS_KEY, Data, Resource
 
@@ -26,6 +30,10 @@ def declared_secrets(env: EnvironmentPlan) -> list[tuple[str, str]]:
 
 
 def secrets(env: EnvironmentPlan) -> Block:
+    return merge(service_secrets(env), *(receiver_secret(env, receiver) for receiver in env.alerting.receivers))
+
+
+def service_secrets(env: EnvironmentPlan) -> Block:
     parts = []
     for resource_name, key in declared_secrets(env):
         readers = sorted(service.name for service in env.services if any(r.key == key for r in service.secrets))
@@ -47,3 +55,24 @@ def secrets(env: EnvironmentPlan) -> Block:
             }),
         ]
     return merge(*parts)
+
+
+def receiver_secret(env: EnvironmentPlan, receiver: ReceiverPlan) -> Block:
+    """`<platform>/<env>/alerting/<receiver>`, holding `{"<its key>": ""}` until a human stores the real value."""
+    resource_name = "alerting_" + receiver.name.replace("-", "_")
+    secret = Resource("aws_secretsmanager_secret", resource_name)
+    return merge(
+        secret.declare({
+            "name": receiver.secret,
+            "description": f"Alertmanager's {receiver.kind} receiver {receiver.name}: store its "
+                           f"{receiver.secret_property} as JSON key {receiver.secret_property}",
+            "kms_key_id": KMS_KEY.ref("arn"),
+            "recovery_window_in_days": recovery_window_days(env),
+            "tags": {"Name": receiver.secret},
+        }),
+        Resource("aws_secretsmanager_secret_version", resource_name).declare({
+            "secret_id": secret.ref("id"),
+            "secret_string": json.dumps({receiver.secret_property: ""}),
+            "lifecycle": {"ignore_changes": ["secret_string"]},
+        }),
+    )

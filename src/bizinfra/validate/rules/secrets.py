@@ -5,21 +5,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bizinfra.validate.rules.documents import all_containers, name_of, service_of
+from bizinfra.validate.rules.documents import all_containers, meta, name_of, service_of
+from bizinfra.validate.rules.edges import monitoring_namespace
 from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
 
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[?-][^}]*)?\}$")  # ${VAR}, ${VAR:?why}, ${VAR-default}
+# Where prometheus-operator mounts the Secrets an Alertmanager lists: <mount>/<secret>/<key>.
+_MOUNTED_SECRET = re.compile(r"^/etc/alertmanager/secrets/(?P<secret>[^/]+)/(?P<key>[^/]+)$")
 
 
 def secrets_are_references(p: PlatformFiles) -> list[Problem]:
     """Each ExternalSecret key names a secret Terraform declares (`aws_secretsmanager_secret`) in the same
-    environment, the Deployments and Jobs read the ExternalSecret's target (and read no Secret nothing creates), and
-    in every compose file the same variables are `${VAR}` references, never values."""
+    environment, and its namespace is one the ClusterSecretStore admits; the Deployments and Jobs read the
+    ExternalSecret's target (and read no Secret nothing creates), and so does Alertmanager: every secret file its
+    receivers read is a key of an ExternalSecret's target in the monitoring stack's namespace. In every compose file
+    the same variables are `${VAR}` references, never values."""
     problems: list[Problem] = []
     needed: dict[str, set[str]] = {}  # the secret variables each service reads in Kubernetes
     for env in p.environments("kubernetes"):
         problems += _external_secrets(p, env, needed)
+        problems += _store_admits(p, env)
         problems += _secrets_read(p, env)
+        problems += _receiver_files(p, env)
     for file in p.compose_files():
         problems += _compose_references(p, file, needed)
     return problems
@@ -53,6 +60,52 @@ def _secrets_read(p: PlatformFiles, env: str) -> list[Problem]:
             problems += [Problem(p.where(file), name_of(workload), f"reads Secret {name}, which no ExternalSecret "
                                                                    "creates")
                          for name in read if name and name not in targets]
+    return problems
+
+
+def _store_admits(p: PlatformFiles, env: str) -> list[Problem]:
+    """An ExternalSecret outside every namespace its ClusterSecretStore's `conditions` name never syncs."""
+    admitted = {}
+    for _, store in p.kinds(env, "ClusterSecretStore"):
+        conditions = (store.get("spec") or {}).get("conditions")
+        if conditions:
+            admitted[meta(store).get("name")] = {ns for c in conditions for ns in c.get("namespaces") or []}
+    problems = []
+    for file, secret in p.kinds(env, "ExternalSecret"):
+        store = (secret.get("spec") or {}).get("secretStoreRef") or {}
+        namespace = meta(secret).get("namespace")
+        if store.get("kind") == "ClusterSecretStore" and store.get("name") in admitted \
+                and namespace not in admitted[store.get("name")]:
+            problems.append(Problem(p.where(file), name_of(secret), f"is in namespace {namespace}, which "
+                                    f"ClusterSecretStore {store.get('name')} does not admit "
+                                    f"({', '.join(sorted(admitted[store.get('name')]))})"))
+    return problems
+
+
+def _receiver_files(p: PlatformFiles, env: str) -> list[Problem]:
+    """Each `*_file` of alertmanager.yml below the secrets mount names a key an ExternalSecret fills in the Secret
+    of that name, in the monitoring stack's namespace, where Alertmanager runs and mounts it."""
+    config = f"monitoring/{env}/alertmanager.yml"
+    if config not in p.files:
+        return []
+    stack = monitoring_namespace(p, env)
+    filled: dict[str, set[str]] = {}
+    for _, secret in p.kinds(env, "ExternalSecret"):
+        if meta(secret).get("namespace") == stack:
+            target = ((secret.get("spec") or {}).get("target") or {}).get("name") or meta(secret).get("name")
+            filled.setdefault(str(target), set()).update(
+                str(item.get("secretKey")) for item in (secret.get("spec") or {}).get("data") or [])
+    problems = []
+    for receiver in p.first(config).get("receivers") or []:
+        for kind, items in receiver.items():
+            for item in items if isinstance(items, list) else []:
+                for field, path in (item or {}).items():
+                    mounted = _MOUNTED_SECRET.match(str(path)) if field.endswith("_file") else None
+                    if mounted and mounted["key"] not in filled.get(mounted["secret"], set()):
+                        problems.append(Problem(p.where(config), f"receiver {receiver.get('name')}",
+                                                f"{kind}.{field} reads key {mounted['key']} of Secret "
+                                                f"{mounted['secret']}, which no ExternalSecret in namespace {stack} "
+                                                "fills"))
     return problems
 
 
