@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,23 @@ HELM_STACK = "addons"
 @dataclass(frozen=True)
 class Stub:
     """One thing moto cannot do as AWS does. `override`: attributes set on every block of `kind` (in an override
-    file); `stand_in`: the blocks of `kind` dropped, and every reference to one reads these attribute values."""
+    file); `ignore`: attributes whose differences the plan ignores; else the blocks of `kind` are dropped, and every
+    reference to one reads the `stand_in` attribute values."""
 
     kind: str  # `aws_db_instance`, or `data.aws_cloudfront_cache_policy`
     reason: str
     name: str | None = None  # only the block of this name; every block of the kind when None
     override: dict[str, Any] = field(default_factory=dict)
     stand_in: dict[str, Any] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # attributes moto answers unlike AWS: lifecycle.ignore_changes, so a plan is empty
+
+    @property
+    def drops(self) -> bool:
+        return not (self.override or self.ignore)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {**self.override, **({"lifecycle": {"ignore_changes": list(self.ignore)}} if self.ignore else {})}
 
 
 STUBS = (
@@ -63,13 +73,18 @@ STUBS = (
     Stub("aws_elasticache_replication_group", "moto lists member clusters (`-001`) it never creates, so the "
          "provider's read fails", stand_in={"id": "cache", "primary_endpoint_address": "cache.emulator.internal",
                                              "arn": "arn:aws:elasticache:emulator"}),
-    Stub("aws_db_instance", "moto takes a backup window that ends where the maintenance window starts as "
-         "overlapping (AWS accepts it)", override={"backup_window": "02:00-02:30"}),
+    Stub("aws_db_instance", "the provider's read after CreateDBInstance finds no instance in moto (\"couldn't find "
+         "resource\", after minutes of waiting); moto also takes a backup window ending where the maintenance window "
+         "starts as overlapping", stand_in={"identifier": "postgres", "address": "postgres.emulator.internal",
+                                            "arn": "arn:aws:rds:emulator",
+                                            "master_user_secret": [{"secret_arn": "arn:aws:secretsmanager:emulator"}]}),
     Stub("aws_s3_bucket_policy", "moto denies every request a Deny statement's action and resource match, "
          "whatever its conditions (aws:SecureTransport, aws:PrincipalArn), so the state bucket's policy would lock the "
          "backend out", name="state"),
     Stub("aws_flow_log", "moto reads an S3 destination's prefix as part of the bucket name",
          override={"log_destination": "${aws_s3_bucket.logs.arn}"}),
+    Stub("aws_elasticache_subnet_group", "moto has no DeleteCacheSubnetGroup (500, NotImplementedError): the stack "
+         "could not be destroyed", stand_in={"name": "cache"}),
     Stub("aws_s3_bucket_logging", "moto's PutBucketLogging fails (500, AttributeError) on a target bucket whose "
          "policy has a statement with the principal \"*\" (the TLS-only Deny)"),
     Stub("aws_cloudwatch_query_definition", "moto has no PutQueryDefinition (500, NotImplementedError)"),
@@ -79,7 +94,27 @@ STUBS = (
     Stub("aws_eks_access_policy_association", "moto has no EKS access entry API (AssociateAccessPolicy: 404)"),
     Stub("aws_eks_pod_identity_association", "moto has no EKS Pod Identity API (CreatePodIdentityAssociation: 404)"),
     Stub("aws_cloudfront_distribution", "the provider waits (30 s and more) for the distribution to reach every edge "
-         "location, which moto has none of", override={"wait_for_deployment": False}),
+         "location, which moto has none of; moto answers a behaviour with a cache policy with default forwarded "
+         "values too, and a custom certificate with the default one too",
+         override={"wait_for_deployment": False},
+         ignore=("default_cache_behavior[0].forwarded_values", "ordered_cache_behavior",
+                 "viewer_certificate[0].cloudfront_default_certificate")),
+    Stub("aws_iam_openid_connect_provider", "moto draws its EKS OIDC issuer once per server, so every cluster has the "
+         "same one and the second environment's provider would collide", name="eks",
+         override={"url": "${aws_eks_cluster.main.identity[0].oidc[0].issuer}/${aws_eks_cluster.main.name}"}),
+    Stub("aws_eks_cluster", "moto keeps no access configuration, upgrade policy or network configuration and "
+         "answers no security groups as an empty list", ignore=("access_config", "upgrade_policy",
+                                                                "kubernetes_network_config", "vpc_config")),
+    Stub("aws_eks_node_group", "moto invents a remote access key pair, answers no labels as {} and keeps no update "
+         "configuration", ignore=("remote_access", "labels", "update_config")),
+    Stub("aws_launch_template", "moto adds a tag specification of its own, and makes no cluster security group (the "
+         "cluster's cluster_security_group_id, listed here, is null)",
+         ignore=("tag_specifications", "vpc_security_group_ids")),
+    Stub("aws_db_parameter_group", "moto's DescribeDBParameters leaves out the parameters the group sets",
+         ignore=("parameter",)),
+    Stub("aws_route53_zone", "moto's GetHostedZone leaves out a private zone's VPCs", ignore=("vpc",)),
+    Stub("aws_vpc_security_group_ingress_rule", "moto forgets a rule's description", ignore=("description",)),
+    Stub("aws_vpc_security_group_egress_rule", "moto forgets a rule's description", ignore=("description",)),
 )
 
 # What a person sets before destroying production, whose stack keeps its data when destroyed by mistake.
@@ -107,7 +142,7 @@ class Emulator:
     process: subprocess.Popen[bytes]
 
     def client(self, service: str, region: str) -> Any:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         return boto3.client(service, endpoint_url=self.url, region_name=region, verify=False,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -221,9 +256,9 @@ def stubbed(folder: Path) -> dict[str, Any]:
             section, kind = ("data", stub.kind[5:]) if stub.kind.startswith("data.") else ("resource", stub.kind)
             blocks = {name: body for name, body in (document.get(section) or {}).get(kind, {}).items()
                       if stub.name in (None, name)}
-            if stub.override:
+            if not stub.drops:
                 for name in blocks:
-                    overrides.setdefault(section, {}).setdefault(kind, {})[name] = stub.override
+                    overrides.setdefault(section, {}).setdefault(kind, {}).setdefault(name, {}).update(stub.settings)
             else:
                 for name in blocks:
                     del document[section][kind][name]
@@ -233,7 +268,7 @@ def stubbed(folder: Path) -> dict[str, Any]:
         path.write_text(json.dumps(document, indent=1))
     text_of = {path: path.read_text() for path in folder.glob("*.tf.json")}
     for path, text in text_of.items():
-        for stub in (s for s in STUBS if not s.override):
+        for stub in (s for s in STUBS if s.drops):
             address, local = re.escape(stub.kind), "local.stub_" + stub.kind.removeprefix("data.")
             name = re.escape(stub.name) if stub.name else r"\w+"
             text = re.sub(rf'"{address}\.{name}",?', "", text)  # in depends_on
@@ -253,28 +288,28 @@ def scratch_copy(generated: Path, scratch: Path, emulator: Emulator) -> Path:
     return scratch
 
 
-LOCAL_STATE = {"terraform": {"backend": {"local": {}}}}  # the README's first-run override
+LOCAL_STATE: dict[str, Any] = {"terraform": {"backend": {"local": {}}}}  # the README's first-run override
 
 
 def bootstrap_up(terraform: str, env: dict[str, str], folder: Path) -> None:
     (folder / "local_override.tf.json").write_text(json.dumps(LOCAL_STATE))
     run(terraform, folder, env, "init")
     run(terraform, folder, env, "apply", "-auto-approve", PARALLELISM)
-    run(terraform, folder, env, "plan", "-detailed-exitcode", PARALLELISM)
     (folder / "local_override.tf.json").unlink()
     run(terraform, folder, env, "init", "-migrate-state", "-force-copy")
     (folder / "terraform.tfstate").unlink()
 
 
 def bootstrap_from_bucket(terraform: str, env: dict[str, str], folder: Path) -> None:
-    """The migrated state, read from the bucket under its lock file, still matches: while the environments apply."""
+    """The second plan, empty: the state migrated into the bucket, read under its lock file, matches what the apply
+    made. Run while the environments apply."""
     run(terraform, folder, env, "plan", "-detailed-exitcode", PARALLELISM)
 
 
 def bootstrap_down(terraform: str, env: dict[str, str], folder: Path, emulator: Emulator, region: str) -> None:
     (folder / "local_override.tf.json").write_text(json.dumps(LOCAL_STATE))
     run(terraform, folder, env, "init", "-migrate-state", "-force-copy")
-    bucket = json.loads((folder / "versions.tf.json").read_text())["terraform"]["backend"]["s3"]["bucket"]
+    bucket = state_bucket(folder)
     s3 = emulator.client("s3", region)
     versions = s3.list_object_versions(Bucket=bucket)
     for version in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]:
@@ -311,7 +346,28 @@ def stack_folders(terraform_tree: Path) -> list[Path]:
                   if path.parent.name != HELM_STACK)
 
 
+def state_bucket(bootstrap: Path) -> str:
+    return str(json.loads((bootstrap / "versions.tf.json").read_text())["terraform"]["backend"]["s3"]["bucket"])
+
+
+def bucket_made(emulator: Emulator, bucket: str, region: str, bootstrap_apply: Future[None]) -> None:
+    """Wait until the bootstrap's apply has made the state bucket: all an environment's stack needs of it (the rest of
+    that apply is the lifecycle rule's fixed 55 s consistency wait). The apply's own failure is raised first."""
+    s3, deadline = emulator.client("s3", region), time.monotonic() + COMMAND_SECONDS
+    while time.monotonic() < deadline:
+        if bootstrap_apply.done():
+            return bootstrap_apply.result()
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return None
+        except s3.exceptions.ClientError:
+            time.sleep(1)
+    raise AssertionError(f"the bootstrap made no bucket {bucket} within {COMMAND_SECONDS} s")
+
+
 def platform_cycle(platform: str, emulator: Emulator, generated: Path, scratch: Path, plugin_cache: Path) -> None:
+    """The bootstrap first; each environment from the moment the state bucket exists; the bootstrap's second plan
+    beside them, once its state is in that bucket; the bootstrap destroyed last."""
     scratch.mkdir(parents=True)
     terraform, env = offline_terraform(scratch, plugin_cache, "the apply against an AWS API emulator")
     plan = resolve(load_platform(SPECS / f"{platform}.yaml"), f"specs/{platform}.yaml")
@@ -322,10 +378,12 @@ def platform_cycle(platform: str, emulator: Emulator, generated: Path, scratch: 
     stacks = {folder: scratch_copy(tree / folder, scratch / "-".join(folder.parts), emulator)
               for folder in stack_folders(tree)}
     bootstrap = stacks.pop(Path(BOOTSTRAP_STACK))
-    bootstrap_up(terraform, env, bootstrap)
     with ThreadPoolExecutor(len(stacks) + 1) as pool:
-        jobs = [pool.submit(bootstrap_from_bucket, terraform, env, bootstrap),
-                *(pool.submit(environment_cycle, terraform, env, folder) for folder in stacks.values())]
+        bootstrap_apply = pool.submit(bootstrap_up, terraform, env, bootstrap)
+        bucket_made(emulator, state_bucket(bootstrap), plan.region, bootstrap_apply)
+        jobs = [pool.submit(environment_cycle, terraform, env, folder) for folder in stacks.values()]
+        bootstrap_apply.result()
+        jobs.append(pool.submit(bootstrap_from_bucket, terraform, env, bootstrap))
         for job in jobs:
             job.result()
     bootstrap_down(terraform, env, bootstrap, emulator, plan.region)
