@@ -21,8 +21,8 @@ from bizinfra.spec.models import Platform
 from bizinfra.targets import Target, compile_plan
 from bizinfra.targets import terraform as terraform_target
 from bizinfra.targets.cost import compile_cost
-from tests.support import BUNDLED_SPEC as BUNDLED
 from tests.strategies import platforms
+from tests.support import BUNDLED_SPEC as BUNDLED
 from tests.support import bundled_platform, plan_of
 
 PRICES = load_prices("ap-south-1")

@@ -20,16 +20,7 @@ from bizinfra.naming import SLO_PERIOD, VELERO, cluster_autoscaler_tags
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.spec.models import Platform
 from bizinfra.targets.kubernetes import compile_kubernetes
-from bizinfra.targets.terraform import compile_terraform
-from bizinfra.targets.terraform import environment_files
-from bizinfra.targets.terraform.helm_releases import (
-    STORAGE_CLASS,
-    AlertmanagerWiring,
-    addons_files,
-    prometheus_storage_gib,
-    retention_seconds,
-    scraped_series,
-)
+from bizinfra.targets.terraform import compile_terraform, environment_files
 from bizinfra.targets.terraform.charts import (
     CHARTS,
     CLUSTER_AUTOSCALER_IMAGE_TAG,
@@ -38,6 +29,14 @@ from bizinfra.targets.terraform.charts import (
     VELERO_CHART,
     Chart,
     chart,
+)
+from bizinfra.targets.terraform.helm_releases import (
+    STORAGE_CLASS,
+    AlertmanagerWiring,
+    addons_files,
+    prometheus_storage_gib,
+    retention_seconds,
+    scraped_series,
 )
 from bizinfra.targets.terraform.settings import KUBERNETES_VERSION
 from bizinfra.validate import helm

@@ -549,7 +549,8 @@ class MonitoringStack(Frozen):
         "PrometheusRules and PodMonitors labelled `release: <release>`. Default kube-prometheus-stack.")
 
 
-EmailAddress = Annotated[StrictStr, StringConstraints(max_length=254, pattern=r"^[^@\s]+@([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
+EmailAddress = Annotated[StrictStr, StringConstraints(
+    max_length=254, pattern=r"^[^@\s]+@([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
 SmartHost = Annotated[StrictStr, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}:\d{1,5}$")]
 SlackChannel = Annotated[StrictStr, StringConstraints(pattern=r"^#[a-z0-9][a-z0-9._-]{0,79}$")]
 ReceiverName = Annotated[StrictStr, StringConstraints(max_length=40, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")]

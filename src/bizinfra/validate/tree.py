@@ -372,8 +372,8 @@ def _rule_check(name: str, rule: invariants.Rule, tree: Tree) -> Check:
 
 
 JUDGES: tuple[Callable[[Tree], Check], ...] = (
-    kubernetes_schemas, terraform_schemas, helm_values, promtool, amtool, actionlint, workflow_schema, compose_schema, docker_compose,
-    hadolint, shellcheck,
+    kubernetes_schemas, terraform_schemas, helm_values, promtool, amtool, actionlint, workflow_schema, compose_schema,
+    docker_compose, hadolint, shellcheck,
 )
 
 

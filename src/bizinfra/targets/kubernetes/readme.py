@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bizinfra.plan import CLUSTER_AUTOSCALER, LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
+from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, EnvironmentPlan
 from bizinfra.targets.monitoring import receivers_secret_name
 
 # The add-on releases whose CRDs the manifests are validated against (src/bizinfra/data/reference/crds/SOURCES.md).

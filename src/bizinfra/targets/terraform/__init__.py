@@ -5,8 +5,9 @@ roles) that every environment's stack needs first.
 `terraform/<env>/versions.tf.json` holds the `terraform` block alone (checkov cannot parse it beside anything
 else); the other files are the provider and key, the network, the cluster, its EKS add-ons, container logs, the data
 stores, storage, the application's buckets, secrets, the CloudWatch alarms and their SNS topics, the backups and
-replication of recovery.py, variables and outputs. `terraform/<env>/addons/` is the second stack, applied after the first: the cluster add-ons'
-Helm releases (helm_releases.py). With a second region, `terraform/<env>/standby/` is the standby stack (recovery.py).
+replication of recovery.py, variables and outputs. `terraform/<env>/addons/` is the second stack, applied after the
+first: the cluster add-ons' Helm releases (helm_releases.py). With a second region, `terraform/<env>/standby/` is the
+standby stack (recovery.py).
 """
 
 from __future__ import annotations

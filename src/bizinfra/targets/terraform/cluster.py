@@ -10,8 +10,8 @@ from bizinfra.naming import (
     EXTERNAL_SECRETS,
     LOAD_BALANCER_CONTROLLER,
     VELERO,
-    control_plane_log_group,
     cluster_autoscaler_tags,
+    control_plane_log_group,
 )
 from bizinfra.plan import EnvironmentPlan, WorkloadIdentity
 from bizinfra.targets.terraform.blocks import (

@@ -86,7 +86,7 @@ def monthly_budget(env: EnvironmentPlan, documents: Iterable[Block]) -> int:
     except NoPriceTable:
         return MONTHLY_BUDGET_USD[env.production]
     expected = estimate(documents, prices).total_at_most * BUDGET_HEADROOM
-    return int(math.ceil(expected / BUDGET_STEP)) * BUDGET_STEP
+    return math.ceil(expected / BUDGET_STEP) * BUDGET_STEP
 
 
 def variables(env: EnvironmentPlan, budget_usd: int) -> Block:
