@@ -23,7 +23,7 @@ from tests.support import require_tool
 
 # The judges validate runs that pip cannot install; in CI their absence fails (see require_tool).
 EXTERNAL_TOOLS = ("promtool", "amtool")
-# Each example runs every judge (about two seconds): the budget is an eighth of the profile's (ci 7, deep 187).
+# Each example runs every judge (about two seconds): the budget is a quarter of the profile's (ci 5, deep 375).
 JUDGED_EXAMPLES = max(1, settings.default.max_examples // 4)
 
 
