@@ -49,7 +49,7 @@ def run_script(script: Path, args: list[str], tmp_path: Path, **cluster: str) ->
 
 def test_scripts_pass_shellcheck(bundled: Path) -> None:
     scripts = sorted((bundled / "scripts").glob("*.sh"))
-    assert [s.name for s in scripts] == ["db-backup.sh", "debug-db.sh", "rollback.sh"]
+    assert [s.name for s in scripts] == ["db-backup.sh", "debug-db.sh", "restore-drill.sh", "rollback.sh"]
     result = run([require_tool("shellcheck"), *map(str, scripts)])
     assert result.returncode == 0, result.stdout
     assert all("set -euo pipefail" in s.read_text() for s in scripts)
