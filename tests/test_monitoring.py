@@ -295,7 +295,7 @@ def test_operator_objects_carry_the_same_rules_and_dashboard_as_the_plain_files(
 def dashboard_expressions(dashboard: dict[str, Any]) -> list[str]:
     """Every PromQL of the dashboard, with Grafana's variables given values as Grafana would."""
     exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
-    exprs += [re.fullmatch(r"label_values\((.*), \w+\)", v["definition"])[1]  # type: ignore[index]
+    exprs += [re.fullmatch(r"label_values\((.*), \w+\)", v["query"]["query"])[1]  # type: ignore[index]
               for v in dashboard["templating"]["list"] if v["type"] == "query"]
     return [e.replace("$__rate_interval", "5m").replace("$service", ".+") for e in exprs]
 
