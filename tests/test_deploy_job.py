@@ -124,6 +124,23 @@ def generated_objects(env: str, files: dict[str, bytes] | None = None) -> set[st
     return keys
 
 
+def pinned_images(env: str, files: dict[str, bytes] | None = None) -> dict[str, str]:
+    """The Deployments whose image the generated tree pins (the data stores' exporters run third-party images), by
+    key: a release sets the services' images only, so these keep theirs."""
+    files = files or bundled_tree()
+    folder = f"business-app/kubernetes/{env}/"
+    pinned = {}
+    for path, content in files.items():
+        if path.startswith(folder) and path.endswith(".yaml") and not path.endswith("kustomization.yaml"):
+            for doc in yaml.safe_load_all(content):
+                if doc and doc["kind"] == "Deployment":
+                    image = doc["spec"]["template"]["spec"]["containers"][0]["image"]
+                    if not image.endswith(":unreleased"):  # the services' placeholder, which a release sets
+                        key = f"Deployment/{doc['metadata'].get('namespace', '')}/{doc['metadata']['name']}"
+                        pinned[key] = image
+    return pinned
+
+
 def images(state: Path) -> dict[str, str]:
     return {k: o["spec"]["template"]["spec"]["containers"][0]["image"]
             for k, o in cluster(state)["objects"].items() if o["kind"] == "Deployment"}
@@ -136,8 +153,13 @@ def test_a_first_deploy_into_an_empty_namespace_brings_up_the_whole_folder(tmp_p
     assert run.failed_step is None, run
     objects = cluster(state)["objects"]
     assert generated_objects(env) <= set(objects)
-    assert set(images(state).values()) == {f"ghcr.io/acme/business/{s}:sha-{'a' * 40}" for s in (
-        "api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service")}
+    pinned = pinned_images(env)
+    assert {"Deployment/business-app/postgres-exporter", "Deployment/business-app/redis-exporter"} <= set(pinned)
+    running = images(state)
+    assert {k: running[k] for k in pinned} == pinned  # the exporters keep their pinned third-party images
+    assert {v for k, v in running.items() if k not in pinned} == {
+        f"ghcr.io/acme/business/{s}:sha-{'a' * 40}" for s in (
+            "api-gateway", "auth-service", "business-service", "inventory-service", "invoice-service")}
     # the Namespace, the secrets and the bootstrap came first, were waited for, then the workloads
     log = calls(state)
     first_apply = next(i for i, c in enumerate(log) if c.startswith("kubectl apply"))
@@ -184,7 +206,10 @@ def test_a_second_deploy_changes_the_images_and_prunes_only_what_bizinfra_applie
     assert cluster(state)["pruned"] == ["NetworkPolicy/business-app/api-gateway-metrics"]
     assert set(foreign) <= set(after)
     changed = sorted(k for k in after if k in before and after[k] != before[k])
-    assert changed == sorted(k for k in after if k.startswith("Deployment/"))
+    pinned = pinned_images("staging", files)
+    assert pinned and set(pinned) <= set(after)
+    # the services' Deployments get the new release; the exporters, on pinned third-party images, stay as they were
+    assert changed == sorted(k for k in after if k.startswith("Deployment/") and k not in pinned)
     for name in changed:  # and in them only the image
         old, new = before[name], after[name]
         assert new["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":sha-" + "b" * 40)

@@ -255,14 +255,17 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     secrets, the database bootstrap), waited for; then the whole folder with the release's image tags, pruning what
     left git; then the rollouts."""
     blue_green = env.rollout == "blue-green"
-    files = [name for name, _ in manifest_files(env)]
+    # the first pass holds no workload: the services' Deployments (workloads.yaml) and the data stores' exporters
+    # (exporters.yaml, which need the bootstrap's monitoring role) start only once it was waited for
+    first = [name for name, documents in manifest_files(env)
+             if name != WORKLOADS_FILE and not any(d["kind"] == "Deployment" for d in documents)]
     steps = [checkout(pin), *aws_access(env, pin)]
     if custom_resource_definitions(env):
         steps.append(crds_served(env))
     if env.database_bootstraps:
         steps.append(restart_bootstrap(env))
     steps.append(script("Apply what the workloads need first", APPLY_FIRST,
-                        {"FOLDER": manifests_folder(env), "FILES": " ".join(f for f in files if f != WORKLOADS_FILE)}))
+                        {"FOLDER": manifests_folder(env), "FILES": " ".join(first)}))
     if external_secrets(env):
         steps.append(script("Wait for the ExternalSecrets to sync", WAIT_FOR_SECRETS, {"TIMEOUT": ROLLOUT_TIMEOUT}))
     steps += [wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps]
