@@ -88,6 +88,9 @@ STUBS = (
     Stub("aws_s3_bucket_logging", "moto's PutBucketLogging fails (500, AttributeError) on a target bucket whose "
          "policy has a statement with the principal \"*\" (the TLS-only Deny)"),
     Stub("aws_cloudwatch_query_definition", "moto has no PutQueryDefinition (500, NotImplementedError)"),
+    Stub("aws_backup_selection", "moto's AWS Backup has vaults and plans but no CreateBackupSelection"),
+    Stub("aws_db_instance_automated_backups_replication", "moto has no StartDBInstanceAutomatedBackupsReplication "
+         "(the second region's copy of a database's automated backups)"),
     Stub("aws_eks_addon", "moto has no EKS add-on API (CreateAddon: 404)"),
     Stub("aws_eks_access_entry", "moto has no EKS access entry API (CreateAccessEntry: 404)",
          stand_in={"principal_arn": "arn:aws:iam::123456789012:role/emulator"}),
@@ -226,7 +229,7 @@ def failed_blocks(output: str) -> list[str]:
 
 def emulator_override(folder: Path, url: str) -> dict[str, Any]:
     """Every aws provider (aliases too) and the S3 backend, as generated, with every endpoint at the emulator."""
-    services = ["acm", "budgets", "cloudfront", "cloudwatch", "ec2", "ecr", "eks", "elasticache", "elbv2", "iam",
+    services = ["acm", "backup", "budgets", "cloudfront", "cloudwatch", "ec2", "ecr", "eks", "elasticache", "elbv2", "iam",
                 "kms", "logs", "rds", "route53", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts", "wafv2"]
     documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.tf.json"))]
     aliases = sorted({provider.get("alias", "") for document in documents
