@@ -136,8 +136,10 @@ def bootstraps(p: PlatformFiles, env: str) -> dict[str, tuple[str, int]]:
 
 
 def store_ports(p: PlatformFiles, env: str) -> dict[str, int]:
-    """Each data store's port, by store: from the bootstrap Jobs and the ConfigMaps' `<STORE>_HOST`/`<STORE>_PORT`."""
-    ports = dict(bootstraps(p, env).values())
+    """Each data store's port, by store: from the exporters' addresses, the bootstrap Jobs and the ConfigMaps'
+    `<STORE>_HOST`/`<STORE>_PORT` (a store no service uses, e.g. a Redis, is known only by its exporter)."""
+    ports = {store: port for store, port, _ in exporters(p, env).values()}
+    ports |= dict(bootstraps(p, env).values())
     for _, config in p.kinds(env, "ConfigMap"):
         data = config.get("data") or {}
         for key, host in data.items():
