@@ -268,12 +268,14 @@ def standby_environment(env: EnvironmentPlan, standby: StandbyPlan) -> Environme
 
 
 def standby_files(env: EnvironmentPlan) -> dict[str, Block]:
-    """`terraform/<env>/standby/`'s files by name, or none when the spec names no second region."""
+    """`terraform/<env>/standby/`'s files by name, or none when the spec names no second region. As in the
+    environment's own folder, a concern with nothing to declare gets no file (restore.tf.json without a PostgreSQL
+    store): a file holding only the generated-by comment is one checkov cannot parse."""
     standby = env.recovery.standby
     if standby is None:
         return {}
     site = standby_environment(env, standby)
-    return {
+    files = {
         # Its own state object in the platform's state bucket, which stays in the main region.
         "versions.tf.json": terraform_block(env.deploy.state_bucket, standby.state_key, env.region),
         "main.tf.json": merge(provider(site), kms_key(site), {"locals": {
@@ -287,6 +289,7 @@ def standby_files(env: EnvironmentPlan) -> dict[str, Block]:
                                            if key in STANDBY_VARIABLES}},
         "outputs.tf.json": standby_outputs(site),
     }
+    return {file: document for file, document in files.items() if document}
 
 
 def flow_logs(site: EnvironmentPlan, standby: StandbyPlan) -> Block:
