@@ -89,6 +89,8 @@ STUBS = (
          "policy has a statement with the principal \"*\" (the TLS-only Deny)"),
     Stub("aws_cloudwatch_query_definition", "moto has no PutQueryDefinition (500, NotImplementedError)"),
     Stub("aws_backup_selection", "moto's AWS Backup has vaults and plans but no CreateBackupSelection"),
+    Stub("aws_backup_plan", "moto's AWS Backup keeps no tags", ignore=("tags", "tags_all")),
+    Stub("aws_backup_vault", "moto's AWS Backup keeps no tags", ignore=("tags", "tags_all")),
     Stub("aws_db_instance_automated_backups_replication", "moto has no StartDBInstanceAutomatedBackupsReplication "
          "(the second region's copy of a database's automated backups)"),
     Stub("aws_eks_addon", "moto has no EKS add-on API (CreateAddon: 404)"),
