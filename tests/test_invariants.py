@@ -76,7 +76,8 @@ def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: d
     assert {edge for edge in egress if edge[1] in stores and edge[0] in spec["services"]} == uses
     bootstraps = {(f"{store}-bootstrap", store, port) for store, port in stores.items()
                   if spec["datastores"][store]["engine"] == "postgres"}
-    assert {edge for edge in egress if edge[1] in stores and edge[0] not in spec["services"]} == bootstraps
+    exporters = {(f"{store}-exporter", store, port) for store, port in stores.items()}
+    assert {edge for edge in egress if edge[1] in stores and edge[0] not in spec["services"]} == bootstraps | exporters
     assert {b for a, b, _ in ingress if a == "ingress"} == {n for n, s in spec["services"].items() if "public" in s}
 
 

@@ -93,6 +93,9 @@ STUBS = (
     Stub("aws_backup_vault", "moto's AWS Backup keeps no tags", ignore=("tags", "tags_all")),
     Stub("aws_db_instance_automated_backups_replication", "moto has no StartDBInstanceAutomatedBackupsReplication "
          "(the second region's copy of a database's automated backups)"),
+    Stub("aws_s3_bucket_replication_configuration", "moto's GetBucketReplication answers delete marker replication "
+         "as Disabled and leaves out the rule's source selection criteria",
+         ignore=("rule[0].delete_marker_replication", "rule[0].source_selection_criteria")),
     Stub("aws_eks_addon", "moto has no EKS add-on API (CreateAddon: 404)"),
     Stub("aws_eks_access_entry", "moto has no EKS access entry API (CreateAccessEntry: 404)",
          stand_in={"principal_arn": "arn:aws:iam::123456789012:role/emulator"}),
