@@ -433,6 +433,9 @@ CHECKOV_SKIPS = {
     "CKV2_AWS_46": "The distribution's origin is the load balancer, not an S3 bucket: there is no origin "
                    "access to set.",
     "CKV_AWS_378": "TLS ends at the load balancer inside the VPC; the pods serve plain HTTP on their port.",
+    "CKV_AWS_39": "The bundled specs leave `api_access` unset: the public endpoint stays on for GitHub-hosted "
+                  "runners (docs/terraform.md, the Kubernetes API endpoint).",
+    "CKV_AWS_38": "The bundled specs leave `api_access` unset: GitHub-hosted runners have no fixed addresses.",
     "CKV2_AWS_65": "The log bucket accepts ACLs (owner preferred): CloudFront's standard logs are delivered "
                    "with one.",
 }

@@ -256,8 +256,7 @@ def database_backup_replication(env: EnvironmentPlan) -> Block:
 
 # -- the standby stack ----------------------------------------------------------------------------------------------
 
-STANDBY_VARIABLES = ("kubernetes_version", "cluster_endpoint_public_access", "cluster_public_access_cidrs",
-                     "cluster_admin_arns", "log_retention_days")
+STANDBY_VARIABLES = ("kubernetes_version", "cluster_admin_arns", "log_retention_days")
 
 
 def standby_environment(env: EnvironmentPlan, standby: StandbyPlan) -> EnvironmentPlan:
