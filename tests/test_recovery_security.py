@@ -3,6 +3,9 @@ environment and its standby), and checkov's skips scoped to the environments the
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,8 @@ from bizinfra.plan import EnvironmentPlan, resolve
 from bizinfra.spec.loader import SpecError, load_platform
 from bizinfra.targets.terraform import environment_files
 from bizinfra.targets.terraform.recovery import standby_files
+from bizinfra.validate.terraform import CHECKOV_SKIPS, checkov_command, environment_skips, standby_skips
+from tests.support import SPECS, require_tool
 
 
 def production(tmp_path: Path, api_access: str | None) -> EnvironmentPlan:
@@ -53,3 +58,38 @@ def test_networks_the_endpoint_cannot_take_are_refused_at_their_line(tmp_path: P
     with pytest.raises(SpecError) as error:
         production(tmp_path, api_access)
     assert [str(problem).removeprefix(f"{tmp_path}/") for problem in error.value.problems] == [expected]
+
+
+# -- checkov's skips, per stack ---------------------------------------------------------------------------------------
+
+
+def bundled_environments() -> dict[str, EnvironmentPlan]:
+    return {env.name: env for env in resolve(load_platform(SPECS / "business-app.yaml"), "business-app.yaml").on(
+        "kubernetes")}
+
+
+def test_skips_whose_reason_holds_for_one_environment_name_it_and_apply_only_there() -> None:
+    envs = bundled_environments()
+    staging, production = environment_skips(envs["staging"]), environment_skips(envs["production"])
+    for name, skips in (("staging", staging), ("production", production)):
+        assert all(name in reason for check, reason in skips.items() if check not in CHECKOV_SKIPS)
+    # What staging skips because it is disposable or single-zone, production is checked for.
+    assert {"CKV_AWS_157", "CKV2_AWS_50", "CKV_AWS_293", "CKV_AWS_150"} <= set(staging) - set(production)
+    assert "production" in production["CKV_AWS_144"] and "ap-southeast-1" in production["CKV_AWS_144"]
+    assert "CKV2_AWS_5" in standby_skips(envs["production"]) and "CKV2_AWS_5" not in production
+
+
+def test_a_production_violation_is_not_silenced_by_a_staging_reason(tmp_path: Path) -> None:
+    """Production's database without deletion protection: staging skips that check, production must fail it."""
+    require_tool("checkov")
+    production = bundled_environments()["production"]
+    datastores = environment_files(production)["datastores.tf.json"]
+    datastores["resource"]["aws_db_instance"]["postgres"]["deletion_protection"] = False
+    folder = tmp_path / "production"
+    folder.mkdir()
+    (folder / "datastores.tf.json").write_text(json.dumps(datastores))
+    result = subprocess.run(checkov_command(folder, environment_skips(production)), capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "CKV_PARSE_ERROR_FAIL": "true", "LOG_LEVEL": "WARNING",
+                                              "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"})
+    failed = [check["check_id"] for check in json.loads(result.stdout)["results"]["failed_checks"]]
+    assert failed == ["CKV_AWS_293"]
