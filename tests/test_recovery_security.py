@@ -14,6 +14,7 @@ import pytest
 from bizinfra.plan import EnvironmentPlan, resolve
 from bizinfra.spec.loader import SpecError, load_platform
 from bizinfra.targets.terraform import environment_files
+from bizinfra.targets.terraform.bootstrap import compile_bootstrap
 from bizinfra.targets.terraform.recovery import standby_files
 from bizinfra.validate.terraform import CHECKOV_SKIPS, checkov_command, environment_skips, standby_skips
 from tests.support import SPECS, require_tool
@@ -93,3 +94,35 @@ def test_a_production_violation_is_not_silenced_by_a_staging_reason(tmp_path: Pa
                                               "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"})
     failed = [check["check_id"] for check in json.loads(result.stdout)["results"]["failed_checks"]]
     assert failed == ["CKV_AWS_293"]
+
+
+# -- the bootstrap roles reach the standby's state ------------------------------------------------------------------
+
+
+def bootstrap_documents() -> dict[str, Any]:
+    plan = resolve(load_platform(SPECS / "business-app.yaml"), "business-app.yaml")
+    return {artifact.path.rsplit("/", 1)[-1]: artifact.documents[0] for artifact in compile_bootstrap(plan)
+            if artifact.path.endswith(".json")}
+
+
+def statements(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return {s["sid"]: s for s in document["data"]["aws_iam_policy_document"][name]["statement"]}
+
+
+def test_production_roles_read_and_write_the_standby_state_and_manage_what_it_tags() -> None:
+    roles = bootstrap_documents()["roles.tf.json"]
+    state = "${aws_s3_bucket.state.arn}/business-app/production-standby/terraform.tfstate"
+    infrastructure = statements(roles, "production_infrastructure")
+    assert state in infrastructure["ReadAndWriteState"]["resources"]
+    assert f"{state}.tflock" in infrastructure["Lock"]["resources"]
+    assert "production-standby" in infrastructure["NotOtherEnvironments"]["condition"][1]["values"]
+    for role in ("production_plan", "production_drift"):
+        assert state in statements(roles, role)["ReadState"]["resources"]
+    assert all(state not in s["resources"] for s in statements(roles, "staging_infrastructure").values())
+
+
+def test_only_production_roles_reach_the_standby_state_prefix() -> None:
+    bucket = statements(bootstrap_documents()["main.tf.json"], "state_bucket")["OnlyItsRolesReachProductionStandbyState"]
+    assert bucket["resources"] == ["${aws_s3_bucket.state.arn}/business-app/production-standby/*"]
+    denied = bucket["condition"][0]["values"]
+    assert denied and all("business-app-staging-" in arn for arn in denied)
