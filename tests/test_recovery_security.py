@@ -126,3 +126,61 @@ def test_only_production_roles_reach_the_standby_state_prefix() -> None:
     assert bucket["resources"] == ["${aws_s3_bucket.state.arn}/business-app/production-standby/*"]
     denied = bucket["condition"][0]["values"]
     assert denied and all("business-app-staging-" in arn for arn in denied)
+
+
+# -- the public hosts fail over to the second region -----------------------------------------------------------------
+
+
+def kinds(files: dict[str, Any], kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for document in files.values():
+        found.update((document.get("resource") or {}).get(kind, {}))
+    return found
+
+
+def test_cloudfront_reaches_a_name_route_53_fails_over_to_the_standby_load_balancer() -> None:
+    production = bundled_environments()["production"]
+    here, there = environment_files(production), standby_files(production)
+    origin = "origin-production.business-app.com"
+    assert kinds(here, "aws_cloudfront_distribution")["edge"]["origin"][0]["domain_name"] == origin
+    primary, secondary = kinds(here, "aws_route53_record")["origin_primary"], \
+        kinds(there, "aws_route53_record")["origin_secondary"]
+    assert (primary["name"], primary["failover_routing_policy"], primary["alias"]["name"]) == \
+        (origin, {"type": "PRIMARY"}, "${aws_lb.public.dns_name}")
+    assert (secondary["name"], secondary["failover_routing_policy"], secondary["alias"]["name"]) == \
+        (origin, {"type": "SECONDARY"}, "${aws_lb.public.dns_name}")
+    assert primary["set_identifier"] != secondary["set_identifier"]
+    # The primary is healthy only while every public service has a healthy target here, and not without data.
+    checks = kinds(here, "aws_route53_health_check")
+    public = [service.name for service in production.services if service.public_host]
+    assert primary["health_check_id"] == "${aws_route53_health_check.origin.id}"
+    assert checks["origin"]["child_health_threshold"] == len(checks["origin"]["child_healthchecks"]) == len(public)
+    for service in public:
+        check = checks[f"origin_{service.replace('-', '_')}"]
+        assert (check["type"], check["insufficient_data_health_status"]) == ("CLOUDWATCH_METRIC", "Unhealthy")
+        alarm = kinds(here, "aws_cloudwatch_metric_alarm")[f"origin_{service.replace('-', '_')}"]
+        assert (alarm["metric_name"], alarm["treat_missing_data"]) == ("HealthyHostCount", "breaching")
+
+
+def test_the_standby_load_balancer_matches_the_environments_by_name_and_header() -> None:
+    production = bundled_environments()["production"]
+    here, there = environment_files(production), standby_files(production)
+    # Same target group names: the manifests restored there bind their pods by name.
+    assert {g["name"] for g in kinds(there, "aws_lb_target_group").values()} == \
+        {g["name"] for g in kinds(here, "aws_lb_target_group").values()}
+    header = "${data.aws_secretsmanager_secret_version.origin_verify.secret_string}"
+    for rule in kinds(there, "aws_lb_listener_rule").values():
+        assert {"http_header": {"http_header_name": "X-Origin-Verify", "values": [header]}} in rule["condition"]
+    secret = kinds(here, "aws_secretsmanager_secret")["origin_verify"]
+    assert secret["replica"] == [{"region": "ap-southeast-1", "kms_key_id": "${aws_kms_key.standby.arn}"}]
+    assert there["public.tf.json"]["data"]["aws_secretsmanager_secret_version"]["origin_verify"]["secret_id"] == \
+        secret["name"]
+
+
+def test_without_a_second_region_cloudfront_reaches_the_load_balancer_itself() -> None:
+    staging = bundled_environments()["staging"]
+    files = environment_files(staging)
+    assert kinds(files, "aws_cloudfront_distribution")["edge"]["origin"][0]["domain_name"] == \
+        "${aws_lb.public.dns_name}"
+    assert kinds(files, "aws_route53_health_check") == {}
+    assert "replica" not in kinds(files, "aws_secretsmanager_secret")["origin_verify"]

@@ -464,9 +464,8 @@ def environment_skips(env: EnvironmentPlan) -> dict[str, str]:
         skips["CKV_AWS_144"] = (f"{name}: the backup bucket replicates to {standby.region}; the log buckets (access "
                                 "and flow logs are no recovery asset) and the application buckets (their replication "
                                 "is not built yet) do not.")
-        skips["CKV_AWS_310"] = (f"{name}: CloudFront has one origin, the load balancer; the failover to "
-                                f"{standby.region} is the region-failover runbook's (the standby has no load "
-                                "balancer until then).")
+        skips["CKV_AWS_310"] = (f"{name}: CloudFront's one origin is a name Route 53 fails over to the standby "
+                                f"in {standby.region} (an origin group would retry only GET, HEAD and OPTIONS).")
     return skips
 
 
@@ -474,8 +473,8 @@ def standby_skips(env: EnvironmentPlan) -> dict[str, str]:
     """The checks `terraform/<env>/standby/` fails on purpose: a pilot light holds groups nothing uses yet."""
     standby = env.recovery.standby
     return {**CHECKOV_SKIPS, **endpoint_skips(env), "CKV2_AWS_5": (
-        f"{env.name}'s standby in {standby.region if standby else '-'}: the load balancer's and the data stores' "
-        "security groups wait for the failover runbook's load balancer and restored databases.")}
+        f"{env.name}'s standby in {standby.region if standby else '-'}: the data stores' security groups wait for "
+        "the databases the region-failover runbook restores.")}
 
 
 def endpoint_skips(env: EnvironmentPlan) -> dict[str, str]:
