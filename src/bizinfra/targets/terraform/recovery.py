@@ -149,7 +149,8 @@ def standby_key(env: EnvironmentPlan) -> Block:
                 "deletion_window_in_days": 30,
                 "policy": policy.ref("json"),
             }),
-            resource("aws_kms_alias", "standby", {"name": f"alias/{env.qualified_name}-standby",
+            # `-replicas`: the standby stack's own key, in the same region, is `alias/<platform>-<env>-standby`.
+            resource("aws_kms_alias", "standby", {"name": f"alias/{env.qualified_name}-replicas",
                                                  "target_key_id": STANDBY_KEY.ref("key_id")}),
         )),
         output("standby_kms_key_arn", STANDBY_KEY.ref("arn"), "The key of the replicas in the standby region."),
