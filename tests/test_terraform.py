@@ -179,7 +179,8 @@ def test_bundled_names_agree_with_the_plan() -> None:
         "business-app/production/registry"}  # the image pull token's shell
     assert {r["name"] for r in resources(files, "aws_route53_record").values()} == \
         {"postgres.business-app.internal", "redis.business-app.internal", "${each.value.resource_record_name}",
-         "api.business-app.com"}  # its A and AAAA aliases to CloudFront
+         "api.business-app.com",  # its A and AAAA aliases to CloudFront
+         "origin-production.business-app.com"}  # CloudFront's origin, failing over to the second region
     assert resources(files, "aws_acm_certificate")["public"]["domain_name"] == "api.business-app.com"
     assert resources(files, "aws_route53_zone")["private"]["name"] == "business-app.internal"
     assert resources(files, "aws_eks_cluster")["main"]["name"] == "business-app-production"
