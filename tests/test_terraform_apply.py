@@ -35,10 +35,11 @@ from tests.support.terraform import offline_terraform
 
 pytestmark = pytest.mark.slow
 PARALLELISM = "-parallelism=30"
-COMMAND_SECONDS = 360  # the slowest command seen: an environment's apply, 190 s on a loaded 2-core machine
+COMMAND_SECONDS = 600  # the slowest command seen: production's apply, 360 s on a loaded 2-core machine (failover included)
 # terraform/<env>/addons/: Helm releases, which need the helm provider (not in the mirror) and a cluster (moto runs
 # none); their values are checked against the charts' schemas instead (test_helm_releases).
 HELM_STACK = "addons"
+STANDBY_STACK = "standby"  # terraform/<env>/standby/: the second region's pilot light, after its environment
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Stub:
     kind: str  # `aws_db_instance`, or `data.aws_cloudfront_cache_policy`
     reason: str
     name: str | None = None  # only the block of this name; every block of the kind when None
-    override: dict[str, Any] = field(default_factory=dict)
+    override: dict[str, Any] = field(default_factory=dict)  # a value may be a function of the block as generated
     stand_in: dict[str, Any] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()  # attributes moto answers unlike AWS: lifecycle.ignore_changes, so a plan is empty
 
@@ -58,9 +59,9 @@ class Stub:
     def drops(self) -> bool:
         return not (self.override or self.ignore)
 
-    @property
-    def settings(self) -> dict[str, Any]:
-        return {**self.override, **({"lifecycle": {"ignore_changes": list(self.ignore)}} if self.ignore else {})}
+    def settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        override = {key: value(body) if callable(value) else value for key, value in self.override.items()}
+        return {**override, **({"lifecycle": {"ignore_changes": list(self.ignore)}} if self.ignore else {})}
 
 
 STUBS = (
@@ -82,7 +83,7 @@ STUBS = (
          "whatever its conditions (aws:SecureTransport, aws:PrincipalArn), so the state bucket's policy would lock the "
          "backend out", name="state"),
     Stub("aws_flow_log", "moto reads an S3 destination's prefix as part of the bucket name",
-         override={"log_destination": "${aws_s3_bucket.logs.arn}"}),
+         override={"log_destination": lambda body: body["log_destination"].removesuffix("/vpc-flow-logs/")}),
     Stub("aws_elasticache_subnet_group", "moto has no DeleteCacheSubnetGroup (500, NotImplementedError): the stack "
          "could not be destroyed", stand_in={"name": "cache"}),
     Stub("aws_s3_bucket_logging", "moto's PutBucketLogging fails (500, AttributeError) on a target bucket whose "
@@ -120,6 +121,12 @@ STUBS = (
     Stub("aws_db_parameter_group", "moto's DescribeDBParameters leaves out the parameters the group sets",
          ignore=("parameter",)),
     Stub("aws_route53_zone", "moto's GetHostedZone leaves out a private zone's VPCs", ignore=("vpc",)),
+    Stub("aws_route53_health_check", "moto answers a CloudWatch-alarm check with an HTTP check's port, interval, "
+         "regions and empty child lists, and forgets the status it takes without data",
+         ignore=("insufficient_data_health_status", "request_interval", "port", "invert_healthcheck", "regions",
+                 "child_health_threshold", "child_healthchecks")),
+    Stub("aws_secretsmanager_secret", "moto replicates a secret under the default key, whichever key it is given",
+         name="origin_verify", ignore=("replica",)),
     Stub("aws_vpc_security_group_ingress_rule", "moto forgets a rule's description", ignore=("description",)),
     Stub("aws_vpc_security_group_egress_rule", "moto forgets a rule's description", ignore=("description",)),
 )
@@ -264,8 +271,9 @@ def stubbed(folder: Path) -> dict[str, Any]:
             blocks = {name: body for name, body in (document.get(section) or {}).get(kind, {}).items()
                       if stub.name in (None, name)}
             if not stub.drops:
-                for name in blocks:
-                    overrides.setdefault(section, {}).setdefault(kind, {}).setdefault(name, {}).update(stub.settings)
+                for name, body in blocks.items():
+                    overrides.setdefault(section, {}).setdefault(kind, {}).setdefault(name, {}).update(
+                        stub.settings(body))
             else:
                 for name in blocks:
                     del document[section][kind][name]
@@ -335,12 +343,33 @@ def decommission(folder: Path) -> dict[str, Any]:
     return changes
 
 
-def environment_cycle(terraform: str, env: dict[str, str], folder: Path) -> None:
+def environment_cycle(terraform: str, env: dict[str, str], folder: Path, standby: Path | None = None) -> None:
     """Apply, plan again (refreshed: nothing may differ), destroy. The state was refreshed by that plan, so the
-    decommissioning apply and the destroy do not read every resource once more."""
-    run(terraform, folder, env, "init")
+    decommissioning apply and the destroy do not read every resource once more. A standby stack reads what its
+    environment's stack makes in the second region (its log bucket, the origin secret's replica, the certificate's
+    validation records): it runs its own cycle once that apply is done, beside the plan, and the environment is
+    destroyed after it."""
+    with ThreadPoolExecutor(1) as pool:
+        initialised = pool.submit(run, terraform, standby, env, "init") if standby else None
+        run(terraform, folder, env, "init")
+        run(terraform, folder, env, "apply", "-auto-approve", PARALLELISM)
+        cycle = pool.submit(standby_up_and_down, terraform, env, standby, initialised) if standby else None
+        run(terraform, folder, env, "plan", "-detailed-exitcode", PARALLELISM)
+        if cycle:
+            cycle.result()
+    destroy(terraform, env, folder)
+
+
+def standby_up_and_down(terraform: str, env: dict[str, str], folder: Path | None,
+                        initialised: Future[str] | None) -> None:
+    assert folder and initialised
+    initialised.result()
     run(terraform, folder, env, "apply", "-auto-approve", PARALLELISM)
     run(terraform, folder, env, "plan", "-detailed-exitcode", PARALLELISM)
+    destroy(terraform, env, folder)
+
+
+def destroy(terraform: str, env: dict[str, str], folder: Path) -> None:
     if changes := decommission(folder):
         (folder / "decommission_override.tf.json").write_text(json.dumps({"resource": changes}))
         run(terraform, folder, env, "apply", "-auto-approve", "-refresh=false", PARALLELISM)
@@ -388,7 +417,9 @@ def platform_cycle(platform: str, emulator: Emulator, generated: Path, scratch: 
     with ThreadPoolExecutor(len(stacks) + 1) as pool:
         bootstrap_apply = pool.submit(bootstrap_up, terraform, env, bootstrap)
         bucket_made(emulator, state_bucket(bootstrap), plan.region, bootstrap_apply)
-        jobs = [pool.submit(environment_cycle, terraform, env, folder) for folder in stacks.values()]
+        standbys = {folder.parent: stacks.pop(folder) for folder in list(stacks) if folder.name == STANDBY_STACK}
+        jobs = [pool.submit(environment_cycle, terraform, env, copy, standbys.get(folder))
+                for folder, copy in stacks.items()]
         bootstrap_apply.result()
         jobs.append(pool.submit(bootstrap_from_bucket, terraform, env, bootstrap))
         for job in jobs:

@@ -88,7 +88,8 @@ def test_each_infrastructure_role_trusts_its_environments_jobs_and_reaches_only_
             state = [r for s in documents[f"{label}_{kind}"]["statement"] if s["effect"] == "Allow"
                      for r in s["resources"] if r.startswith("${aws_s3_bucket.state.arn}/")]
             assert {r.removeprefix("${aws_s3_bucket.state.arn}/").removesuffix(".tflock") for r in state} == \
-                {env.deploy.state_key, env.deploy.addons_state_key}
+                {env.deploy.state_key, env.deploy.addons_state_key,
+                 *([env.recovery.standby.state_key] if env.recovery.standby else [])}  # the standby stack's too
             assert role_name in bucket_policy or len(envs) == 1  # denied every state but its own
         plan_allows = [a for s in documents[f"{label}_plan"]["statement"] if s["effect"] == "Allow"
                        for a in s["actions"]]

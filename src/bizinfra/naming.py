@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 MANAGED_BY = "bizinfra"
+ANYWHERE = "0.0.0.0/0"  # every IPv4 address
 SERVICE_NAME_LABEL = "app.kubernetes.io/name"  # the pod label whose value is its service's name
 PART_OF_LABEL = "app.kubernetes.io/part-of"  # the platform every object belongs to
 SLOT_LABEL = "bizinfra.dev/slot"  # blue or green, on pods of a blue-green service

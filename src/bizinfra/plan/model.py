@@ -420,6 +420,8 @@ class EnvironmentPlan:
     exporters: tuple[ExporterPlan, ...]  # one per data store, in store order
     spot: bool  # the nodes run on EC2 Spot capacity
     recovery: RecoveryPlan
+    # The networks the Kubernetes API's public endpoint answers; empty: private only (the VPC).
+    api_access: tuple[str, ...]
     buckets: tuple[BucketPlan, ...] = ()  # the application buckets, by name
 
     @property

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from bizinfra.naming import (
+    ANYWHERE,
     BOOTSTRAP_COMPONENT,
     CLUSTER_AUTOSCALER,
     CONTAINER_LOG_KINDS,
@@ -184,6 +185,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
         exporters=tuple(_exporter(platform.name, env_name, labels, store) for store in datastores),
         spot=(not platform.is_production(env_name)) if environment.spot is None else environment.spot,
         recovery=_recovery(platform, env_name, f"{bucket_stem}-backups"),
+        # Unset: anywhere, since GitHub-hosted runners have no fixed addresses (the field's description).
+        api_access=(ANYWHERE,) if environment.api_access is None else tuple(environment.api_access),
         buckets=buckets,
     )
 

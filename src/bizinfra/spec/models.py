@@ -378,6 +378,22 @@ class Datastore(Frozen):
         return self
 
 
+def _public_network(cidr: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError as error:
+        raise PydanticCustomError("cidr", "'{cidr}' is not an IPv4 network (address/prefix, no host bits): {error}",
+                                  {"cidr": cidr, "error": str(error)}) from None
+    if not network.is_global and network.prefixlen > 0:  # EKS refuses reserved blocks
+        raise PydanticCustomError(
+            "reserved_cidr", "'{cidr}' is not a public network: the public endpoint sees callers' public addresses "
+            "(EKS refuses reserved blocks), and the VPC reaches the private endpoint anyway", {"cidr": cidr})
+    return str(network)
+
+
+PublicNetwork = Annotated[StrictStr, AfterValidator(_public_network)]
+
+
 class Network(Frozen):
     cidr: StrictStr = Field("10.0.0.0/16", description="The VPC's IPv4 range; /16 to /24.")
     zones: StrictInt = Field(2, ge=2, le=6, description="Availability zones to spread over; EKS needs at least 2.")
@@ -492,6 +508,14 @@ class Environment(Frozen):
         None, description="Run the Kubernetes nodes on EC2 Spot capacity. Default: on outside production, off in "
         "production, as the seed's cost tips suggest: Spot costs up to 90% less, and an interruption (two minutes' "
         "notice) is acceptable where nobody is served, not where customers are.")
+    api_access: list[PublicNetwork] | None = Field(
+        None, description="The networks (IPv4 CIDRs) the Kubernetes API's public endpoint answers; the "
+        "private endpoint always answers inside the VPC. `[]` turns the public endpoint off: then CI needs runners "
+        "inside the VPC (self-hosted). A list limits it to your offices and fixed-address runners. Default unset: "
+        "public from anywhere, because the generated workflows run on GitHub-hosted runners, which have no fixed "
+        "addresses (GitHub's meta API lists thousands of ranges, changing weekly); every request still needs an IAM "
+        "identity the cluster's access entries admit. Declare it in production once your runners have fixed "
+        "addresses.")
     recovery: Recovery = Field(
         default_factory=Recovery, description="Recovery objectives (`rpo`, `rto`) and the second `region`, per "
         "environment: production and staging are worth different amounts of money and downtime.")

@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bizinfra.naming import ANYWHERE, BOOTSTRAP_STACK
+from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.terraform.settings import AWS_PROVIDER_VERSIONS
 
 SCHEMA_VERSIONS = tuple(AWS_PROVIDER_VERSIONS)  # every version the stacks are judged against
@@ -392,38 +394,29 @@ def _resolve(root: str, names: list[str], declared: Mapping[str, set[str]], sche
 
 # -- checkov -----------------------------------------------------------------------------
 
-# Checks the generated stacks fail on purpose, each with its reason (also in docs/terraform.md).
+# checkov's terraform_json runner honours no inline skip, so each stack is checked on its own with the checks it fails
+# on purpose: those below wherever they apply, and those whose reason holds for one environment only, named there
+# (docs/terraform.md lists every one). A staging reason can thereby never silence the same check in production.
 CHECKOV_SKIPS = {
-    "CKV_AWS_18": "The state bucket logs no access: CloudTrail names the role behind every read and write of a state, "
-                  "and access logs would need a log bucket outliving every environment.",
     "CKV_AWS_394": "Availability zones are taken by position (the first N names, sorted); pinning them would need "
                    "zone names in the spec, and a zone AWS adds later sorts after the ones in use.",
     "CKV_AWS_111": "The KMS key policy's `kms:*` for the account root is AWS's default key policy (IAM decides).",
     "CKV_AWS_356": "A key policy's `*` means the key itself; the describe calls of the load balancer controller and "
                    "the Cluster Autoscaler take no resource ARN.",
     "CKV_AWS_109": "The KMS key policy lets the account's IAM administer the key: AWS's default key policy.",
-    "CKV2_AWS_5": "With no public service the load balancer's security group exists unattached (the plan names "
-                  "it in every environment); with one, Terraform attaches it to the load balancer.",
     "CKV2_AWS_57": "Automatic rotation needs a rotation Lambda per secret kind; the RDS master password, the one "
                    "secret AWS can rotate natively, is rotated by RDS (manage_master_user_password).",
     "CKV2_AWS_62": "No consumer of S3 event notifications exists in this stack; enabling them would send nowhere.",
-    "CKV_AWS_144": "Cross-region replication doubles storage cost and needs a second region the spec does not name.",
     "CKV_AWS_145": "The log bucket must use SSE-S3: load balancer access logs cannot be delivered to SSE-KMS "
                    "buckets.",
-    "CKV_AWS_157": "Multi-AZ RDS is what `highly_available` turns on; staging is single-AZ by choice (cost).",
-    "CKV_AWS_293": "Deletion protection is on in production; staging stays disposable.",
-    "CKV2_AWS_50": "Redis failover needs two nodes: on when `highly_available`, off in a one-node staging.",
     "CKV_AWS_338": "Container logs expire after the spec's `logs.keep` (default 30 days: the error budget window); "
                    "a year of every container's output is cost and personal data kept past use. The control "
                    "plane's audit log keeps `log_retention_days` (365).",
     # The edge (docs/edge.md):
     "CKV_AWS_374": "No geo restriction: a business app serves wherever its customers are, and the spec names "
                    "no countries.",
-    "CKV_AWS_310": "One origin, the environment's load balancer (itself across zones); a second region is not"
-                   " in the spec.",
     "CKV_AWS_305": "The distribution fronts APIs, not a website: `/` belongs to the services, no default root"
                    " object.",
-    "CKV_AWS_150": "The load balancer is deletion-protected in production; staging stays disposable.",
     "CKV2_AWS_31": "WAF logs need their own `aws-waf-logs-*` destination in us-east-1; CloudWatch metrics and"
                    " sampled requests are on for every rule.",
     "CKV2_AWS_28": "The web ACL is attached to CloudFront, and the load balancer takes HTTPS from "
@@ -437,12 +430,86 @@ CHECKOV_SKIPS = {
                    "with one.",
 }
 
+# The bootstrap stack's state bucket and infrastructure roles.
+BOOTSTRAP_SKIPS = {
+    "CKV_AWS_18": "The state bucket logs no access: CloudTrail names the role behind every read and write of a state, "
+                  "and access logs would need a log bucket outliving every environment.",
+    "CKV_AWS_144": "The state bucket is not replicated: every state can be rebuilt by importing, and a replica "
+                   "would need a region and a key outside any environment.",
+    "CKV_AWS_145": "The state bucket uses SSE-S3: a KMS key would have to outlive every environment's stack, and "
+                   "the bucket policy already limits each role to its own states.",
+    "CKV_AWS_109": "The infrastructure roles manage KMS keys of their own environment only (the deny on other "
+                   "environments' tags); a key's ARN is unknown before the stack makes it.",
+    "CKV2_AWS_62": CHECKOV_SKIPS["CKV2_AWS_62"],
+}
 
-def checkov_command(folder: Path) -> list[str]:
-    """checkov over one generated tree, offline; run it with CKV_PARSE_ERROR_FAIL=true so a file it cannot parse
-    fails the run. versions.tf.json is left out: checkov's terraform_json parser rejects any `terraform` block."""
-    return ["checkov", "-d", str(folder), "--framework", "terraform_json", "--skip-download", "--quiet", "--compact",
-            "--skip-path", "versions.tf.json", "--skip-check", ",".join(sorted(CHECKOV_SKIPS)), "-o", "json"]
+
+def environment_skips(env: EnvironmentPlan) -> dict[str, str]:
+    """The checks `terraform/<env>/` fails on purpose: the common ones, and those whose reason holds here."""
+    name, standby = env.name, env.recovery.standby
+    skips = {**CHECKOV_SKIPS, **endpoint_skips(env)}
+    if not env.highly_available:
+        skips["CKV_AWS_157"] = f"{name} is not highly_available: single-AZ RDS by choice (cost)."
+        skips["CKV2_AWS_50"] = f"{name} is not highly_available: Redis failover needs two nodes, it runs one."
+    if not env.production:
+        skips["CKV_AWS_293"] = f"{name} is not production: its database stays disposable (no deletion protection)."
+        skips["CKV_AWS_150"] = f"{name} is not production: its load balancer stays disposable."
+    if not any(service.public_host for service in env.services):
+        skips["CKV2_AWS_5"] = (f"{name} has no public service: the load balancer's security group exists "
+                               "unattached (the plan names it in every environment).")
+    if standby is None:
+        skips["CKV_AWS_144"] = f"{name} names no second region (recovery.region): there is nowhere to replicate to."
+        skips["CKV_AWS_310"] = f"{name} names no second region: one origin, its load balancer (itself across zones)."
+    else:
+        skips["CKV_AWS_144"] = (f"{name}: the backup bucket replicates to {standby.region}; the log buckets (access "
+                                "and flow logs are no recovery asset) and the application buckets (their replication "
+                                "is not built yet) do not.")
+        skips["CKV_AWS_310"] = (f"{name}: CloudFront's one origin is a name Route 53 fails over to the standby "
+                                f"in {standby.region} (an origin group would retry only GET, HEAD and OPTIONS).")
+    return skips
+
+
+def standby_skips(env: EnvironmentPlan) -> dict[str, str]:
+    """The checks `terraform/<env>/standby/` fails on purpose: a pilot light holds groups nothing uses yet."""
+    standby = env.recovery.standby
+    return {**CHECKOV_SKIPS, **endpoint_skips(env), "CKV2_AWS_5": (
+        f"{env.name}'s standby in {standby.region if standby else '-'}: the data stores' security groups wait for "
+        "the databases the region-failover runbook restores.")}
+
+
+def endpoint_skips(env: EnvironmentPlan) -> dict[str, str]:
+    """CKV_AWS_39 (public API endpoint on) and CKV_AWS_38 (open to anywhere), where the spec leaves them so."""
+    skips = {}
+    if env.api_access:
+        skips["CKV_AWS_39"] = (f"{env.name}'s public Kubernetes API endpoint answers `api_access` only "
+                               f"({', '.join(env.api_access)}); the deploy workflow's runners come from there.")
+    if ANYWHERE in env.api_access:
+        skips["CKV_AWS_38"] = (f"{env.name} leaves `api_access` open: GitHub-hosted runners have no fixed addresses "
+                               "(docs/terraform.md, the Kubernetes API endpoint); IAM access entries decide who "
+                               "gets in.")
+    return skips
+
+
+def checkov_runs(plan: PlatformPlan, tree: Path) -> list[tuple[Path, dict[str, str]]]:
+    """(folder, its skips) for each stack of a platform's generated `terraform/` tree; the add-ons' stacks (Helm
+    releases, which checkov does not judge) with none."""
+    runs = [(tree / BOOTSTRAP_STACK, BOOTSTRAP_SKIPS)]
+    for env in plan.on("kubernetes"):
+        runs += [(tree / env.name, environment_skips(env)), (tree / env.name / "addons", {})]
+        if env.recovery.standby:
+            runs.append((tree / env.name / "standby", standby_skips(env)))
+    return runs
+
+
+def checkov_command(folder: Path, skips: Mapping[str, str]) -> list[str]:
+    """checkov over one stack's folder (not its sub-folders: each is a stack of its own), offline; run it with
+    CKV_PARSE_ERROR_FAIL=true so a file it cannot parse fails the run. versions.tf.json is left out: checkov's
+    terraform_json parser rejects any `terraform` block."""
+    command = ["checkov", "-d", str(folder), "--framework", "terraform_json", "--skip-download", "--quiet",
+               "--compact", "--skip-path", "versions.tf.json", "-o", "json"]
+    for child in sorted(path.name for path in folder.iterdir() if path.is_dir()):
+        command += ["--skip-path", f"{folder.name}/{child}/"]
+    return command + (["--skip-check", ",".join(sorted(skips))] if skips else [])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,8 +152,10 @@ def failover_page(envs: tuple[EnvironmentPlan, ...]) -> str:
                   "4. Secrets: Secrets Manager holds the environment's secrets in its own region; store them under "
                   f"the same names (`{env.platform}/{env.name}/...`) in {region} before the services start.",
                   f"5. DNS: the private zone `{env.private_zone}` of the standby VPC gets each store's record "
-                  "(the restored endpoint); the public hosts move when CloudFront's origin is the standby's load "
-                  "balancer.", ""]
+                  "(the restored endpoint). The public hosts move by themselves: CloudFront reaches the "
+                  f"environment by `origin-{env.name}.{env.domain}`, which Route 53 answers with the standby's load "
+                  "balancer while this region's health check fails; its target groups fill as the deploy's pods "
+                  "become ready.", ""]
     return "\n".join(lines)
 
 

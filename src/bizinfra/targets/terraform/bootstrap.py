@@ -155,14 +155,25 @@ def bucket_statements(plan: PlatformPlan, envs: tuple[EnvironmentPlan, ...], arn
     statements.append(statement(["s3:Put*", "s3:Delete*"], [arn], sid="NoRoleChangesTheBucket", effect="Deny",
                                 principals=[principal("*", "*")],
                                 conditions=[condition("ArnEquals", "aws:PrincipalArn", every_role)]))
-    for stack in [BOOTSTRAP_STACK, *(env.name for env in envs)]:
-        others = sorted(arn_ for name, arns in roles.items() if name != stack for arn_ in arns)
+    for stack, owner in stack_owners(envs).items():
+        others = sorted(arn_ for name, arns in roles.items() if name != owner for arn_ in arns)
         if others:
             statements.append(statement(
                 ["s3:*"], [f"{arn}/{plan.name}/{stack}/*"], sid=f"OnlyItsRolesReach{pascal(stack)}State",
                 effect="Deny", principals=[principal("*", "*")],
                 conditions=[condition("ArnEquals", "aws:PrincipalArn", others)]))
     return statements
+
+
+def stack_owners(envs: tuple[EnvironmentPlan, ...]) -> dict[str, str]:
+    """Each stack's state folder (below the platform's) and the environment whose roles alone reach it: its own,
+    and its standby's (`<env>-standby`); the bootstrap's belongs to none."""
+    owners = {BOOTSTRAP_STACK: BOOTSTRAP_STACK}
+    for env in envs:
+        owners[env.name] = env.name
+        if env.recovery.standby:
+            owners[env.recovery.standby.name] = env.name
+    return owners
 
 
 def role_arns(env: EnvironmentPlan) -> list[str]:
@@ -223,9 +234,15 @@ def role(env: EnvironmentPlan, kind: str, role_name: str, subject: str, descript
     )
 
 
+def state_keys(env: EnvironmentPlan) -> list[str]:
+    """The environment's states: its stack's, its add-ons stack's and, with a second region, its standby stack's."""
+    standby = env.recovery.standby
+    return [env.deploy.state_key, env.deploy.addons_state_key, *([standby.state_key] if standby else [])]
+
+
 def state_objects(env: EnvironmentPlan, suffix: str = "") -> list[str]:
-    """The environment's two states (its stack's and its add-ons stack's), or their locks."""
-    return [f"{STATE_BUCKET.ref('arn')}/{key}{suffix}" for key in (env.deploy.state_key, env.deploy.addons_state_key)]
+    """The environment's states, or their locks."""
+    return [f"{STATE_BUCKET.ref('arn')}/{key}{suffix}" for key in state_keys(env)]
 
 
 def apply_role(env: EnvironmentPlan) -> Block:
@@ -246,11 +263,18 @@ def apply_role(env: EnvironmentPlan) -> Block:
                                         [managed_policy(policy) for policy in ESCALATING_POLICIES])]),
         statement(["*"], ["*"], sid="NotOtherEnvironments", effect="Deny", conditions=[
             condition("Null", "aws:ResourceTag/Environment", ["false"]),
-            condition("StringNotEquals", "aws:ResourceTag/Environment", [env.name])]),
+            condition("StringNotEquals", "aws:ResourceTag/Environment", own_tags(env))]),
     ]
     return role(env, "infrastructure", env.deploy.infra_role, str(env.deploy.subject),
                 f"The infrastructure workflow plans and applies {env.qualified_name} (jobs of {env.deploy.subject})",
                 "PowerUserAccess", statements)
+
+
+def own_tags(env: EnvironmentPlan) -> list[str]:
+    """The `Environment` tags of what the environment's stacks make: its standby stack's resources carry the
+    standby's name (`<env>-standby`)."""
+    standby = env.recovery.standby
+    return [env.name, *([standby.name] if standby else [])]
 
 
 def reading_states(env: EnvironmentPlan) -> list[Block]:

@@ -18,6 +18,7 @@ from bizinfra.targets.terraform.handles import (
     LOG_BUCKET,
     PUBLIC_SUBNETS,
     REGIONAL_CERTIFICATE,
+    STANDBY_KEY,
     VPC,
     Data,
     Resource,
@@ -78,6 +79,10 @@ def origin_secret(env: EnvironmentPlan) -> Block:
             "description": f"The {ORIGIN_HEADER} header CloudFront sends and the load balancer requires",
             "kms_key_id": KMS_KEY.ref("arn"),
             "recovery_window_in_days": recovery_window_days(env),
+            # The standby's load balancer checks the same header, read in its own region: a regional outage
+            # must not take the value with it.
+            **({"replica": [{"region": env.recovery.standby.region, "kms_key_id": STANDBY_KEY.ref("arn")}]}
+               if env.recovery.standby else {}),
         }),
         password.declare({"password_length": 48, "exclude_punctuation": True}),
         ORIGIN_SECRET.declare({
@@ -93,10 +98,13 @@ def edge(env: EnvironmentPlan) -> Block:
     if not public_hosts(env):
         return zone(env) if env.edge.creates_zone else {}
     return merge(certificate(env), origin_secret(env), load_balancer(env), firewall(env), distribution(env),
-                 records(env))
+                 records(env), primary_origin(env) if env.recovery.standby else {})
 
 
-def load_balancer(env: EnvironmentPlan) -> Block:
+def load_balancer(env: EnvironmentPlan, header: str = ORIGIN_SECRET.ref("secret_string"),
+                  log_bucket: str = LOG_BUCKET.ref("id")) -> Block:
+    """The load balancer, forwarding each public host carrying the origin header (`header`: its value) to its
+    service's target group. The standby stack builds the same, by the same names, in the second region."""
     public = [service for service in env.services if service.public_host]
     parts = [
         LOAD_BALANCER.declare({
@@ -107,10 +115,9 @@ def load_balancer(env: EnvironmentPlan) -> Block:
             "subnets": PUBLIC_SUBNETS.ref("[*].id"),
             "drop_invalid_header_fields": True,
             "enable_deletion_protection": env.production,
-            "access_logs": {"bucket": LOG_BUCKET.ref("id"), "prefix": LOAD_BALANCER_LOG_PREFIX,
-                            "enabled": True},
+            "access_logs": {"bucket": log_bucket, "prefix": LOAD_BALANCER_LOG_PREFIX, "enabled": True},
             "tags": tags(env, "load-balancer"),
-            "depends_on": [bucket_policy(LOG_BUCKET).address],
+            **({"depends_on": [bucket_policy(LOG_BUCKET).address]} if log_bucket == LOG_BUCKET.ref("id") else {}),
         }),
         CLOUDFRONT_ADDRESSES.declare({"name": CLOUDFRONT_PREFIX_LIST}),
         resource("aws_vpc_security_group_ingress_rule", "load_balancer_from_cloudfront", {
@@ -148,8 +155,7 @@ def load_balancer(env: EnvironmentPlan) -> Block:
                 "listener_arn": LISTENER.ref("arn"),
                 "priority": priority,
                 "condition": [{"host_header": {"values": [service.public_host]}},
-                              {"http_header": {"http_header_name": ORIGIN_HEADER,
-                                               "values": [ORIGIN_SECRET.ref("secret_string")]}}],
+                              {"http_header": {"http_header_name": ORIGIN_HEADER, "values": [header]}}],
                 "action": [{"type": "forward", "target_group_arn": targets.ref("arn")}],
             }),
         ]
@@ -209,7 +215,7 @@ def distribution(env: EnvironmentPlan) -> Block:
             "web_acl_id": FIREWALL.ref("arn"),
             "origin": [{
                 "origin_id": ORIGIN,
-                "domain_name": LOAD_BALANCER.ref("dns_name"),
+                "domain_name": origin_name(env) if env.recovery.standby else LOAD_BALANCER.ref("dns_name"),
                 "custom_header": [{"name": ORIGIN_HEADER, "value": ORIGIN_SECRET.ref("secret_string")}],
                 "custom_origin_config": {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
                                          "origin_ssl_protocols": ["TLSv1.2"]},
@@ -256,3 +262,106 @@ def records(env: EnvironmentPlan) -> Block:
                           "evaluate_target_health": False},
             }))
     return merge(*parts)
+
+
+# -- failover to the second region ----------------------------------------------------------------------------------
+# CloudFront cannot fail an API over by itself: an origin group fails over only GET, HEAD and OPTIONS requests
+# (CloudFront developer guide, "Request and response behavior for origin groups"). So with a second region the
+# distribution's origin is a name in the public zone with Route 53 failover records: the primary aliases this
+# region's load balancer, the standby stack's secondary aliases the standby's. Route 53 answers the secondary while
+# the primary's health check fails: a public target group without a healthy target, or no data at all from this
+# region's CloudWatch (the region is gone).
+
+PRIMARY_HEALTH = Resource("aws_route53_health_check", "origin")
+
+
+def origin_name(env: EnvironmentPlan) -> str:
+    """The name CloudFront reaches the environment's load balancer by, in either region."""
+    return f"origin-{env.name}.{env.domain}"
+
+
+def failover_record(env: EnvironmentPlan, role: str, load_balancer: str, zone: str, extra: Block) -> Block:
+    return resource("aws_route53_record", f"origin_{role.lower()}", {
+        "zone_id": zone,
+        "name": origin_name(env),
+        "type": "A",
+        "set_identifier": f"{env.name}-{role.lower()}",
+        "failover_routing_policy": {"type": role},
+        "alias": {"name": Resource("aws_lb", load_balancer).ref("dns_name"),
+                  "zone_id": Resource("aws_lb", load_balancer).ref("zone_id"),
+                  "evaluate_target_health": True},
+        **extra,
+    })
+
+
+def primary_origin(env: EnvironmentPlan) -> Block:
+    """A health check per public service (its target group has a healthy target, by a CloudWatch alarm in this
+    region), one that needs them all, and the primary failover record it guards."""
+    parts, children = [], []
+    standby_region = env.recovery.standby.region if env.recovery.standby else None
+    for service in (service for service in env.services if service.public_host):
+        alarm = Resource("aws_cloudwatch_metric_alarm", f"origin_{service.name.replace('-', '_')}")
+        check = Resource("aws_route53_health_check", f"origin_{service.name.replace('-', '_')}")
+        parts += [
+            alarm.declare({
+                "alarm_name": name(env, service.name, "no-healthy-target", limit=255),
+                "alarm_description": f"{service.name}: no healthy target behind the load balancer (Route 53 fails "
+                                     f"{origin_name(env)} over to {standby_region})",
+                "namespace": "AWS/ApplicationELB",
+                "metric_name": "HealthyHostCount",
+                "dimensions": {"LoadBalancer": LOAD_BALANCER.ref("arn_suffix"),
+                               "TargetGroup": target_group(service.name).ref("arn_suffix")},
+                "statistic": "Maximum",
+                "period": 60,
+                "evaluation_periods": 3,
+                "comparison_operator": "LessThanThreshold",
+                "threshold": 1,
+                "treat_missing_data": "breaching",
+                "tags": tags(env, service.name, "origin"),
+            }),
+            check.declare({
+                "type": "CLOUDWATCH_METRIC",
+                "cloudwatch_alarm_name": alarm.ref("alarm_name"),
+                "cloudwatch_alarm_region": env.region,
+                "insufficient_data_health_status": "Unhealthy",
+                "tags": tags(env, service.name, "origin"),
+            }),
+        ]
+        children.append(check.ref("id"))
+    parts += [
+        PRIMARY_HEALTH.declare({
+            "type": "CALCULATED",
+            "child_healthchecks": children,
+            "child_health_threshold": len(children),
+            "tags": tags(env, "origin"),
+        }),
+        failover_record(env, "PRIMARY", "public", zone_id(env), {"health_check_id": PRIMARY_HEALTH.ref("id")}),
+        output("origin_health_check_id", PRIMARY_HEALTH.ref("id"),
+               f"Route 53's view of this region's load balancer: unhealthy sends {origin_name(env)} to the standby."),
+    ]
+    return merge(*parts)
+
+
+def standby_edge(env: EnvironmentPlan, site: EnvironmentPlan, log_bucket: str) -> Block:
+    """The standby stack's public side: a certificate in its region (validated by the records the environment's
+    stack keeps: ACM asks for the same in every region), the same load balancer by the same names, checking the
+    header replicated here, and the secondary failover record."""
+    hosts = public_hosts(env)
+    if not hosts:
+        return {}
+    secret = Data("aws_secretsmanager_secret_version", "origin_verify")
+    regional = Resource("aws_acm_certificate", "public")
+    body: Block = {"domain_name": hosts[0], "validation_method": "DNS", "key_algorithm": "RSA_2048",
+                   "tags": tags(site, "public"), "lifecycle": {"create_before_destroy": True}}
+    if hosts[1:]:
+        body["subject_alternative_names"] = hosts[1:]
+    return merge(
+        zone(site),
+        regional.declare(body),
+        REGIONAL_CERTIFICATE.declare({"certificate_arn": regional.ref("arn")}),
+        secret.declare({"secret_id": secret_key(env.platform, env.name, "edge/origin-verify")}),
+        load_balancer(env, secret.ref("secret_string"), log_bucket),
+        failover_record(env, "SECONDARY", "public", zone_id(site), {}),
+        output("load_balancer_dns_name", LOAD_BALANCER.ref("dns_name"),
+               f"The standby's load balancer: {origin_name(env)} answers it while the primary is unhealthy."),
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bizinfra.plan import EnvironmentPlan, StandbyPlan
+from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan, StandbyPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
@@ -36,13 +36,16 @@ from bizinfra.targets.terraform.blocks import (
 )
 from bizinfra.targets.terraform.cluster import access, control_plane, nodes, oidc_provider
 from bizinfra.targets.terraform.datastores import backup_days, postgres_family
+from bizinfra.targets.terraform.edge import standby_edge
 from bizinfra.targets.terraform.handles import (
     ACCOUNT,
     BACKUP_BUCKET,
     CLUSTER,
     KMS_KEY,
     PRIVATE_SUBNETS,
+    STANDBY_KEY,
     VPC,
+    Data,
     Resource,
     database,
     store_group,
@@ -52,9 +55,9 @@ from bizinfra.targets.terraform.settings import kms_key, provider, terraform_blo
 from bizinfra.targets.terraform.storage import bucket, bucket_document, tls_only
 
 STANDBY = "aws.standby"  # the provider alias of the second region
-STANDBY_KEY = Resource("aws_kms_key", "standby")
 REPLICA_BUCKET = Resource("aws_s3_bucket", "backups_replica")
 STANDBY_LOGS = Resource("aws_s3_bucket", "standby_logs")
+STANDBY_ELB_ACCOUNT = Data("aws_elb_service_account", "standby")
 REPLICATION_ROLE = Resource("aws_iam_role", "replication")
 VAULT = Resource("aws_backup_vault", "main")
 STANDBY_VAULT = Resource("aws_backup_vault", "standby")
@@ -146,7 +149,8 @@ def standby_key(env: EnvironmentPlan) -> Block:
                 "deletion_window_in_days": 30,
                 "policy": policy.ref("json"),
             }),
-            resource("aws_kms_alias", "standby", {"name": f"alias/{env.qualified_name}-standby",
+            # `-replicas`: the standby stack's own key, in the same region, is `alias/<platform>-<env>-standby`.
+            resource("aws_kms_alias", "standby", {"name": f"alias/{env.qualified_name}-replicas",
                                                  "target_key_id": STANDBY_KEY.ref("key_id")}),
         )),
         output("standby_kms_key_arn", STANDBY_KEY.ref("arn"), "The key of the replicas in the standby region."),
@@ -180,6 +184,7 @@ def standby_log_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
     account = ACCOUNT.ref("account_id")
     delivery = principal("Service", "delivery.logs.amazonaws.com")
     own_account = condition("StringEquals", "aws:SourceAccount", [account])
+    load_balancer_logs = f"{logs}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{account}/*"
     return merge(
         in_standby_region(bucket(env, STANDBY_LOGS, standby.log_bucket,
                                  {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
@@ -193,7 +198,14 @@ def standby_log_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
                       conditions=[own_account]),
             statement(["s3:PutObject"], [f"{logs}/s3-access/*"], sid="ServerAccessLogs",
                       principals=[principal("Service", "logging.s3.amazonaws.com")], conditions=[own_account]),
+            # The standby's load balancer (standby stack): as the main log bucket's, by the region's ELB account in
+            # regions older than August 2022, by the service in newer ones.
+            statement(["s3:PutObject"], [load_balancer_logs], sid="LoadBalancerAccessLogs",
+                      principals=[principal("AWS", STANDBY_ELB_ACCOUNT.ref("arn"))]),
+            statement(["s3:PutObject"], [load_balancer_logs], sid="LoadBalancerAccessLogsService",
+                      principals=[principal("Service", "logdelivery.elasticloadbalancing.amazonaws.com")]),
         ]),
+        STANDBY_ELB_ACCOUNT.declare({"provider": STANDBY}),
     )
 
 
@@ -256,8 +268,7 @@ def database_backup_replication(env: EnvironmentPlan) -> Block:
 
 # -- the standby stack ----------------------------------------------------------------------------------------------
 
-STANDBY_VARIABLES = ("kubernetes_version", "cluster_endpoint_public_access", "cluster_public_access_cidrs",
-                     "cluster_admin_arns", "log_retention_days")
+STANDBY_VARIABLES = ("kubernetes_version", "cluster_admin_arns", "log_retention_days")
 
 
 def standby_environment(env: EnvironmentPlan, standby: StandbyPlan) -> EnvironmentPlan:
@@ -285,6 +296,7 @@ def standby_files(env: EnvironmentPlan) -> dict[str, Block]:
                                  security_groups(site)),
         "eks.tf.json": merge(control_plane(site), access(site), nodes(site), oidc_provider()),
         "restore.tf.json": restore_path(site),
+        "public.tf.json": merge(standby_edge(env, site, standby.log_bucket)),
         "variables.tf.json": {"variable": {key: value for key, value in variables(site, 0)["variable"].items()
                                            if key in STANDBY_VARIABLES}},
         "outputs.tf.json": standby_outputs(site),

@@ -93,14 +93,6 @@ def variables(env: EnvironmentPlan, budget_usd: int) -> Block:
     return merge(
         variable("kubernetes_version", "string", "The EKS Kubernetes version (major.minor). The EKS add-on versions "
                  "(addons.tf.json) are pinned for this default: move both together.", KUBERNETES_VERSION),
-        variable("cluster_endpoint_public_access", "bool",
-                 "Whether the Kubernetes API answers outside the VPC (CI runners and engineers); "
-                 "it always answers inside it.", True),
-        variable("cluster_public_access_cidrs", "list(string)",
-                 "The networks allowed to reach the public Kubernetes API endpoint; narrow this to your offices and "
-                 "CI runners.", ["0.0.0.0/0"],
-                 validation={"condition": "${length(var.cluster_public_access_cidrs) > 0}",
-                             "error_message": "List at least one CIDR; turn the endpoint off instead."}),
         variable("cluster_admin_arns", "list(string)",
                  "IAM users or roles granted cluster-admin through EKS access entries, besides whoever creates "
                  "the cluster.", []),
