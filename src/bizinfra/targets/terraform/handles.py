@@ -95,6 +95,11 @@ def store_credentials(store: str) -> Resource:
     return Resource("aws_secretsmanager_secret", f"{store}_credentials")
 
 
+def role_credentials(store: str, role: str) -> Resource:
+    """The secret of a database's own role."""
+    return Resource("aws_secretsmanager_secret", f"{store}_{role}_credentials")
+
+
 def exporter_credentials(store: str) -> Resource:
     """The secret of a PostgreSQL store's exporter role."""
     return Resource("aws_secretsmanager_secret", f"{store}_exporter_credentials")
