@@ -78,8 +78,10 @@ def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(pl
             assert pod["securityContext"]["runAsNonRoot"] is True
             assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
             (init,), (main,) = pod["initContainers"], pod["containers"]
-            assert re.fullmatch(r"amazon/aws-cli:\d+\.\d+\.\d+", init["image"])
-            assert main["image"] == f"postgres:{spec.version.split('.')[0]}-alpine"
+            # pinned by digest, each: a tag can be moved, a digest names the bytes
+            assert re.fullmatch(r"amazon/aws-cli:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", init["image"])
+            psql = re.fullmatch(r"postgres:(\d+)\.\d+-alpine@sha256:[0-9a-f]{64}", main["image"])
+            assert psql and int(psql[1]) >= int(spec.version.split(".")[0])  # psql reaches its major and older
             for container in (init, main):
                 context = container["securityContext"]
                 assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
@@ -127,7 +129,9 @@ def test_the_sql_is_idempotent_in_form_and_holds_no_password() -> None:
             assert f'alter database "{database}" owner to "{database}";' in sql
             assert f'revoke all on database "{database}" from public;' in sql
             assert f"\\set pw_{database} `printf '%s' \"$PASSWORD_{database.upper()}\"`" in sql.splitlines()
-        assert '"app"' not in sql  # no shared role owning every database
+        # no shared role owning every database: the former one, `app`, only loses what it had, while it may log in
+        shared = sql[sql.index("\\if :shared_role"):]
+        assert '"app"' not in sql[:-len(shared)] and shared.endswith('alter role "app" nologin;\n\\endif\n')
         assert "\\set ON_ERROR_STOP on" in sql.splitlines()[0]
         # each password read from the environment into its variable, and used only as that variable
         assert "\\set exporter_pw `printf '%s' \"$EXPORTER_PASSWORD\"`" in sql.splitlines()
@@ -396,3 +400,29 @@ def test_the_exporter_role_reads_statistics_and_owns_nothing(postgres_server: di
     seen = _log_in(postgres_server, "postgres", password, "exporter",
                    "select count(*) from pg_stat_activity where query is not null and usename <> current_user")
     assert seen.returncode == 0, seen.stderr
+
+
+def test_an_upgrade_from_the_shared_role_gives_each_database_s_tables_to_its_own_role(
+        postgres_server: dict[str, str], tmp_path: Path) -> None:
+    """What the former bootstrap left (one role `app` owning every database and the tables its migrations made, and
+    all privileges on them): the new Job gives each database, with its tables, to that database's role, and `app`
+    may no longer log in."""
+    master = {"user": "postgres", "password": "master:pass\\word"}
+    legacy = ["create role app login password 'old'", "grant app to postgres"]
+    names = databases(bundled_platform(), "postgres")
+    legacy += [f"create database {name} owner app" for name in names]
+    legacy += [f"grant all privileges on database {name} to app" for name in names]
+    for statement in legacy:
+        done = _log_in(postgres_server, "postgres", master["password"], master["user"], statement)
+        assert done.returncode == 0, done.stderr
+    for name in names:  # the old migrations, as app
+        assert _log_in(postgres_server, name, "old", "app", "create table kept (id int); insert into kept values (1)"
+                       ).returncode == 0
+    _bootstrapped(postgres_server, tmp_path)
+    for name in names:
+        owned = _log_in(postgres_server, name, _password(name, "app-pass"),
+                        query="select tableowner from pg_tables where tablename = 'kept'; "
+                              "insert into kept values (2); select count(*) from kept")
+        assert owned.stdout.split() == [name, "2"], owned.stderr
+    assert _log_in(postgres_server, names[0], "old", "app").returncode != 0
+    assert _bootstrapped(postgres_server, tmp_path)  # and again, with nothing left to upgrade

@@ -23,7 +23,7 @@ class WorkloadIdentity:
 
 @dataclass(frozen=True)
 class DatabaseBootstrap:
-    """The Job that creates a PostgreSQL store's application role and databases, which Terraform cannot reach."""
+    """The Job that creates a PostgreSQL store's databases and their roles, which Terraform cannot reach."""
 
     store: str
     name: str  # `<store>-bootstrap`: its Job, ServiceAccount, ConfigMap, ExternalSecret and Secret

@@ -23,10 +23,12 @@ from bizinfra.plan import (
 from bizinfra.targets.kubernetes.addons import secret_store_ref
 from bizinfra.targets.kubernetes.common import Manifest, hardened_container, hardened_pod, metadata
 
-# Official images, pinned: the AWS CLI's own (its Amazon Linux 2 base brings the Python that reads the secret's
-# JSON), and PostgreSQL's alpine image of the store's major version, whose psql matches the server.
-AWS_CLI_IMAGE = "amazon/aws-cli:2.27.50"
-POSTGRES_IMAGE = "postgres:{major}-alpine"
+# Official images, pinned by digest (a tag can be moved; the digest names the bytes, so the Job runs what was
+# reviewed): the AWS CLI's own (its Amazon Linux 2 base brings the Python that reads the secret's JSON), and
+# PostgreSQL's alpine image for psql, 17.5 for every store, since psql connects to servers of its major and older.
+# The digests are the multi-platform indexes, as published on Docker Hub and pinned alike by several public projects.
+AWS_CLI_IMAGE = "amazon/aws-cli:2.27.50@sha256:48c3d4212e2f5b0e24bdc6af7708f9412ce65425a79575e0f78b8f8c0dcd70ab"
+PSQL_IMAGE = "postgres:17.5-alpine@sha256:6567bca8d7bc8c82c5922425a0baee57be8402df92bae5eacad5f01ae9544daa"
 BACKOFF_LIMIT = 4  # a database still starting refuses connections for a while: retry, each in a new pod
 DEADLINE_SECONDS = ROLLOUT_TIMEOUT_SECONDS  # as long as the deploy job waits for it
 TTL_SECONDS = 86400  # a finished Job and its pod's logs are kept a day, then removed
@@ -82,6 +84,7 @@ def scripts(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: Datastore
             "data": {"bootstrap.sql": bootstrap_sql(store), "pgpass.py": PGPASS}}
 
 
+LEGACY_SHARED_ROLE = "app"  # the one role that owned every database before each database had its own
 EXPORTER_PASSWORD = "EXPORTER_PASSWORD"  # the Secret key, and variable, of the exporter role's password
 
 
@@ -153,7 +156,25 @@ def bootstrap_sql(store: DatastorePlan) -> str:
         ]
     exporter = quote_identifier(DATABASE_EXPORTER_USER)
     lines += [*login_role(DATABASE_EXPORTER_USER, variables[EXPORTER_PASSWORD]), f"grant pg_monitor to {exporter};"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + from_shared_role(store)) + "\n"
+
+
+def from_shared_role(store: DatastorePlan) -> list[str]:
+    """Upgrading from bizinfra's former shared role `app`, which owned every database and the tables migrations made
+    in them: while it may log in, each database's role takes what it owns there and the privileges it held go
+    (REASSIGN and DROP OWNED work in the database they run in, hence `\\connect`; the master user is a member of
+    both roles), then it may no longer log in (its password was in a secret Terraform no longer keeps). Not dropped:
+    a database the spec no longer names may still hold its objects. Nothing to do when a database is itself called
+    `app`: its role is that name."""
+    legacy = quote_identifier(LEGACY_SHARED_ROLE)
+    if any(role.name == LEGACY_SHARED_ROLE for role in store.roles):
+        return []
+    lines = [f"select exists (select from pg_roles where rolname = {quote_literal(LEGACY_SHARED_ROLE)} and rolcanlogin)"
+             " as shared_role \\gset", "\\if :shared_role"]
+    for role in store.roles:
+        lines += [f"\\connect {role.database}",
+                  f"reassign owned by {legacy} to {quote_identifier(role.name)};", f"drop owned by {legacy};"]
+    return [*lines, "\\connect postgres", f"alter role {legacy} nologin;", "\\endif"]
 
 
 def login_role(name: str, variable: str) -> list[str]:
@@ -162,10 +183,6 @@ def login_role(name: str, variable: str) -> list[str]:
     return [f"select 'create role {role} login' where not exists (select from pg_roles where rolname = {literal})"
             " \\gexec",
             f"select format('alter role %I with login password %L', {literal}, :'{variable}') \\gexec"]
-
-
-def postgres_major(store: DatastorePlan) -> str:
-    return store.version.split(".")[0]
 
 
 def job(env: EnvironmentPlan, bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
@@ -227,7 +244,7 @@ def run_sql(bootstrap: DatabaseBootstrap, store: DatastorePlan) -> Manifest:
     """psql runs the script; the passwords come from the Secret as environment variables, which the script reads."""
     return {
         "name": "bootstrap",
-        "image": POSTGRES_IMAGE.format(major=postgres_major(store)),
+        "image": PSQL_IMAGE,
         "imagePullPolicy": "Always",
         "command": ["psql", "--no-psqlrc", "--file", f"{SCRIPTS}/bootstrap.sql"],
         "env": [

@@ -51,7 +51,7 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         # One file for every service, not one each: at a thousand services, creating files costs more than
         # compiling them, and a review still reads one service's documents together, in this order.
         ("workloads.yaml", [document for s in env.services for document in service_documents(env, s)]),
-        # Per PostgreSQL store, the Job creating its application role and databases (docs/kubernetes.md).
+        # Per PostgreSQL store, the Job creating its databases and their roles (docs/kubernetes.md).
         ("database-bootstrap.yaml", bootstrap_documents(env)),
         # Per data store, its Prometheus exporter with its credentials, NetworkPolicy and PodMonitor.
         ("exporters.yaml", exporter_documents(env)),
