@@ -202,10 +202,10 @@ def test_secrets_come_from_secrets_manager_by_reference(production: list[dict[st
     assert {d["secretKey"]: d["remoteRef"] for d in auth["data"]} == {
         "DB_PASSWORD": {"key": own_role, "property": "password"},
         "DB_USERNAME": {"key": own_role, "property": "username"},
-        "DB_TLS_SERVERNAME": {"key": own_role, "property": "host"},
+        "DB_TLS_SERVERNAME": {"key": "business-app/production/postgres/endpoint", "property": "host"},
         "JWT_SECRET": {"key": "business-app/production/jwt-secret"},
         "REDIS_PASSWORD": {"key": "business-app/production/redis", "property": "password"},
-        "REDIS_TLS_SERVERNAME": {"key": "business-app/production/redis", "property": "host"},
+        "REDIS_TLS_SERVERNAME": {"key": "business-app/production/redis/endpoint", "property": "host"},
     }
     # the connection strings, composed by the operator beside the parts, TLS checked against the endpoint's name
     assert auth["target"]["template"] == {"engineVersion": "v2", "mergePolicy": "Merge", "data": {

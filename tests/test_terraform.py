@@ -164,6 +164,8 @@ def test_bundled_names_agree_with_the_plan() -> None:
         # a secret per database role, none for PostgreSQL as a whole (no shared role)
         *(f"business-app/production/postgres/{name}_service" for name in ("auth", "business", "inventory", "invoice")),
         "business-app/production/redis", "business-app/production/jwt-secret",
+        # each store's endpoint, the name its certificate holds
+        "business-app/production/postgres/endpoint", "business-app/production/redis/endpoint",
         "business-app/production/edge/origin-verify",
         *(f"business-app/production/alerting/{name}" for name in ("dead-mans-switch", "on-call", "team-chat")),
         "business-app/production/postgres/exporter",  # the exporter role's, apart from the services' credentials
@@ -364,7 +366,8 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         roles = {f"{platform.name}/{env.name}/{store}/{database}" for store, spec in platform.datastores.items()
                  if spec.engine == "postgres" for database in
                  {s.database or name.replace("-", "_") for name, s in platform.services.items() if store in s.uses}}
-        assert secrets == read | stores | roles | edge | alerting | exporters | pull
+        endpoints = {f"{platform.name}/{env.name}/{store}/endpoint" for store in platform.datastores}
+        assert secrets == read | stores | roles | endpoints | edge | alerting | exporters | pull
         private = [r for r in resources(files, "aws_route53_record").values()
                    if r["zone_id"] == "${aws_route53_zone.private.zone_id}"]
         assert sorted(record["name"] for record in private) == sorted(store.host for store in env.datastores)

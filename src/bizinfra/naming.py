@@ -42,7 +42,8 @@ DATABASE_MASTER_USER = "postgres"  # as in the seed
 DATABASE_EXPORTER_USER = "exporter"
 # What a database (and so its role) may not be called: the master and exporter roles, the databases every server
 # has, RDS's own; `pg_` and `rds` start the names PostgreSQL and RDS keep for their own roles.
-RESERVED_DATABASE_NAMES = (DATABASE_MASTER_USER, DATABASE_EXPORTER_USER, "rdsadmin", "template0", "template1")
+RESERVED_DATABASE_NAMES = (DATABASE_MASTER_USER, DATABASE_EXPORTER_USER, "endpoint", "rdsadmin", "template0",
+                           "template1")  # `endpoint`: the secret `<store>/endpoint` beside the roles'
 RESERVED_DATABASE_PREFIXES = ("pg_", "rds")
 # The connection string a service gets, beside the parts, when it uses exactly one data store of the engine: the
 # variables Prisma, TypeORM and ioredis read as they are.
@@ -150,6 +151,12 @@ def database_role_secret(platform: str, env_name: str, store: str, database: str
     """`<platform>/<env>/<store>/<database>`: the secret of a database's own role; the spec refuses a database named
     like the exporter's secret beside it."""
     return secret_key(platform, env_name, f"{store}/{database}")
+
+
+def store_endpoint_secret(platform: str, env_name: str, store: str) -> str:
+    """`<platform>/<env>/<store>/endpoint`: `{"host": ...}`, the endpoint AWS gives the store, kept current by Terraform
+    (no generated value in it, so nothing to keep from later plans)."""
+    return secret_key(platform, env_name, f"{store}/endpoint")
 
 
 def tls_servername_variable(env_prefix: str) -> str:

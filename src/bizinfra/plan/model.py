@@ -64,9 +64,7 @@ class DatabaseRole:
 
     name: str  # the role, named as its database
     database: str
-    # Secrets Manager, `<platform>/<env>/<store>/<database>`: `{username, password, host}` as JSON, `host` being the
-    # endpoint AWS gives the store, the name its certificate holds
-    credentials: str
+    credentials: str  # Secrets Manager, `<platform>/<env>/<store>/<database>`: `{username, password}` as JSON
     users: tuple[str, ...]  # the services that log in as it, sorted
 
 
@@ -85,7 +83,7 @@ class DatastorePlan:
     env_prefix: str
     users: tuple[str, ...]  # services that use it, sorted
     databases: tuple[str, ...]  # PostgreSQL databases, one per user service
-    # The Secrets Manager secret of its one set of credentials: Redis's auth token (and `host`, its endpoint), or
+    # The Secrets Manager secret of its one set of credentials: Redis's auth token, or
     # compose's local PostgreSQL owner; PostgreSQL on Kubernetes has a secret per role instead (`roles`).
     credentials: str
     identifier: str  # its AWS identifier (RDS instance, ElastiCache replication group)
@@ -95,6 +93,9 @@ class DatastorePlan:
     # PostgreSQL on Kubernetes: one role per database, each with its own secret, which the bootstrap Job creates.
     # Empty elsewhere: compose's local server has one owner, in `credentials`, and Redis has one user.
     roles: tuple[DatabaseRole, ...] = ()
+    # With TLS, the Secrets Manager secret holding `{"host": <the endpoint AWS gives it>}`, the name its certificate
+    # holds, which Terraform keeps current; none in compose.
+    endpoint_secret: str | None = None
 
     def role(self, database: str) -> DatabaseRole:
         return next(role for role in self.roles if role.database == database)

@@ -38,6 +38,7 @@ from bizinfra.naming import (
     secret_key,
     slot_deployments,
     state_key,
+    store_endpoint_secret,
     tls_servername_variable,
 )
 from bizinfra.plan.model import (
@@ -403,6 +404,7 @@ def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: 
         identifier=aws_name(platform.name, env_name, name, limit=40),  # ElastiCache ids allow 40
         replicas=replicas,
         roles=tuple(_role(platform, env_name, name, database) for database in databases) if roles else (),
+        endpoint_secret=store_endpoint_secret(platform.name, env_name, name) if tls else None,
     )
 
 
@@ -437,8 +439,8 @@ def _secrets(platform: str, env_name: str, declared: tuple[str, ...], used: list
         if store.engine == "postgres":
             refs.append(SecretRef(f"{store.env_prefix}_USERNAME", credentials, "username"))
         refs.append(SecretRef(f"{store.env_prefix}_PASSWORD", credentials, "password"))
-        if store.tls:  # the endpoint AWS gives the store, the name its certificate holds (not a secret; kept beside)
-            refs.append(SecretRef(tls_servername_variable(store.env_prefix), credentials, "host"))
+        if store.endpoint_secret:  # the endpoint AWS gives the store, the name its certificate holds
+            refs.append(SecretRef(tls_servername_variable(store.env_prefix), store.endpoint_secret, "host"))
     return tuple(sorted(refs, key=lambda ref: ref.variable))
 
 

@@ -2,9 +2,9 @@
 parts (DATABASE_URL, REDIS_URL), and the RDS certificate authorities its pods trust, so that TLS verifies.
 
 The certificates name each store's AWS endpoint, not the private zone's alias in `<PREFIX>_HOST`; the endpoint is in
-the store's secret (`host`, Terraform writes it) and reaches the service as `<PREFIX>_TLS_SERVERNAME` and as the host
-of its URL. RDS signs with its own CAs, shipped in a ConfigMap mounted read-only; ElastiCache's certificates chain to
-Amazon's public roots, which every client's default trust store holds.
+the store's endpoint secret (`host`, which Terraform keeps current) and reaches the service as
+`<PREFIX>_TLS_SERVERNAME` and as the host of its URL. RDS signs with its own CAs, shipped in a ConfigMap mounted
+read-only; ElastiCache's certificates chain to Amazon's public roots, which every client's default trust store holds.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from bizinfra.targets.terraform.handles import (
     exporter_credentials,
     role_credentials,
     store_credentials,
+    store_endpoint,
     store_group,
     store_record,
 )
@@ -167,6 +168,7 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         database(store.name).declare(instance),
         *(role_secret(env, store, role) for role in store.roles),
         exporter_secret(env, store),
+        endpoint_secret(env, store),
     )
 
 
@@ -223,13 +225,33 @@ def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         }),
         cache(store.name).declare(group),
         credentials(env, store),
+        endpoint_secret(env, store),
+    )
+
+
+def endpoint_secret(env: EnvironmentPlan, store: DatastorePlan) -> Block:
+    """`{"host": ...}`: the endpoint AWS gives the store, the name its certificate holds, which the services'
+    DATABASE_URL and REDIS_URL connect to so that TLS checks it. Nothing generated in it, so no `ignore_changes`:
+    a replaced instance's new endpoint follows at the next apply."""
+    secret = store_endpoint(store.name)
+    return merge(
+        secret.declare({
+            "name": store.endpoint_secret,
+            "description": f"{store.name}: the endpoint AWS gives it, the name its TLS certificate holds",
+            "kms_key_id": KMS_KEY.ref("arn"),
+            "recovery_window_in_days": recovery_window_days(env),
+            "tags": tags(env, store.name, "endpoint"),
+        }),
+        Resource("aws_secretsmanager_secret_version", secret.name).declare({
+            "secret_id": secret.ref("id"),
+            "secret_string": ref(f"jsonencode({{host = {endpoint_expression(store)}}})"),
+        }),
     )
 
 
 def role_secret(env: EnvironmentPlan, store: DatastorePlan, role: DatabaseRole) -> Block:
-    """A database role's secret: `{username, password, host}` as JSON, the password generated here and set by the
-    bootstrap Job, `host` the endpoint AWS gives the instance, the name its certificate holds, which the services'
-    DATABASE_URL connects to so that `sslmode=verify-full` checks it."""
+    """A database role's secret: `{username, password}` as JSON, the password generated here and set by the
+    bootstrap Job."""
     label = f"{store.name}_{role.name}"
     secret, password_ = role_credentials(store.name, role.name), password(label)
     return merge(
@@ -245,7 +267,7 @@ def role_secret(env: EnvironmentPlan, store: DatastorePlan, role: DatabaseRole) 
         Resource("aws_secretsmanager_secret_version", secret.name).declare({
             "secret_id": secret.ref("id"),
             "secret_string": ref(f'jsonencode({{username = "{role.name}", password = {password_.address}'
-                                 f".random_password, host = {endpoint_expression(store)}}})"),
+                                 ".random_password})"),
             "lifecycle": {"ignore_changes": ["secret_string"]},
         }),
     )
@@ -281,9 +303,8 @@ def password(store: str) -> Data:
 
 
 def credentials(env: EnvironmentPlan, store: DatastorePlan) -> Block:
-    """The Redis store's credentials secret, its generated auth token, and the first value: `{password, host}` as
-    JSON, `host` the primary endpoint, the name its certificate holds. Letters and digits only, which ElastiCache
-    auth tokens and connection URLs take without escaping."""
+    """The Redis store's credentials secret, its generated auth token, and the first value: `{password}` as JSON.
+    Letters and digits only, which ElastiCache auth tokens and connection URLs take without escaping."""
     secret = store_credentials(store.name)
     return merge(
         secret.declare({
@@ -299,8 +320,7 @@ def credentials(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         }),
         Resource("aws_secretsmanager_secret_version", secret.name).declare({
             "secret_id": secret.ref("id"),
-            "secret_string": ref(f"jsonencode({{password = {password(store.name).address}.random_password, "
-                                 f"host = {endpoint_expression(store)}}})"),
+            "secret_string": ref(f"jsonencode({{password = {password(store.name).address}.random_password}})"),
             "lifecycle": {"ignore_changes": ["secret_string"]},
         }),
     )
