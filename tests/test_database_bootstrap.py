@@ -426,3 +426,41 @@ def test_an_upgrade_from_the_shared_role_gives_each_database_s_tables_to_its_own
         assert owned.stdout.split() == [name, "2"], owned.stderr
     assert _log_in(postgres_server, names[0], "old", "app").returncode != 0
     assert _bootstrapped(postgres_server, tmp_path)  # and again, with nothing left to upgrade
+
+
+# -- each service logs in as its own database's role, reaching it with TLS that verifies ----------------------------------
+
+
+@pytest.mark.slow
+@given(platforms())
+def test_each_service_logs_in_as_its_database_s_own_role_set_by_the_bootstrap(platform: Platform) -> None:
+    """Over random platforms: a service's login is the secret of its own database's role, read by no service of
+    another database; the bootstrap Job sets that role's password from the same secret; the connection strings read
+    only keys their ExternalSecret fills, name the service's database, verify TLS against the mounted RDS CAs."""
+    for env, documents in environments(rendered(platform)).items():
+        bootstrap_keys = {item["remoteRef"]["key"] for d in of_kind(documents, "ExternalSecret")
+                          if d["metadata"]["name"].endswith("-bootstrap") for item in d["spec"]["data"]}
+        readers: dict[str, set[str]] = {}
+        for name, spec in platform.services.items():
+            stores = [store for store in spec.uses if store in postgres_stores(platform)]
+            if not stores:
+                continue
+            database = spec.database or name.replace("-", "_")
+            secret = named(documents, "ExternalSecret", f"{name}-secrets")["spec"]
+            data = {item["secretKey"]: item["remoteRef"] for item in secret["data"]}
+            for store in stores:
+                prefix = platform.env_prefix(store)
+                login = data[f"{prefix}_USERNAME"]["key"]
+                assert login == f"{platform.name}/{env}/{store}/{database}" == data[f"{prefix}_PASSWORD"]["key"]
+                assert login in bootstrap_keys
+                readers.setdefault(login, set()).add(database)
+            if len(stores) == 1:
+                url = secret["target"]["template"]["data"]["DATABASE_URL"]
+                assert set(re.findall(r"\{\{ \.(\w+)", url)) <= set(data)
+                assert f"/{database}?sslmode=verify-full&sslrootcert=/etc/ssl/rds/ca.pem" in url
+                (deployment, *_) = [d for d in of_kind(documents, "Deployment")
+                                    if d["metadata"]["labels"]["app.kubernetes.io/name"] == name]
+                (container,) = deployment["spec"]["template"]["spec"]["containers"]
+                assert {"name": "rds-ca", "mountPath": "/etc/ssl/rds", "readOnly": True} in container["volumeMounts"]
+                assert "BEGIN CERTIFICATE" in named(documents, "ConfigMap", "rds-ca-bundle")["data"]["ca.pem"]
+        assert all(len(databases) == 1 for databases in readers.values())  # no role serves two databases
