@@ -360,7 +360,9 @@ class Service(Frozen):
         (), description="Secret environment variables, by name; values live in the secret store.")
     env: dict[EnvName, StrictStr] = Field(default_factory=dict, description="Plain (non-secret) environment variables.")
     database: Annotated[StrictStr, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = Field(
-        None, description="Its PostgreSQL database name; default the service name with '_' for '-'.")
+        None, description="Its PostgreSQL database name, which in the cloud also names the role owning it (and only "
+        "it); default the service name with '_' for '-'. Not a name PostgreSQL or RDS keeps for a role (postgres, "
+        "exporter, endpoint, rdsadmin, template0, template1, pg_*, rds*).")
 
 
 class Datastore(Frozen):
