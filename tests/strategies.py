@@ -65,8 +65,9 @@ def alert_receivers(draw: st.DrawFn) -> dict[str, Any]:
 def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
     name = draw(_label)
     domain = f"{draw(_label)}.example.com"
-    names = draw(st.lists(_label.filter(lambda label: label != name), min_size=1 + 2, max_size=max_services + 2,
-                          unique=True))
+    # a service's database (its name, `_` for `-`) also names its role: not one PostgreSQL or RDS keeps (rds*, pg_*)
+    names = draw(st.lists(_label.filter(lambda label: label != name and not label.startswith(("rds", "pg-"))),
+                          min_size=1 + 2, max_size=max_services + 2, unique=True))
     store_names, service_names = names[:2], names[2:]
     ports = draw(st.lists(st.integers(1024, 65000), min_size=len(names), max_size=len(names), unique=True))
     datastores = {}

@@ -78,8 +78,10 @@ def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(pl
             assert pod["securityContext"]["runAsNonRoot"] is True
             assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
             (init,), (main,) = pod["initContainers"], pod["containers"]
-            assert re.fullmatch(r"amazon/aws-cli:\d+\.\d+\.\d+", init["image"])
-            assert main["image"] == f"postgres:{spec.version.split('.')[0]}-alpine"
+            # pinned by digest, each: a tag can be moved, a digest names the bytes
+            assert re.fullmatch(r"amazon/aws-cli:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", init["image"])
+            psql = re.fullmatch(r"postgres:(\d+)\.\d+-alpine@sha256:[0-9a-f]{64}", main["image"])
+            assert psql and int(psql[1]) >= int(spec.version.split(".")[0])  # psql reaches its major and older
             for container in (init, main):
                 context = container["securityContext"]
                 assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
@@ -96,15 +98,16 @@ def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(pl
             assert main_env["PGPASSFILE"]["value"].startswith(written["mountPath"] + "/")
             assert main_env["PGSSLMODE"]["value"] == "require"
             assert main_env["PGPORT"]["value"] == str(platform.datastore_port(store))
-            # the roles' passwords: from the Job's ExternalSecret, the application role's from the services' secret and
-            # the exporter role's from its own; as environment variables, never on the command line
-            secret = main_env["APP_PASSWORD"]["valueFrom"]["secretKeyRef"]
-            assert main_env["EXPORTER_PASSWORD"]["valueFrom"]["secretKeyRef"] == {**secret, "key": "EXPORTER_PASSWORD"}
-            external = named(documents, "ExternalSecret", secret["name"])
-            assert external["spec"]["target"]["name"] == secret["name"]
+            # the roles' passwords: from the Job's ExternalSecret, each database role's from the secret its services
+            # read, the exporter role's from its own; as environment variables, never on the command line
+            external = named(documents, "ExternalSecret", f"{store}-bootstrap")
             assert [(d["secretKey"], d["remoteRef"]) for d in external["spec"]["data"]] == [
-                ("APP_PASSWORD", {"key": f"{platform.name}/{env}/{store}", "property": "password"}),
+                *((f"PASSWORD_{database.upper()}", {"key": f"{platform.name}/{env}/{store}/{database}",
+                                                     "property": "password"}) for database in databases(platform, store)),
                 ("EXPORTER_PASSWORD", {"key": f"{platform.name}/{env}/{store}/exporter", "property": "password"})]
+            for item in external["spec"]["data"]:
+                assert main_env[item["secretKey"]]["valueFrom"]["secretKeyRef"] == \
+                    {"name": external["spec"]["target"]["name"], "key": item["secretKey"]}
             assert main["command"][0] == "psql" and not any("PASSWORD" in word for word in main["command"])
             assert not any(word in main["command"] for word in ("sh", "/bin/sh", "bash", "-c"))
 
@@ -119,17 +122,22 @@ def test_the_sql_is_idempotent_in_form_and_holds_no_password() -> None:
             if re.search(r"\bcreate (role|database)\b", line):
                 assert line.startswith("select '") and " where not exists (select from " in line, line
                 assert line.endswith("\\gexec"), line
-        assert "alter role %I with login password %L', 'app', :'pw') \\gexec" in sql  # always set: rotation
-        created = re.findall(r"create database \"([a-z0-9_]+)\" owner \"app\"", sql)
-        assert created == databases(platform, "postgres")
-        for database in created:
-            assert f'alter database "{database}" owner to "app";' in sql
+        created = re.findall(r"create database \"([a-z0-9_]+)\" owner \"([a-z0-9_]+)\"", sql)
+        assert created == [(database, database) for database in databases(platform, "postgres")]
+        for database in databases(platform, "postgres"):  # its own role, owning it, its password always set
+            assert f"alter role %I with login password %L', '{database}', :'pw_{database}') \\gexec" in sql
+            assert f'alter database "{database}" owner to "{database}";' in sql
+            assert f'revoke all on database "{database}" from public;' in sql
+            assert f"\\set pw_{database} `printf '%s' \"$PASSWORD_{database.upper()}\"`" in sql.splitlines()
+        # no shared role owning every database: the former one, `app`, only loses what it had, while it may log in
+        shared = sql[sql.index("\\if :shared_role"):]
+        assert '"app"' not in sql[:-len(shared)] and shared.endswith('alter role "app" nologin;\n\\endif\n')
         assert "\\set ON_ERROR_STOP on" in sql.splitlines()[0]
         # each password read from the environment into its variable, and used only as that variable
-        assert "\\set pw `printf '%s' \"$APP_PASSWORD\"`" in sql.splitlines()
         assert "\\set exporter_pw `printf '%s' \"$EXPORTER_PASSWORD\"`" in sql.splitlines()
-        used = sql.replace(":'pw'", "").replace(":'exporter_pw'", "").replace("\\set pw ", "")
-        assert "pw" not in used.replace("\\set exporter_pw ", "")
+        used = re.sub(r":'(pw_[a-z0-9_]+|exporter_pw)'", "", sql)
+        used = re.sub(r"^\\set (pw_[a-z0-9_]+|exporter_pw) .*$", "", used, flags=re.M)
+        assert "pw" not in used
         # the exporter's role: created when missing, its password always set, pg_monitor and nothing else
         assert "alter role %I with login password %L', 'exporter', :'exporter_pw') \\gexec" in sql
         assert [line for line in sql.splitlines() if '"exporter"' in line and "grant" in line] == \
@@ -281,10 +289,16 @@ def postgres_server() -> Iterator[dict[str, str]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _password(database: str, base: str) -> str:
+    """Each role's password in these tests: distinct per role, and with every character a shell or SQL might trip on."""
+    return f"{base} {database}"
+
+
 def _run_job(job: Document, scripts: dict[str, str], server: dict[str, str], app_password: str,
              work: Path, exporter_password: str = "exporter-pass") -> subprocess.CompletedProcess[str]:
     """What the Job's two containers do, on this machine: pgpass.py on the master secret, then the psql command
-    with the passwords in its environment, as the Secret puts them. The local server has no certificate, so no TLS."""
+    with the passwords in its environment, as the Secret puts them (each database role's `_password(database,
+    app_password)`). The local server has no certificate, so no TLS."""
     (work / "bootstrap").mkdir(exist_ok=True)
     for name, text in scripts.items():
         (work / "bootstrap" / name).write_text(text)
@@ -296,18 +310,34 @@ def _run_job(job: Document, scripts: dict[str, str], server: dict[str, str], app
     pgpass.chmod(0o600)
     main = job["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value", "") for e in main["env"]}
-    env.update(server, PGPASSFILE=str(pgpass), PGSSLMODE="disable", APP_PASSWORD=app_password,
-               EXPORTER_PASSWORD=exporter_password)
+    for name in env:
+        if name.startswith("PASSWORD_"):
+            env[name] = _password(name.removeprefix("PASSWORD_").lower(), app_password)
+    env.update(server, PGPASSFILE=str(pgpass), PGSSLMODE="disable", EXPORTER_PASSWORD=exporter_password)
     command = [argument.replace("/bootstrap/", f"{work}/bootstrap/") for argument in main["command"]]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, check=False)
 
 
-def _log_in(server: dict[str, str], database: str, password: str, user: str = "app",
+def _log_in(server: dict[str, str], database: str, password: str, user: str | None = None,
             query: str = "select current_user, pg_catalog.pg_get_userbyid(datdba) from pg_database "
                          "where datname = current_database()") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["psql", "-X", "-tA", "-c", query], capture_output=True, text=True, check=False,
-                          env={**os.environ, "PGHOST": server["PGHOST"], "PGPORT": server["PGPORT"], "PGUSER": user,
-                               "PGDATABASE": database, "PGPASSWORD": password, "PGSSLMODE": "disable"})
+    """psql as `user` (default: the database's own role) with the password in its environment, never as an argument."""
+    return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA", "-c", query], capture_output=True, text=True,
+                          check=False,
+                          env={**os.environ, "PGHOST": server["PGHOST"], "PGPORT": server["PGPORT"],
+                               "PGUSER": user or database, "PGDATABASE": database, "PGPASSWORD": password,
+                               "PGSSLMODE": "disable"})
+
+
+def _bootstrapped(server: dict[str, str], work: Path, app_password: str = "app-pass",
+                  exporter_password: str = "exporter-pass") -> list[str]:
+    """Runs the bundled spec's staging bootstrap once; its databases."""
+    platform = bundled_platform()
+    documents = bootstrap_documents(rendered(platform, "specs/business-app.yaml"), "staging")
+    job, scripts = named(documents, "Job", "postgres-bootstrap"), named(documents, "ConfigMap", "postgres-bootstrap")
+    result = _run_job(job, scripts["data"], server, app_password, work, exporter_password)
+    assert result.returncode == 0, result.stderr
+    return databases(platform, "postgres")
 
 
 def test_the_generated_sql_runs_twice_and_rotates_the_password(postgres_server: dict[str, str],
@@ -316,26 +346,51 @@ def test_the_generated_sql_runs_twice_and_rotates_the_password(postgres_server: 
     documents = bootstrap_documents(rendered(platform, "specs/business-app.yaml"), "staging")
     job = named(documents, "Job", "postgres-bootstrap")
     scripts = named(documents, "ConfigMap", "postgres-bootstrap")["data"]
+    tricky = "it's: a \"pass\\word\" $(x) `y`"
     for attempt in ("first", "again"):
-        result = _run_job(job, scripts, postgres_server, "it's: a \"pass\\word\" $(x) `y`", tmp_path)
+        result = _run_job(job, scripts, postgres_server, tricky, tmp_path)
         assert result.returncode == 0, (attempt, result.stderr)
-    for database in databases(platform, "postgres"):
-        logged_in = _log_in(postgres_server, database, "it's: a \"pass\\word\" $(x) `y`")
-        assert logged_in.stdout.strip() == "app|app", logged_in.stderr
+    for database in databases(platform, "postgres"):  # each database owned by its own role, which logs in
+        logged_in = _log_in(postgres_server, database, _password(database, tricky))
+        assert logged_in.stdout.strip() == f"{database}|{database}", logged_in.stderr
     # a rotated password: the next run sets it, and the old one stops working
     assert _run_job(job, scripts, postgres_server, "rotated", tmp_path).returncode == 0
-    assert _log_in(postgres_server, "auth_service", "rotated").returncode == 0
-    assert _log_in(postgres_server, "auth_service", "it's: a \"pass\\word\" $(x) `y`").returncode != 0
+    assert _log_in(postgres_server, "auth_service", _password("auth_service", "rotated")).returncode == 0
+    assert _log_in(postgres_server, "auth_service", _password("auth_service", tricky)).returncode != 0
+
+
+def test_a_migration_runs_as_its_service_s_role_which_cannot_reach_another_database(
+        postgres_server: dict[str, str], tmp_path: Path) -> None:
+    """The migration Job's SQL path: a service's role migrates its own database (creates tables, indexes, a schema),
+    and can neither connect to another service's database nor act on its objects; no role shares a database."""
+    mine, other, *_ = _bootstrapped(postgres_server, tmp_path)
+    migration = ("create schema billing; create table billing.invoice (id bigserial primary key, total numeric);"
+                 "create index on billing.invoice (total); insert into billing.invoice (total) values (12.5);"
+                 "create table note (id int); select count(*) from billing.invoice")
+    migrated = _log_in(postgres_server, mine, _password(mine, "app-pass"), query=migration)
+    assert migrated.returncode == 0 and migrated.stdout.strip() == "1", migrated.stderr
+    # the other service's role migrates its own database too, and both find only their own tables
+    assert _log_in(postgres_server, other, _password(other, "app-pass"), query="create table note (id int)"
+                   ).returncode == 0
+    # A's role into B's database: CONNECT is revoked from PUBLIC and B's database is not A's
+    refused = _log_in(postgres_server, other, _password(mine, "app-pass"), user=mine)
+    assert refused.returncode != 0 and "permission denied for database" in refused.stderr, refused.stderr
+    # nor may it become B's role, or take B's database
+    for statement in (f'set role "{other}"', f'alter database "{other}" owner to "{mine}"',
+                      f'drop database "{other}"', "create database stolen", "create role intruder"):
+        attempt = _log_in(postgres_server, mine, _password(mine, "app-pass"), query=statement)
+        assert attempt.returncode != 0, statement
+    owners = _log_in(postgres_server, "postgres", "master:pass\\word", user="postgres",
+                     query="select datname || '=' || pg_catalog.pg_get_userbyid(datdba) from pg_database "
+                           "where datname not in ('postgres', 'template0', 'template1') order by 1")
+    assert owners.stdout.split() == [f"{database}={database}" for database in databases(bundled_platform(), "postgres")]
 
 
 def test_the_exporter_role_reads_statistics_and_owns_nothing(postgres_server: dict[str, str], tmp_path: Path) -> None:
     """postgres_exporter's role logs in to `postgres` with its own password, sees every backend through pg_monitor,
     may not connect to the services' databases, owns no database and cannot create one."""
-    platform = bundled_platform()
-    documents = bootstrap_documents(rendered(platform, "specs/business-app.yaml"), "staging")
-    job, scripts = named(documents, "Job", "postgres-bootstrap"), named(documents, "ConfigMap", "postgres-bootstrap")
     password = "exp: 'quoted' \"pass\" $(x) `y`"
-    assert _run_job(job, scripts["data"], postgres_server, "app-pass", tmp_path, password).returncode == 0
+    _bootstrapped(postgres_server, tmp_path, exporter_password=password)
     monitor = _log_in(postgres_server, "postgres", password, "exporter",
                       "select pg_has_role('pg_monitor', 'member'), rolcreatedb, rolcreaterole, rolsuper, "
                       "(select count(*) from pg_database where datdba = oid) from pg_roles where rolname = current_user")
@@ -345,3 +400,67 @@ def test_the_exporter_role_reads_statistics_and_owns_nothing(postgres_server: di
     seen = _log_in(postgres_server, "postgres", password, "exporter",
                    "select count(*) from pg_stat_activity where query is not null and usename <> current_user")
     assert seen.returncode == 0, seen.stderr
+
+
+def test_an_upgrade_from_the_shared_role_gives_each_database_s_tables_to_its_own_role(
+        postgres_server: dict[str, str], tmp_path: Path) -> None:
+    """What the former bootstrap left (one role `app` owning every database and the tables its migrations made, and
+    all privileges on them): the new Job gives each database, with its tables, to that database's role, and `app`
+    may no longer log in."""
+    master = {"user": "postgres", "password": "master:pass\\word"}
+    legacy = ["create role app login password 'old'", "grant app to postgres"]
+    names = databases(bundled_platform(), "postgres")
+    legacy += [f"create database {name} owner app" for name in names]
+    legacy += [f"grant all privileges on database {name} to app" for name in names]
+    for statement in legacy:
+        done = _log_in(postgres_server, "postgres", master["password"], master["user"], statement)
+        assert done.returncode == 0, done.stderr
+    for name in names:  # the old migrations, as app
+        assert _log_in(postgres_server, name, "old", "app", "create table kept (id int); insert into kept values (1)"
+                       ).returncode == 0
+    _bootstrapped(postgres_server, tmp_path)
+    for name in names:
+        owned = _log_in(postgres_server, name, _password(name, "app-pass"),
+                        query="select tableowner from pg_tables where tablename = 'kept'; "
+                              "insert into kept values (2); select count(*) from kept")
+        assert owned.stdout.split() == [name, "2"], owned.stderr
+    assert _log_in(postgres_server, names[0], "old", "app").returncode != 0
+    assert _bootstrapped(postgres_server, tmp_path)  # and again, with nothing left to upgrade
+
+
+# -- each service logs in as its own database's role, reaching it with TLS that verifies ----------------------------------
+
+
+@pytest.mark.slow
+@given(platforms())
+def test_each_service_logs_in_as_its_database_s_own_role_set_by_the_bootstrap(platform: Platform) -> None:
+    """Over random platforms: a service's login is the secret of its own database's role, read by no service of
+    another database; the bootstrap Job sets that role's password from the same secret; the connection strings read
+    only keys their ExternalSecret fills, name the service's database, verify TLS against the mounted RDS CAs."""
+    for env, documents in environments(rendered(platform)).items():
+        bootstrap_keys = {item["remoteRef"]["key"] for d in of_kind(documents, "ExternalSecret")
+                          if d["metadata"]["name"].endswith("-bootstrap") for item in d["spec"]["data"]}
+        readers: dict[str, set[str]] = {}
+        for name, spec in platform.services.items():
+            stores = [store for store in spec.uses if store in postgres_stores(platform)]
+            if not stores:
+                continue
+            database = spec.database or name.replace("-", "_")
+            secret = named(documents, "ExternalSecret", f"{name}-secrets")["spec"]
+            data = {item["secretKey"]: item["remoteRef"] for item in secret["data"]}
+            for store in stores:
+                prefix = platform.env_prefix(store)
+                login = data[f"{prefix}_USERNAME"]["key"]
+                assert login == f"{platform.name}/{env}/{store}/{database}" == data[f"{prefix}_PASSWORD"]["key"]
+                assert login in bootstrap_keys
+                readers.setdefault(login, set()).add(database)
+            if len(stores) == 1:
+                url = secret["target"]["template"]["data"]["DATABASE_URL"]
+                assert set(re.findall(r"\{\{ \.(\w+)", url)) <= set(data)
+                assert f"/{database}?sslmode=verify-full&sslrootcert=/etc/ssl/rds/ca.pem" in url
+                (deployment, *_) = [d for d in of_kind(documents, "Deployment")
+                                    if d["metadata"]["labels"]["app.kubernetes.io/name"] == name]
+                (container,) = deployment["spec"]["template"]["spec"]["containers"]
+                assert {"name": "rds-ca", "mountPath": "/etc/ssl/rds", "readOnly": True} in container["volumeMounts"]
+                assert "BEGIN CERTIFICATE" in named(documents, "ConfigMap", "rds-ca-bundle")["data"]["ca.pem"]
+        assert all(len(databases) == 1 for databases in readers.values())  # no role serves two databases

@@ -198,12 +198,20 @@ def test_secrets_come_from_secrets_manager_by_reference(production: list[dict[st
     assert "namespace" not in store["metadata"]
     auth = named(production, "ExternalSecret", "auth-service-secrets")["spec"]
     assert auth["refreshInterval"] == "1h"
+    own_role = "business-app/production/postgres/auth_service"  # its database's role, no shared one
     assert {d["secretKey"]: d["remoteRef"] for d in auth["data"]} == {
-        "DB_PASSWORD": {"key": "business-app/production/postgres", "property": "password"},
-        "DB_USERNAME": {"key": "business-app/production/postgres", "property": "username"},
+        "DB_PASSWORD": {"key": own_role, "property": "password"},
+        "DB_USERNAME": {"key": own_role, "property": "username"},
+        "DB_TLS_SERVERNAME": {"key": "business-app/production/postgres/endpoint", "property": "host"},
         "JWT_SECRET": {"key": "business-app/production/jwt-secret"},
         "REDIS_PASSWORD": {"key": "business-app/production/redis", "property": "password"},
+        "REDIS_TLS_SERVERNAME": {"key": "business-app/production/redis/endpoint", "property": "host"},
     }
+    # the connection strings, composed by the operator beside the parts, TLS checked against the endpoint's name
+    assert auth["target"]["template"] == {"engineVersion": "v2", "mergePolicy": "Merge", "data": {
+        "DATABASE_URL": "postgresql://{{ .DB_USERNAME | urlquery }}:{{ .DB_PASSWORD | urlquery }}"
+                        "@{{ .DB_TLS_SERVERNAME }}:5432/auth_service?sslmode=verify-full&sslrootcert=/etc/ssl/rds/ca.pem",
+        "REDIS_URL": "rediss://:{{ .REDIS_PASSWORD | urlquery }}@{{ .REDIS_TLS_SERVERNAME }}:6379"}}
     assert not re.search(rb"(?i)password\s*[:=]\s*\S", b"".join(files.values()).replace(b"property: password", b""))
 
 

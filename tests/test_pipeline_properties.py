@@ -63,7 +63,14 @@ def test_the_plan_relates_its_facts_once(platform: Platform) -> None:
             assert store.users == tuple(sorted(s.name for s in env.services if store.name in s.uses))
             if store.engine == "postgres":
                 assert store.databases == tuple(sorted({u.database for u in users if u.database}))
-            assert all(any(ref.key == store.credentials for ref in user.secrets) for user in users)
+            # each user logs in with its database's own role in the cloud, with the store's one owner in compose
+            for user in users:
+                credentials = store.role(user.database).credentials if store.roles and user.database \
+                    else store.credentials
+                assert any(ref.key == credentials for ref in user.secrets)
+            if store.roles:
+                assert [role.database for role in store.roles] == list(store.databases)
+                assert all(user.name in store.role(user.database).users for user in users if user.database)
 
 
 # -- each fact stated once: change it in the plan alone, and every file that shows it follows -----------------

@@ -189,6 +189,9 @@ def test_the_drill_restores_compares_and_removes_what_it_made(drill: Path, tmp_p
     assert "--namespace-mappings business-app:business-app-drill-" in velero
     assert "deployments.apps" in velero and "targetgroupbindings.elbv2.k8s.aws" in velero  # nothing that runs
     assert sum("kubectl" in call and " run " in call for call in state["calls"]) == 2 * len(DATABASES)
+    for database in DATABASES:  # each counted as its own role, the only one that may connect: its service's Secret
+        runs = [call for call in state["calls"] if " run " in call and f'"value": "{database}"' in call]
+        assert runs and all(f'"name": "{database.replace("_", "-")}-secrets"' in call for call in runs), database
 
 
 @pytest.mark.parametrize(("failing", "why"), [

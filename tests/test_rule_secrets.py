@@ -96,3 +96,35 @@ def test_the_pull_token_is_a_secret_terraform_creates() -> None:
         "business-app/staging/registry, which Terraform does not create",
         "business-app/kubernetes/staging/secrets.yaml: ExternalSecret/registry-credentials: username reads "
         "business-app/staging/registry, which Terraform does not create"]
+
+
+def test_a_connection_string_reading_a_key_its_secret_lacks_is_named() -> None:
+    path = "business-app/kubernetes/production/secrets.yaml"
+
+    def misspell(secret: dict[str, Any]) -> None:
+        template = secret["spec"]["target"]["template"]["data"]
+        template["DATABASE_URL"] = template["DATABASE_URL"].replace(".DB_PASSWORD ", ".DB_PASS ")
+    files = edit_yaml(bundled_tree(), path, "ExternalSecret", "auth-service-secrets", misspell)
+    assert problems(files, RULE) == [
+        f"{path}: ExternalSecret/auth-service-secrets: template DATABASE_URL reads DB_PASS, which no data item fills"]
+
+
+def test_a_database_role_no_bootstrap_sets_is_named() -> None:
+    """A service logging in as a role whose password the bootstrap Job does not set (its role secret dropped from the
+    Job's ExternalSecret) would fail to log in, or log in as a role another service shares."""
+    path = "business-app/kubernetes/staging/database-bootstrap.yaml"
+    role = "business-app/staging/postgres/auth_service"
+
+    def drop(secret: dict[str, Any]) -> None:
+        secret["spec"]["data"] = [item for item in secret["spec"]["data"] if item["remoteRef"]["key"] != role]
+    files = edit_yaml(bundled_tree(), path, "ExternalSecret", "postgres-bootstrap", drop)
+    assert problems(files, RULE) == [
+        "business-app/kubernetes/staging/secrets.yaml: ExternalSecret/auth-service-secrets: DB_USERNAME logs in as "
+        f"the role of {role}, whose password no database bootstrap Job sets"]
+    # and pointed at another service's role: the same
+    other = edit_yaml(bundled_tree(), "business-app/kubernetes/staging/secrets.yaml", "ExternalSecret",
+                      "auth-service-secrets", lambda secret: [item["remoteRef"].update(key=role.replace("auth", "x"))
+                                                              for item in secret["spec"]["data"]
+                                                              if item["secretKey"] == "DB_USERNAME"])
+    assert any("DB_USERNAME logs in as the role of business-app/staging/postgres/x_service" in line
+               for line in problems(other, RULE))

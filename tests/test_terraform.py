@@ -172,7 +172,11 @@ def test_bundled_names_agree_with_the_plan() -> None:
     production = environment(plan, "production")
     files = environment_files(production)
     assert {r["name"] for r in resources(files, "aws_secretsmanager_secret").values()} == {
-        "business-app/production/postgres", "business-app/production/redis", "business-app/production/jwt-secret",
+        # a secret per database role, none for PostgreSQL as a whole (no shared role)
+        *(f"business-app/production/postgres/{name}_service" for name in ("auth", "business", "inventory", "invoice")),
+        "business-app/production/redis", "business-app/production/jwt-secret",
+        # each store's endpoint, the name its certificate holds
+        "business-app/production/postgres/endpoint", "business-app/production/redis/endpoint",
         "business-app/production/edge/origin-verify",
         *(f"business-app/production/alerting/{name}" for name in ("dead-mans-switch", "on-call", "team-chat")),
         "business-app/production/postgres/exporter",  # the exporter role's, apart from the services' credentials
@@ -370,7 +374,12 @@ def test_every_secret_a_service_reads_exists_under_its_name(platform: Platform) 
         exporters = {f"{platform.name}/{env.name}/{store}/exporter" for store, spec in platform.datastores.items()
                      if spec.engine == "postgres"}  # each PostgreSQL exporter's own role
         pull = {env.pull_secret.credentials} if env.pull_secret else set()
-        assert secrets == read | {store.credentials for store in env.datastores} | edge | alerting | exporters | pull
+        stores = {store.credentials for store in env.datastores if store.engine == "redis"}
+        roles = {f"{platform.name}/{env.name}/{store}/{database}" for store, spec in platform.datastores.items()
+                 if spec.engine == "postgres" for database in
+                 {s.database or name.replace("-", "_") for name, s in platform.services.items() if store in s.uses}}
+        endpoints = {f"{platform.name}/{env.name}/{store}/endpoint" for store in platform.datastores}
+        assert secrets == read | stores | roles | endpoints | edge | alerting | exporters | pull
         private = [r for r in resources(files, "aws_route53_record").values()
                    if r["zone_id"] == "${aws_route53_zone.private.zone_id}"]
         assert sorted(record["name"] for record in private) == sorted(store.host for store in env.datastores)

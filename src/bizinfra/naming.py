@@ -7,6 +7,8 @@ spelling the pattern out again.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Mapping
 
 MANAGED_BY = "bizinfra"
 ANYWHERE = "0.0.0.0/0"  # every IPv4 address
@@ -33,13 +35,20 @@ APP_USER_ID = 10001  # the non-root uid/gid the service containers run as; >= 10
 # Where the public load balancer writes its access logs in `EdgePlan.log_bucket`: its `access_logs.prefix`,
 # and the log bucket's policy lets Elastic Load Balancing write under it only.
 LOAD_BALANCER_LOG_PREFIX = "alb"
-# PostgreSQL roles: RDS keeps the master user's password in a secret it manages; the services log in as the
-# application role, whose password Terraform puts in `DatastorePlan.credentials` and the bootstrap Job sets.
+# PostgreSQL roles: RDS keeps the master user's password in a secret it manages; each database has its own login role
+# of the same name, owning it alone, whose password Terraform puts in the role's own secret and the bootstrap Job sets.
 DATABASE_MASTER_USER = "postgres"  # as in the seed
-DATABASE_APP_USER = "app"
 # The PostgreSQL exporter's own role: a member of `pg_monitor` (read statistics, nothing else), owning nothing; its
 # password is in its own Secrets Manager secret, which the bootstrap Job sets.
 DATABASE_EXPORTER_USER = "exporter"
+# What a database (and so its role) may not be called: the master and exporter roles, the databases every server
+# has, RDS's own; `pg_` and `rds` start the names PostgreSQL and RDS keep for their own roles.
+RESERVED_DATABASE_NAMES = (DATABASE_MASTER_USER, DATABASE_EXPORTER_USER, "endpoint", "rdsadmin", "template0",
+                           "template1")  # `endpoint`: the secret `<store>/endpoint` beside the roles'
+RESERVED_DATABASE_PREFIXES = ("pg_", "rds")
+# The connection string a service gets, beside the parts, when it uses exactly one data store of the engine: the
+# variables Prisma, TypeORM and ioredis read as they are.
+CONNECTION_URL_VARIABLES = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
 EXPORTER_COMPONENT = "exporter"  # the `app.kubernetes.io/component` of a data store exporter's objects
 # Where each engine's Prometheus exporter serves its metrics: the exporters' own default ports.
 EXPORTER_PORTS = {"postgres": 9187, "redis": 9121}
@@ -137,6 +146,31 @@ def secret_key(platform: str, env_name: str, name: str) -> str:
     """The Secrets Manager name of a secret: `<platform>/<env>/<name>`, which the deploy roles' policies and the
     ExternalSecrets both select by that prefix."""
     return f"{platform}/{env_name}/{name}"
+
+
+def database_role_secret(platform: str, env_name: str, store: str, database: str) -> str:
+    """`<platform>/<env>/<store>/<database>`: the secret of a database's own role; the spec refuses a database named
+    like the exporter's secret beside it."""
+    return secret_key(platform, env_name, f"{store}/{database}")
+
+
+def store_endpoint_secret(platform: str, env_name: str, store: str) -> str:
+    """`<platform>/<env>/<store>/endpoint`: `{"host": ...}`, the endpoint AWS gives the store, kept current by Terraform
+    (no generated value in it, so nothing to keep from later plans)."""
+    return secret_key(platform, env_name, f"{store}/endpoint")
+
+
+def tls_servername_variable(env_prefix: str) -> str:
+    """`<PREFIX>_TLS_SERVERNAME`: the name a store's certificate holds (its AWS endpoint, not the private alias in
+    `<PREFIX>_HOST`), for clients that check it (node-postgres' and ioredis' `tls.servername`)."""
+    return f"{env_prefix}_TLS_SERVERNAME"
+
+
+def connection_url_variables(engines: Mapping[str, str]) -> dict[str, str]:
+    """Store name -> its connection string variable, given the engine of each store a service uses: DATABASE_URL or
+    REDIS_URL for the one store of its engine (with two, which one a URL meant would be a guess: the parts remain)."""
+    counts = Counter(engines.values())
+    return {store: CONNECTION_URL_VARIABLES[engine] for store, engine in sorted(engines.items()) if counts[engine] == 1}
 
 
 def bootstrap_name(store: str) -> str:

@@ -432,8 +432,9 @@ def _delivery(files: Mapping[str, str], root: Mapping[str, Any], apps: list[App]
         if "migrate:rollback" not in scripts:
             guess.check.append("no migrate:rollback script: the migration workflow's rollback runs "
                                "`npm run migrate:rollback` in a live pod; add one, or set delivery.rollback")
-        guess.check.append("Prisma reads DATABASE_URL; bizinfra gives DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, "
-                           "DB_PASSWORD and DB_TLS: build the URL from them when the app starts")
+        guess.check.append("Prisma reads DATABASE_URL, which bizinfra gives each service of one PostgreSQL store "
+                           "(its own role; in the cloud sslmode=verify-full against the mounted RDS CAs): keep "
+                           "url = env(\"DATABASE_URL\") in schema.prisma")
     repository = _github_repository(files.get(".git/config", ""))
     if repository:
         delivery["repository"] = repository

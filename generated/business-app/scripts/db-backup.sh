@@ -33,10 +33,10 @@ case "$environment" in
     keep_days="30"
     region="ap-south-1"
     databases=(
-      "postgres postgres.business-app.internal 5432 business-app/production/postgres auth_service"
-      "postgres postgres.business-app.internal 5432 business-app/production/postgres business_service"
-      "postgres postgres.business-app.internal 5432 business-app/production/postgres inventory_service"
-      "postgres postgres.business-app.internal 5432 business-app/production/postgres invoice_service"
+      "postgres postgres.business-app.internal 5432 business-app/production/postgres/auth_service auth_service"
+      "postgres postgres.business-app.internal 5432 business-app/production/postgres/business_service business_service"
+      "postgres postgres.business-app.internal 5432 business-app/production/postgres/inventory_service inventory_service"
+      "postgres postgres.business-app.internal 5432 business-app/production/postgres/invoice_service invoice_service"
     )
     ;;
   "staging")
@@ -44,10 +44,10 @@ case "$environment" in
     keep_days="30"
     region="ap-south-1"
     databases=(
-      "postgres postgres.business-app.internal 5432 business-app/staging/postgres auth_service"
-      "postgres postgres.business-app.internal 5432 business-app/staging/postgres business_service"
-      "postgres postgres.business-app.internal 5432 business-app/staging/postgres inventory_service"
-      "postgres postgres.business-app.internal 5432 business-app/staging/postgres invoice_service"
+      "postgres postgres.business-app.internal 5432 business-app/staging/postgres/auth_service auth_service"
+      "postgres postgres.business-app.internal 5432 business-app/staging/postgres/business_service business_service"
+      "postgres postgres.business-app.internal 5432 business-app/staging/postgres/inventory_service inventory_service"
+      "postgres postgres.business-app.internal 5432 business-app/staging/postgres/invoice_service invoice_service"
     )
     ;;
   *)

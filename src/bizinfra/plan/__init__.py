@@ -15,7 +15,6 @@ from bizinfra.naming import (
     BOOTSTRAP_COMPONENT,
     BOOTSTRAP_STACK,
     CLUSTER_AUTOSCALER,
-    DATABASE_APP_USER,
     DATABASE_EXPORTER_USER,
     DATABASE_MASTER_USER,
     DOCKERFILE,
@@ -47,6 +46,7 @@ from bizinfra.plan.model import (
     BackupPlan,
     BucketPlan,
     DatabaseBootstrap,
+    DatabaseRole,
     DatastorePlan,
     DeployPlan,
     EdgePlan,
@@ -72,12 +72,13 @@ from bizinfra.plan.model import (
 from bizinfra.plan.resolve import load_balancer_name, resolve, resolve_environment, target_group_name
 
 __all__ = [
-    "APP_USER_ID", "BOOTSTRAP_COMPONENT", "BOOTSTRAP_STACK", "CLUSTER_AUTOSCALER", "DATABASE_APP_USER",
-    "DATABASE_EXPORTER_USER", "DATABASE_MASTER_USER", "DOCKERFILE", "EXPORTER_COMPONENT", "EXPORTER_PORTS",
+    "APP_USER_ID", "BOOTSTRAP_COMPONENT", "BOOTSTRAP_STACK", "CLUSTER_AUTOSCALER", "DATABASE_EXPORTER_USER",
+    "DATABASE_MASTER_USER", "DOCKERFILE", "EXPORTER_COMPONENT", "EXPORTER_PORTS",
     "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "OUTPUT_FOLDER", "PART_OF_LABEL", "POD_IDENTITY_AGENT",
     "PULL_SECRET", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "AlertingPlan", "BackupPlan", "BucketPlan",
-    "DatabaseBootstrap", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "ExporterPlan", "ExternalHost",
-    "LogQuery", "LogsPlan", "MonitoringStackPlan", "NetworkPlan", "PlatformPlan", "PullSecretPlan", "ReceiverPlan",
+    "DatabaseBootstrap", "DatabaseRole", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan", "ExporterPlan",
+    "ExternalHost", "LogQuery", "LogsPlan", "MonitoringStackPlan", "NetworkPlan", "PlatformPlan", "PullSecretPlan",
+    "ReceiverPlan",
     "RecoveryPlan", "RegistryPlan", "SecretRef", "ServiceBuild", "ServicePlan", "SloPlan", "StandbyPlan",
     "WorkloadIdentity", "aws_name", "aws_partition", "bootstrap_name", "exporter_name", "github_pull_request_subject",
     "github_subject", "load_balancer_name", "resolve", "resolve_environment", "secret_key", "service_url_variable",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bizinfra.naming import bucket_variable, service_url_variable
+from bizinfra.naming import bucket_variable, connection_url_variables, service_url_variable
 from bizinfra.spec.models import Delivery, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores
 
@@ -23,7 +23,7 @@ class WorkloadIdentity:
 
 @dataclass(frozen=True)
 class DatabaseBootstrap:
-    """The Job that creates a PostgreSQL store's application role and databases, which Terraform cannot reach."""
+    """The Job that creates a PostgreSQL store's databases and their roles, which Terraform cannot reach."""
 
     store: str
     name: str  # `<store>-bootstrap`: its Job, ServiceAccount, ConfigMap, ExternalSecret and Secret
@@ -58,6 +58,17 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class DatabaseRole:
+    """A PostgreSQL database and the login role of the same name that owns it, and only it: the services of that
+    database log in as it (one service each, unless the spec gives two the same `database`)."""
+
+    name: str  # the role, named as its database
+    database: str
+    credentials: str  # Secrets Manager, `<platform>/<env>/<store>/<database>`: `{username, password}` as JSON
+    users: tuple[str, ...]  # the services that log in as it, sorted
+
+
+@dataclass(frozen=True)
 class DatastorePlan:
     """One data store in one environment: where services reach it and the AWS names it goes by."""
 
@@ -72,11 +83,22 @@ class DatastorePlan:
     env_prefix: str
     users: tuple[str, ...]  # services that use it, sorted
     databases: tuple[str, ...]  # PostgreSQL databases, one per user service
-    credentials: str  # the Secrets Manager secret holding its credentials
+    # The Secrets Manager secret of its one set of credentials: Redis's auth token, or
+    # compose's local PostgreSQL owner; PostgreSQL on Kubernetes has a secret per role instead (`roles`).
+    credentials: str
     identifier: str  # its AWS identifier (RDS instance, ElastiCache replication group)
     # Copies kept in sync beside the primary: the RDS Multi-AZ standby, the ElastiCache replica. 1 when highly
     # available, else 0; the Redis replication alert expects that many replicas connected.
     replicas: int
+    # PostgreSQL on Kubernetes: one role per database, each with its own secret, which the bootstrap Job creates.
+    # Empty elsewhere: compose's local server has one owner, in `credentials`, and Redis has one user.
+    roles: tuple[DatabaseRole, ...] = ()
+    # With TLS, the Secrets Manager secret holding `{"host": <the endpoint AWS gives it>}`, the name its certificate
+    # holds, which Terraform keeps current; none in compose.
+    endpoint_secret: str | None = None
+
+    def role(self, database: str) -> DatabaseRole:
+        return next(role for role in self.roles if role.database == database)
 
 
 @dataclass(frozen=True)
@@ -443,6 +465,10 @@ class EnvironmentPlan:
 
     def bucket(self, name: str) -> BucketPlan:
         return next(bucket for bucket in self.buckets if bucket.name == name)
+
+    def connection_urls(self, service: ServicePlan) -> dict[str, str]:
+        """Store name -> the connection string variable it gives the service (DATABASE_URL, REDIS_URL)."""
+        return connection_url_variables({name: self.datastore(name).engine for name in service.uses})
 
     def service_config(self, service: ServicePlan) -> dict[str, str]:
         """Its own plain variables, read from the facts they state: its port, where each callee and data store

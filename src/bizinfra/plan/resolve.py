@@ -30,6 +30,7 @@ from bizinfra.naming import (
     aws_partition,
     bootstrap_name,
     container_log_group,
+    database_role_secret,
     exporter_name,
     github_branch_subject,
     github_pull_request_subject,
@@ -38,12 +39,15 @@ from bizinfra.naming import (
     secret_key,
     slot_deployments,
     state_key,
+    store_endpoint_secret,
+    tls_servername_variable,
 )
 from bizinfra.plan.model import (
     AlertingPlan,
     BackupPlan,
     BucketPlan,
     DatabaseBootstrap,
+    DatabaseRole,
     DatastorePlan,
     DeployPlan,
     EdgePlan,
@@ -122,7 +126,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     }
     private_zone = f"{platform.name}.internal"
     datastores = tuple(_datastore(platform, name, env_name, f"{name}.{private_zone}" if kubernetes else name,
-                                  tls=kubernetes, replicas=1 if environment.highly_available else 0)
+                                  tls=kubernetes, roles=kubernetes,
+                                  replicas=1 if environment.highly_available else 0)
                        for name in sorted(platform.datastores))
     bucket_stem = aws_name(platform.domain.replace(".", "-"), env_name, limit=55)
     registry = _registry(platform)
@@ -354,7 +359,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
         selector=selector,
         env={**spec.env, **(override.env if override else {})},
-        secrets=_secrets(platform.name, env_name, spec.secrets, used),
+        secrets=_secrets(platform.name, env_name, spec.secrets, used, database),
         database=database,
         slots=slot_deployments(name, platform.environments[env_name].rollout),
         dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
@@ -381,8 +386,9 @@ def _callers(platform: Platform) -> dict[str, tuple[str, ...]]:
     return {name: tuple(sorted(names)) for name, names in callers.items()}
 
 
-def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: bool,
+def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: bool, roles: bool,
                replicas: int) -> DatastorePlan:
+    """`roles`: a role per database, as the bootstrap Job makes them in the cloud (compose's server has one owner)."""
     spec = platform.datastores[name]
     users = tuple(sorted(n for n, s in platform.services.items() if name in s.uses))
     databases = tuple(sorted({platform.services[u].database or u.replace("-", "_") for u in users})) \
@@ -400,7 +406,16 @@ def _datastore(platform: Platform, name: str, env_name: str, host: str, *, tls: 
         credentials=secret_key(platform.name, env_name, name),
         identifier=aws_name(platform.name, env_name, name, limit=40),  # ElastiCache ids allow 40
         replicas=replicas,
+        roles=tuple(_role(platform, env_name, name, database) for database in databases) if roles else (),
+        endpoint_secret=store_endpoint_secret(platform.name, env_name, name) if tls else None,
     )
+
+
+def _role(platform: Platform, env_name: str, store: str, database: str) -> DatabaseRole:
+    users = tuple(sorted(name for name, service in platform.services.items() if store in service.uses
+                         and (service.database or name.replace("-", "_")) == database))
+    return DatabaseRole(name=database, database=database,
+                        credentials=database_role_secret(platform.name, env_name, store, database), users=users)
 
 
 def _public_host(platform: Platform, name: str, env_name: str) -> str | None:
@@ -417,12 +432,18 @@ def _public_host(platform: Platform, name: str, env_name: str) -> str | None:
     return f"{first}.{env_name}.{rest}"
 
 
-def _secrets(platform: str, env_name: str, declared: tuple[str, ...], used: list[DatastorePlan]) -> tuple[SecretRef, ...]:
+def _secrets(platform: str, env_name: str, declared: tuple[str, ...], used: list[DatastorePlan],
+             database: str | None) -> tuple[SecretRef, ...]:
+    """Its declared secrets, and per data store its credentials: its database's own role where the store has roles,
+    else the store's one set."""
     refs = [SecretRef(name, secret_key(platform, env_name, name.lower().replace("_", "-")), None) for name in declared]
     for store in used:
+        credentials = store.role(database).credentials if store.roles and database else store.credentials
         if store.engine == "postgres":
-            refs.append(SecretRef(f"{store.env_prefix}_USERNAME", store.credentials, "username"))
-        refs.append(SecretRef(f"{store.env_prefix}_PASSWORD", store.credentials, "password"))
+            refs.append(SecretRef(f"{store.env_prefix}_USERNAME", credentials, "username"))
+        refs.append(SecretRef(f"{store.env_prefix}_PASSWORD", credentials, "password"))
+        if store.endpoint_secret:  # the endpoint AWS gives the store, the name its certificate holds
+            refs.append(SecretRef(tls_servername_variable(store.env_prefix), store.endpoint_secret, "host"))
     return tuple(sorted(refs, key=lambda ref: ref.variable))
 
 

@@ -44,9 +44,13 @@ from bizinfra.naming import (
     LOG_RETENTION_DAYS,
     NULL_RECEIVER,
     REGISTRY_SECRET,
+    RESERVED_DATABASE_NAMES,
+    RESERVED_DATABASE_PREFIXES,
     aws_partition,
     bucket_variable,
+    connection_url_variables,
     service_url_variable,
+    tls_servername_variable,
 )
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
@@ -356,7 +360,9 @@ class Service(Frozen):
         (), description="Secret environment variables, by name; values live in the secret store.")
     env: dict[EnvName, StrictStr] = Field(default_factory=dict, description="Plain (non-secret) environment variables.")
     database: Annotated[StrictStr, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = Field(
-        None, description="Its PostgreSQL database name; default the service name with '_' for '-'.")
+        None, description="Its PostgreSQL database name, which in the cloud also names the role owning it (and only "
+        "it); default the service name with '_' for '-'. Not a name PostgreSQL or RDS keeps for a role (postgres, "
+        "exporter, endpoint, rdsadmin, template0, template1, pg_*, rds*).")
 
 
 class Datastore(Frozen):
@@ -855,6 +861,10 @@ def generated_variables(service: Service, datastores: Mapping[str, Datastore],
             generated[f"{prefix}_NAME"] = f"data store '{name}' (its database's name)"
         for part in ("USERNAME", "PASSWORD"):
             generated[f"{prefix}_{part}"] = _CREDENTIALS
+        generated[tls_servername_variable(prefix)] = f"data store '{name}' (the name its certificate holds)"
+    engines = {name: datastores[name].engine for name in service.uses if name in datastores}
+    for store, variable in connection_url_variables(engines).items():
+        generated[variable] = f"data store '{store}' (its connection string, with the credentials)"
     return generated
 
 
@@ -939,6 +949,7 @@ class _Parts:
                           f"(<platform>/<env>/{REGISTRY_SECRET}); name it differently")
                          for index, secret in enumerate(service.secrets) if secret == REGISTRY_SECRET.upper()]
             problems += self._variable_clashes(path, service)
+            problems += self._database_problems(path, name, service)
             prefixes = Counter(_store_prefix(self.datastores[store]) for store in service.uses if store in self.datastores)
             for prefix, count in sorted(prefixes.items()):
                 if count > 1:
@@ -948,6 +959,17 @@ class _Parts:
                 problems.append(((*path, "public", "host"),
                                  f"'{service.public.host}' is not under the platform's domain '{self.domain}'"))
         return problems
+
+    def _database_problems(self, path: PathTuple, name: str, service: Service) -> list[Problem]:
+        """Its database is also the name of the role that owns it: never one the server or RDS keeps."""
+        if not any(self.datastores[s].engine == "postgres" for s in service.uses if s in self.datastores):
+            return []
+        database = service.database or name.replace("-", "_")
+        if database in RESERVED_DATABASE_NAMES or database.startswith(RESERVED_DATABASE_PREFIXES):
+            where = (*path, "database") if service.database else path
+            return [(where, f"its database '{database}' would also name the role owning it, which PostgreSQL or RDS "
+                     "keeps for its own; set `database` to another name")]
+        return []
 
     def _references(self, path: PathTuple, names: tuple[str, ...], kind: str) -> list[Problem]:
         known, other = (self.declared_services, self.declared_stores) if kind == "service" else \

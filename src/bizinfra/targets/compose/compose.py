@@ -204,8 +204,20 @@ def service_environment(env: EnvironmentPlan, service: ServicePlan,
     environment = {name: escape(value) for name, value in {**env.config, **env.service_config(service)}.items()}
     for ref in service.secrets:
         environment[ref.variable] = required(variables[(ref.key, ref.property)])
+    for store, variable in env.connection_urls(service).items():
+        environment[variable] = connection_url(env.datastore(store), service, variables)
     environment.update(stand_in_environment(env, service, required))
     return dict(sorted(environment.items()))
+
+
+def connection_url(store: DatastorePlan, service: ServicePlan, variables: Mapping[Credential, str]) -> str:
+    """DATABASE_URL or REDIS_URL as in the cloud, but plain TCP: the local stores have no certificate (the cloud's
+    URLs verify TLS, docs/kubernetes.md). make-env.sh's values are hex, which a URL takes unescaped."""
+    password = required(variables[(store.credentials, "password")])
+    if store.engine == "redis":
+        return f"redis://:{password}@{store.host}:{store.port}"
+    user = required(variables[(store.credentials, "username")])
+    return f"postgresql://{user}:{password}@{store.host}:{store.port}/{service.database}?sslmode=disable"
 
 
 def pgadmin_service(env: EnvironmentPlan) -> Document:

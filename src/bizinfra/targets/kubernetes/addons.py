@@ -5,6 +5,7 @@ from __future__ import annotations
 from bizinfra.naming import VELERO, VELERO_STORAGE_LOCATION
 from bizinfra.plan import EnvironmentPlan, PullSecretPlan, ServicePlan, target_group_name
 from bizinfra.targets.kubernetes.common import SECRET_STORE, Manifest, metadata
+from bizinfra.targets.kubernetes.connections import connection_templates
 from bizinfra.targets.monitoring import receivers_secret_name
 
 
@@ -30,11 +31,16 @@ def secret_store_ref() -> Manifest:
 
 
 def external_secret(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
-    """Fills the service's Secret from Secrets Manager, one key per secret variable; values never pass through here."""
+    """Fills the service's Secret from Secrets Manager, one key per secret variable, and beside them the connection
+    strings composed from them (`Merge` keeps the parts); values never pass through here."""
     data = []
     for ref in service.secrets:
         remote = {"key": ref.key, **({"property": ref.property} if ref.property else {})}
         data.append({"secretKey": ref.variable, "remoteRef": remote})
+    target: Manifest = {"name": service.secret_name, "creationPolicy": "Owner"}
+    templates = connection_templates(env, service)
+    if templates:
+        target["template"] = {"engineVersion": "v2", "mergePolicy": "Merge", "data": templates}
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -42,7 +48,7 @@ def external_secret(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
         "spec": {
             "refreshInterval": "1h",
             "secretStoreRef": secret_store_ref(),
-            "target": {"name": service.secret_name, "creationPolicy": "Owner"},
+            "target": target,
             "data": data,
         },
     }

@@ -14,6 +14,7 @@ from bizinfra.targets.kubernetes.addons import (
 )
 from bizinfra.targets.kubernetes.bootstrap import bootstrap_documents
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
+from bizinfra.targets.kubernetes.connections import ca_config_map
 from bizinfra.targets.kubernetes.exporters import exporter_documents
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
@@ -43,13 +44,14 @@ def manifest_files(env: EnvironmentPlan) -> Files:
     """
     files: Files = [
         ("namespace.yaml", [namespace(env)]),
-        ("configmaps.yaml", [shared_config_map(env)] + [service_config_map(env, s.name) for s in env.services]),
+        ("configmaps.yaml", [shared_config_map(env)] + [service_config_map(env, s.name) for s in env.services]
+         + ca_config_map(env)),
         ("secrets.yaml", secrets(env)),
         ("network-policies.yaml", network_policies(env)),
         # One file for every service, not one each: at a thousand services, creating files costs more than
         # compiling them, and a review still reads one service's documents together, in this order.
         ("workloads.yaml", [document for s in env.services for document in service_documents(env, s)]),
-        # Per PostgreSQL store, the Job creating its application role and databases (docs/kubernetes.md).
+        # Per PostgreSQL store, the Job creating its databases and their roles (docs/kubernetes.md).
         ("database-bootstrap.yaml", bootstrap_documents(env)),
         # Per data store, its Prometheus exporter with its credentials, NetworkPolicy and PodMonitor.
         ("exporters.yaml", exporter_documents(env)),

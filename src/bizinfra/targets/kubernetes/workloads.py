@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bizinfra.plan import SLOT_LABEL, EnvironmentPlan, ServicePlan
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, hardened_container, hardened_pod, metadata
+from bizinfra.targets.kubernetes.connections import ca_mounts, ca_volumes
 
 # The seed's autoscaling targets: scale out above 70% of the CPU request, 80% of the memory request.
 CPU_TARGET_PERCENT = 70
@@ -83,7 +84,7 @@ def pod_spec(env: EnvironmentPlan, service: ServicePlan, name: str, selector: di
         # A private registry's token (ECR: the node's role pulls, nothing to name).
         **({"imagePullSecrets": [{"name": env.pull_secret.name}]} if env.pull_secret else {}),
         "containers": [container(env, service, name)],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}}],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "128Mi"}}, *ca_volumes(env, service)],
     }
     if env.production or env.highly_available:
         spec["topologySpreadConstraints"] = topology_spread(env, selector)
@@ -100,18 +101,25 @@ def topology_spread(env: EnvironmentPlan, selector: dict[str, str]) -> list[Mani
     ]
 
 
-def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
-    env_from: list[Manifest] = [{"configMapRef": {"name": env.config_map}},
-                                {"configMapRef": {"name": service.config_map}}]
+def environment_sources(env: EnvironmentPlan, service: ServicePlan) -> list[Manifest]:
+    """Everything the service's processes read from their environment: the shared and its own ConfigMap, and its
+    Secret (credentials, DATABASE_URL, REDIS_URL). Every container running the service's image (its Deployment's, a
+    migration Job's) takes it from here, with `ca_mounts` for the certificates its URLs name."""
+    sources: list[Manifest] = [{"configMapRef": {"name": env.config_map}},
+                               {"configMapRef": {"name": service.config_map}}]
     if service.secrets:
-        env_from.append({"secretRef": {"name": service.secret_name}})
+        sources.append({"secretRef": {"name": service.secret_name}})
+    return sources
+
+
+def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
     return {
         "name": service.container,
         # A name kustomize replaces (kustomization.yaml `images:`), with a tag that is never `latest`.
         "image": f"{name}:{PLACEHOLDER_TAG}",
         "imagePullPolicy": "Always",
         "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
-        "envFrom": env_from,
+        "envFrom": environment_sources(env, service),
         "resources": {
             "requests": {"cpu": service.cpu_request, "memory": service.memory_request},
             "limits": {"cpu": service.cpu_limit, "memory": service.memory_limit},
@@ -122,7 +130,7 @@ def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest
         "readinessProbe": probe(service, period=5, failures=3),
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
         "securityContext": hardened_container(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *ca_mounts(env, service)],
     }
 
 

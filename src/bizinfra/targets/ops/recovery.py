@@ -188,14 +188,11 @@ def _drill_arms(envs: tuple[EnvironmentPlan, ...]) -> dict[str, list[str]]:
                f'velero_namespace="{velero_namespace(env)}"', f'schedule="{schedule_name(env)}"',
                f'instance_class="{env.sizes.database}"', "databases=("]
         for store in (s for s in env.datastores if s.engine == "postgres"):
-            user = next((env.service(name) for name in store.users), None)
-            if user is None:
-                continue
             bootstrap = next(b for b in env.database_bootstraps if b.store == store.name)
             labels = ",".join(f"{key}={value}" for key, value in sorted(bootstrap.selector.items()))
-            for database in store.databases:
-                overrides = check_overrides(env, store, database, user.secret_name)
-                arm.append(f"  '{store.identifier} {database} {labels} {overrides}'")
+            for role in store.roles:  # each database counted as its own role, the only one that may connect
+                overrides = check_overrides(env, store, role.database, env.service(role.users[0]).secret_name)
+                arm.append(f"  '{store.identifier} {role.database} {labels} {overrides}'")
         arms[f'"{env.name}"'] = [*arm, ")"]
     arms["*"] = [f'fail "unknown environment \'$environment\'; one of: {environments_line(envs)}"']
     return arms

@@ -126,8 +126,9 @@ def deployment_slots(service: ServicePlan) -> list[tuple[str, str]]:
 def backup_script(envs: tuple[EnvironmentPlan, ...]) -> str:
     arms: dict[str, list[str]] = {}
     for env in envs:
-        rows = [f"{store.name} {store.host} {store.port} {store.credentials} {database}"
-                for store in env.datastores if store.engine == "postgres" for database in store.databases]
+        # each database dumped as the role owning it, whose secret holds its credentials
+        rows = [f"{store.name} {store.host} {store.port} {role.credentials} {role.database}"
+                for store in env.datastores if store.engine == "postgres" for role in store.roles]
         arm = arms[f'"{env.name}"'] = [f'bucket="{env.backups.bucket}"', f'keep_days="{env.backups.keep_days}"',
                                        f'region="{env.region}"', "databases=("]
         arm += [f'  "{row}"' for row in rows] + [")"]

@@ -23,7 +23,7 @@ from bizinfra.targets.terraform.cluster import cluster
 from bizinfra.targets.terraform.datastores import datastores, endpoint
 from bizinfra.targets.terraform.deploy import deploy_role
 from bizinfra.targets.terraform.edge import edge
-from bizinfra.targets.terraform.handles import database, store_credentials, store_record
+from bizinfra.targets.terraform.handles import database, role_credentials, store_credentials, store_record
 from bizinfra.targets.terraform.helm_releases import addons_files
 from bizinfra.targets.terraform.logs import logs
 from bizinfra.targets.terraform.network import network, security_groups
@@ -88,14 +88,19 @@ def datastore_outputs(env: EnvironmentPlan) -> Block:
             output(f"{key}_host", store_record(store.name).ref("fqdn"),
                    f"The name services reach {store.name} by ({store.host})."),
             output(f"{key}_address", endpoint(store), f"The endpoint AWS gives {store.name}."),
-            output(f"{key}_credentials_secret_arn", store_credentials(store.name).ref("arn"),
-                   f"The secret ({store.credentials}) services read {store.env_prefix}_* credentials from."),
         ]
-        if store.engine == "postgres":
+        if store.engine == "redis":
+            parts.append(output(f"{key}_credentials_secret_arn", store_credentials(store.name).ref("arn"),
+                                f"The secret ({store.credentials}) services read {store.env_prefix}_* credentials "
+                                "from."))
+        else:
             parts += [
+                output(f"{key}_role_secret_arns",
+                       {role.database: role_credentials(store.name, role.name).ref("arn") for role in store.roles},
+                       "Per database, the secret of the role owning it, which its services log in with."),
                 output(f"{key}_master_secret_arn",
                        database(store.name).ref("master_user_secret[0].secret_arn"),
-                       f"The secret RDS keeps {store.name}'s master password in: what creates the application role."),
+                       f"The secret RDS keeps {store.name}'s master password in: what creates the databases' roles."),
                 output(f"{key}_databases", list(store.databases),
                        "The databases the services expect, one per service that uses it."),
             ]

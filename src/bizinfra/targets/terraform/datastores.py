@@ -4,9 +4,9 @@ reachable under the host name the services are configured with (`DatastorePlan.h
 from __future__ import annotations
 
 from bizinfra.plan import (
-    DATABASE_APP_USER,
     DATABASE_EXPORTER_USER,
     DATABASE_MASTER_USER,
+    DatabaseRole,
     DatastorePlan,
     EnvironmentPlan,
 )
@@ -30,7 +30,9 @@ from bizinfra.targets.terraform.handles import (
     cache_nodes,
     database,
     exporter_credentials,
+    role_credentials,
     store_credentials,
+    store_endpoint,
     store_group,
     store_record,
 )
@@ -68,9 +70,14 @@ def datastores(env: EnvironmentPlan) -> Block:
 
 def endpoint(store: DatastorePlan) -> str:
     """The address AWS gives the store, which the private zone's CNAME points at."""
+    return ref(endpoint_expression(store))
+
+
+def endpoint_expression(store: DatastorePlan) -> str:
+    """The address AWS gives the store, as an expression: the name its TLS certificate holds."""
     if store.engine == "postgres":
-        return database(store.name).ref("address")
-    return cache(store.name).ref("primary_endpoint_address")
+        return f"{database(store.name).address}.address"
+    return f"{cache(store.name).address}.primary_endpoint_address"
 
 
 def private_zone(env: EnvironmentPlan) -> Block:
@@ -159,8 +166,9 @@ def postgres(env: EnvironmentPlan, store: DatastorePlan) -> Block:
             "lifecycle": {"create_before_destroy": True},
         }),
         database(store.name).declare(instance),
-        credentials(env, store, f'username = "{DATABASE_APP_USER}", '),
+        *(role_secret(env, store, role) for role in store.roles),
         exporter_secret(env, store),
+        endpoint_secret(env, store),
     )
 
 
@@ -217,6 +225,51 @@ def redis(env: EnvironmentPlan, store: DatastorePlan) -> Block:
         }),
         cache(store.name).declare(group),
         credentials(env, store),
+        endpoint_secret(env, store),
+    )
+
+
+def endpoint_secret(env: EnvironmentPlan, store: DatastorePlan) -> Block:
+    """`{"host": ...}`: the endpoint AWS gives the store, the name its certificate holds, which the services'
+    DATABASE_URL and REDIS_URL connect to so that TLS checks it. Nothing generated in it, so no `ignore_changes`:
+    a replaced instance's new endpoint follows at the next apply."""
+    secret = store_endpoint(store.name)
+    return merge(
+        secret.declare({
+            "name": store.endpoint_secret,
+            "description": f"{store.name}: the endpoint AWS gives it, the name its TLS certificate holds",
+            "kms_key_id": KMS_KEY.ref("arn"),
+            "recovery_window_in_days": recovery_window_days(env),
+            "tags": tags(env, store.name, "endpoint"),
+        }),
+        Resource("aws_secretsmanager_secret_version", secret.name).declare({
+            "secret_id": secret.ref("id"),
+            "secret_string": ref(f"jsonencode({{host = {endpoint_expression(store)}}})"),
+        }),
+    )
+
+
+def role_secret(env: EnvironmentPlan, store: DatastorePlan, role: DatabaseRole) -> Block:
+    """A database role's secret: `{username, password}` as JSON, the password generated here and set by the
+    bootstrap Job."""
+    label = f"{store.name}_{role.name}"
+    secret, password_ = role_credentials(store.name, role.name), password(label)
+    return merge(
+        secret.declare({
+            "name": role.credentials,
+            "description": f"{store.name}: role {role.name}, owner of database {role.database}, what "
+                           f"{', '.join(role.users)} log in with",
+            "kms_key_id": KMS_KEY.ref("arn"),
+            "recovery_window_in_days": recovery_window_days(env),
+            "tags": tags(env, store.name, "credentials"),
+        }),
+        password_.declare({"password_length": 40, "exclude_punctuation": True}),
+        Resource("aws_secretsmanager_secret_version", secret.name).declare({
+            "secret_id": secret.ref("id"),
+            "secret_string": ref(f'jsonencode({{username = "{role.name}", password = {password_.address}'
+                                 ".random_password})"),
+            "lifecycle": {"ignore_changes": ["secret_string"]},
+        }),
     )
 
 
@@ -249,9 +302,9 @@ def password(store: str) -> Data:
     return Data("aws_secretsmanager_random_password", store)
 
 
-def credentials(env: EnvironmentPlan, store: DatastorePlan, username: str = "") -> Block:
-    """The store's credentials secret, its generated password, and the first value: `{<username>password = ...}`
-    as JSON. Letters and digits only, which ElastiCache auth tokens and connection URLs take without escaping."""
+def credentials(env: EnvironmentPlan, store: DatastorePlan) -> Block:
+    """The Redis store's credentials secret, its generated auth token, and the first value: `{password}` as JSON.
+    Letters and digits only, which ElastiCache auth tokens and connection URLs take without escaping."""
     secret = store_credentials(store.name)
     return merge(
         secret.declare({
@@ -267,7 +320,7 @@ def credentials(env: EnvironmentPlan, store: DatastorePlan, username: str = "") 
         }),
         Resource("aws_secretsmanager_secret_version", secret.name).declare({
             "secret_id": secret.ref("id"),
-            "secret_string": ref(f"jsonencode({{{username}password = {password(store.name).address}.random_password}})"),
+            "secret_string": ref(f"jsonencode({{password = {password(store.name).address}.random_password}})"),
             "lifecycle": {"ignore_changes": ["secret_string"]},
         }),
     )

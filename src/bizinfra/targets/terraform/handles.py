@@ -96,6 +96,16 @@ def store_credentials(store: str) -> Resource:
     return Resource("aws_secretsmanager_secret", f"{store}_credentials")
 
 
+def store_endpoint(store: str) -> Resource:
+    """The secret holding a store's endpoint (`{"host": ...}`)."""
+    return Resource("aws_secretsmanager_secret", f"{store}_endpoint")
+
+
+def role_credentials(store: str, role: str) -> Resource:
+    """The secret of a database's own role."""
+    return Resource("aws_secretsmanager_secret", f"{store}_{role}_credentials")
+
+
 def exporter_credentials(store: str) -> Resource:
     """The secret of a PostgreSQL store's exporter role."""
     return Resource("aws_secretsmanager_secret", f"{store}_exporter_credentials")

@@ -24,7 +24,9 @@ def recovery_window_days(env: EnvironmentPlan) -> int:
 
 def declared_secrets(env: EnvironmentPlan) -> list[tuple[str, str]]:
     """(resource name, secret name) of every secret a service reads that no data store owns, sorted by name."""
-    owned = {store.credentials for store in env.datastores}
+    owned = {store.credentials for store in env.datastores} | \
+        {role.credentials for store in env.datastores for role in store.roles} | \
+        {store.endpoint_secret for store in env.datastores if store.endpoint_secret}
     keys = sorted({ref_.key for service in env.services for ref_ in service.secrets} - owned)
     return [("secret_" + key.rsplit("/", 1)[-1].replace("-", "_"), key) for key in keys]
 

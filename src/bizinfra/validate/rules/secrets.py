@@ -11,19 +11,24 @@ from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
 
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[?-][^}]*)?\}$")  # ${VAR}, ${VAR:?why}, ${VAR-default}
 # Where prometheus-operator mounts the Secrets an Alertmanager lists: <mount>/<secret>/<key>.
+_TEMPLATE_KEY = re.compile(r"\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)")  # `{{ .DB_PASSWORD | urlquery }}` reads DB_PASSWORD
 _MOUNTED_SECRET = re.compile(r"^/etc/alertmanager/secrets/(?P<secret>[^/]+)/(?P<key>[^/]+)$")
 
 
 def secrets_are_references(p: PlatformFiles) -> list[Problem]:
     """Each ExternalSecret key names a secret Terraform declares (`aws_secretsmanager_secret`) in the same
-    environment, and its namespace is one the ClusterSecretStore admits; the Deployments and Jobs read the
-    ExternalSecret's target (and read, or pull images with, no Secret nothing creates), and so does Alertmanager:
+    environment, its template reads only its own keys, each database role a service logs in as gets its password
+    from a bootstrap Job reading the same secret, and its namespace is one the ClusterSecretStore admits; the
+    Deployments and Jobs read the ExternalSecret's target (and read, or pull images with, no Secret nothing creates),
+    and so does Alertmanager:
     every secret file its receivers read is a key of an ExternalSecret's target in the monitoring stack's namespace.
     In every compose file the same variables are `${VAR}` references, never values."""
     problems: list[Problem] = []
     needed: dict[str, set[str]] = {}  # the secret variables each service reads in Kubernetes
     for env in p.environments("kubernetes"):
         problems += _external_secrets(p, env, needed)
+        problems += _templates_read_their_data(p, env)
+        problems += _logins_set_by_a_bootstrap(p, env)
         problems += _store_admits(p, env)
         problems += _secrets_read(p, env)
         problems += _receiver_files(p, env)
@@ -43,8 +48,43 @@ def _external_secrets(p: PlatformFiles, env: str, needed: dict[str, set[str]]) -
             if p.environments("terraform") and key not in created:
                 problems.append(Problem(p.where(file), name_of(secret), f"{item.get('secretKey')} reads {key}, "
                                                                         "which Terraform does not create"))
-            if service in declared:  # compose runs the services, not the Kubernetes-only bootstrap
+            # compose runs the services, not the Kubernetes-only bootstrap; a store's endpoint (`host`, what its
+            # certificate names) is no secret, and compose's plain stores have no certificate to name
+            if service in declared and (item.get("remoteRef") or {}).get("property") != "host":
                 needed.setdefault(service, set()).add(str(item.get("secretKey")))
+    return problems
+
+
+def _templates_read_their_data(p: PlatformFiles, env: str) -> list[Problem]:
+    """A template (DATABASE_URL, REDIS_URL) may read only keys of its own ExternalSecret's `data`: the operator
+    refuses to sync a Secret whose template names a missing key, and the service then starts with none of it."""
+    problems = []
+    for file, secret in p.kinds(env, "ExternalSecret"):
+        spec = secret.get("spec") or {}
+        keys = {str(item.get("secretKey")) for item in spec.get("data") or []}
+        template = (spec.get("target") or {}).get("template") or {}
+        for name, text in sorted((template.get("data") or {}).items()):
+            problems += [Problem(p.where(file), name_of(secret), f"template {name} reads {key}, which no data "
+                                 "item fills") for key in sorted(set(_TEMPLATE_KEY.findall(str(text))) - keys)]
+    return problems
+
+
+def _logins_set_by_a_bootstrap(p: PlatformFiles, env: str) -> list[Problem]:
+    """Each database login a service reads (a `username` from Secrets Manager) is a role whose password a database
+    bootstrap Job sets from the same secret: else the role does not exist or keeps another password."""
+    set_by_jobs = {str((item.get("remoteRef") or {}).get("key"))
+                   for _, secret in p.kinds(env, "ExternalSecret") if service_of(secret) not in p.declared()
+                   for item in (secret.get("spec") or {}).get("data") or []
+                   if (item.get("remoteRef") or {}).get("property") == "password"}
+    problems = []
+    for file, secret in p.kinds(env, "ExternalSecret"):
+        if service_of(secret) not in p.declared():
+            continue
+        for item in (secret.get("spec") or {}).get("data") or []:
+            remote = item.get("remoteRef") or {}
+            if remote.get("property") == "username" and remote.get("key") not in set_by_jobs:
+                problems.append(Problem(p.where(file), name_of(secret), f"{item.get('secretKey')} logs in as the "
+                                        f"role of {remote.get('key')}, whose password no database bootstrap Job sets"))
     return problems
 
 
