@@ -48,6 +48,7 @@ from bizinfra.naming import (
     bucket_variable,
     service_url_variable,
 )
+from bizinfra.nodes import node_types
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -104,7 +105,21 @@ Region = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]
 GitBranch = Annotated[
     StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
 ]
-InstanceType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+
+
+def _known_node_type(name: str) -> str:
+    """The capacity check needs the type's pod limit, CPU and memory: only the vendored types are accepted."""
+    known = node_types()
+    if name not in known:
+        raise PydanticCustomError(
+            "node_type", "'{name}' is not an instance type whose pod limit, CPU and memory bizinfra knows (families "
+            "{families}){hint}", {"name": name, "hint": did_you_mean(name, known),
+                                  "families": ", ".join(sorted({known_name.split(".")[0] for known_name in known}))})
+    return name
+
+
+InstanceType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"),
+                         AfterValidator(_known_node_type)]
 DatabaseClass = Annotated[StrictStr, StringConstraints(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$")]
 CacheNodeType = Annotated[StrictStr, StringConstraints(pattern=r"^cache\.[a-z0-9-]+\.[a-z0-9]+$")]
 
@@ -482,7 +497,12 @@ class Environment(Frozen):
     production: StrictBool | None = Field(
         None, description="The live environment; default true only for the one named production.")
     branch: GitBranch | None = Field(None, description="The git branch whose pushes deploy here.")
-    nodes: ScaleSpec = Field(default_factory=lambda: Scale(min=1, max=1), description="Kubernetes node count.")
+    nodes: ScaleSpec = Field(
+        default_factory=lambda: Scale(min=1, max=5),
+        description="Kubernetes node count: a number, or min and max between which the cluster autoscaler moves it. "
+        "The loader refuses a count whose nodes.max cannot hold the pods at the peak of a release (every service at "
+        "its minimum plus the rollout's surge, exporters, bootstrap Jobs and the add-ons, DaemonSets on every node) "
+        "within the node type's pod limit, CPU and memory. Default 1 to 5; production 3 to 8.")
     sizes: Sizes = Field(default_factory=Sizes)
     highly_available: StrictBool = Field(False, description="Multi-AZ database, cache failover, a NAT gateway per zone.")
     rollout: Literal["rolling", "blue-green"] = Field("rolling", description="How new versions replace old ones.")
@@ -504,11 +524,13 @@ class Environment(Frozen):
 
 
 def default_environments() -> dict[str, Environment]:
-    """The seed's environment table: compose for development, one node staging, three node production."""
+    """The seed's environment table: compose for development, staging from one node, production from three; both
+    autoscale, as far as a release's peak needs for a small platform (the loader checks it for the spec's)."""
     return {
         "development": Environment(runs_on="compose"),
         "staging": Environment(branch="develop"),
-        "production": Environment(branch="main", nodes=Scale(min=3, max=3), highly_available=True),
+        # Three nodes, one per zone, and room to grow: blue-green runs a second slot beside the live one.
+        "production": Environment(branch="main", nodes=Scale(min=3, max=8), highly_available=True),
     }
 
 
@@ -728,7 +750,7 @@ class Platform(Frozen):
     environments: dict[ShortName, Environment] = Field(
         default_factory=default_environments, min_length=1,
         description="Where the platform runs. Default development (compose), staging (from develop) and production "
-        "(from main, 3 nodes, highly available). An environment declared with one of those names starts from that "
+        "(from main, 3 to 8 nodes, highly available). An environment declared with one of those names starts from that "
         "one's settings but its branch, and what it states wins. Named like production (prod, prd, live, ...) it must say "
         "`production: true` or `false`.")
     monitoring: Monitoring = Field(default_factory=Monitoring)
