@@ -90,6 +90,11 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         }
         low = draw(st.integers(1, 4))
         spec["replicas"] = low if draw(st.booleans()) else {"min": low, "max": low + draw(st.integers(0, 6))}
+        probes = draw(st.fixed_dictionaries({}, optional={"startup": st.just("/started"),
+                                                          "readiness": st.just("/ready"),
+                                                          "liveness": st.just("/live")}))
+        if probes:
+            spec["probes"] = probes
         if draw(st.booleans()):
             spec["public"] = {"host": f"{draw(_label)}.{domain}"}
         spec["secrets"] = draw(st.lists(_env_var, unique=True, max_size=2))

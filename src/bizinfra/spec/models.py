@@ -349,6 +349,21 @@ class Public(Frozen):
     host: Hostname = Field(description="The public host name the load balancer answers for, under the platform's domain.")
 
 
+class Probes(Frozen):
+    """The paths the cluster asks a service about itself, each defaulting to its `health`. Kubernetes uses all three;
+    compose's healthcheck and the load balancer's target health ask `readiness`."""
+
+    startup: HttpPath | None = Field(
+        None, description="Answers 200 once the service has started; until then the other two are not asked (up to "
+        "60 s). Default: health.")
+    readiness: HttpPath | None = Field(
+        None, description="Answers 200 while the service can serve: it may check what the service needs (its "
+        "database, its cache), so a pod that cannot reach them gets no traffic. Default: health.")
+    liveness: HttpPath | None = Field(
+        None, description="Answers 200 unless the process is stuck and must be restarted. It must not check "
+        "dependencies: a database outage would restart every pod at once. Default: health.")
+
+
 class Service(Frozen):
     port: Port = Field(8080, description="The port the service listens on, everywhere: container, Service, compose.")
     image: Repository | None = Field(None, description="The image repository, without a tag (each release sets "
@@ -357,7 +372,9 @@ class Service(Frozen):
                                 description="Copies to run: a number, or min and max for autoscaling. "
                                 "Default 2, so that one copy can be lost without downtime.")
     resources: Resources = Field(default_factory=Resources)
-    health: HttpPath = Field("/health", description="The HTTP path that answers 200 when the service is healthy.")
+    health: HttpPath = Field("/health", description="The HTTP path that answers 200 when the service is healthy: "
+                             "every probe's, unless `probes` names another.")
+    probes: Probes = Field(default_factory=Probes, description="Separate startup, readiness and liveness paths.")
     metrics: HttpPath = Field("/metrics", description="The HTTP path Prometheus scrapes on the service port.")
     public: Public | None = Field(None, description="Set when the service is reachable from the internet.")
     calls: tuple[Name, ...] = Field((), description="The services this one sends requests to.")
@@ -933,6 +950,11 @@ class _Parts:
             if name in service.calls:
                 problems.append(((*path, "calls"), f"'{name}' cannot call itself"))
             problems += _duplicates((*path, "secrets"), service.secrets)
+            probes = service.probes
+            if probes.readiness not in (None, service.health) and probes.liveness == probes.readiness:
+                problems.append(((*path, "probes", "liveness"), f"'{probes.liveness}' is the readiness path, which "
+                                 "may check dependencies; liveness must not (an outage of one would restart every "
+                                 f"pod): use the health path '{service.health}' or one that checks the process only"))
             problems += [((*path, "secrets", index), f"'{secret}' would be stored where the image pull token lives "
                           f"(<platform>/<env>/{REGISTRY_SECRET}); name it differently")
                          for index, secret in enumerate(service.secrets) if secret == REGISTRY_SECRET.upper()]
