@@ -41,8 +41,9 @@ def synthetic_spec(services: int, seed: int = 7) -> dict[str, Any]:
                        "redis": {"engine": "redis", "version": "7"}},
         "environments": {
             "development": {"runs_on": "compose"},
-            "staging": {"branch": "develop", "nodes": {"min": 2, "max": 6}},
-            "production": {"branch": "main", "nodes": {"min": 3, "max": 30}, "highly_available": True,
+            # Enough t3.medium (9 pods beside the DaemonSets) for a release's peak, which the loader checks.
+            "staging": {"branch": "develop", "nodes": {"min": 2, "max": max(6, services)}},
+            "production": {"branch": "main", "nodes": {"min": 3, "max": max(30, services)}, "highly_available": True,
                            "rollout": "blue-green"},
         },
     }

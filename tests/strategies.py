@@ -22,6 +22,7 @@ _env_var = st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True).filter(
     lambda v: not v.startswith(("DB_", "REDIS_", "STORE_")) and not any(word in v for word in _SECRET_WORDS)
     and not v.endswith(("_PASS", "_URL", "_BUCKET")) and not v.startswith("AWS_") and v not in _GENERATED)
 _env_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
+_ROOMY_NODE = "m5.4xlarge"  # 16 vCPUs, 64 GiB, 234 pods
 _cpu = st.sampled_from(["50m", "100m", "250m", "500m", "1", "2"])
 _memory = st.sampled_from(["64Mi", "128Mi", "256Mi", "512Mi", "1Gi", "2Gi"])
 
@@ -90,6 +91,11 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         }
         low = draw(st.integers(1, 4))
         spec["replicas"] = low if draw(st.booleans()) else {"min": low, "max": low + draw(st.integers(0, 6))}
+        probes = draw(st.fixed_dictionaries({}, optional={"startup": st.just("/started"),
+                                                          "readiness": st.just("/ready"),
+                                                          "liveness": st.just("/live")}))
+        if probes:
+            spec["probes"] = probes
         if draw(st.booleans()):
             spec["public"] = {"host": f"{draw(_label)}.{domain}"}
         spec["secrets"] = draw(st.lists(_env_var, unique=True, max_size=2))
@@ -103,8 +109,12 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
                 hosts.remove(spec.pop("public")["host"])
     environments = {
         "development": {"runs_on": "compose"},
-        "staging": {"branch": "develop", "nodes": draw(st.integers(1, 3))},
-        "production": {"branch": "main", "nodes": {"min": 2, "max": draw(st.integers(2, 9))},
+        # Nodes large enough for any drawn pod (up to 2 CPUs) and enough of them for the peak of a release (up to
+        # 8 pods of 2 CPUs per service), so that the loader's capacity check accepts every drawn platform.
+        "staging": {"branch": "develop", "nodes": {"min": draw(st.integers(1, 3)), "max": draw(st.integers(8, 10))},
+                    "sizes": {"node": _ROOMY_NODE}},
+        "production": {"branch": "main", "nodes": {"min": 2, "max": draw(st.integers(8, 12))},
+                       "sizes": {"node": _ROOMY_NODE},
                        "highly_available": draw(st.booleans()),
                        "rollout": draw(st.sampled_from(["rolling", "blue-green"]))},
     }
@@ -214,9 +224,11 @@ def _environments(draw: st.DrawFn, services: list[str]) -> dict[str, Any] | None
     elif shape != "one":
         environments["development"] = {"runs_on": "compose"}
     if shape in ("seed", "two-compose"):
-        environments["staging"] = {"branch": "develop", "nodes": draw(st.integers(1, 3))}
+        environments["staging"] = {"branch": "develop", "nodes": {"min": draw(st.integers(1, 3)),
+                                                                  "max": draw(st.integers(6, 8))}}
     live = "production" if shape != "custom" else draw(st.sampled_from(["live", "prd"]))
-    production: dict[str, Any] = {"branch": "main", "nodes": {"min": 2, "max": draw(st.integers(2, 6))},
+    # Room on t3.medium for the peak of a blue-green release of up to 5 services of 3 pods and 7 data stores.
+    production: dict[str, Any] = {"branch": "main", "nodes": {"min": 2, "max": draw(st.integers(7, 10))},
                                   "highly_available": draw(st.booleans()),
                                   "rollout": draw(st.sampled_from(["rolling", "blue-green"]))}
     if live != "production" or draw(st.booleans()):

@@ -264,7 +264,7 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         compose_service = config["services"][service.name]
         published = compose_service["ports"][0]
         assert (published["target"], published["published"]) == (service.port, str(service.port))
-        assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.health_path}"
+        assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.probes.readiness}"
         assert compose_service["build"]["args"] == {"SERVICE": service.name, "PORT": str(service.port),
                                                     "HEALTH_PATH": service.health_path}
         environment = compose_service["environment"]

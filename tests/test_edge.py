@@ -107,7 +107,7 @@ def test_target_groups_are_the_ones_the_kubernetes_bindings_name(platform: Platf
             service = env.service(theirs[group["name"]]["spec"]["serviceRef"]["name"])
             assert service.public_host is not None  # no private service is exposed
             assert (group["port"], group["target_type"], group["health_check"]["path"]) == \
-                (service.port, "ip", service.health_path)
+                (service.port, "ip", service.probes.readiness)
 
 
 @given(platforms(max_services=4))

@@ -64,7 +64,8 @@ def test_every_port_agrees_with_the_spec(platform: Platform) -> None:
                 (container,) = pod["spec"]["containers"]
                 assert [p["containerPort"] for p in container["ports"]] == [spec.port]
                 probes = [container[k]["httpGet"] for k in ("startupProbe", "livenessProbe", "readinessProbe")]
-                assert {(p["port"], p["path"]) for p in probes} == {(spec.port, spec.health)}
+                paths = (spec.probes.startup, spec.probes.liveness, spec.probes.readiness)
+                assert [(p["port"], p["path"]) for p in probes] == [(spec.port, path or spec.health) for path in paths]
                 annotations = pod["metadata"]["annotations"]
                 assert annotations["prometheus.io/port"] == str(spec.port)
                 assert annotations["prometheus.io/path"] == spec.metrics

@@ -118,7 +118,7 @@ def test_a_declared_default_environment_keeps_the_default_settings_it_does_not_s
 
 
 def test_what_a_declared_environment_states_wins_over_the_defaults() -> None:
-    spec = FIVE_LINES + "environments:\n  production: {nodes: 2, highly_available: false}\n"
+    spec = FIVE_LINES + "environments:\n  production: {nodes: {min: 2, max: 4}, highly_available: false}\n"
     production = parse_platform(spec, "shop.yaml").environments["production"]
     assert (production.nodes.min, production.highly_available) == (2, False)
     assert parse_platform(FIVE_LINES + "environments:\n  production: {production: false}\n", "s.yaml") \

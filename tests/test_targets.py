@@ -48,7 +48,7 @@ def test_generating_the_terraform_target_regenerates_the_cost_report(
     report = project / "generated" / "business-app" / "docs" / "cost.md"
     before = report.read_bytes()
     spec = project / "specs" / "business-app.yaml"
-    spec.write_text(spec.read_text().replace("nodes: 3", "nodes: 4"))
+    spec.write_text(spec.read_text().replace("nodes: {min: 3, max: 6}", "nodes: {min: 4, max: 6}"))
 
     assert main(["generate", "--target", "terraform"]) == 0
     capsys.readouterr()

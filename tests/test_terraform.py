@@ -149,8 +149,9 @@ def test_bundled_sizes_and_availability_follow_the_spec() -> None:
     assert resources(staging, "aws_nat_gateway")["main"]["count"] == 1
     assert resources(production, "aws_nat_gateway")["main"]["count"] == 2  # one per zone
     assert resources(staging, "aws_eks_node_group")["main"]["scaling_config"] == \
-        {"min_size": 1, "desired_size": 1, "max_size": 3}
-    assert resources(production, "aws_eks_node_group")["main"]["scaling_config"]["min_size"] == 3
+        {"min_size": 1, "desired_size": 1, "max_size": 5}
+    assert resources(production, "aws_eks_node_group")["main"]["scaling_config"] == \
+        {"min_size": 3, "desired_size": 3, "max_size": 6}
     assert resources(production, "aws_eks_node_group")["main"]["instance_types"] == ["t3.medium"]
     database = resources(production, "aws_db_instance")["postgres"]
     assert (database["instance_class"], database["multi_az"], database["deletion_protection"]) == \

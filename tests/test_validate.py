@@ -139,7 +139,7 @@ datastores:
   cache: {engine: redis, version: "7"}
 environments:
   development: {runs_on: compose}
-  production: {nodes: 2}
+  production: {nodes: {min: 2, max: 4}}
 """
 
 

@@ -127,6 +127,16 @@ class ExternalHost:
 
 
 @dataclass(frozen=True)
+class ProbePaths:
+    """What the cluster asks a service: started yet, ready for traffic (may check its dependencies), still alive
+    (must not)."""
+
+    startup: str
+    readiness: str
+    liveness: str
+
+
+@dataclass(frozen=True)
 class ServicePlan:
     """One service in one environment. Its derived names and strings (its ConfigMap's name, the port as text in
     an annotation or a build argument) are properties of the fields they come from, so changing a field here
@@ -140,7 +150,7 @@ class ServicePlan:
     cpu_limit: str
     memory_request: str
     memory_limit: str
-    health_path: str
+    health_path: str  # the image's own HEALTHCHECK and the post-deploy smoke test
     metrics_path: str
     public_host: str | None
     calls: tuple[str, ...]
@@ -153,6 +163,7 @@ class ServicePlan:
     database: str | None  # its PostgreSQL database, when it uses PostgreSQL
     slots: Mapping[str, str]  # blue-green: each slot's Deployment; empty for a rolling service
     dockerfile: str  # the platform's one Dockerfile, relative to the repository root (the build context)
+    probes: ProbePaths  # the paths of its startup, readiness and liveness probes
     buckets: tuple[str, ...] = ()  # the application buckets it reads and writes, sorted
     external_hosts: tuple[ExternalHost, ...] = ()  # what it calls outside the platform, sorted
     aws_services: tuple[str, ...] = ()  # the AWS services it calls (s3 when it uses a bucket), sorted

@@ -132,6 +132,11 @@ def parse_spec(text: str, filename: str) -> Spec:
         if not any(item["type"] == "platform" for item in error.errors()):  # the platform checks never ran
             problems += [marks.problem(path, message) for path, message in problems_beside_field_errors(data)]
         raise SpecError(problems) from None
+    from bizinfra.plan.capacity import capacity_problems  # the plan is built from this package's models
+
+    refusals = capacity_problems(platform, filename)
+    if refusals:  # a spec that cannot schedule is refused like any other: at the field to change, with the numbers
+        raise SpecError([marks.problem(path, message, at_key=True) for path, message in refusals])
     return Spec(filename, platform, {path: (mark.line + 1, mark.column + 1) for path, mark in marks.values.items()})
 
 

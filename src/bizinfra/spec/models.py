@@ -52,6 +52,7 @@ from bizinfra.naming import (
     service_url_variable,
     tls_servername_variable,
 )
+from bizinfra.nodes import node_types
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
 from bizinfra.spec.patches import Patch
@@ -108,7 +109,21 @@ Region = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]
 GitBranch = Annotated[
     StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
 ]
-InstanceType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+
+
+def _known_node_type(name: str) -> str:
+    """The capacity check needs the type's pod limit, CPU and memory: only the vendored types are accepted."""
+    known = node_types()
+    if name not in known:
+        raise PydanticCustomError(
+            "node_type", "'{name}' is not an instance type whose pod limit, CPU and memory bizinfra knows (families "
+            "{families}){hint}", {"name": name, "hint": did_you_mean(name, known),
+                                  "families": ", ".join(sorted({known_name.split(".")[0] for known_name in known}))})
+    return name
+
+
+InstanceType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"),
+                         AfterValidator(_known_node_type)]
 DatabaseClass = Annotated[StrictStr, StringConstraints(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$")]
 CacheNodeType = Annotated[StrictStr, StringConstraints(pattern=r"^cache\.[a-z0-9-]+\.[a-z0-9]+$")]
 
@@ -338,6 +353,21 @@ class Public(Frozen):
     host: Hostname = Field(description="The public host name the load balancer answers for, under the platform's domain.")
 
 
+class Probes(Frozen):
+    """The paths the cluster asks a service about itself, each defaulting to its `health`. Kubernetes uses all three;
+    compose's healthcheck and the load balancer's target health ask `readiness`."""
+
+    startup: HttpPath | None = Field(
+        None, description="Answers 200 once the service has started; until then the other two are not asked (up to "
+        "60 s). Default: health.")
+    readiness: HttpPath | None = Field(
+        None, description="Answers 200 while the service can serve: it may check what the service needs (its "
+        "database, its cache), so a pod that cannot reach them gets no traffic. Default: health.")
+    liveness: HttpPath | None = Field(
+        None, description="Answers 200 unless the process is stuck and must be restarted. It must not check "
+        "dependencies: a database outage would restart every pod at once. Default: health.")
+
+
 class Service(Frozen):
     port: Port = Field(8080, description="The port the service listens on, everywhere: container, Service, compose.")
     image: Repository | None = Field(None, description="The image repository, without a tag (each release sets "
@@ -346,7 +376,9 @@ class Service(Frozen):
                                 description="Copies to run: a number, or min and max for autoscaling. "
                                 "Default 2, so that one copy can be lost without downtime.")
     resources: Resources = Field(default_factory=Resources)
-    health: HttpPath = Field("/health", description="The HTTP path that answers 200 when the service is healthy.")
+    health: HttpPath = Field("/health", description="The HTTP path that answers 200 when the service is healthy: "
+                             "every probe's, unless `probes` names another.")
+    probes: Probes = Field(default_factory=Probes, description="Separate startup, readiness and liveness paths.")
     metrics: HttpPath = Field("/metrics", description="The HTTP path Prometheus scrapes on the service port.")
     public: Public | None = Field(None, description="Set when the service is reachable from the internet.")
     calls: tuple[Name, ...] = Field((), description="The services this one sends requests to.")
@@ -504,7 +536,12 @@ class Environment(Frozen):
     production: StrictBool | None = Field(
         None, description="The live environment; default true only for the one named production.")
     branch: GitBranch | None = Field(None, description="The git branch whose pushes deploy here.")
-    nodes: ScaleSpec = Field(default_factory=lambda: Scale(min=1, max=1), description="Kubernetes node count.")
+    nodes: ScaleSpec = Field(
+        default_factory=lambda: Scale(min=1, max=5),
+        description="Kubernetes node count: a number, or min and max between which the cluster autoscaler moves it. "
+        "The loader refuses a count whose nodes.max cannot hold the pods at the peak of a release (every service at "
+        "its minimum plus the rollout's surge, exporters, bootstrap Jobs and the add-ons, DaemonSets on every node) "
+        "within the node type's pod limit, CPU and memory. Default 1 to 5; production 3 to 8.")
     sizes: Sizes = Field(default_factory=Sizes)
     highly_available: StrictBool = Field(False, description="Multi-AZ database, cache failover, a NAT gateway per zone.")
     rollout: Literal["rolling", "blue-green"] = Field("rolling", description="How new versions replace old ones.")
@@ -534,11 +571,13 @@ class Environment(Frozen):
 
 
 def default_environments() -> dict[str, Environment]:
-    """The seed's environment table: compose for development, one node staging, three node production."""
+    """The seed's environment table: compose for development, staging from one node, production from three; both
+    autoscale, as far as a release's peak needs for a small platform (the loader checks it for the spec's)."""
     return {
         "development": Environment(runs_on="compose"),
         "staging": Environment(branch="develop"),
-        "production": Environment(branch="main", nodes=Scale(min=3, max=3), highly_available=True),
+        # Three nodes, one per zone, and room to grow: blue-green runs a second slot beside the live one.
+        "production": Environment(branch="main", nodes=Scale(min=3, max=8), highly_available=True),
     }
 
 
@@ -758,7 +797,7 @@ class Platform(Frozen):
     environments: dict[ShortName, Environment] = Field(
         default_factory=default_environments, min_length=1,
         description="Where the platform runs. Default development (compose), staging (from develop) and production "
-        "(from main, 3 nodes, highly available). An environment declared with one of those names starts from that "
+        "(from main, 3 to 8 nodes, highly available). An environment declared with one of those names starts from that "
         "one's settings but its branch, and what it states wins. Named like production (prod, prd, live, ...) it must say "
         "`production: true` or `false`.")
     monitoring: Monitoring = Field(default_factory=Monitoring)
@@ -945,6 +984,11 @@ class _Parts:
             if name in service.calls:
                 problems.append(((*path, "calls"), f"'{name}' cannot call itself"))
             problems += _duplicates((*path, "secrets"), service.secrets)
+            probes = service.probes
+            if probes.readiness not in (None, service.health) and probes.liveness == probes.readiness:
+                problems.append(((*path, "probes", "liveness"), f"'{probes.liveness}' is the readiness path, which "
+                                 "may check dependencies; liveness must not (an outage of one would restart every "
+                                 f"pod): use the health path '{service.health}' or one that checks the process only"))
             problems += [((*path, "secrets", index), f"'{secret}' would be stored where the image pull token lives "
                           f"(<platform>/<env>/{REGISTRY_SECRET}); name it differently")
                          for index, secret in enumerate(service.secrets) if secret == REGISTRY_SECRET.upper()]

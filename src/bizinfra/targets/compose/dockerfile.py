@@ -18,8 +18,9 @@ HEALTH_CHECK = 'wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" |
 
 
 def health_command(service: ServicePlan) -> list[str]:
-    """Alpine's busybox has wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first."""
-    return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.health_path}"]
+    """Compose's check: ready, as services that depend on it wait for (its readiness path). Alpine's busybox has
+    wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first."""
+    return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.probes.readiness}"]
 
 
 def dockerfile() -> str:

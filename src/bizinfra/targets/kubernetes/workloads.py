@@ -124,19 +124,27 @@ def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest
             "requests": {"cpu": service.cpu_request, "memory": service.memory_request},
             "limits": {"cpu": service.cpu_limit, "memory": service.memory_limit},
         },
-        # Up to 60 s to start; then restarted after 30 s unhealthy, out of the load balancer after 15 s.
-        "startupProbe": probe(service, period=2, failures=30),
-        "livenessProbe": probe(service, period=10, failures=3),
-        "readinessProbe": probe(service, period=5, failures=3),
+        **probes(service),
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
         "securityContext": hardened_container(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *ca_mounts(env, service)],
     }
 
 
-def probe(service: ServicePlan, period: int, failures: int) -> Manifest:
+def probes(service: ServicePlan) -> Manifest:
+    """Up to 60 s to start; then out of the load balancer after 15 s not ready (its readiness path may check its
+    dependencies), restarted after 30 s not alive (its liveness path must not)."""
+    paths = service.probes
     return {
-        "httpGet": {"path": service.health_path, "port": service.port, "scheme": "HTTP"},
+        "startupProbe": probe(service, paths.startup, period=2, failures=30),
+        "livenessProbe": probe(service, paths.liveness, period=10, failures=3),
+        "readinessProbe": probe(service, paths.readiness, period=5, failures=3),
+    }
+
+
+def probe(service: ServicePlan, path: str, period: int, failures: int) -> Manifest:
+    return {
+        "httpGet": {"path": path, "port": service.port, "scheme": "HTTP"},
         "periodSeconds": period,
         "timeoutSeconds": 2,
         "failureThreshold": failures,

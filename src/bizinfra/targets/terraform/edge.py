@@ -146,7 +146,8 @@ def load_balancer(env: EnvironmentPlan, header: str = ORIGIN_SECRET.ref("secret_
                 "target_type": "ip",  # the TargetGroupBinding registers pod IPs
                 "vpc_id": VPC.ref("id"),
                 "deregistration_delay": 30,  # within the pods' 30 s grace period, after their 10 s preStop sleep
-                "health_check": {"path": service.health_path, "port": "traffic-port", "protocol": "HTTP",
+                # Target health is readiness: a pod that cannot serve gets no traffic from the load balancer either.
+                "health_check": {"path": service.probes.readiness, "port": "traffic-port", "protocol": "HTTP",
                                  "matcher": "200-399", "healthy_threshold": 2, "unhealthy_threshold": 3,
                                  "interval": 15, "timeout": 5},
                 "tags": tags(env, service.name),
