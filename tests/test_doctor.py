@@ -17,9 +17,7 @@ BROKEN = REPOS / "broken"
 # What tests/fixtures/repos/broken plants, each by the start of the line that must name it.
 PLANTED = [
     "package-lock.json: missing; delivery.install runs `npm ci`",
-    "nx.json: missing; the generated Dockerfile copies it",
-    "tsconfig*.json: none at the root",
-    "libs/: missing; the generated Dockerfile copies libs/",
+    "nx.json: missing; the generated Dockerfile's default build runs `npx nx build <project>`",
     'package.json: no "lint" script, which delivery.lint runs (`npm run lint`)',
     'package.json: no "migrate:rollback" script, which delivery.rollback runs',
     "package.json: prisma is only in devDependencies",

@@ -122,9 +122,12 @@ def test_build_matrix_is_the_service_list(platform: Platform) -> None:
 def test_build_passes_each_service_its_build_args_and_the_platforms_one_dockerfile(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
     build = workflows(plan)["ci-cd.yml"]["jobs"]["build"]
-    passed = {entry["service"]: entry["build-args"] for entry in build["strategy"]["matrix"]["include"]}
-    assert passed == {name: f"SERVICE={name}\nPORT={spec.port}\nHEALTH_PATH={spec.health}\n"
-                      for name, spec in platform.services.items()}
+    passed = {entry["service"]: dict(line.split("=", 1) for line in entry["build-args"].splitlines())
+              for entry in build["strategy"]["matrix"]["include"]}
+    assert {name: (args["PORT"], args["HEALTH_PATH"]) for name, args in passed.items()} == {
+        name: (str(spec.port), spec.health) for name, spec in platform.services.items()}
+    assert {name: dict(args) for name, args in passed.items()} == {
+        service.name: dict(service.build_args) for service in plan.environments[0].services}
     (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
     assert step["with"]["build-args"] == "${{ matrix.build-args }}"
     assert step["with"]["file"] == f"generated/{platform.name}/docker/Dockerfile"

@@ -1,0 +1,85 @@
+"""Per-service build settings: what each service's image is built from (its Node release, install, build, output,
+prune and start), how the image starts its server under tini, and the defaults that fit a stock Nx workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bizinfra.plan import PlatformPlan
+from bizinfra.spec.models import Platform
+from bizinfra.spec.node import known_releases
+from bizinfra.targets.compose.dockerfile import dockerfile
+from tests.strategies import build_settings, platforms
+from tests.support import bundled_platform, plan_of
+
+NESTJS_DEFAULTS = {"BUILD": "npx nx build {project} --prod", "OUTPUT": "dist/apps/{project}",
+                   "START": "node dist/main.js"}
+
+
+@given(platforms())
+def test_each_build_setting_is_the_services_else_the_deliverys_else_the_nx_layouts(platform: Platform) -> None:
+    plan = plan_of(platform)
+    for service in plan.environments[0].services:
+        spec, delivery = platform.services[service.name].build, platform.delivery
+        project = spec.project or service.name
+        args = service.build_args
+        assert args["INSTALL"] == (spec.install or delivery.install)
+        assert args["BUILD"] == (spec.command or NESTJS_DEFAULTS["BUILD"].format(project=project))
+        assert args["OUTPUT"] == (spec.output or NESTJS_DEFAULTS["OUTPUT"].format(project=project))
+        assert args["START"] == (spec.start or NESTJS_DEFAULTS["START"])
+        version = spec.node_version or delivery.node_version
+        assert re.fullmatch(r"\d+\.\d+\.\d+", args["NODE_VERSION"])  # always a release: the image tag is pinned
+        assert args["NODE_VERSION"] == (version if version.count(".") == 2 else known_releases()[version])
+        if spec.prune:
+            assert args["PRUNE"] == spec.prune
+
+
+def test_prune_follows_the_package_manager_the_install_runs() -> None:
+    assert prune_of("npm ci") == "npm prune --omit=dev"
+    assert prune_of("corepack enable && pnpm install --frozen-lockfile") == "pnpm prune --prod"
+    assert prune_of("yarn install --immutable") == "yarn workspaces focus --all --production"
+
+
+@given(st.data())
+def test_a_front_end_beside_the_nestjs_services_builds_from_the_same_dockerfile(data: st.DataObject) -> None:
+    """Build settings change only build arguments: the one Dockerfile stays the same bytes for every spec."""
+    settings = data.draw(build_settings())
+    spec: dict[str, Any] = {"name": "shop", "domain": "shop.example.com",
+                            "services": {"api": {"port": 3000}, "web": {"port": 4200, "build": settings}}}
+    plan = plan_of(Platform.model_validate(spec))
+    api, web = plan.environments[0].services
+    assert api.build_args["NODE_VERSION"] == known_releases()["24"] and api.build_args["INSTALL"] == "npm ci"
+    assert {key for key, value in web.build_args.items() if value != api.build_args[key]} >= {"PORT"}
+    assert dockerfile() == dockerfile()  # no input: nothing of a spec can reach it
+
+
+def test_the_image_starts_the_server_in_place_of_its_shell(tmp_path: Any) -> None:
+    """tini (PID 1) forwards SIGTERM to its child: the start command's shell must exec the server, not wait on it,
+    or the server would never see the signal. The server here prints its own pid: the child's pid itself."""
+    command = json.loads(re.findall(r"^CMD (.+)$", dockerfile(), flags=re.MULTILINE)[-1])
+    start = """sh -c 'echo "$$ $0 $1"' "one word" 'and two'"""  # quotes as a shell reads them
+    process = subprocess.Popen(command, env={"PATH": "/usr/bin:/bin", "START": start}, stdout=subprocess.PIPE,
+                               text=True)
+    output, _ = process.communicate(timeout=10)
+    assert output == f"{process.pid} one word and two\n"
+    assert re.search(r'^ENTRYPOINT \["/sbin/tini", "--"\]$', dockerfile(), flags=re.MULTILINE)
+
+
+def test_the_bundled_services_build_as_the_stock_nx_workspace_does() -> None:
+    plan: PlatformPlan = plan_of(bundled_platform())
+    gateway = plan.environments[0].services[0]
+    assert gateway.build_args == {
+        "NODE_VERSION": known_releases()["24"], "INSTALL": "npm ci", "BUILD": "npx nx build api-gateway --prod",
+        "OUTPUT": "dist/apps/api-gateway", "PRUNE": "npm prune --omit=dev", "START": "node dist/main.js",
+        "PORT": "3000", "HEALTH_PATH": "/health"}
+
+
+def prune_of(install: str) -> str:
+    spec = {"name": "shop", "domain": "shop.example.com", "services": {"web": {"build": {"install": install}}}}
+    return plan_of(Platform.model_validate(spec)).environments[0].services[0].build_args["PRUNE"]
