@@ -443,8 +443,8 @@ def test_other_registries_log_in_with_registry_secrets() -> None:
     steps = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["build"]["steps"]
     logins = [step for step in steps if step["name"].startswith("Log in")]
     assert [(s["if"], s["with"]["password"]) for s in logins] == [
-        ("matrix.registry == 'ghcr.io'", "${{ secrets.GITHUB_TOKEN }}"),
-        ("matrix.registry != 'ghcr.io'", "${{ secrets.REGISTRY_PASSWORD }}")]
+        ("github.event_name == 'push' && matrix.registry == 'ghcr.io'", "${{ secrets.GITHUB_TOKEN }}"),
+        ("github.event_name == 'push' && matrix.registry != 'ghcr.io'", "${{ secrets.REGISTRY_PASSWORD }}")]
 
 
 def test_pin_table_holds_full_commits() -> None:
@@ -473,3 +473,21 @@ def test_project_ci_runs_tests_lint_types_and_drift() -> None:
     for command in ["python -m pytest", "ruff check src tests", "mypy", "python -m bizinfra check",
                     "apt-get install", "prometheus"]:
         assert command in scripts, command
+
+
+@given(platforms())
+def test_a_pull_request_builds_every_image_and_pushes_none(platform: Platform) -> None:
+    """A broken Dockerfile or build fails on the pull request, before the merge; only a push signs in and pushes."""
+    plan = resolve(platform, "specs/random.yaml")
+    workflow = workflows(plan)["ci-cd.yml"]
+    assert "pull_request" in workflow["on"]
+    build = workflow["jobs"]["build"]
+    assert "if" not in build  # it runs for pull requests and pushes alike
+    assert build["strategy"]["matrix"]["service"] == sorted(platform.services)
+    (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
+    assert step["with"]["push"] == "${{ github.event_name == 'push' }}"
+    signs_in = [step for step in build["steps"] if step.get("uses", "").startswith(
+        ("docker/login-action@", "aws-actions/configure-aws-credentials@"))]
+    assert signs_in and all(step["if"].startswith("github.event_name == 'push'") for step in signs_in)
+    assert all(job["if"].startswith("github.event_name == 'push'")
+               for name, job in workflow["jobs"].items() if name.startswith("deploy-"))
