@@ -384,7 +384,7 @@ def test_pgadmin_never_takes_a_name_or_port_the_platform_uses(tmp_path: Path) ->
     assert tool_service["ports"][0]["published"] == "5052"
     assert config["services"]["pgadmin"]["build"]["dockerfile"] == "generated/shop/docker/Dockerfile"
     args = config["services"]["pgadmin"]["build"]["args"]
-    assert (args["BUILD"], args["PORT"], args["HEALTH_PATH"]) == ("npx nx build pgadmin --prod", "5050", "/health")
+    assert (args["BUILD"], args["PORT"], args["HEALTH_PATH"]) == ("npx nx build pgadmin", "5050", "/health")
 
 
 def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from bizinfra.targets.compose.dockerfile import dockerfile
 from tests.strategies import build_settings, platforms
 from tests.support import bundled_platform, plan_of
 
-NESTJS_DEFAULTS = {"BUILD": "npx nx build {project} --prod", "OUTPUT": "dist/apps/{project}",
+NESTJS_DEFAULTS = {"BUILD": "npx nx build {project}", "OUTPUT": "dist/apps/{project}",
                    "START": "node dist/main.js"}
 
 
@@ -75,7 +75,7 @@ def test_the_bundled_services_build_as_the_stock_nx_workspace_does() -> None:
     plan: PlatformPlan = plan_of(bundled_platform())
     gateway = plan.environments[0].services[0]
     assert gateway.build_args == {
-        "NODE_VERSION": known_releases()["24"], "INSTALL": "npm ci", "BUILD": "npx nx build api-gateway --prod",
+        "NODE_VERSION": known_releases()["24"], "INSTALL": "npm ci", "BUILD": "npx nx build api-gateway",
         "OUTPUT": "dist/apps/api-gateway", "PRUNE": "npm prune --omit=dev", "START": "node dist/main.js",
         "PORT": "3000", "HEALTH_PATH": "/health"}
 

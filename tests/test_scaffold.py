@@ -76,7 +76,7 @@ def test_the_nx_workspace_is_read_as_written() -> None:
                                                                                   "redis": "redis"}
     delivery = platform.delivery
     assert (delivery.install, delivery.lint, delivery.test) == ("npm ci", "npx nx run-many -t lint",
-                                                                "npx nx run-many -t test")
+                                                                "npx nx run-many -t test --coverage")
     assert delivery.migrate == "npx prisma migrate deploy"
 
 

@@ -380,7 +380,7 @@ def _build(platform: Platform, name: str) -> BuildPlan:
     return BuildPlan(
         node_version=pinned_node(spec.node_version or delivery.node_version),
         install=install,
-        command=spec.command or f"npx nx build {project} --prod",
+        command=spec.command or f"npx nx build {project}",
         output=spec.output or f"dist/apps/{project}",
         prune=spec.prune or PRUNE_COMMANDS.get(package_manager(install), PRUNE_COMMANDS["npm"]),
         start=spec.start or "node dist/main.js",

@@ -371,7 +371,8 @@ class Build(Frozen):
         None, description="Installs the dependencies in the image, from the whole repository. Default "
         "delivery.install.")
     command: Command | None = Field(
-        None, description="Builds the service. Default `npx nx build <project> --prod`.")
+        None, description="Builds the service. Default `npx nx build <project>`: a stock Nx build target builds "
+        "for production by default (the webpack plugin's node-env, or the executor's defaultConfiguration).")
     output: RelativeFolder | None = Field(
         None, description="The folder the build writes, relative to the repository root; the image holds it as "
         "dist/. Default dist/apps/<project> (Nx's layout).")
@@ -711,9 +712,14 @@ class Delivery(Frozen):
         "newest release bizinfra knows) or a full release. Default 24, the Active LTS line; the seed's 20 reached "
         "its end of life on 2026-04-30.")
     install: Command = Field("npm ci", description="Installs dependencies from the lockfile (seed: npm ci).")
-    lint: Command = Field("npm run lint", description="The lint command (seed: npm run lint).")
-    test: Command = Field("npm test -- --coverage", description="The test command; it writes coverage/ "
-                            "(seed: npm test -- --coverage).")
+    # A stock Nx workspace (create-nx-workspace --preset=nest) has no lint or test script in its root package.json:
+    # its projects get `lint` and `test` targets from the @nx/eslint and @nx/jest plugins in nx.json, which
+    # `nx run-many` runs for every project. The seed's `npm run lint` failed there.
+    lint: Command = Field("npx nx run-many -t lint", description="The lint command. Default every Nx project's lint "
+                          "target, which a stock Nx workspace defines (seed: npm run lint, a script it has not).")
+    test: Command = Field("npx nx run-many -t test --coverage", description="The test command; it writes coverage/ "
+                          "(Nx's jest projects write coverage/<project folder>). Default every Nx project's test "
+                          "target with coverage (seed: npm test -- --coverage).")
     migrate: Command = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
                                "inside a live pod of the service (seed: npx prisma migrate deploy).")
     rollback: Command = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
