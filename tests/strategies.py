@@ -93,6 +93,8 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
             spec["public"] = {"host": f"{draw(_label)}.{domain}"}
         if draw(st.booleans()):
             spec["build"] = draw(build_settings())
+        if draw(st.integers(0, 3)) == 0:
+            spec["command"] = draw(st.sampled_from([["node", "dist/worker.js"], ["node", "dist/main.js", "--mode=$MODE"]]))
         spec["secrets"] = draw(st.lists(_env_var, unique=True, max_size=2))
         spec["env"] = {k: v for k, v in draw(st.dictionaries(_env_var, _env_value, max_size=2)).items()
                        if k not in spec["secrets"]}

@@ -433,8 +433,14 @@ def test_delivery_commands_can_be_overridden() -> None:
     steps = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["test"]["steps"]
     assert steps[1]["with"]["node-version"] == "22"
     assert [next(iter(step["env"].values())) for step in steps[2:5]] == [
-        "pnpm install --frozen-lockfile", "npm run lint", "pnpm test"]
+        "pnpm install --frozen-lockfile", "npx nx run-many -t lint", "pnpm test"]
     assert [step["run"] for step in steps[2:5]] == [f'eval "${next(iter(step["env"]))}"' for step in steps[2:5]]
+    # the image follows the same Node line (pinned to a release) and install, and prunes with pnpm
+    (entry,) = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["build"]["strategy"]["matrix"][
+        "include"]
+    args = dict(line.split("=", 1) for line in entry["build-args"].splitlines())
+    assert (args["NODE_VERSION"], args["INSTALL"], args["PRUNE"]) == (
+        "22.23.3", "pnpm install --frozen-lockfile", "pnpm prune --prod")
 
 
 def test_other_registries_log_in_with_registry_secrets() -> None:

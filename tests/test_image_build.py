@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from bizinfra.plan import PlatformPlan
 from bizinfra.spec.models import Platform
 from bizinfra.spec.node import known_releases
+from bizinfra.targets.compose import compile_compose
 from bizinfra.targets.compose.dockerfile import dockerfile
+from bizinfra.targets.kubernetes import compile_kubernetes
 from tests.strategies import build_settings, platforms
 from tests.support import bundled_platform, plan_of
 
@@ -78,6 +80,29 @@ def test_the_bundled_services_build_as_the_stock_nx_workspace_does() -> None:
         "NODE_VERSION": known_releases()["24"], "INSTALL": "npm ci", "BUILD": "npx nx build api-gateway",
         "OUTPUT": "dist/apps/api-gateway", "PRUNE": "npm prune --omit=dev", "START": "node dist/main.js",
         "PORT": "3000", "HEALTH_PATH": "/health"}
+
+
+@given(platforms())
+def test_a_services_command_replaces_the_images_start_and_keeps_tini_everywhere(platform: Platform) -> None:
+    """Kubernetes `args` (not `command`, which would replace tini) and compose's `command`, exactly the spec's."""
+    plan = plan_of(platform)
+    wanted = {name: list(spec.command) if spec.command else None for name, spec in platform.services.items()}
+    checked: set[str] = set()
+    for artifact in compile_kubernetes(plan):
+        for document in artifact.documents:
+            if isinstance(document, dict) and document.get("kind") == "Deployment" \
+                    and document["metadata"]["labels"].get("app.kubernetes.io/name") in wanted:
+                (container,) = document["spec"]["template"]["spec"]["containers"]
+                assert "command" not in container
+                assert container.get("args") == wanted[container["name"]]
+                checked.add(container["name"])
+    assert checked == set(wanted)
+    for artifact in compile_compose(plan):
+        if artifact.path.endswith("docker-compose.yml"):
+            services = artifact.documents[0]["services"]
+            for name, command in wanted.items():
+                escaped = [word.replace("$", "$$") for word in command] if command else None
+                assert services[name].get("command") == escaped
 
 
 def prune_of(install: str) -> str:

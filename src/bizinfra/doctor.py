@@ -300,8 +300,8 @@ def build_output(repo: Repo, name: str, expected: str) -> list[str]:
     file = f"apps/{name}/project.json"
     build = ((repo.json(file) or {}).get("targets") or {}).get("build")
     output = build.get("options", {}).get("outputPath") if isinstance(build, dict) else None
-    if not isinstance(output, str) or output.strip("./") == expected:
-        return []
+    if not isinstance(output, str) or f"{expected}/".startswith(f"{output.strip('./')}/"):
+        return []  # the folder the image copies is the build's, or inside it (Next.js's .next/standalone)
     return [f"{file}: the build writes {output}, and the generated Dockerfile copies {expected}: "
             f"set targets.build.options.outputPath to {expected}, or the service's build.output to {output}"]
 

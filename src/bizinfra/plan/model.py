@@ -145,6 +145,7 @@ class ServicePlan:
     slots: Mapping[str, str]  # blue-green: each slot's Deployment; empty for a rolling service
     dockerfile: str  # the platform's one Dockerfile, relative to the repository root (the build context)
     build: BuildPlan
+    command: tuple[str, ...]  # the spec's command line, run under the image's tini; empty: the image's start
     buckets: tuple[str, ...] = ()  # the application buckets it reads and writes, sorted
     external_hosts: tuple[ExternalHost, ...] = ()  # what it calls outside the platform, sorted
     aws_services: tuple[str, ...] = ()  # the AWS services it calls (s3 when it uses a bucket), sorted

@@ -358,6 +358,7 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         slots=slot_deployments(name, platform.environments[env_name].rollout),
         dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
         build=_build(platform, name),
+        command=spec.command or (),
         buckets=buckets,
         external_hosts=hosts,
         aws_services=aws_services,

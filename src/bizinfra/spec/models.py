@@ -411,6 +411,10 @@ class Service(Frozen):
         None, description="Its PostgreSQL database name; default the service name with '_' for '-'.")
     build: Build = Field(default_factory=Build, description="How its image is built, where it differs from the "
                          "workspace's default (delivery's Node version and install, the Nx layout).")
+    command: tuple[Annotated[StrictStr, StringConstraints(min_length=1, max_length=500)], ...] | None = Field(
+        None, min_length=1, description="Runs the container with this command line instead of the image's start "
+        "(build.start), in exec form: [node, dist/main.js, --mode, api]. In Kubernetes it is the container's `args`, so "
+        "tini stays PID 1 and passes SIGTERM on; in compose, the service's `command`. Default unset: the image's.")
 
 
 class Datastore(Frozen):

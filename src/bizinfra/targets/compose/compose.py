@@ -186,6 +186,8 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
             "args": {name: escape(value) for name, value in service.build_args.items()},  # commands may hold $
         },
         "image": f"{service.image}:dev",  # a local tag that never shadows a pushed one
+        # the image's CMD replaced, its tini entrypoint kept, as in Kubernetes
+        **({"command": [escape(word) for word in service.command]} if service.command else {}),
         "ports": [local_port(service.port)],
         "environment": service_environment(env, service, variables),
         "healthcheck": healthcheck(["CMD", *health_command(service)]),
