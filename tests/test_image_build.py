@@ -108,3 +108,37 @@ def test_a_services_command_replaces_the_images_start_and_keeps_tini_everywhere(
 def prune_of(install: str) -> str:
     spec = {"name": "shop", "domain": "shop.example.com", "services": {"web": {"build": {"install": install}}}}
     return plan_of(Platform.model_validate(spec)).environments[0].services[0].build_args["PRUNE"]
+
+
+def test_the_builder_stage_runs_its_commands_in_a_workspace_without_libs(tmp_path: Any) -> None:
+    """The builder's RUN lines, run as BuildKit runs them (sh -c, from /app, the build arguments in the
+    environment) in a copy of a workspace with no libs/ and no root tsconfig, against stand-in npm and npx."""
+    workspace = tmp_path / "app"
+    (workspace / "apps" / "api" / "src").mkdir(parents=True)
+    (workspace / "package.json").write_text('{"name": "acme"}')
+    (workspace / "apps" / "api" / "src" / "main.ts").write_text("listen(process.env.PORT)\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    for tool, action in (("npm", ""), ("npx", 'if [ "$1 $2" = "nx build" ]; then mkdir -p "dist/apps/$3"; fi\n')):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n{action}')
+        (bin_dir / tool).chmod(0o755)
+    args = dict(plan_of(Platform.model_validate(
+        {"name": "shop", "domain": "shop.example.com", "services": {"api": {"port": 3000}}})
+    ).environments[0].services[0].build_args)
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", **args}
+    for command in builder_commands():
+        result = subprocess.run(["sh", "-c", command], cwd=workspace, env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, (command, result.stderr)
+    assert log.read_text().splitlines() == ["npm ci", "npx nx build api", "npm prune --omit=dev"]
+    # a build that writes elsewhere than OUTPUT fails there, not at the COPY of the next stage
+    (build,) = [command for command in builder_commands() if command.startswith('eval "$BUILD"')]
+    result = subprocess.run(["sh", "-c", build], cwd=workspace, env={**environment, "OUTPUT": "dist/apps/web"})
+    assert result.returncode != 0
+
+
+def builder_commands() -> list[str]:
+    """The builder stage's RUN commands, BuildKit's --mount options left out, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", "", dockerfile()).partition(" AS production")[0]
+    runs = re.findall(r"^RUN (.+)$", text, flags=re.MULTILINE)
+    return [re.sub(r"^(--mount=\S+ )+", "", run) for run in runs]
