@@ -98,6 +98,10 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
             spec["probes"] = probes
         if draw(st.booleans()):
             spec["public"] = {"host": f"{draw(_label)}.{domain}"}
+        if draw(st.booleans()):
+            spec["build"] = draw(build_settings())
+        if draw(st.integers(0, 3)) == 0:
+            spec["command"] = draw(st.sampled_from([["node", "dist/worker.js"], ["node", "dist/main.js", "--mode=$MODE"]]))
         spec["secrets"] = draw(st.lists(_env_var, unique=True, max_size=2))
         spec["env"] = {k: v for k, v in draw(st.dictionaries(_env_var, _env_value, max_size=2)).items()
                        if k not in spec["secrets"]}
@@ -139,6 +143,24 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         "logs": {"keep": draw(st.one_of(st.integers(1, 3653).map("{}d".format),
                                         st.integers(24, 240).map("{}h".format)))},
     }
+
+
+# A service's own build settings: each field set or left to the delivery's and the Nx layout's default.
+_BUILD_VALUES = {
+    "project": st.sampled_from(["storefront", "web-app"]),
+    "node_version": st.sampled_from(["20", "22", "24", "26", "22.11.0"]),
+    "install": st.sampled_from(["pnpm install --frozen-lockfile", "corepack enable && yarn install --immutable",
+                                "npm ci --ignore-scripts"]),
+    "command": st.sampled_from(["npx nx build web --configuration=production", 'npm run build -- --base="$BASE"']),
+    "output": st.sampled_from(["apps/web/.next/standalone", "dist/apps/web", "build"]),
+    "prune": st.sampled_from(["npm prune --omit=dev --ignore-scripts", "true"]),
+    "start": st.sampled_from(["node dist/server.js", "node --enable-source-maps dist/main.js"]),
+}
+
+
+@st.composite
+def build_settings(draw: st.DrawFn) -> dict[str, Any]:
+    return {key: draw(values) for key, values in _BUILD_VALUES.items() if draw(st.booleans())}
 
 
 # External hosts (HTTPS and another port) and AWS services, with and without a free gateway endpoint.

@@ -162,13 +162,20 @@ def test_init_script_creates_each_missing_database_once(tmp_path: Path) -> None:
 
 def test_the_one_dockerfile_passes_hadolint_and_keeps_the_hardening(tmp_path: Path) -> None:
     folder = write_files(bundled_platform(), tmp_path) / "docker"
-    assert [p.name for p in folder.iterdir()] == ["Dockerfile"]
+    assert sorted(p.name for p in folder.iterdir()) == ["Dockerfile", "Dockerfile.dockerignore"]
     result = run([require_tool("hadolint"), str(folder / "Dockerfile")])
     assert result.returncode == 0, result.stdout
     text = (folder / "Dockerfile").read_text()
-    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine"] * 2
-    assert "EXPOSE ${PORT}\n" in text and "npm ci --omit=dev" in text and "latest" not in text
+    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:${NODE_VERSION}-alpine"] * 2
+    assert "ARG NODE_VERSION=24.21.0\n" in text and "latest" not in text
+    assert "EXPOSE ${PORT}\n" in text and "tini=~0.19" in text
+    assert 'ENTRYPOINT ["/sbin/tini", "--"]\n' in text
     assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
+    # No COPY of a folder a workspace may lack (libs/, a tsconfig): the whole context, filtered by the ignore file.
+    copies = re.findall(r"^COPY (?!--from)(.*)$", text, flags=re.MULTILINE)
+    assert copies == [". ."]
+    ignored = (folder / "Dockerfile.dockerignore").read_text().splitlines()
+    assert {"**/node_modules", ".git", ".env", "dist"} <= set(ignored)
 
 
 def test_checkov_passes_the_dockerfile(tmp_path: Path) -> None:
@@ -182,28 +189,36 @@ def test_checkov_passes_the_dockerfile(tmp_path: Path) -> None:
 
 def test_each_stage_declares_the_build_args_it_uses() -> None:
     """An ARG is in scope only in the stage that declares it: used undeclared, it is silently empty. The health
-    check runs later, in the container, so what it reads must be in the stage's ENV instead."""
+    check and the start command run later, in the container, so what they read must be in the stage's ENV instead.
+    NODE_VERSION, read only by FROM, is declared before the first stage."""
     names = set(development(bundled_platform()).services[0].build_args)
-    for stage in stages(compiled_dockerfile()):
+    text = compiled_dockerfile()
+    assert re.findall(r"^ARG (\w+)=", text.partition("\nFROM ")[0], flags=re.MULTILINE) == ["NODE_VERSION"]
+    declared_anywhere = {"NODE_VERSION"}
+    for stage in stages(text):
         declared = {arguments for keyword, arguments in stage if keyword == "ARG"}
+        declared_anywhere |= declared
         environment = {key for keyword, arguments in stage if keyword == "ENV"
                        for key in re.findall(r"(\w+)=", arguments)}
         for keyword, arguments in stage:
+            if keyword == "FROM":
+                continue
             used = set(re.findall(r"\$\{?(\w+)", arguments)) & names
-            assert used <= (environment if keyword == "HEALTHCHECK" else declared), (keyword, arguments)
-    assert names <= declared  # the last stage (the image) carries all three
+            assert used <= (environment if keyword in ("HEALTHCHECK", "CMD") else declared), (keyword, arguments)
+    assert names == declared_anywhere  # every build argument CI passes is read, and nothing else is expected
 
 
-@pytest.mark.parametrize("missing", ["SERVICE", "PORT", "HEALTH_PATH"])
-def test_a_build_without_a_build_arg_stops_before_copying_and_names_it(missing: str) -> None:
-    """Without SERVICE, `COPY apps/${SERVICE}` would copy every app: the first command refuses first."""
-    builder = stages(compiled_dockerfile())[0]
-    keyword, guard = next(item for item in builder if item[0] not in ("FROM", "ARG"))
+@pytest.mark.parametrize(("stage", "missing"), [(0, "INSTALL"), (0, "BUILD"), (0, "OUTPUT"), (0, "PRUNE"),
+                                                (1, "PORT"), (1, "HEALTH_PATH"), (1, "START")])
+def test_a_build_without_a_build_arg_stops_before_copying_and_names_it(stage: int, missing: str) -> None:
+    """Without them a build would install, build or copy nothing: each stage's first command refuses first."""
+    instructions = stages(compiled_dockerfile())[stage]
+    keyword, guard = next(item for item in instructions if item[0] not in ("FROM", "ARG"))
     assert keyword == "RUN"
-    args = {"PATH": "/usr/bin:/bin", "SERVICE": "auth-service", "PORT": "3001", "HEALTH_PATH": "/health"}
+    args = {"PATH": "/usr/bin:/bin", **development(bundled_platform()).services[0].build_args}
     assert run(["sh", "-c", guard], env=args).returncode == 0
     refused = run(["sh", "-c", guard], env={**args, missing: ""})
-    assert refused.returncode != 0 and f"missing --build-arg {missing}=" in refused.stderr
+    assert refused.returncode != 0 and f"missing --build-arg {missing}" in refused.stderr
 
 
 def test_the_image_health_check_asks_the_service_port_and_path(tmp_path: Path) -> None:
@@ -265,8 +280,10 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         published = compose_service["ports"][0]
         assert (published["target"], published["published"]) == (service.port, str(service.port))
         assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.probes.readiness}"
-        assert compose_service["build"]["args"] == {"SERVICE": service.name, "PORT": str(service.port),
-                                                    "HEALTH_PATH": service.health_path}
+        # build arguments too: a command's `$` reaches the build (`config` prints it escaped again)
+        assert compose_service["build"]["args"] == {k: v.replace("$", "$$") for k, v in service.build_args.items()}
+        assert (compose_service["build"]["args"]["PORT"], compose_service["build"]["args"]["HEALTH_PATH"]) == (
+            str(service.port), service.health_path)
         environment = compose_service["environment"]
         # Plain values arrive as the plan has them: compose interpolated none of them (`config` prints a literal
         # `$` escaped again, as `$$`).
@@ -328,8 +345,10 @@ def test_compose_and_ci_build_every_service_with_the_plans_port_and_health_path(
     build = build_job(root)
     ci = {entry["service"]: ci_build_args(entry) for entry in build["strategy"]["matrix"]["include"]}
     services = development(platform).services
-    planned = {s.name: {"SERVICE": s.name, "PORT": str(s.port), "HEALTH_PATH": s.health_path} for s in services}
-    assert {s.name: compose[s.name]["build"]["args"] for s in services} == ci == planned
+    planned = {s.name: {**s.build_args, "PORT": str(s.port), "HEALTH_PATH": s.health_path} for s in services}
+    unescaped = {s.name: {k: v.replace("$$", "$") for k, v in compose[s.name]["build"]["args"].items()}
+                 for s in services}  # compose's escape of a literal `$`
+    assert unescaped == ci == planned
     assert {str(spec.port) for spec in platform.services.values()} == {args["PORT"] for args in ci.values()}
     (file,) = {step["with"]["file"] for step in build["steps"] if "file" in step.get("with", {})}
     assert {compose[s.name]["build"]["dockerfile"] for s in services} == {file}
@@ -364,8 +383,8 @@ def test_pgadmin_never_takes_a_name_or_port_the_platform_uses(tmp_path: Path) ->
     assert tool_service["image"].startswith("dpage/pgadmin4:")
     assert tool_service["ports"][0]["published"] == "5052"
     assert config["services"]["pgadmin"]["build"]["dockerfile"] == "generated/shop/docker/Dockerfile"
-    assert config["services"]["pgadmin"]["build"]["args"] == {"SERVICE": "pgadmin", "PORT": "5050",
-                                                              "HEALTH_PATH": "/health"}
+    args = config["services"]["pgadmin"]["build"]["args"]
+    assert (args["BUILD"], args["PORT"], args["HEALTH_PATH"]) == ("npx nx build pgadmin", "5050", "/health")
 
 
 def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
@@ -382,7 +401,7 @@ def test_each_compose_environment_gets_its_own_folder(tmp_path: Path) -> None:
 
 def test_without_a_compose_environment_there_is_the_dockerfile_but_no_compose_folder(tmp_path: Path) -> None:
     root = write_files(spec_with(environments={"production": {"branch": "main"}}), tmp_path)
-    assert [p.name for p in (root / "docker").iterdir()] == ["Dockerfile"]
+    assert sorted(p.name for p in (root / "docker").iterdir()) == ["Dockerfile", "Dockerfile.dockerignore"]
     assert not (root / "compose").exists()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bizinfra.cli import main
-from bizinfra.doctor import diagnose, requirements
+from bizinfra.doctor import Repo, build_output, diagnose, requirements
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Receiver
 
@@ -17,9 +17,7 @@ BROKEN = REPOS / "broken"
 # What tests/fixtures/repos/broken plants, each by the start of the line that must name it.
 PLANTED = [
     "package-lock.json: missing; delivery.install runs `npm ci`",
-    "nx.json: missing; the generated Dockerfile copies it",
-    "tsconfig*.json: none at the root",
-    "libs/: missing; the generated Dockerfile copies libs/",
+    "nx.json: missing; the generated Dockerfile's default build runs `npx nx build <project>`",
     'package.json: no "lint" script, which delivery.lint runs (`npm run lint`)',
     'package.json: no "migrate:rollback" script, which delivery.rollback runs',
     "package.json: prisma is only in devDependencies",
@@ -113,3 +111,15 @@ def test_pages_or_tickets_nobody_receives_are_named() -> None:
     _, problems = diagnose(BROKEN, platform.model_copy(update={"monitoring": monitoring}))
     assert [p for p in problems if p.startswith("monitoring.")] == [
         "monitoring.pages: empty, so critical alerts (pages) reach nobody; name the receivers that should hear of them"]
+
+
+def test_a_services_own_output_inside_the_build_folder_is_not_a_problem(tmp_path: Path) -> None:
+    """A Next.js front end's image copies .next/standalone, inside the folder its project writes."""
+    project = tmp_path / "apps" / "web"
+    project.mkdir(parents=True)
+    (project / "project.json").write_text('{"targets": {"build": {"options": {"outputPath": "dist/apps/web"}}}}')
+    repo = Repo(tmp_path)
+    assert build_output(repo, "web", "dist/apps/web/.next/standalone") == []
+    assert build_output(repo, "web", "dist/apps/web") == []
+    assert build_output(repo, "web", "dist/apps/website")[0].startswith(
+        "apps/web/project.json: the build writes dist/apps/web, and the generated Dockerfile copies dist/apps/website")

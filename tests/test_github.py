@@ -122,9 +122,12 @@ def test_build_matrix_is_the_service_list(platform: Platform) -> None:
 def test_build_passes_each_service_its_build_args_and_the_platforms_one_dockerfile(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
     build = workflows(plan)["ci-cd.yml"]["jobs"]["build"]
-    passed = {entry["service"]: entry["build-args"] for entry in build["strategy"]["matrix"]["include"]}
-    assert passed == {name: f"SERVICE={name}\nPORT={spec.port}\nHEALTH_PATH={spec.health}\n"
-                      for name, spec in platform.services.items()}
+    passed = {entry["service"]: dict(line.split("=", 1) for line in entry["build-args"].splitlines())
+              for entry in build["strategy"]["matrix"]["include"]}
+    assert {name: (args["PORT"], args["HEALTH_PATH"]) for name, args in passed.items()} == {
+        name: (str(spec.port), spec.health) for name, spec in platform.services.items()}
+    assert {name: dict(args) for name, args in passed.items()} == {
+        service.name: dict(service.build_args) for service in plan.environments[0].services}
     (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
     assert step["with"]["build-args"] == "${{ matrix.build-args }}"
     assert step["with"]["file"] == f"generated/{platform.name}/docker/Dockerfile"
@@ -430,8 +433,14 @@ def test_delivery_commands_can_be_overridden() -> None:
     steps = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["test"]["steps"]
     assert steps[1]["with"]["node-version"] == "22"
     assert [next(iter(step["env"].values())) for step in steps[2:5]] == [
-        "pnpm install --frozen-lockfile", "npm run lint", "pnpm test"]
+        "pnpm install --frozen-lockfile", "npx nx run-many -t lint", "pnpm test"]
     assert [step["run"] for step in steps[2:5]] == [f'eval "${next(iter(step["env"]))}"' for step in steps[2:5]]
+    # the image follows the same Node line (pinned to a release) and install, and prunes with pnpm
+    (entry,) = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["build"]["strategy"]["matrix"][
+        "include"]
+    args = dict(line.split("=", 1) for line in entry["build-args"].splitlines())
+    assert (args["NODE_VERSION"], args["INSTALL"], args["PRUNE"]) == (
+        "22.23.3", "pnpm install --frozen-lockfile", "pnpm prune --prod")
 
 
 def test_other_registries_log_in_with_registry_secrets() -> None:
@@ -440,8 +449,8 @@ def test_other_registries_log_in_with_registry_secrets() -> None:
     steps = workflows(resolve(platform, "specs/shop.yaml"))["ci-cd.yml"]["jobs"]["build"]["steps"]
     logins = [step for step in steps if step["name"].startswith("Log in")]
     assert [(s["if"], s["with"]["password"]) for s in logins] == [
-        ("matrix.registry == 'ghcr.io'", "${{ secrets.GITHUB_TOKEN }}"),
-        ("matrix.registry != 'ghcr.io'", "${{ secrets.REGISTRY_PASSWORD }}")]
+        ("github.event_name == 'push' && matrix.registry == 'ghcr.io'", "${{ secrets.GITHUB_TOKEN }}"),
+        ("github.event_name == 'push' && matrix.registry != 'ghcr.io'", "${{ secrets.REGISTRY_PASSWORD }}")]
 
 
 def test_pin_table_holds_full_commits() -> None:
@@ -470,3 +479,21 @@ def test_project_ci_runs_tests_lint_types_and_drift() -> None:
     for command in ["python -m pytest", "ruff check src tests", "mypy", "python -m bizinfra check",
                     "apt-get install", "prometheus"]:
         assert command in scripts, command
+
+
+@given(platforms())
+def test_a_pull_request_builds_every_image_and_pushes_none(platform: Platform) -> None:
+    """A broken Dockerfile or build fails on the pull request, before the merge; only a push signs in and pushes."""
+    plan = resolve(platform, "specs/random.yaml")
+    workflow = workflows(plan)["ci-cd.yml"]
+    assert "pull_request" in workflow["on"]
+    build = workflow["jobs"]["build"]
+    assert "if" not in build  # it runs for pull requests and pushes alike
+    assert build["strategy"]["matrix"]["service"] == sorted(platform.services)
+    (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
+    assert step["with"]["push"] == "${{ github.event_name == 'push' }}"
+    signs_in = [step for step in build["steps"] if step.get("uses", "").startswith(
+        ("docker/login-action@", "aws-actions/configure-aws-credentials@"))]
+    assert signs_in and all(step["if"].startswith("github.event_name == 'push'") for step in signs_in)
+    assert all(job["if"].startswith("github.event_name == 'push'")
+               for name, job in workflow["jobs"].items() if name.startswith("deploy-"))

@@ -2,8 +2,8 @@
 
 Each check is a small function over the repository folder (read only) and the spec, returning its problems as
 `path: what is wrong; what to do`. What the generated Dockerfile needs is read from
-targets/compose/dockerfile.py: package.json, package-lock.json, nx.json and tsconfig*.json at the root,
-`npm ci`, apps/<service>, libs/, `npx nx build <service>` writing dist/apps/<service>.
+targets/compose/dockerfile.py: the whole repository as its context, the spec's install command, and by default
+`npx nx build <project>` of apps/<project> writing dist/apps/<project> (a service's `build` changes these).
 A check whose input is missing (no package.json, no service folder) stays quiet: the check that owns that
 input reports it, so each problem is named once.
 """
@@ -22,8 +22,6 @@ from typing import Any
 from bizinfra.naming import BIZINFRA_REQUIREMENTS
 from bizinfra.spec.models import REQUIREMENT_EXAMPLES, Platform, requirement_problem
 
-# The generated Dockerfile (targets/compose/dockerfile.py) installs with `npm ci` from these files.
-DOCKERFILE_ROOT_FILES = ("package.json", "package-lock.json", "nx.json")
 INSTALL_LOCKFILES = {"npm": "package-lock.json", "pnpm": "pnpm-lock.yaml", "yarn": "yarn.lock"}
 BINARY_PACKAGES = {"tsc": "typescript"}  # npx <binary> whose package has another name
 _NPM_SCRIPT_ALIASES = {"test": "test", "t": "test", "tst": "test", "start": "start", "stop": "stop",
@@ -96,10 +94,7 @@ def checks(platform: Platform) -> list[Check]:
     found = [
         Check("package.json", package_json),
         Check("install lockfile", lambda repo: install_lockfile(repo, delivery.install)),
-        Check("Dockerfile lockfile", lambda repo: dockerfile_lockfile(repo, delivery.install)),
         Check("nx.json", nx_json),
-        Check("tsconfig", tsconfig),
-        Check("libs", libs_folder),
         Check("nx installed", nx_installed),
         Check("alert receivers", lambda repo: alert_receivers(platform)),
         *[Check(f"delivery.{step}", partial(delivery_command, step=step, command=command))
@@ -111,13 +106,16 @@ def checks(platform: Platform) -> list[Check]:
         found += [Check("prisma installed", prisma_installed),
                   Check("prisma schema", lambda repo: prisma_schema(repo, migrating))]
     for name, service in sorted(platform.services.items()):
-        found += [
-            Check(f"{name} folder", partial(service_folder, name=name)),
-            Check(f"{name} build target", partial(build_target, name=name)),
-            Check(f"{name} project name", partial(project_name, name=name)),
-            Check(f"{name} build output", partial(build_output, name=name)),
-            Check(f"{name} port", partial(listening_port, name=name, port=service.port)),
-        ]
+        project = service.build.project or name
+        if service.build.command is None:  # the default build, `npx nx build <project>` of apps/<project>
+            found += [
+                Check(f"{name} folder", partial(service_folder, name=project)),
+                Check(f"{name} build target", partial(build_target, name=project)),
+                Check(f"{name} project name", partial(project_name, name=project)),
+                Check(f"{name} build output", partial(build_output, name=project,
+                                                      expected=service.build.output or f"dist/apps/{project}")),
+            ]
+        found.append(Check(f"{name} port", partial(listening_port, name=project, port=service.port)))
     return found
 
 
@@ -159,32 +157,11 @@ def install_lockfile(repo: Repo, install: str) -> list[str]:
             "and commit it"]
 
 
-def dockerfile_lockfile(repo: Repo, install: str) -> list[str]:
-    if _manager(install) == "npm" or repo.exists("package-lock.json") or not repo.exists("package.json"):
-        return []  # with npm, install_lockfile reports it
-    return ["package-lock.json: missing; the generated Dockerfile installs with `npm ci`, which needs it: "
-            "commit one (npm install --package-lock-only), or build images your own way"]
-
-
 def nx_json(repo: Repo) -> list[str]:
     if repo.exists("nx.json"):
         return []
-    return ["nx.json: missing; the generated Dockerfile copies it and runs `npx nx build <service>`: "
+    return ["nx.json: missing; the generated Dockerfile's default build runs `npx nx build <project>`: "
             "run `npx nx init` to make the repository an Nx workspace"]
-
-
-def tsconfig(repo: Repo) -> list[str]:
-    if any(repo.root.glob("tsconfig*.json")):
-        return []
-    return ["tsconfig*.json: none at the root; the generated Dockerfile copies tsconfig*.json, and a copy that "
-            "matches nothing fails the build: add the root tsconfig (tsconfig.base.json in an Nx workspace)"]
-
-
-def libs_folder(repo: Repo) -> list[str]:
-    if (repo.root / "libs").is_dir():
-        return []
-    return ["libs/: missing; the generated Dockerfile copies libs/ and fails without it: create it, with the "
-            "shared libraries (or a .gitkeep) in it"]
 
 
 def nx_installed(repo: Repo) -> list[str]:
@@ -319,14 +296,14 @@ def project_name(repo: Repo, name: str) -> list[str]:
             f"`npx nx build {name}`: name the project {name}"]
 
 
-def build_output(repo: Repo, name: str) -> list[str]:
+def build_output(repo: Repo, name: str, expected: str) -> list[str]:
     file = f"apps/{name}/project.json"
     build = ((repo.json(file) or {}).get("targets") or {}).get("build")
     output = build.get("options", {}).get("outputPath") if isinstance(build, dict) else None
-    if not isinstance(output, str) or output.strip("./") == f"dist/apps/{name}":
-        return []
-    return [f"{file}: the build writes {output}, and the generated Dockerfile copies dist/apps/{name}: "
-            f"set targets.build.options.outputPath to dist/apps/{name}"]
+    if not isinstance(output, str) or f"{expected}/".startswith(f"{output.strip('./')}/"):
+        return []  # the folder the image copies is the build's, or inside it (Next.js's .next/standalone)
+    return [f"{file}: the build writes {output}, and the generated Dockerfile copies {expected}: "
+            f"set targets.build.options.outputPath to {expected}, or the service's build.output to {output}"]
 
 
 _LITERAL_LISTEN = re.compile(r"\.listen\(\s*(\d{1,5})\s*[,)]")

@@ -449,8 +449,8 @@ def _script_command(manager: str, step: str, scripts: Mapping[str, Any], uses_nx
         if step == "test" and manager == "npm":
             return "npm test -- --coverage" if "jest" in str(scripts["test"]) else "npm test"
         return f"{manager} run {step}" if manager != "yarn" else f"yarn {step}"
-    if uses_nx:
-        return f"npx nx run-many -t {step}"
+    if uses_nx:  # the delivery defaults
+        return "npx nx run-many -t lint" if step == "lint" else "npx nx run-many -t test --coverage"
     return f"npm run {step}" if step == "lint" else "npm test"
 
 

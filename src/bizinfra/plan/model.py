@@ -137,6 +137,19 @@ class ProbePaths:
 
 
 @dataclass(frozen=True)
+class BuildPlan:
+    """How one service's image is built from the platform's one Dockerfile: the spec's build settings with the
+    delivery's and the Nx layout's defaults filled in."""
+
+    node_version: str  # the Node.js release the image is built from (x.y.z)
+    install: str
+    command: str  # the build
+    output: str  # the folder the build writes, relative to the repository root
+    prune: str
+    start: str
+
+
+@dataclass(frozen=True)
 class ServicePlan:
     """One service in one environment. Its derived names and strings (its ConfigMap's name, the port as text in
     an annotation or a build argument) are properties of the fields they come from, so changing a field here
@@ -164,6 +177,8 @@ class ServicePlan:
     slots: Mapping[str, str]  # blue-green: each slot's Deployment; empty for a rolling service
     dockerfile: str  # the platform's one Dockerfile, relative to the repository root (the build context)
     probes: ProbePaths  # the paths of its startup, readiness and liveness probes
+    build: BuildPlan
+    command: tuple[str, ...]  # the spec's command line, run under the image's tini; empty: the image's start
     buckets: tuple[str, ...] = ()  # the application buckets it reads and writes, sorted
     external_hosts: tuple[ExternalHost, ...] = ()  # what it calls outside the platform, sorted
     aws_services: tuple[str, ...] = ()  # the AWS services it calls (s3 when it uses a bucket), sorted
@@ -204,9 +219,12 @@ class ServicePlan:
 
     @property
     def build_args(self) -> dict[str, str]:
-        """What CI and compose pass the platform's Dockerfile to build this service. SERVICE is the Nx project
-        and its apps/ folder (the seed's monorepo layout)."""
-        return {"SERVICE": self.name, "PORT": str(self.port), "HEALTH_PATH": self.health_path}
+        """What CI and compose pass the platform's Dockerfile to build this service: its build settings, and the
+        port and health path its image's health check asks."""
+        build = self.build
+        return {"NODE_VERSION": build.node_version, "INSTALL": build.install, "BUILD": build.command,
+                "OUTPUT": build.output, "PRUNE": build.prune, "START": build.start,
+                "PORT": str(self.port), "HEALTH_PATH": self.health_path}
 
     @property
     def millicores(self) -> tuple[int, int]:

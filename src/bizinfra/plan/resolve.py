@@ -46,6 +46,7 @@ from bizinfra.plan.model import (
     AlertingPlan,
     BackupPlan,
     BucketPlan,
+    BuildPlan,
     DatabaseBootstrap,
     DatabaseRole,
     DatastorePlan,
@@ -71,6 +72,7 @@ from bizinfra.plan.model import (
     WorkloadIdentity,
 )
 from bizinfra.spec.models import PILOT_LIGHT_RTO, Platform, Scale, default_recovery
+from bizinfra.spec.node import pinned_node
 from bizinfra.spec.quantities import seconds
 from bizinfra.spec.storage import STORAGE_CLASSES, days, egress_target
 
@@ -366,11 +368,41 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
         probes=ProbePaths(spec.probes.startup or spec.health, spec.probes.readiness or spec.health,
                           spec.probes.liveness or spec.health),
+        build=_build(platform, name),
+        command=spec.command or (),
         buckets=buckets,
         external_hosts=hosts,
         aws_services=aws_services,
         identity=_service_identity(platform.name, env_name, name) if aws_services else None,
     )
+
+
+# What a package manager's install leaves in node_modules that the server does not need at run time, dropped after
+# the build (`prune`), by the manager the install command runs.
+PRUNE_COMMANDS = {"npm": "npm prune --omit=dev", "pnpm": "pnpm prune --prod",
+                  "yarn": "yarn workspaces focus --all --production"}
+
+
+def _build(platform: Platform, name: str) -> BuildPlan:
+    """The spec's build settings, else the delivery's Node version and install, else a stock Nx workspace's
+    layout: `nx build <project>` writes dist/apps/<project>, whose main.js is the NestJS server."""
+    spec, delivery = platform.services[name].build, platform.delivery
+    project = spec.project or name
+    install = spec.install or delivery.install
+    return BuildPlan(
+        node_version=pinned_node(spec.node_version or delivery.node_version),
+        install=install,
+        command=spec.command or f"npx nx build {project}",
+        output=spec.output or f"dist/apps/{project}",
+        prune=spec.prune or PRUNE_COMMANDS.get(package_manager(install), PRUNE_COMMANDS["npm"]),
+        start=spec.start or "node dist/main.js",
+    )
+
+
+def package_manager(command: str) -> str:
+    """The package manager a command runs first (`npm ci`, `corepack enable && pnpm install`): npm, pnpm or yarn."""
+    words = [word for word in command.replace("&&", " ").split() if word in PRUNE_COMMANDS]
+    return words[0] if words else "npm"
 
 
 def _service_identity(platform: str, env_name: str, service: str) -> WorkloadIdentity:

@@ -55,6 +55,7 @@ from bizinfra.naming import (
 from bizinfra.nodes import node_types
 from bizinfra.spec import quantities
 from bizinfra.spec.base import Frozen
+from bizinfra.spec.node import node_version_problem
 from bizinfra.spec.patches import Patch
 from bizinfra.spec.storage import RESERVED_BUCKETS, Bucket, EgressTarget, egress_target
 from bizinfra.spec.text import PathTuple, Vocabulary, did_you_mean, dotted
@@ -219,6 +220,28 @@ _ONE_LINE_TEXT = re.compile(r"[^\x00-\x1F\x7F-\x9F\u2028\u2029]{1,500}")
 Command = Annotated[StrictStr, AfterValidator(_command)]
 
 
+def _node_version(text: str) -> str:
+    problem = node_version_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+NodeVersion = Annotated[StrictStr, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$"), AfterValidator(_node_version)]
+
+
+def _relative_folder(text: str) -> str:
+    parts = text.split("/")
+    if text.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise ValueError("expected a folder relative to the repository root, such as dist/apps/web, with no "
+                         "'.', '..' or empty parts")
+    return text
+
+
+RelativeFolder = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9._@/-]{1,200}$"),
+                           AfterValidator(_relative_folder)]
+
+
 # A pip requirement for bizinfra itself, pinned to one build: another version may generate other bytes, and then
 # CI's `bizinfra check` fails on files that are right. PEP 508's shape, narrowed to what pins one build.
 _REQUIREMENT = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<rest>.*)")
@@ -368,6 +391,35 @@ class Probes(Frozen):
         "dependencies: a database outage would restart every pod at once. Default: health.")
 
 
+class Build(Frozen):
+    """How a service's image is built, where it is not the workspace's default (a Next.js front end, another Node
+    line). Every field falls back to the delivery's setting or to the stock Nx layout, so a NestJS app of the
+    workspace needs none of them."""
+
+    project: Name | None = Field(
+        None, description="The Nx project the image is built from. Default the service's name.")
+    node_version: NodeVersion | None = Field(
+        None, description="Node.js version of the image: a major line (pinned to its newest release bizinfra "
+        "knows) or a full release such as 22.23.3. Default delivery.node_version.")
+    install: Command | None = Field(
+        None, description="Installs the dependencies in the image, from the whole repository. Default "
+        "delivery.install.")
+    command: Command | None = Field(
+        None, description="Builds the service. Default `npx nx build <project>`: a stock Nx build target builds "
+        "for production by default (the webpack plugin's node-env, or the executor's defaultConfiguration).")
+    output: RelativeFolder | None = Field(
+        None, description="The folder the build writes, relative to the repository root; the image holds it as "
+        "dist/. Default dist/apps/<project> (Nx's layout).")
+    prune: Command | None = Field(
+        None, description="Drops the development dependencies once the build is done; the image keeps what "
+        "is left of node_modules. Default by the install's package manager: `npm prune --omit=dev`, `pnpm prune "
+        "--prod`, `yarn workspaces focus --all --production`.")
+    start: Command | None = Field(
+        None, description="Starts the server in the image, from its /app folder (the output is dist/), under "
+        "tini so that SIGTERM reaches it at once. Default `node dist/main.js`; a Next.js standalone build: "
+        "`node dist/server.js`.")
+
+
 class Service(Frozen):
     port: Port = Field(8080, description="The port the service listens on, everywhere: container, Service, compose.")
     image: Repository | None = Field(None, description="The image repository, without a tag (each release sets "
@@ -395,6 +447,12 @@ class Service(Frozen):
         None, description="Its PostgreSQL database name, which in the cloud also names the role owning it (and only "
         "it); default the service name with '_' for '-'. Not a name PostgreSQL or RDS keeps for a role (postgres, "
         "exporter, endpoint, rdsadmin, template0, template1, pg_*, rds*).")
+    build: Build = Field(default_factory=Build, description="How its image is built, where it differs from the "
+                         "workspace's default (delivery's Node version and install, the Nx layout).")
+    command: tuple[Annotated[StrictStr, StringConstraints(min_length=1, max_length=500)], ...] | None = Field(
+        None, min_length=1, description="Runs the container with this command line instead of the image's start "
+        "(build.start), in exec form: [node, dist/main.js, --mode, api]. In Kubernetes it is the container's `args`, so "
+        "tini stays PID 1 and passes SIGTERM on; in compose, the service's `command`. Default unset: the image's.")
 
 
 class Datastore(Frozen):
@@ -722,13 +780,19 @@ class Logs(Frozen):
 class Delivery(Frozen):
     """How the services are built, tested and migrated in CI: the commands of the application's own repository."""
 
-    node_version: Annotated[StrictStr, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")] = Field(
-        "24", description="Node.js version CI installs. Default 24, the Active LTS line; the seed's 20 reached its "
-        "end of life on 2026-04-30.")
+    node_version: NodeVersion = Field(
+        "24", description="Node.js version CI installs and images are built from: a major line (the image pins its "
+        "newest release bizinfra knows) or a full release. Default 24, the Active LTS line; the seed's 20 reached "
+        "its end of life on 2026-04-30.")
     install: Command = Field("npm ci", description="Installs dependencies from the lockfile (seed: npm ci).")
-    lint: Command = Field("npm run lint", description="The lint command (seed: npm run lint).")
-    test: Command = Field("npm test -- --coverage", description="The test command; it writes coverage/ "
-                            "(seed: npm test -- --coverage).")
+    # A stock Nx workspace (create-nx-workspace --preset=nest) has no lint or test script in its root package.json:
+    # its projects get `lint` and `test` targets from the @nx/eslint and @nx/jest plugins in nx.json, which
+    # `nx run-many` runs for every project. The seed's `npm run lint` failed there.
+    lint: Command = Field("npx nx run-many -t lint", description="The lint command. Default every Nx project's lint "
+                          "target, which a stock Nx workspace defines (seed: npm run lint, a script it has not).")
+    test: Command = Field("npx nx run-many -t test --coverage", description="The test command; it writes coverage/ "
+                          "(Nx's jest projects write coverage/<project folder>). Default every Nx project's test "
+                          "target with coverage (seed: npm test -- --coverage).")
     migrate: Command = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
                                "inside a live pod of the service (seed: npx prisma migrate deploy).")
     rollback: Command = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "

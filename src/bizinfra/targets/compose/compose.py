@@ -12,7 +12,7 @@ from typing import Any
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
 from bizinfra.plan import DOCKERFILE, DatastorePlan, EnvironmentPlan, PlatformPlan, ServicePlan
-from bizinfra.targets.compose.dockerfile import dockerfile, health_command
+from bizinfra.targets.compose.dockerfile import dockerfile, dockerignore, health_command
 from bizinfra.targets.compose.s3 import (
     S3_VARIABLES,
     env_example_lines,
@@ -37,8 +37,9 @@ PGADMIN_PASSWORD_VARIABLE = "PGADMIN_PASSWORD"
 
 
 def compile_compose(plan: PlatformPlan) -> list[Artifact]:
-    """The Dockerfile every service builds from (CI builds it too), and a compose folder per compose environment."""
-    artifacts = [text_file(DOCKERFILE, dockerfile())]
+    """The Dockerfile every service builds from (CI builds it too) with its ignore file, and a compose folder per
+    compose environment."""
+    artifacts = [text_file(DOCKERFILE, dockerfile()), text_file(f"{DOCKERFILE}.dockerignore", dockerignore())]
     environments = plan.on("compose")
     for env in environments:
         folder = "compose" if len(environments) == 1 else f"compose/{env.name}"
@@ -182,9 +183,11 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
         "build": {
             "context": f"${{{SOURCE_VARIABLE}:-{repository_root(folder)}}}",
             "dockerfile": service.dockerfile,  # relative to the repository root, as CI builds it
-            "args": dict(service.build_args),
+            "args": {name: escape(value) for name, value in service.build_args.items()},  # commands may hold $
         },
         "image": f"{service.image}:dev",  # a local tag that never shadows a pushed one
+        # the image's CMD replaced, its tini entrypoint kept, as in Kubernetes
+        **({"command": [escape(word) for word in service.command]} if service.command else {}),
         "ports": [local_port(service.port)],
         "environment": service_environment(env, service, variables),
         "healthcheck": healthcheck(["CMD", *health_command(service)]),

@@ -190,7 +190,9 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
                      "build-args": build_args(b)} for b in builds],
     }
     steps = [checkout(pin), {"name": "Set up Docker Buildx", "uses": uses("setup-buildx", pin)}]
-    steps += ecr_login(plan, pin) if ecr else registry_logins(hosts, pin)
+    # A pull request builds every image too, so a broken Dockerfile or build fails before the merge; it pushes
+    # nothing, so it signs in nowhere (a fork's pull request has no secrets, and the push role trusts branches).
+    steps += [only_on_push(step) for step in (ecr_login(plan, pin) if ecr else registry_logins(hosts, pin))]
     # The deploy jobs set `sha-<full commit>`: the one tag that names exactly what was tested. ECR's tags are
     # immutable, so there a branch tag, moved by every push, cannot be pushed.
     tags = "type=sha,format=long\n" + ("" if ecr else "type=ref,event=branch\n")
@@ -199,11 +201,11 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
             "images": f"{ecr_registry(plan)}/${{{{ matrix.image }}}}" if ecr else "${{ matrix.image }}",
             "tags": tags,
         }},
-        {"name": "Build and push", "uses": uses("build-push", pin), "with": {
+        {"name": "Build, and push from a branch", "uses": uses("build-push", pin), "with": {
             "context": ".",
             "file": dockerfile,
             "build-args": "${{ matrix.build-args }}",
-            "push": True,
+            "push": PUSHING,
             "tags": "${{ steps.meta.outputs.tags }}",
             "labels": "${{ steps.meta.outputs.labels }}",
             "cache-from": "type=gha,scope=${{ matrix.service }}",
@@ -211,9 +213,18 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
         }},
     ]
     grants = {"contents": "read", "id-token": "write"} if ecr else {"contents": "read", "packages": "write"}
-    return job("Build ${{ matrix.service }}", 30, grants, steps,
-               needs=["test", "security"], **{"if": "github.event_name == 'push'"},
+    return job("Build ${{ matrix.service }}", 30, grants, steps, needs=["test", "security"],
                strategy={"fail-fast": False, "matrix": matrix})
+
+
+PUSHING = "${{ github.event_name == 'push' }}"
+
+
+def only_on_push(step: Document) -> Document:
+    """The step, run only when the workflow runs for a push (a pull request's build pushes nothing)."""
+    condition = "github.event_name == 'push'"
+    name, rest = step["name"], {key: value for key, value in step.items() if key not in ("name", "if")}
+    return {"name": name, "if": f"{condition} && {step['if']}" if "if" in step else condition, **rest}
 
 
 def ecr_login(plan: PlatformPlan, pin: Pin) -> list[Document]:

@@ -113,11 +113,14 @@ def environment_sources(env: EnvironmentPlan, service: ServicePlan) -> list[Mani
 
 
 def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+    # The spec's command replaces the image's CMD, not its ENTRYPOINT: tini stays PID 1 and passes SIGTERM on.
+    command = {"args": list(service.command)} if service.command else {}
     return {
         "name": service.container,
         # A name kustomize replaces (kustomization.yaml `images:`), with a tag that is never `latest`.
         "image": f"{name}:{PLACEHOLDER_TAG}",
         "imagePullPolicy": "Always",
+        **command,
         "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
         "envFrom": environment_sources(env, service),
         "resources": {
