@@ -194,9 +194,10 @@ def test_each_stage_declares_the_build_args_it_uses() -> None:
     assert names <= declared  # the last stage (the image) carries all three
 
 
-@pytest.mark.parametrize("missing", ["SERVICE", "PORT", "HEALTH_PATH"])
+@pytest.mark.parametrize("missing", ["SERVICE"])
 def test_a_build_without_a_build_arg_stops_before_copying_and_names_it(missing: str) -> None:
-    """Without SERVICE, `COPY apps/${SERVICE}` would copy every app: the first command refuses first."""
+    """Without SERVICE, `COPY apps/${SERVICE}` would copy every app: the first command refuses first. PORT and
+    HEALTH_PATH may be empty: a worker that listens to nothing has neither."""
     builder = stages(compiled_dockerfile())[0]
     keyword, guard = next(item for item in builder if item[0] not in ("FROM", "ARG"))
     assert keyword == "RUN"
@@ -218,6 +219,9 @@ def test_the_image_health_check_asks_the_service_port_and_path(tmp_path: Path) -
     assert run(command, env=env).returncode == 0
     assert (tmp_path / "asked").read_text() == "--quiet --spider http://127.0.0.1:3001/api/health\n"
     assert run(command, env={**env, "WGET_EXIT": "8"}).returncode == 1  # Docker reserves 2
+    (tmp_path / "asked").unlink()
+    assert run(command, env={**env, "PORT": "", "WGET_EXIT": "8"}).returncode == 0  # a worker without a port
+    assert not (tmp_path / "asked").exists()
 
 
 def compiled_dockerfile() -> str:

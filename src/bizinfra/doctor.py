@@ -116,8 +116,9 @@ def checks(platform: Platform) -> list[Check]:
             Check(f"{name} build target", partial(build_target, name=name)),
             Check(f"{name} project name", partial(project_name, name=name)),
             Check(f"{name} build output", partial(build_output, name=name)),
-            Check(f"{name} port", partial(listening_port, name=name, port=service.port)),
         ]
+        if service.port is not None:  # a worker without a port or a cron job listens to nothing
+            found.append(Check(f"{name} port", partial(listening_port, name=name, port=service.port)))
     return found
 
 

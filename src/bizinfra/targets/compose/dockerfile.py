@@ -14,19 +14,24 @@ from bizinfra.plan import APP_USER_ID, ServicePlan
 # registry's `node` package when this was written. The official image publishes `<version>-alpine` tags.
 NODE_IMAGE = "node:24.21.0-alpine"
 # health_command's check, with the port and path read from the container's environment when it runs.
-HEALTH_CHECK = 'wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" || exit 1'
+# A worker that listens to nothing builds with an empty PORT: nothing to check here (compose and Kubernetes run its
+# own health_command).
+HEALTH_CHECK = 'test -z "$PORT" || wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" || exit 1'
 
 
 def health_command(service: ServicePlan) -> list[str]:
-    """Alpine's busybox has wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first."""
-    return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.health_path}"]
+    """Alpine's busybox has wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first. A worker's
+    own command when it has one."""
+    if service.health_command:
+        return ["sh", "-c", service.health_command]
+    return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.liveness_path}"]
 
 
 def dockerfile() -> str:
     return f"""# One Dockerfile for every service of the platform; CI and compose pass each service's values from the spec:
 #   --build-arg SERVICE=<the Nx project, its folder under apps/>
-#   --build-arg PORT=<the port it listens on>
-#   --build-arg HEALTH_PATH=<the path that answers 200 when it is healthy>
+#   --build-arg PORT=<the port it listens on; empty for a worker that listens to nothing>
+#   --build-arg HEALTH_PATH=<the path that answers 200 when it is healthy (a worker's: its metrics path)>
 # Build context: the application's repository root (package.json, nx.json, apps/<SERVICE>, libs/).
 # Build stage: every dependency, then the Nx build of the service.
 FROM {NODE_IMAGE} AS builder
@@ -34,9 +39,7 @@ ARG SERVICE
 ARG PORT
 ARG HEALTH_PATH
 # Without SERVICE, `COPY apps/${{SERVICE}}` would copy every app: stop before anything is copied or installed.
-RUN test -n "$SERVICE" || {{ echo "missing --build-arg SERVICE=<the service's folder under apps/>" >&2; exit 1; }}; \\
-    test -n "$PORT" || {{ echo "missing --build-arg PORT=<the service's port>" >&2; exit 1; }}; \\
-    test -n "$HEALTH_PATH" || {{ echo "missing --build-arg HEALTH_PATH=<the service's health path>" >&2; exit 1; }}
+RUN test -n "$SERVICE" || {{ echo "missing --build-arg SERVICE=<the service's folder under apps/>" >&2; exit 1; }}
 WORKDIR /app
 COPY package.json package-lock.json nx.json ./
 COPY tsconfig*.json ./
@@ -62,7 +65,6 @@ COPY --from=builder /app/dist/apps/${{SERVICE}} ./dist
 # root; files stay root-owned, so the process cannot change its own code.
 RUN addgroup -S -g {APP_USER_ID} app && adduser -S -D -H -u {APP_USER_ID} -G app app
 USER {APP_USER_ID}:{APP_USER_ID}
-EXPOSE ${{PORT}}
 # Docker substitutes no variables in HEALTHCHECK: a shell does, when the check runs, from the environment above.
 # Any failure is 1 (unhealthy): Docker reserves 2.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \\
