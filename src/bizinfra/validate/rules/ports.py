@@ -141,7 +141,7 @@ def _no_ports(file: str, document: dict[str, Any], expect: Expect) -> None:
 
 
 _KUBERNETES: dict[str, Callable[[str, dict[str, Any], Expect], None]] = {
-    "Service": _service_ports, "Deployment": _deployment_ports, "ConfigMap": _config_map_ports,
+    "Service": _service_ports, "Deployment": _deployment_ports, "CronJob": _deployment_ports, "ConfigMap": _config_map_ports,
     "NetworkPolicy": _policy_ports,
 }
 
@@ -211,7 +211,7 @@ def _security_group_ports(p: PlatformFiles, env: str, declared: Mapping[str, Dec
     resources = p.terraform(env)
     if not resources:
         return []
-    public = {d.port for d in declared.values() if d.public}
+    public = {d.port for d in declared.values() if d.public and d.port is not None}
     file, problems = p.where(f"terraform/{env}/network.tf.json"), []
     for kind, own, peer in (("aws_vpc_security_group_ingress_rule", "eks_nodes", "load_balancer"),
                             ("aws_vpc_security_group_egress_rule", "load_balancer", "eks_nodes")):
