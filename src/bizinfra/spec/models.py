@@ -953,7 +953,7 @@ class _Parts:
                           f"(<platform>/<env>/{REGISTRY_SECRET}); name it differently")
                          for index, secret in enumerate(service.secrets) if secret == REGISTRY_SECRET.upper()]
             problems += self._variable_clashes(path, service)
-            problems += _kind_problems(path, service)
+            problems += _kind_problems(path, service, schedule_written=not self.sure(*path, "schedule"))
             problems += self._callee_problems(path, service)
             prefixes = Counter(_store_prefix(self.datastores[store]) for store in service.uses if store in self.datastores)
             for prefix, count in sorted(prefixes.items()):
@@ -1071,9 +1071,10 @@ class _Parts:
                 for key in sorted(override.env.keys() & generated.keys())]
 
 
-def _kind_problems(path: PathTuple, service: Service) -> list[Problem]:
+def _kind_problems(path: PathTuple, service: Service, *, schedule_written: bool = False) -> list[Problem]:
     """The fields that make sense for its kind: a worker is never public and has a liveness check, a cron job has a
-    schedule and no port or replicas, and only a cron job has a schedule."""
+    schedule and no port or replicas, and only a cron job has a schedule. `schedule_written`: one was written, but
+    is invalid (reported at it)."""
     problems: list[Problem] = []
     if service.kind != "web" and service.public:
         problems.append(((*path, "public"), f"a {service.kind} takes no requests, so it cannot be public"))
@@ -1084,7 +1085,7 @@ def _kind_problems(path: PathTuple, service: Service) -> list[Problem]:
         problems.append(((*path, "health_command"), "a worker needs a liveness check: health_command, or a port "
                          "where it serves metrics"))
     if service.kind == "cron":
-        if service.schedule is None:
+        if service.schedule is None and not schedule_written:
             problems.append(((*path, "schedule"), "a cron job needs a schedule, such as '0 3 * * *' (UTC)"))
         stated = {"port": service.port is not None, "replicas": service.replicas != Scale(min=2, max=2),
                   "health_command": service.health_command is not None}

@@ -42,8 +42,9 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
 
     def expect(file: str, obj: str, service: str, what: str, value: Any) -> None:
         if service in declared and as_int(value) != declared[service].port:
-            problems.append(Problem(p.where(file), obj, f"{what} is {value}, but {service}'s port is "
-                                                        f"{declared[service].port}"))
+            port = declared[service].port
+            problems.append(Problem(p.where(file), obj, f"{what} is {value}, but " + (
+                f"{service}'s port is {port}" if port is not None else f"{service} listens on no port")))
 
     for env in p.environments("kubernetes"):
         for file, document in p.objects(env):
