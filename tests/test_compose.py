@@ -264,13 +264,21 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
     for store in env.datastores:
         published = config["services"][store.name]["ports"][0]
         assert (published["target"], published["published"]) == (store.port, str(store.port))
+    written = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
     for service in env.services:
+        if service.cron:  # compose has no scheduler: run on demand, in a profile `config` leaves out
+            assert written[service.name]["profiles"] == ["jobs"] and "healthcheck" not in written[service.name]
+            continue
         compose_service = config["services"][service.name]
-        published = compose_service["ports"][0]
-        assert (published["target"], published["published"]) == (service.port, str(service.port))
-        assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.health_path}"
-        assert compose_service["build"]["args"] == {"SERVICE": service.name, "PORT": str(service.port),
-                                                    "HEALTH_PATH": service.health_path}
+        assert compose_service["build"]["args"] == expected_build_args(service)
+        if service.port is None:  # a worker alive by its own command
+            assert "ports" not in compose_service
+            assert compose_service["healthcheck"]["test"] == ["CMD", "sh", "-c", service.health_command]
+        else:
+            published = compose_service["ports"][0]
+            assert (published["target"], published["published"]) == (service.port, str(service.port))
+            path = service.health_path if service.kind == "web" else service.metrics_path
+            assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{path}"
         environment = compose_service["environment"]
         # Plain values arrive as the plan has them: compose interpolated none of them (`config` prints a literal
         # `$` escaped again, as `$$`).
@@ -288,6 +296,15 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         assert {environment[env.bucket(name).variable] for name in service.buckets} <= set(created)
 
 
+def expected_build_args(service: Any) -> dict[str, str]:
+    """What the Dockerfile needs: its port and health path (a worker's metrics path), both empty when it listens to
+    nothing."""
+    if service.port is None:
+        return {"SERVICE": service.name, "PORT": "", "HEALTH_PATH": ""}
+    path = service.health_path if service.kind == "web" else service.metrics_path
+    return {"SERVICE": service.name, "PORT": str(service.port), "HEALTH_PATH": path}
+
+
 @given(platform=platforms())
 def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: Platform,
                                                                        tmp_path_factory: Any) -> None:
@@ -299,7 +316,7 @@ def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: 
         for service in development(platform).services:
             data = config_maps[service.config_map]
             environment = compose[service.name]["environment"]
-            assert data["PORT"] == environment["PORT"] == str(service.port)
+            assert data.get("PORT") == environment.get("PORT") == (str(service.port) if service.port else None)
             for key in [k for k in data if k.endswith("_NAME") or k.endswith("_PORT")]:
                 assert environment[key] == data[key]
 
@@ -332,9 +349,9 @@ def test_compose_and_ci_build_every_service_with_the_plans_port_and_health_path(
     build = build_job(root)
     ci = {entry["service"]: ci_build_args(entry) for entry in build["strategy"]["matrix"]["include"]}
     services = development(platform).services
-    planned = {s.name: {"SERVICE": s.name, "PORT": str(s.port), "HEALTH_PATH": s.health_path} for s in services}
+    planned = {s.name: expected_build_args(s) for s in services}
     assert {s.name: compose[s.name]["build"]["args"] for s in services} == ci == planned
-    assert {str(spec.port) for spec in platform.services.values()} == {args["PORT"] for args in ci.values()}
+    assert {str(spec.port or "") for spec in platform.services.values()} == {args["PORT"] for args in ci.values()}
     (file,) = {step["with"]["file"] for step in build["steps"] if "file" in step.get("with", {})}
     assert {compose[s.name]["build"]["dockerfile"] for s in services} == {file}
     assert (out / file.removeprefix("generated/")).is_file()  # what both build is the file generate writes

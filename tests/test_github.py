@@ -118,12 +118,20 @@ def test_build_matrix_is_the_service_list(platform: Platform) -> None:
         service.name: service.image for service in plan.environments[0].services}
 
 
+def health_arg(spec: Any) -> str:
+    """What the image's health check reads: a web service's health path, a worker's metrics path, nothing without a
+    port."""
+    if spec.port is None:
+        return ""
+    return spec.health if spec.kind == "web" else spec.metrics
+
+
 @given(platforms())
 def test_build_passes_each_service_its_build_args_and_the_platforms_one_dockerfile(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
     build = workflows(plan)["ci-cd.yml"]["jobs"]["build"]
     passed = {entry["service"]: entry["build-args"] for entry in build["strategy"]["matrix"]["include"]}
-    assert passed == {name: f"SERVICE={name}\nPORT={spec.port}\nHEALTH_PATH={spec.health}\n"
+    assert passed == {name: f"SERVICE={name}\nPORT={spec.port or ''}\nHEALTH_PATH={health_arg(spec)}\n"
                       for name, spec in platform.services.items()}
     (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
     assert step["with"]["build-args"] == "${{ matrix.build-args }}"
