@@ -78,7 +78,7 @@ def bucket_id(name: str) -> str:
 
 def service_node(service: ServicePlan) -> str:
     if service.cron:
-        return f'{service_id(service.name)}[/"{service.name}<br/>cron job, {service.cron.schedule} UTC"/]'
+        return f'{service_id(service.name)}["{service.name}<br/>cron job, {service.cron.schedule} UTC"]'
     low, high = service.replicas.min, service.replicas.max
     replicas = f"{low} replicas" if low == high else f"{low} to {high} replicas"
     listens = f"port {service.port}" if service.takes_requests else \
