@@ -279,8 +279,9 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
         images = {entry["name"] for entry in kustomization(files, env)["images"]}
         released = [d for d in of_kind(documents, "Deployment")  # the exporters run pinned upstream releases
                     if d["metadata"]["labels"].get("app.kubernetes.io/component") != "exporter"]
-        assert {c["image"].rpartition(":")[0] for d in released
-                for c in d["spec"]["template"]["spec"]["containers"]} == images
+        templates = [d["spec"]["template"] for d in released]
+        templates += [c["spec"]["jobTemplate"]["spec"]["template"] for c in of_kind(documents, "CronJob")]
+        assert {c["image"].rpartition(":")[0] for t in templates for c in t["spec"]["containers"]} == images
 
 
 @pytest.mark.slow
