@@ -77,9 +77,12 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
             datastores[store] = {"engine": engine, "version": "15" if engine == "postgres" else "7",
                                  "port": ports[names.index(store)]}
     buckets = draw(_buckets([name, *names]))
+    # The first service takes requests; the others may be workers or cron jobs, which only web services call.
+    kinds = {service: "web" if index == 0 else draw(st.sampled_from(["web", "web", "worker", "cron"]))
+             for index, service in enumerate(service_names)}
     services = {}
     for service in service_names:
-        others = [s for s in service_names if s != service]
+        others = [s for s in service_names if s != service and kinds[s] == "web"]
         spec: dict[str, Any] = {
             "port": ports[names.index(service)],
             "calls": draw(st.lists(st.sampled_from(others), unique=True)) if others else [],
@@ -105,7 +108,7 @@ def platform_specs(draw: st.DrawFn, max_services: int = 6) -> dict[str, Any]:
         spec["secrets"] = draw(st.lists(_env_var, unique=True, max_size=2))
         spec["env"] = {k: v for k, v in draw(st.dictionaries(_env_var, _env_value, max_size=2)).items()
                        if k not in spec["secrets"]}
-        services[service] = spec
+        services[service] = _of_kind(draw, kinds[service], spec)
     hosts = [s["public"]["host"] for s in services.values() if "public" in s]
     if len(hosts) != len(set(hosts)):  # two services on one host: keep the first public
         for spec in services.values():
@@ -161,6 +164,29 @@ _BUILD_VALUES = {
 @st.composite
 def build_settings(draw: st.DrawFn) -> dict[str, Any]:
     return {key: draw(values) for key, values in _BUILD_VALUES.items() if draw(st.booleans())}
+
+
+_SCHEDULES = ["0 3 * * *", "*/15 * * * *", "30 2 * * MON-FRI", "0 0 1 * *", "5 4 * * SUN"]
+
+
+def _of_kind(draw: st.DrawFn, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A service drawn as a web one, made a worker (never public; its port, when kept, serves metrics; else a
+    liveness command) or a cron job (no port, replicas or public host; a schedule and maybe its run settings)."""
+    if kind == "web":
+        return spec
+    spec = {key: value for key, value in spec.items() if key != "public"}
+    if kind == "worker":
+        if draw(st.booleans()):
+            del spec["port"]
+            spec["health_command"] = draw(st.sampled_from(["test -f /tmp/alive", "node dist/health.js"]))
+        return {"kind": "worker", **spec}
+    spec = {key: value for key, value in spec.items() if key not in ("port", "replicas")}
+    spec["schedule"] = draw(st.sampled_from(_SCHEDULES))
+    if draw(st.booleans()):
+        spec["job"] = {"concurrency": draw(st.sampled_from(["forbid", "allow", "replace"])),
+                       "timeout": draw(st.sampled_from(["5m", "1h", "6h"])),
+                       "keep_failed": draw(st.integers(0, 5))}
+    return {"kind": "cron", **spec}
 
 
 # External hosts (HTTPS and another port) and AWS services, with and without a free gateway endpoint.

@@ -209,9 +209,10 @@ def test_each_stage_declares_the_build_args_it_uses() -> None:
 
 
 @pytest.mark.parametrize(("stage", "missing"), [(0, "INSTALL"), (0, "BUILD"), (0, "OUTPUT"), (0, "PRUNE"),
-                                                (1, "PORT"), (1, "HEALTH_PATH"), (1, "START")])
+                                                (1, "START")])
 def test_a_build_without_a_build_arg_stops_before_copying_and_names_it(stage: int, missing: str) -> None:
-    """Without them a build would install, build or copy nothing: each stage's first command refuses first."""
+    """Without them a build would install, build or copy nothing: each stage's first command refuses first. PORT and
+    HEALTH_PATH may be empty: a worker that listens to nothing has neither."""
     instructions = stages(compiled_dockerfile())[stage]
     keyword, guard = next(item for item in instructions if item[0] not in ("FROM", "ARG"))
     assert keyword == "RUN"
@@ -233,6 +234,9 @@ def test_the_image_health_check_asks_the_service_port_and_path(tmp_path: Path) -
     assert run(command, env=env).returncode == 0
     assert (tmp_path / "asked").read_text() == "--quiet --spider http://127.0.0.1:3001/api/health\n"
     assert run(command, env={**env, "WGET_EXIT": "8"}).returncode == 1  # Docker reserves 2
+    (tmp_path / "asked").unlink()
+    assert run(command, env={**env, "PORT": "", "WGET_EXIT": "8"}).returncode == 0  # a worker without a port
+    assert not (tmp_path / "asked").exists()
 
 
 def compiled_dockerfile() -> str:
@@ -275,15 +279,21 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
     for store in env.datastores:
         published = config["services"][store.name]["ports"][0]
         assert (published["target"], published["published"]) == (store.port, str(store.port))
+    written = yaml.safe_load((root / "compose" / "docker-compose.yml").read_text())["services"]
     for service in env.services:
+        if service.cron:  # compose has no scheduler: run on demand, in a profile `config` leaves out
+            assert written[service.name]["profiles"] == ["jobs"] and "healthcheck" not in written[service.name]
+            continue
         compose_service = config["services"][service.name]
-        published = compose_service["ports"][0]
-        assert (published["target"], published["published"]) == (service.port, str(service.port))
-        assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{service.probes.readiness}"
-        # build arguments too: a command's `$` reaches the build (`config` prints it escaped again)
-        assert compose_service["build"]["args"] == {k: v.replace("$", "$$") for k, v in service.build_args.items()}
-        assert (compose_service["build"]["args"]["PORT"], compose_service["build"]["args"]["HEALTH_PATH"]) == (
-            str(service.port), service.health_path)
+        assert compose_service["build"]["args"] == expected_build_args(service)
+        if service.port is None:  # a worker alive by its own command
+            assert "ports" not in compose_service
+            assert compose_service["healthcheck"]["test"] == ["CMD", "sh", "-c", service.health_command]
+        else:
+            published = compose_service["ports"][0]
+            assert (published["target"], published["published"]) == (service.port, str(service.port))
+            path = service.probes.readiness if service.kind == "web" else service.metrics_path
+            assert compose_service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{service.port}{path}"
         environment = compose_service["environment"]
         # Plain values arrive as the plan has them: compose interpolated none of them (`config` prints a literal
         # `$` escaped again, as `$$`).
@@ -301,6 +311,16 @@ def test_compose_agrees_with_the_plan(platform: Platform, tmp_path_factory: Any)
         assert {environment[env.bucket(name).variable] for name in service.buckets} <= set(created)
 
 
+def expected_build_args(service: Any) -> dict[str, str]:
+    """What the Dockerfile needs: its port and health path (a worker's metrics path), both empty when it listens to
+    nothing."""
+    built = {k: v for k, v in service.build_args.items() if k not in ("PORT", "HEALTH_PATH")}
+    if service.port is None:
+        return {**built, "PORT": "", "HEALTH_PATH": ""}
+    path = service.health_path if service.kind == "web" else service.metrics_path
+    return {**built, "PORT": str(service.port), "HEALTH_PATH": path}
+
+
 @given(platform=platforms())
 def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: Platform,
                                                                        tmp_path_factory: Any) -> None:
@@ -312,7 +332,7 @@ def test_compose_ports_and_database_names_equal_the_kubernetes_output(platform: 
         for service in development(platform).services:
             data = config_maps[service.config_map]
             environment = compose[service.name]["environment"]
-            assert data["PORT"] == environment["PORT"] == str(service.port)
+            assert data.get("PORT") == environment.get("PORT") == (str(service.port) if service.port else None)
             for key in [k for k in data if k.endswith("_NAME") or k.endswith("_PORT")]:
                 assert environment[key] == data[key]
 
@@ -345,11 +365,11 @@ def test_compose_and_ci_build_every_service_with_the_plans_port_and_health_path(
     build = build_job(root)
     ci = {entry["service"]: ci_build_args(entry) for entry in build["strategy"]["matrix"]["include"]}
     services = development(platform).services
-    planned = {s.name: {**s.build_args, "PORT": str(s.port), "HEALTH_PATH": s.health_path} for s in services}
+    planned = {s.name: expected_build_args(s) for s in services}
     unescaped = {s.name: {k: v.replace("$$", "$") for k, v in compose[s.name]["build"]["args"].items()}
                  for s in services}  # compose's escape of a literal `$`
     assert unescaped == ci == planned
-    assert {str(spec.port) for spec in platform.services.values()} == {args["PORT"] for args in ci.values()}
+    assert {str(spec.port or "") for spec in platform.services.values()} == {args["PORT"] for args in ci.values()}
     (file,) = {step["with"]["file"] for step in build["steps"] if "file" in step.get("with", {})}
     assert {compose[s.name]["build"]["dockerfile"] for s in services} == {file}
     assert (out / file.removeprefix("generated/")).is_file()  # what both build is the file generate writes

@@ -9,6 +9,7 @@ import ipaddress
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -43,7 +44,8 @@ KUBERNETES_ENVS = ("production", "staging")  # the strategies' environments that
 
 
 def deployments_of(platform: Platform, env: str, service: str) -> list[str]:
-    blue_green = platform.environments[env].rollout == "blue-green"
+    """Its workloads' names: a web service's slots in blue-green; a worker's Deployment or a cron job's CronJob."""
+    blue_green = platform.environments[env].rollout == "blue-green" and platform.services[service].kind == "web"
     return [f"{service}-blue", f"{service}-green"] if blue_green else [service]
 
 
@@ -57,6 +59,10 @@ def spec_replicas(platform: Platform, env: str, service: str) -> tuple[int, int]
 def test_every_port_agrees_with_the_spec(platform: Platform) -> None:
     for env, documents in environments(rendered(platform)).items():
         for name, spec in platform.services.items():
+            if spec.kind != "web":
+                assert not [s for s in of_kind(documents, "Service") if s["metadata"]["name"] == name]
+                _worker_or_cron_ports_agree(documents, name, spec)
+                continue
             service = named(documents, "Service", name)
             assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(spec.port, spec.port)]
             for deployment in deployments_of(platform, env, name):
@@ -75,6 +81,28 @@ def test_every_port_agrees_with_the_spec(platform: Platform) -> None:
             assert ingress_ports == {spec.port}
 
 
+def _worker_or_cron_ports_agree(documents: list[dict[str, Any]], name: str, spec: Any) -> None:
+    """A worker listens on its metrics port, if any, and is alive by its command or a GET of its metrics path; a
+    cron job listens to nothing and has no probes. Only Prometheus comes in, on the port."""
+    if spec.kind == "cron":
+        (container,) = named(documents, "CronJob", name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert not {"ports", "startupProbe", "livenessProbe", "readinessProbe"} & set(container)
+    else:
+        pod = named(documents, "Deployment", name)["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
+        assert [p["containerPort"] for p in container.get("ports", [])] == ([spec.port] if spec.port else [])
+        assert "readinessProbe" not in container
+        check = {"exec": {"command": ["sh", "-c", spec.health_command]}} if spec.health_command else \
+            {"httpGet": {"path": spec.metrics, "port": spec.port, "scheme": "HTTP"}}
+        for probe in ("startupProbe", "livenessProbe"):
+            assert {k: v for k, v in container[probe].items() if k in ("exec", "httpGet")} == check
+        assert pod["metadata"].get("annotations", {}).get("prometheus.io/port") == (str(spec.port) if spec.port else None)
+    policies = [p["spec"] for p in of_kind(documents, "NetworkPolicy")
+                if p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == name]
+    ingress_ports = {port["port"] for p in policies for rule in p.get("ingress", []) for port in rule["ports"]}
+    assert ingress_ports == ({spec.port} if spec.port else set())
+
+
 @given(platforms())
 def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -> None:
     plan = resolve(platform, "spec.yaml")
@@ -85,7 +113,9 @@ def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -
         for name, spec in platform.services.items():
             for deployment in deployments_of(platform, env, name):
                 expected |= {Edge(deployment, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
-                expected.add(Edge(deployment, "ingress", f"namespace:{platform.monitoring.stack.namespace}", "TCP", spec.port))
+                if spec.port is not None:  # what listens is scraped
+                    expected.add(Edge(deployment, "ingress", f"namespace:{platform.monitoring.stack.namespace}",
+                                      "TCP", spec.port))
                 if spec.public:
                     expected.add(Edge(deployment, "ingress", PUBLIC_SUBNETS, "TCP", spec.port))
                 for caller, caller_spec in platform.services.items():
@@ -131,13 +161,16 @@ def _inside(cidr: str, network: str) -> bool:
 @given(platforms())
 def test_every_deployment_is_probed_bounded_and_hardened(platform: Platform) -> None:
     for documents in environments(rendered(platform)).values():
-        for deployment in of_kind(documents, "Deployment"):
-            pod = deployment["spec"]["template"]["spec"]
+        cron_pods = [(c, c["spec"]["jobTemplate"]["spec"]["template"]["spec"]) for c in of_kind(documents, "CronJob")]
+        for deployment, pod in [(d, d["spec"]["template"]["spec"]) for d in of_kind(documents, "Deployment")] + cron_pods:
             assert pod["automountServiceAccountToken"] is False
             assert pod["securityContext"]["runAsNonRoot"] is True
             assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            kind = deployment["metadata"]["labels"].get("app.kubernetes.io/component")
             for container in pod["containers"]:
-                assert {"startupProbe", "livenessProbe", "readinessProbe"} <= container.keys()
+                probes = {"cron": set(), "worker": {"startupProbe", "livenessProbe"}}.get(
+                    kind, {"startupProbe", "livenessProbe", "readinessProbe"})
+                assert probes <= container.keys()
                 requests, limits = container["resources"]["requests"], container["resources"]["limits"]
                 assert millicores(requests["cpu"]) <= millicores(limits["cpu"])
                 assert memory_bytes(requests["memory"]) <= memory_bytes(limits["memory"])
@@ -156,8 +189,12 @@ def test_every_deployment_is_probed_bounded_and_hardened(platform: Platform) -> 
 @given(platforms())
 def test_autoscalers_and_budgets_follow_the_spec_replicas(platform: Platform) -> None:
     for env, documents in environments(rendered(platform)).items():
-        for name in platform.services:
+        for name, spec in platform.services.items():
             low, high = spec_replicas(platform, env, name)
+            if spec.kind == "cron":  # a CronJob: one run at a time, neither scaled nor budgeted
+                assert not [h for h in of_kind(documents, "HorizontalPodAutoscaler")
+                            if h["spec"]["scaleTargetRef"]["name"] == name]
+                continue
             for deployment_name in deployments_of(platform, env, name):
                 deployment = named(documents, "Deployment", deployment_name)
                 autoscalers = [h for h in of_kind(documents, "HorizontalPodAutoscaler")
@@ -196,10 +233,11 @@ def test_every_selector_matches_its_own_pods_only(platform: Platform) -> None:
         for budget in of_kind(documents, "PodDisruptionBudget"):
             assert sum(matches(budget["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])
                        for d in deployments) == 1
-        workloads = deployments + of_kind(documents, "Job")
+        templates = [d["spec"]["template"] for d in deployments + of_kind(documents, "Job")]
+        templates += [c["spec"]["jobTemplate"]["spec"]["template"] for c in of_kind(documents, "CronJob")]
         for policy in of_kind(documents, "NetworkPolicy"):
             selector = policy["spec"]["podSelector"].get("matchLabels", {})
-            assert any(matches(selector, d["spec"]["template"]["metadata"]["labels"]) for d in workloads)
+            assert any(matches(selector, template["metadata"]["labels"]) for template in templates)
 
 
 @given(platforms())
@@ -242,8 +280,9 @@ def test_everything_referenced_exists_in_the_same_output(platform: Platform) -> 
         images = {entry["name"] for entry in kustomization(files, env)["images"]}
         released = [d for d in of_kind(documents, "Deployment")  # the exporters run pinned upstream releases
                     if d["metadata"]["labels"].get("app.kubernetes.io/component") != "exporter"]
-        assert {c["image"].rpartition(":")[0] for d in released
-                for c in d["spec"]["template"]["spec"]["containers"]} == images
+        templates = [d["spec"]["template"] for d in released]
+        templates += [c["spec"]["jobTemplate"]["spec"]["template"] for c in of_kind(documents, "CronJob")]
+        assert {c["image"].rpartition(":")[0] for t in templates for c in t["spec"]["containers"]} == images
 
 
 @pytest.mark.slow

@@ -115,7 +115,8 @@ def checks(platform: Platform) -> list[Check]:
                 Check(f"{name} build output", partial(build_output, name=project,
                                                       expected=service.build.output or f"dist/apps/{project}")),
             ]
-        found.append(Check(f"{name} port", partial(listening_port, name=project, port=service.port)))
+        if service.port is not None:  # a worker without a port or a cron job listens to nothing
+            found.append(Check(f"{name} port", partial(listening_port, name=project, port=service.port)))
     return found
 
 

@@ -73,9 +73,11 @@ class Pod:
 
 
 def pods(documents: list[Document]) -> list[Pod]:
-    """The pod templates of the Deployments and of the Jobs (the database bootstraps)."""
-    return [Pod(d["metadata"]["name"], d["metadata"]["namespace"], d["spec"]["template"]["metadata"]["labels"])
-            for d in of_kind(documents, "Deployment") + of_kind(documents, "Job")]
+    """The pod templates of the Deployments, of the Jobs (the database bootstraps) and of the CronJobs."""
+    templates = [(d, d["spec"]["template"]) for d in of_kind(documents, "Deployment") + of_kind(documents, "Job")]
+    templates += [(d, d["spec"]["jobTemplate"]["spec"]["template"]) for d in of_kind(documents, "CronJob")]
+    return [Pod(d["metadata"]["name"], d["metadata"]["namespace"], template["metadata"]["labels"])
+            for d, template in templates]
 
 
 # What a peer of a NetworkPolicy rule names, in the tests' own words.

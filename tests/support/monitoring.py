@@ -54,6 +54,8 @@ def discovered_pods(env: EnvironmentPlan) -> list[dict[str, Any]]:
     with the labels and annotations the plan gives them (plus a pod that must not be scraped)."""
     groups = []
     for index, service in enumerate(env.services):
+        if service.port is None:  # a worker without a port, a cron job: nothing to scrape
+            continue
         slots = dict(zip(service.deployments, SLOTS, strict=True)) if len(service.deployments) > 1 else {}
         for number, deployment in enumerate(service.deployments):
             labels = {**service.labels, **({SLOT_LABEL: slots[deployment]} if slots else {})}

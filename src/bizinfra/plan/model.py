@@ -150,13 +150,25 @@ class BuildPlan:
 
 
 @dataclass(frozen=True)
+class CronPlan:
+    """When a cron job runs and how its runs behave (the spec's `schedule` and `job`)."""
+
+    schedule: str  # five-field cron, UTC
+    concurrency: str  # Kubernetes' concurrencyPolicy: Forbid, Allow or Replace
+    timeout_seconds: int  # a run still going is stopped and fails
+    start_within_seconds: int  # a run that cannot start this late is skipped
+    keep_succeeded: int
+    keep_failed: int
+
+
+@dataclass(frozen=True)
 class ServicePlan:
     """One service in one environment. Its derived names and strings (its ConfigMap's name, the port as text in
     an annotation or a build argument) are properties of the fields they come from, so changing a field here
     changes every file that shows it."""
 
     name: str
-    port: int
+    port: int | None  # where it listens: a web service always, a worker when it serves metrics, a cron job never
     image: str  # repository, no tag: the tag is set at deploy time
     replicas: Scale
     cpu_request: str
@@ -183,6 +195,19 @@ class ServicePlan:
     external_hosts: tuple[ExternalHost, ...] = ()  # what it calls outside the platform, sorted
     aws_services: tuple[str, ...] = ()  # the AWS services it calls (s3 when it uses a bucket), sorted
     identity: WorkloadIdentity | None = None  # its EKS Pod Identity role, when it calls AWS
+    kind: str = "web"  # web (serves requests on its port) | worker (a process, no Service) | cron (a scheduled job)
+    health_command: str | None = None  # a worker's liveness check, run in its container
+    cron: CronPlan | None = None  # a cron job's schedule
+
+    @property
+    def takes_requests(self) -> bool:
+        """A web service: it has a Service, callers, HTTP probes and the request alerts."""
+        return self.kind == "web"
+
+    @property
+    def scraped(self) -> bool:
+        """Prometheus scrapes its metrics path: every process with a port (a cron job ends before a scrape)."""
+        return self.port is not None
 
     @property
     def egress_ports(self) -> tuple[int, ...]:
@@ -192,7 +217,9 @@ class ServicePlan:
 
     @property
     def deployments(self) -> tuple[str, ...]:
-        """Its Deployments: one of its own name, or one per blue-green slot."""
+        """Its Deployments: one of its own name, or one per blue-green slot; a cron job has none (a CronJob)."""
+        if self.kind == "cron":
+            return ()
         return tuple(self.slots.values()) or (self.name,)
 
     @property
@@ -214,17 +241,25 @@ class ServicePlan:
     @property
     def scrape_annotations(self) -> dict[str, str]:
         """What the pod carries so Prometheus scrapes it."""
+        if self.port is None:
+            return {}
         return {"prometheus.io/scrape": "true", "prometheus.io/port": str(self.port),
                 "prometheus.io/path": self.metrics_path}
 
     @property
     def build_args(self) -> dict[str, str]:
         """What CI and compose pass the platform's Dockerfile to build this service: its build settings, and the
-        port and health path its image's health check asks."""
+        port and path its image's health check asks (empty when nothing listens: the HEALTHCHECK is skipped)."""
         build = self.build
+        listens = {"PORT": "", "HEALTH_PATH": ""} if self.port is None else {
+            "PORT": str(self.port), "HEALTH_PATH": self.liveness_path}
         return {"NODE_VERSION": build.node_version, "INSTALL": build.install, "BUILD": build.command,
-                "OUTPUT": build.output, "PRUNE": build.prune, "START": build.start,
-                "PORT": str(self.port), "HEALTH_PATH": self.health_path}
+                "OUTPUT": build.output, "PRUNE": build.prune, "START": build.start, **listens}
+
+    @property
+    def liveness_path(self) -> str:
+        """What a GET checks it is alive at: a web service's health path, a worker's metrics (all its port serves)."""
+        return self.health_path if self.takes_requests else self.metrics_path
 
     @property
     def millicores(self) -> tuple[int, int]:
@@ -502,7 +537,7 @@ class EnvironmentPlan:
     def service_config(self, service: ServicePlan) -> dict[str, str]:
         """Its own plain variables, read from the facts they state: its port, where each callee and data store
         is, then the spec's env, which wins."""
-        config = {"PORT": str(service.port)}
+        config = {"PORT": str(service.port)} if service.port is not None else {}
         for callee in service.calls:
             config[service_url_variable(callee)] = f"http://{callee}:{self.service(callee).port}"
         for store in (self.datastore(name) for name in service.uses):

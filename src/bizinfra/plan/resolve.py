@@ -47,6 +47,7 @@ from bizinfra.plan.model import (
     BackupPlan,
     BucketPlan,
     BuildPlan,
+    CronPlan,
     DatabaseBootstrap,
     DatabaseRole,
     DatastorePlan,
@@ -71,7 +72,7 @@ from bizinfra.plan.model import (
     StandbyPlan,
     WorkloadIdentity,
 )
-from bizinfra.spec.models import PILOT_LIGHT_RTO, Platform, Scale, default_recovery
+from bizinfra.spec.models import PILOT_LIGHT_RTO, Job, Platform, Scale, Service, default_recovery
 from bizinfra.spec.node import pinned_node
 from bizinfra.spec.quantities import seconds
 from bizinfra.spec.storage import STORAGE_CLASSES, days, egress_target
@@ -359,12 +360,13 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         calls=tuple(sorted(spec.calls)),
         callers=callers,
         uses=tuple(sorted(store.name for store in used)),
-        labels={**selector, **env_labels, "app.kubernetes.io/component": "public" if spec.public else "internal"},
+        labels={**selector, **env_labels, "app.kubernetes.io/component": _component(spec)},
         selector=selector,
         env={**spec.env, **(override.env if override else {})},
         secrets=_secrets(platform.name, env_name, spec.secrets, used, database),
         database=database,
-        slots=slot_deployments(name, platform.environments[env_name].rollout),
+        # Blue-green switches a Service's traffic: what takes no requests rolls out in place.
+        slots=slot_deployments(name, platform.environments[env_name].rollout) if spec.kind == "web" else {},
         dockerfile=f"{OUTPUT_FOLDER}/{platform.name}/{DOCKERFILE}",
         probes=ProbePaths(spec.probes.startup or spec.health, spec.probes.readiness or spec.health,
                           spec.probes.liveness or spec.health),
@@ -374,6 +376,9 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         external_hosts=hosts,
         aws_services=aws_services,
         identity=_service_identity(platform.name, env_name, name) if aws_services else None,
+        kind=spec.kind,
+        health_command=spec.health_command,
+        cron=_cron(spec.schedule, spec.job) if spec.schedule else None,
     )
 
 
@@ -403,6 +408,19 @@ def package_manager(command: str) -> str:
     """The package manager a command runs first (`npm ci`, `corepack enable && pnpm install`): npm, pnpm or yarn."""
     words = [word for word in command.replace("&&", " ").split() if word in PRUNE_COMMANDS]
     return words[0] if words else "npm"
+
+
+def _component(spec: Service) -> str:
+    """public or internal for a web service, else its kind (worker, cron)."""
+    if spec.kind != "web":
+        return spec.kind
+    return "public" if spec.public else "internal"
+
+
+def _cron(schedule: str, job: Job) -> CronPlan:
+    return CronPlan(schedule=schedule, concurrency=job.concurrency.capitalize(),
+                    timeout_seconds=int(seconds(job.timeout)), start_within_seconds=int(seconds(job.start_within)),
+                    keep_succeeded=job.keep_succeeded, keep_failed=job.keep_failed)
 
 
 def _service_identity(platform: str, env_name: str, service: str) -> WorkloadIdentity:

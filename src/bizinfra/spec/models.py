@@ -420,8 +420,38 @@ class Build(Frozen):
         "`node dist/server.js`.")
 
 
+# A web service's port when the spec names none.
+DEFAULT_PORT = 8080
+KINDS = ("web", "worker", "cron")
+
+
+class Job(Frozen):
+    """How a cron job's runs behave (Kubernetes CronJob and Job settings, in the spec's words)."""
+
+    concurrency: Literal["forbid", "allow", "replace"] = Field(
+        "forbid", description="What happens when a run is due while the last one still runs: forbid (skip the new "
+        "one; default: a job that overlaps itself usually does its work twice), allow, or replace (stop the old one).")
+    timeout: Duration = Field("1h", description="A run still going after this long is stopped and counts as failed.")
+    start_within: Duration = Field(
+        "10m", description="A run that could not start within this long of its time (the cluster was busy or down) "
+        "is skipped and counts as missed.")
+    keep_succeeded: StrictInt = Field(3, ge=0, le=100, description="Finished successful runs kept to read their logs.")
+    keep_failed: StrictInt = Field(3, ge=0, le=100, description="Failed runs kept to read their logs.")
+
+
 class Service(Frozen):
-    port: Port = Field(8080, description="The port the service listens on, everywhere: container, Service, compose.")
+    kind: Literal["web", "worker", "cron"] = Field(
+        "web", description="web: serves requests on its port (default); worker: a long-running process that listens "
+        "to no requests (no Service, no HTTP probes, scaled on CPU); cron: a job run on `schedule`.")
+    port: Port | None = Field(
+        None, description="The port the service listens on, everywhere: container, Service, compose. Default 8080 "
+        "for a web service; a worker has one only when it serves metrics (Prometheus scrapes `metrics` there and "
+        "its liveness check reads it); a cron job has none.")
+    health_command: Command | None = Field(
+        None, description="A worker's liveness check, a shell command in its container that exits 0 while it is "
+        "healthy; without it a worker with a port is checked by a GET of its metrics path.")
+    schedule: Cron | None = Field(None, description="A cron job's schedule, five-field cron in UTC, e.g. '0 3 * * *'.")
+    job: Job = Field(default_factory=Job, description="A cron job's concurrency, timeout and kept runs.")
     image: Repository | None = Field(None, description="The image repository, without a tag (each release sets "
                                      "the tag); default `<registry>/<service>`.")
     replicas: ScaleSpec = Field(default_factory=lambda: Scale(min=2, max=2),
@@ -453,6 +483,14 @@ class Service(Frozen):
         None, min_length=1, description="Runs the container with this command line instead of the image's start "
         "(build.start), in exec form: [node, dist/main.js, --mode, api]. In Kubernetes it is the container's `args`, so "
         "tini stays PID 1 and passes SIGTERM on; in compose, the service's `command`. Default unset: the image's.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _web_listens(cls, data: Any) -> Any:
+        """A web service always has a port: 8080 unless it says otherwise."""
+        if isinstance(data, dict) and data.get("kind", "web") == "web" and data.get("port") is None:
+            return {**data, "port": DEFAULT_PORT}
+        return data
 
 
 class Datastore(Frozen):
@@ -1058,6 +1096,8 @@ class _Parts:
                          for index, secret in enumerate(service.secrets) if secret == REGISTRY_SECRET.upper()]
             problems += self._variable_clashes(path, service)
             problems += self._database_problems(path, name, service)
+            problems += _kind_problems(path, service, schedule_written=not self.sure(*path, "schedule"))
+            problems += self._callee_problems(path, service)
             prefixes = Counter(_store_prefix(self.datastores[store]) for store in service.uses if store in self.datastores)
             for prefix, count in sorted(prefixes.items()):
                 if count > 1:
@@ -1094,6 +1134,16 @@ class _Parts:
                 problems.append(((*path, index), f"no {kind} named '{name}'{did_you_mean(name, choices)}"))
         return problems
 
+    def _callee_problems(self, path: PathTuple, service: Service) -> list[Problem]:
+        """Only a web service takes requests: a worker's port serves metrics, a cron job has none."""
+        problems: list[Problem] = []
+        for index, callee in enumerate(service.calls):
+            kind = self.services[callee].kind if callee in self.services else "web"
+            if kind != "web":
+                problems.append(((*path, "calls", index), f"'{callee}' is a {kind}, which takes no requests; "
+                                 "only a web service can be called"))
+        return problems
+
     def _variable_clashes(self, path: PathTuple, service: Service) -> list[Problem]:
         """Its env and secrets must not take a name the plan sets itself."""
         generated = generated_variables(service, self.datastores, self.buckets)
@@ -1110,7 +1160,8 @@ class _Parts:
     def _port_problems(self) -> list[Problem]:
         owners: dict[int, PathTuple] = {}
         problems: list[Problem] = []
-        listeners = [(("services", n, "port"), s.port) for n, s in self.services.items() if self.sure("services", n, "port")]
+        listeners = [(("services", n, "port"), s.port) for n, s in self.services.items()
+                     if s.port is not None and self.sure("services", n, "port")]
         listeners += [(("datastores", n, "port"), _store_port(s)) for n, s in self.datastores.items()
                       if self.sure("datastores", n, "port")]
         for path, port in listeners:
@@ -1172,6 +1223,33 @@ class _Parts:
                      **dict.fromkeys(spec.secrets, "one of its secrets")}
         return [((*path, "env", key), _clash(key, generated[key]))
                 for key in sorted(override.env.keys() & generated.keys())]
+
+
+def _kind_problems(path: PathTuple, service: Service, *, schedule_written: bool = False) -> list[Problem]:
+    """The fields that make sense for its kind: a worker is never public and has a liveness check, a cron job has a
+    schedule and no port or replicas, and only a cron job has a schedule. `schedule_written`: one was written, but
+    is invalid (reported at it)."""
+    problems: list[Problem] = []
+    if service.kind != "web" and service.public:
+        problems.append(((*path, "public"), f"a {service.kind} takes no requests, so it cannot be public"))
+    if service.kind == "web" and service.health_command:
+        problems.append(((*path, "health_command"), "a web service is checked at its health path; health_command "
+                         "is a worker's liveness check"))
+    if service.kind == "worker" and service.port is None and not service.health_command:
+        problems.append(((*path, "health_command"), "a worker needs a liveness check: health_command, or a port "
+                         "where it serves metrics"))
+    if service.kind == "cron":
+        if service.schedule is None and not schedule_written:
+            problems.append(((*path, "schedule"), "a cron job needs a schedule, such as '0 3 * * *' (UTC)"))
+        stated = {"port": service.port is not None, "replicas": service.replicas != Scale(min=2, max=2),
+                  "health_command": service.health_command is not None}
+        problems += [((*path, field), f"a cron job has no {field}; it runs once per schedule and listens to nothing")
+                     for field, written in stated.items() if written]
+    else:
+        stated = {"schedule": service.schedule is not None, "job": service.job != Job()}
+        problems += [((*path, field), f"only a cron job (kind: cron) has a {field}")
+                     for field, written in stated.items() if written]
+    return problems
 
 
 def _as_source(what: str) -> str:

@@ -29,6 +29,7 @@ Document = dict[str, Any]
 PGADMIN_IMAGE = "dpage/pgadmin4:9.18"
 PGADMIN_PORT = 5050
 TOOLS_PROFILE = "tools"  # `docker compose --profile tools up` adds pgAdmin
+JOBS_PROFILE = "jobs"  # a cron job runs once on `docker compose run --rm <job>`; compose has no scheduler
 # Services build from the application's repository, by default the one holding `generated/` (the
 # default output folder); `.env` can point to another checkout, which must hold `generated/` too: the
 # Dockerfile is read from there.
@@ -188,9 +189,11 @@ def application_service(env: EnvironmentPlan, service: ServicePlan, folder: str,
         "image": f"{service.image}:dev",  # a local tag that never shadows a pushed one
         # the image's CMD replaced, its tini entrypoint kept, as in Kubernetes
         **({"command": [escape(word) for word in service.command]} if service.command else {}),
-        "ports": [local_port(service.port)],
+        **({"ports": [local_port(service.port)]} if service.port is not None else {}),
         "environment": service_environment(env, service, variables),
-        "healthcheck": healthcheck(["CMD", *health_command(service)]),
+        # Compose has no scheduler: a cron job runs once, when asked (`docker compose run --rm <job>`).
+        **({"profiles": [JOBS_PROFILE]} if service.cron else
+           {"healthcheck": healthcheck(["CMD", *health_command(service)])}),
         "networks": [network_name(env)],
     }
     depends_on = {store: {"condition": "service_healthy"} for store in service.uses}
@@ -240,7 +243,7 @@ def pgadmin_service(env: EnvironmentPlan) -> Document:
 
 def pgadmin_port(env: EnvironmentPlan) -> int:
     """The seed's 5050 on the host, or the next port no service or data store publishes."""
-    taken = {s.port for s in env.services} | {d.port for d in env.datastores}
+    taken = listening_ports(env)
     port = PGADMIN_PORT
     while port in taken:
         port += 1
@@ -249,8 +252,13 @@ def pgadmin_port(env: EnvironmentPlan) -> int:
 
 def s3_port(env: EnvironmentPlan) -> int:
     """The S3 stand-in's port on the laptop, clear of every port the services, data stores and pgAdmin publish."""
-    taken = {s.port for s in env.services} | {d.port for d in env.datastores}
+    taken = listening_ports(env)
     return stand_in_port(env, taken | ({pgadmin_port(env)} if postgres_stores(env) else set()))
+
+
+def listening_ports(env: EnvironmentPlan) -> set[int]:
+    """The ports the services and data stores publish on the laptop."""
+    return {s.port for s in env.services if s.port is not None} | {d.port for d in env.datastores}
 
 
 def healthcheck(test: list[str]) -> Document:

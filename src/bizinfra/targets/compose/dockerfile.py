@@ -33,13 +33,19 @@ DOCKERIGNORE = (".git", "**/node_modules", "dist", "tmp", "coverage", ".nx", ".e
 # health_command's check, with the port and path read from the container's environment when it runs.
 # The image's command: the shell reads START from the environment and replaces itself with the server.
 START_COMMAND = 'eval "exec $START"'
-HEALTH_CHECK = 'wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" || exit 1'
+# A worker that listens to nothing builds with an empty PORT: nothing to check here (compose and Kubernetes run its
+# own health_command).
+HEALTH_CHECK = 'test -z "$PORT" || wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" || exit 1'
 
 
 def health_command(service: ServicePlan) -> list[str]:
-    """Compose's check: ready, as services that depend on it wait for (its readiness path). Alpine's busybox has
-    wget, not curl; 127.0.0.1, since `localhost` may resolve to ::1 first."""
-    return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{service.probes.readiness}"]
+    """Compose's check: a web service ready, as services that depend on it wait for (its readiness path); a worker
+    alive, by its own command or its metrics path. Alpine's busybox has wget, not curl; 127.0.0.1, since
+    `localhost` may resolve to ::1 first."""
+    if service.health_command:
+        return ["sh", "-c", service.health_command]
+    path = service.probes.readiness if service.takes_requests else service.liveness_path
+    return ["wget", "--quiet", "--spider", f"http://127.0.0.1:{service.port}{path}"]
 
 
 def dockerignore() -> str:
@@ -53,7 +59,8 @@ def dockerfile() -> str:
 #   --build-arg NODE_VERSION=<the Node.js release of the service, such as 24.21.0>
 #   --build-arg INSTALL=<installs the dependencies>  BUILD=<builds the service>  OUTPUT=<the folder BUILD writes>
 #   --build-arg PRUNE=<drops the development dependencies>  START=<starts the server from dist/>
-#   --build-arg PORT=<the port it listens on>  HEALTH_PATH=<the path that answers 200 when it is healthy>
+#   --build-arg PORT=<the port it listens on; empty for a worker that listens to nothing>
+#   --build-arg HEALTH_PATH=<the path that answers 200 when it is healthy (a worker's: its metrics path)>
 # Build context: the application's repository root, less what Dockerfile.dockerignore beside this file leaves out.
 ARG NODE_VERSION={DEFAULT_NODE_RELEASE}
 
@@ -81,9 +88,8 @@ ARG PORT
 ARG HEALTH_PATH
 ARG OUTPUT
 ARG START
-RUN test -n "$PORT" || {{ echo "missing --build-arg PORT" >&2; exit 1; }}; \\
-    test -n "$HEALTH_PATH" || {{ echo "missing --build-arg HEALTH_PATH" >&2; exit 1; }}; \\
-    test -n "$START" || {{ echo "missing --build-arg START" >&2; exit 1; }}
+# PORT and HEALTH_PATH may be empty: a worker that listens to nothing has neither.
+RUN test -n "$START" || {{ echo "missing --build-arg START" >&2; exit 1; }}
 # In the image's environment, so the health check and the start command below read them when they run.
 ENV NODE_ENV=production \\
     PORT=${{PORT}} \\
@@ -98,7 +104,6 @@ COPY --from=builder /app/package.json ./
 COPY --from=builder /app/node_modules ./node_modules
 COPY --from=builder /app/${{OUTPUT}} ./dist
 USER {APP_USER_ID}:{APP_USER_ID}
-EXPOSE ${{PORT}}
 # Docker substitutes no variables in HEALTHCHECK: a shell does, when the check runs, from the environment above.
 # Any failure is 1 (unhealthy): Docker reserves 2.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \\

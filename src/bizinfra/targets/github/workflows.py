@@ -53,7 +53,8 @@ def deployed(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
 def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
     """Services with a PostgreSQL database in an environment CI can reach, whose migrations the migration workflow
     runs."""
-    return tuple(sorted({service.name for env in reachable(plan) for service in env.services if service.database}))
+    return tuple(sorted({service.name for env in reachable(plan) for service in env.services
+                         if service.database and service.deployments}))
 
 
 ACCOUNT = "${{ vars.AWS_ACCOUNT_ID }}"  # not known when the files are generated: a repository or environment variable
@@ -283,11 +284,11 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     if blue_green:
         steps += find_slots_steps(env)
     steps += [set_images(env), script("Apply the release", APPLY_RELEASE, {"APPLYSET": APPLYSET})]
-    steps += blue_green_steps(env) if blue_green else rolling_steps(env)
+    steps += [*blue_green_steps(env), *rolling_steps(env)] if blue_green else rolling_steps(env)
     hosts = [service for service in env.services if service.public_host]
     steps += [public_smoke_test(env, service) for service in hosts]
     if blue_green:
-        steps += [scale_down_old_slot(env, service) for service in env.services]
+        steps += [scale_down_old_slot(env, service) for service in slotted(env)]
         steps.append(roll_back_traffic(env))
     environment: Document = {"name": env.name}
     if hosts:
@@ -384,11 +385,11 @@ def set_images(env: EnvironmentPlan) -> Document:
     lines = []
     for service in env.services:
         image = released_image(env, service)
-        if env.rollout == "blue-green":
+        if service.slots:
             lines += [f"{slot_output(service, 'live-deployment')} {image} live",
                       f"{slot_output(service, 'idle-deployment')} {image} idle"]
-        else:
-            lines += [f"{deployment} {image} release" for deployment in service.deployments]
+        else:  # a cron job's image is named after it, as a Deployment's is
+            lines += [f"{workload} {image} release" for workload in service.deployments or (service.name,)]
     return script("Set the release's images", SET_IMAGES,
                   {"FOLDER": manifests_folder(env), "IMAGES": "\n".join(lines) + "\n"})
 
@@ -415,9 +416,15 @@ kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeo
 
 def rolling_steps(env: EnvironmentPlan) -> list[Document]:
     """The release's images were applied with the folder: each Deployment rolls, one new pod ready before an old
-    one goes."""
+    one goes (in blue-green, those of the workers, which take no traffic to switch). A cron job's next run takes
+    the new image."""
     return [script(f"Roll out {service.name}", ROLLOUT, {"DEPLOYMENT": service.deployments[0], "TIMEOUT": ROLLOUT_TIMEOUT})
-            for service in env.services]
+            for service in env.services if service.deployments and not service.slots]
+
+
+def slotted(env: EnvironmentPlan) -> list[ServicePlan]:
+    """The services blue-green switches: those with slots, behind a Service."""
+    return [service for service in env.services if service.slots]
 
 
 # -- the blue-green switch ------------------------------------------------------------------------------
@@ -508,7 +515,7 @@ def slot_output(service: ServicePlan, name: str) -> str:
 def find_slots_steps(env: EnvironmentPlan) -> list[Document]:
     """Before the release is applied: which slot keeps its image, which gets the release's."""
     return [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()),
-                   {**slot_env(s), "SLOT_LABEL": SLOT_LABEL}, id=step_id(s)) for s in env.services]
+                   {**slot_env(s), "SLOT_LABEL": SLOT_LABEL}, id=step_id(s)) for s in slotted(env)]
 
 
 def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
@@ -516,13 +523,13 @@ def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
     steps = [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(env, s), "MIN_REPLICAS": str(s.replicas.min),
         "LIVE_REPLICAS": slot_output(s, "live-replicas"),
-        "TIMEOUT": ROLLOUT_TIMEOUT}) for s in env.services]
+        "TIMEOUT": ROLLOUT_TIMEOUT}) for s in slotted(env)]
     steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), "LOCAL_PORT": str(SMOKE_PORT), "PORT": str(s.port),
-        "HEALTH_PATH": s.health_path}) for s in env.services]
+        "HEALTH_PATH": s.health_path}) for s in slotted(env)]
     steps += [script(f"Switch {s.name} to the new slot", SWITCH, {
         "SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL, "SLOT": slot_output(s, "idle")})
-        for s in env.services]
+        for s in slotted(env)]
     return steps
 
 
@@ -535,7 +542,7 @@ def roll_back_traffic(env: EnvironmentPlan) -> Document:
     """On any failure, every Service goes back to the slot that was live; that slot still runs until the end."""
     names: dict[str, str] = {"SLOT_LABEL": SLOT_LABEL}
     calls = ""
-    for index, service in enumerate(env.services):
+    for index, service in enumerate(slotted(env)):
         names[f"SERVICE_{index}"] = service.name
         names[f"LIVE_{index}"] = slot_output(service, "live")
         calls += f'switch_back "$SERVICE_{index}" "$LIVE_{index}"\n'
@@ -599,9 +606,9 @@ def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
     """Migrations run inside a live pod of the service: it has the database's address, credentials and network path."""
     steps = aws_access(env, plan.delivery.pin_actions)
     for service in env.services:
-        if not service.database:
+        if not service.database or not service.deployments:  # a cron job has no pod to run them in between runs
             continue
-        if env.rollout == "blue-green":
+        if service.slots:
             run, names = slot_lookup(with_idle=False) + MIGRATE, slot_env(service)
         else:
             run, names = f'live_deployment="$DEPLOYMENT"\n{MIGRATE}', {"DEPLOYMENT": service.deployments[0]}

@@ -104,7 +104,7 @@ def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:
     """No `namespace:` here: it would move the cluster-wide store, the velero Schedule and the dashboard ConfigMap
     (in the monitoring stack's namespace) into the app namespace.
 
-    `images:` names each Deployment's image, so that `kustomize edit set image <deployment>=<image>:<tag>`
+    `images:` names each Deployment's (and CronJob's) image, so that `kustomize edit set image <deployment>=<image>:<tag>`
     releases one Deployment (one blue-green slot) without touching the others. With ECR the registry is the
     account's, which only the deploy job knows: the entry sets the placeholder tag alone, and the release sets both.
     """
@@ -114,5 +114,5 @@ def kustomization(env: EnvironmentPlan, resources: list[str]) -> Manifest:
         "resources": resources,
         "images": [{"name": deployment, **({} if env.registry.ecr else {"newName": service.image}),
                     "newTag": PLACEHOLDER_TAG}
-                   for service in env.services for deployment in service.deployments],
+                   for service in env.services for deployment in service.deployments or (service.name,)],
     }

@@ -19,7 +19,9 @@ from bizinfra.targets.kubernetes.egress import declared_egress, egress_annotatio
 def network_policies(env: EnvironmentPlan) -> list[Manifest]:
     policies = [default_deny(env), allow_dns(env)]
     for service in env.services:
-        policies += [service_traffic(env, service), metrics_scrape(env, service)]
+        policies.append(service_traffic(env, service))
+        if service.port is not None:  # a worker or cron job without a port takes nothing in
+            policies.append(metrics_scrape(env, service, service.port))
     return policies + [bootstrap_traffic(env, bootstrap) for bootstrap in env.database_bootstraps]
 
 
@@ -54,16 +56,16 @@ def allow_dns(env: EnvironmentPlan) -> Manifest:
 def service_traffic(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     """`<service>-traffic`: the suffix keeps it apart from the shared policies whatever the service is called."""
     ingress = []
-    if service.callers:
+    if service.callers and service.port:
         callers = [{"podSelector": {"matchLabels": dict(env.service(name).selector)}} for name in service.callers]
         ingress.append({"from": callers, "ports": tcp(service.port)})
-    if service.public_host:
+    if service.public_host and service.port:
         subnets = [{"ipBlock": {"cidr": cidr}} for cidr in env.network.public_subnets]
         ingress.append({"from": subnets, "ports": tcp(service.port)})
     egress = []
-    for name in service.calls:
-        callee = env.service(name)
-        egress.append({"to": [{"podSelector": {"matchLabels": dict(callee.selector)}}], "ports": tcp(callee.port)})
+    for callee in (env.service(name) for name in service.calls):
+        if callee.port:  # always: only a web service, which listens, can be called
+            egress.append({"to": [{"podSelector": {"matchLabels": dict(callee.selector)}}], "ports": tcp(callee.port)})
     for name in service.uses:
         egress.append({"to": private_subnets(env), "ports": tcp(env.datastore(name).port)})
     egress += declared_egress(env, service)
@@ -73,10 +75,10 @@ def service_traffic(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
     return document
 
 
-def metrics_scrape(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+def metrics_scrape(env: EnvironmentPlan, service: ServicePlan, port: int) -> Manifest:
     """`<service>-metrics`: Prometheus, from the monitoring stack's namespace, on the service port only."""
     return policy(env, f"{service.name}-metrics", dict(service.labels), dict(service.selector),
-                  ingress=[scraped_from_monitoring(env, service.port)])
+                  ingress=[scraped_from_monitoring(env, port)])
 
 
 def scraped_from_monitoring(env: EnvironmentPlan, port: int) -> Manifest:

@@ -1,5 +1,6 @@
 """A service's workload: ServiceAccount, Service, and per Deployment (one, or one per blue-green slot) its
-Deployment, HorizontalPodAutoscaler and PodDisruptionBudget."""
+Deployment, HorizontalPodAutoscaler and PodDisruptionBudget. A worker has no Service (it takes no requests); a cron
+job is a CronJob."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ CPU_TARGET_PERCENT = 70
 MEMORY_TARGET_PERCENT = 80
 # Seconds a terminating pod keeps serving while the load balancer and kube-proxy stop sending to it.
 DRAIN_SECONDS = 10
+# A failed cron run is tried again this many times (new pods) before the Job fails and its alert fires.
+JOB_RETRIES = 2
 
 
 def service_documents(env: EnvironmentPlan, service: ServicePlan) -> list[Manifest]:
-    documents = [service_account(env, service), kubernetes_service(env, service)]
+    documents = [service_account(env, service)]
+    if service.cron:
+        return [*documents, cron_job(env, service)]
+    if service.takes_requests:
+        documents.append(kubernetes_service(env, service))
     for name in service.deployments:
         documents.append(deployment(env, service, name))
     if service.replicas.max > service.replicas.min:
@@ -63,7 +70,8 @@ def deployment(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifes
         # A new pod must be ready before an old one goes: no capacity is lost during a rollout.
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
         "template": {
-            "metadata": {"labels": {**service.labels, **selector}, "annotations": dict(service.scrape_annotations)},
+            "metadata": {"labels": {**service.labels, **selector},
+                         **({"annotations": dict(service.scrape_annotations)} if service.scraped else {})},
             "spec": pod_spec(env, service, name, selector),
         },
     }
@@ -115,20 +123,23 @@ def environment_sources(env: EnvironmentPlan, service: ServicePlan) -> list[Mani
 def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
     # The spec's command replaces the image's CMD, not its ENTRYPOINT: tini stays PID 1 and passes SIGTERM on.
     command = {"args": list(service.command)} if service.command else {}
+    ports = [{"name": "http", "containerPort": service.port, "protocol": "TCP"}] if service.port else []
+    # A web service keeps serving while the load balancer and kube-proxy stop sending to it.
+    drain = {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}} if service.takes_requests else None
     return {
         "name": service.container,
         # A name kustomize replaces (kustomization.yaml `images:`), with a tag that is never `latest`.
         "image": f"{name}:{PLACEHOLDER_TAG}",
         "imagePullPolicy": "Always",
         **command,
-        "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
+        **({"ports": ports} if ports else {}),
         "envFrom": environment_sources(env, service),
         "resources": {
             "requests": {"cpu": service.cpu_request, "memory": service.memory_request},
             "limits": {"cpu": service.cpu_limit, "memory": service.memory_limit},
         },
         **probes(service),
-        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
+        **({"lifecycle": drain} if drain else {}),
         "securityContext": hardened_container(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *ca_mounts(env, service)],
     }
@@ -136,22 +147,26 @@ def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest
 
 def probes(service: ServicePlan) -> Manifest:
     """Up to 60 s to start; then out of the load balancer after 15 s not ready (its readiness path may check its
-    dependencies), restarted after 30 s not alive (its liveness path must not)."""
+    dependencies), restarted after 30 s not alive (its liveness path must not). A worker takes no traffic, so it has
+    no readiness, and is alive by its command or its metrics port; a cron job has none."""
+    if service.cron:
+        return {}
     paths = service.probes
-    return {
-        "startupProbe": probe(service, paths.startup, period=2, failures=30),
-        "livenessProbe": probe(service, paths.liveness, period=10, failures=3),
-        "readinessProbe": probe(service, paths.readiness, period=5, failures=3),
-    }
+    checks = {"startupProbe": probe(service, paths.startup, period=2, failures=30),
+              "livenessProbe": probe(service, paths.liveness, period=10, failures=3)}
+    if service.takes_requests:
+        checks["readinessProbe"] = probe(service, paths.readiness, period=5, failures=3)
+    return checks
 
 
 def probe(service: ServicePlan, path: str, period: int, failures: int) -> Manifest:
-    return {
-        "httpGet": {"path": path, "port": service.port, "scheme": "HTTP"},
-        "periodSeconds": period,
-        "timeoutSeconds": 2,
-        "failureThreshold": failures,
-    }
+    check: Manifest
+    if service.health_command:
+        check = {"exec": {"command": ["sh", "-c", service.health_command]}}
+    else:
+        check = {"httpGet": {"path": path if service.takes_requests else service.liveness_path,
+                             "port": service.port, "scheme": "HTTP"}}
+    return {**check, "periodSeconds": period, "timeoutSeconds": 2, "failureThreshold": failures}
 
 
 def autoscaler(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
@@ -186,5 +201,36 @@ def disruption_budget(env: EnvironmentPlan, service: ServicePlan, name: str) -> 
             "selector": {"matchLabels": pod_selector(service, name)},
             # A crash-looping pod must not block a node drain (stable in Kubernetes 1.31).
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def cron_job(env: EnvironmentPlan, service: ServicePlan) -> Manifest:
+    """Its schedule in UTC whatever the cluster's zone; each run a hardened pod like the services', never retried
+    in place (a failed run restarts as a new pod, up to backoffLimit) and stopped at its timeout."""
+    assert service.cron is not None
+    cron = service.cron
+    pod = pod_spec(env, service, service.name, dict(service.selector))
+    pod["restartPolicy"] = "Never"
+    pod.pop("topologySpreadConstraints", None)  # one pod at a time: nothing to spread
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(env, service.name, service.labels),
+        "spec": {
+            "schedule": cron.schedule,
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": cron.concurrency,
+            "startingDeadlineSeconds": cron.start_within_seconds,
+            "successfulJobsHistoryLimit": cron.keep_succeeded,
+            "failedJobsHistoryLimit": cron.keep_failed,
+            "jobTemplate": {
+                "metadata": {"labels": dict(service.labels)},
+                "spec": {
+                    "activeDeadlineSeconds": cron.timeout_seconds,
+                    "backoffLimit": JOB_RETRIES,
+                    "template": {"metadata": {"labels": dict(service.labels)}, "spec": pod},
+                },
+            },
         },
     }

@@ -26,6 +26,7 @@ SLOT = "slot"  # blue or green, on blue-green pods
 # From the exporters the rules rely on (see docs/monitoring.md for how to run them).
 UP = "up"  # Prometheus' own: 1 when the last scrape of a target worked
 POD_READY = "kube_pod_status_ready"  # kube-state-metrics: labels namespace, pod, condition
+JOB_FAILED = "kube_job_status_failed"  # kube-state-metrics: a Job's failed pods; labels namespace, job_name, reason
 POSTGRES_UP = "pg_up"  # prometheus-community/postgres_exporter: 1 when it can query the database
 # oliver006/redis_exporter (exporter/exporter.go): INFO fields as gauges and counters, labelled like any scrape.
 REDIS_UP = "redis_up"  # 1 when the exporter reached Redis at its last scrape

@@ -31,8 +31,10 @@ POD_SUFFIX = "5d8f7c9b6-x2x4z"  # a ReplicaSet template hash and a pod suffix, a
 
 def rule_tests(env: EnvironmentPlan) -> dict[str, Any]:
     stores = {"postgres": database_tests, "redis": redis_tests}
-    tests = [*error_rate_tests(env), *latency_tests(env), *pod_tests(env), *request_metrics_tests(env),
-             *service_down_tests(env), *burn_rate_tests(env),
+    web = bool(web_services(env))  # the request alerts' tests feed a web service's series
+    tests = [*(error_rate_tests(env) if web else []), *(latency_tests(env) if web else []),
+             *(pod_tests(env) if web else []), *(request_metrics_tests(env) if web else []),
+             *service_down_tests(env), *(burn_rate_tests(env) if web else []), *cron_job_tests(env),
              *[test for store in env.datastores for test in stores[store.engine](env, store.name)],
              *watchdog_tests(env)]
     return {
@@ -133,7 +135,13 @@ def sampled(env: EnvironmentPlan) -> tuple[ServicePlan, tuple[ServicePlan, ...]]
     """The services the tests of the rules over all services feed: the first by name, broken, and the second,
     healthy beside it, showing that each service's alert reads its own series only. Those rules select the
     namespace, never a service, so two services show what a thousand would, and the tests keep their size."""
-    return env.services[0], env.services[1:2]
+    web = web_services(env)
+    return web[0], web[1:2]
+
+
+def web_services(env: EnvironmentPlan) -> tuple[ServicePlan, ...]:
+    """The services the request alerts are about: those that take requests."""
+    return tuple(service for service in env.services if service.takes_requests)
 
 
 def service_labels(env: EnvironmentPlan, service: ServicePlan) -> dict[str, str]:
@@ -263,7 +271,10 @@ def service_down_tests(env: EnvironmentPlan) -> list[TestGroup]:
     stops, and it stays silent; the other stops at minute `last`, and it fires its `for:` later. The other
     services' rules fire on any service without series (that is what `absent()` is for), so each of them
     answers with one pod throughout: the one line per service of these tests."""
-    first, down_for = env.services[0], minutes(r.SERVICE_DOWN_FOR)
+    scraped = [service for service in env.services if service.scraped]
+    if not scraped:
+        return []
+    first, down_for = scraped[0], minutes(r.SERVICE_DOWN_FOR)
     last = down_for + 5  # the first pod has been silent for longer than `for:` by then
     length = last + down_for + 5
 
@@ -271,12 +282,33 @@ def service_down_tests(env: EnvironmentPlan) -> list[TestGroup]:
         name = f"{first.deployments[0]}-{POD_SUFFIX}{pod}"
         return {"series": r.selector(m.UP, namespace=env.namespace, service=first.name, pod=name), "values": values}
     answering = [{"series": r.selector(m.UP, namespace=env.namespace, service=service.name), "values": f"1x{length}"}
-                 for service in env.services[1:]]
+                 for service in scraped[1:]]
     series = [up(0, f"0x{length}"), up(1, f"1x{last - 1} 0x{length - last}"), *answering]
     rule = r.service_down(env, first)
     return [test_group(f"ServiceDown fires {r.SERVICE_DOWN_FOR} after the last pod of {first.name} stops answering",
                        series, [check("ServiceDown", last - 1), check("ServiceDown", last + down_for - 1),
                                 check("ServiceDown", last + down_for, [expected(rule, {})])])]
+
+
+def cron_job_tests(env: EnvironmentPlan) -> list[TestGroup]:
+    """A run of the first cron job fails: CronJobFailed fires at once, naming the job. A run that succeeded, and a
+    failed Job that no cron job of the platform made (a database bootstrap's), leave it silent."""
+    jobs = r.cron_jobs(env)
+    if not jobs:
+        return []
+    run = f"{jobs[0].name}-29000000"
+    outsider = f"{env.platform}-bootstrap"
+
+    def failed(job: str, values: str) -> Series:
+        return {"series": r.selector(m.JOB_FAILED, namespace=env.namespace, job_name=job, reason="BackoffLimitExceeded"),
+                "values": values}
+    alert = expected(r.cron_job_failed(env), {m.NAMESPACE: env.namespace, "job_name": run,
+                                               "reason": "BackoffLimitExceeded", m.SERVICE: jobs[0].name})
+    return [
+        test_group("CronJobFailed fires when a scheduled run fails", [failed(run, "0 0 1x5"), failed(outsider, "1x5")],
+                   [check("CronJobFailed", 1), check("CronJobFailed", 2, [alert])]),
+        test_group("CronJobFailed stays silent while runs succeed", [failed(run, "0x5")], [check("CronJobFailed", 4)]),
+    ]
 
 
 # -- burn-rate alerts -----------------------------------------------------------------------------------------

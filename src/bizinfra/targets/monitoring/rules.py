@@ -36,6 +36,8 @@ WATCHDOG = "Watchdog"
 
 def rule_groups(env: EnvironmentPlan) -> list[Group]:
     groups = [slo_recording_group(env), burn_rate_group(env), service_alert_group(env)]
+    if cron_jobs(env):
+        groups.append(cron_job_alert_group(env))
     if env.datastores:
         groups.append(datastore_alert_group(env))
     return [*groups, watchdog_group(env)]
@@ -80,10 +82,11 @@ SERVICE_TEMPLATE = f"{{{{ $labels.{m.SERVICE} }}}}"  # the firing series' servic
 
 
 def slot_suffixes(env: EnvironmentPlan) -> tuple[str, ...]:
-    """What the plan appends to a service's name to name its Deployments: ("",) or ("-blue", "-green").
-    The rollout is per environment, so every service has the same ones; PodNotReady relies on it."""
+    """What the plan appends to a web service's name to name its Deployments: ("",) or ("-blue", "-green").
+    The rollout is per environment, so every web service has the same ones; PodNotReady relies on it. A worker
+    has one Deployment of its own name (rolled in place)."""
     suffixes = {tuple(deployment.removeprefix(service.name) for deployment in service.deployments)
-                for service in env.services}
+                for service in env.services if service.takes_requests} or {("",)}
     if len(suffixes) != 1:
         raise ValueError(f"{env.name}: services differ in how their Deployments are named: {sorted(suffixes)}")
     return suffixes.pop()
@@ -96,12 +99,24 @@ def slots_regex(env: EnvironmentPlan) -> str:
 
 def platform_pods_regex(env: EnvironmentPlan) -> str:
     """The pods of the platform's Deployments and nothing else in the namespace (exporters, other teams' pods)."""
-    return f"(?:{'|'.join(service.name for service in env.services)}){slots_regex(env)}{POD_SUFFIX}"
+    web = "|".join(service.name for service in env.services if service.takes_requests)
+    if not unslotted_workers(env):
+        return f"(?:{'|'.join(s.name for s in env.services if s.deployments)}){slots_regex(env)}{POD_SUFFIX}"
+    return f"(?:(?:{web}){slots_regex(env)}|{'|'.join(unslotted_workers(env))}){POD_SUFFIX}"
+
+
+def unslotted_workers(env: EnvironmentPlan) -> tuple[str, ...]:
+    """The workers beside blue-green services: their pods carry no slot in their names."""
+    if not slots_regex(env):
+        return ()
+    return tuple(service.name for service in env.services if service.kind == "worker")
 
 
 def service_of_pod_regex(env: EnvironmentPlan) -> str:
     """Captures the service in one of those pods' names: all before its slot, template hash and suffix
     (neither of the last two holds a '-', so the greedy capture cannot take too little or too much)."""
+    if unslotted_workers(env):  # the slot is optional: the shortest capture that leaves a whole pod suffix
+        return f"(.+?){slots_regex(env)}?{POD_SUFFIX}"
     return f"(.+){slots_regex(env)}{POD_SUFFIX}"
 
 
@@ -250,10 +265,12 @@ def service_down(env: EnvironmentPlan, service: ServicePlan) -> Rule:
 def request_metrics_missing(env: EnvironmentPlan) -> Rule:
     """The guard against silent metrics: a service whose pods answer scrapes but expose no request counter or
     latency histogram (a renamed metric, a missing middleware) has every request alert silently blind, so it pages.
-    The data store exporters, scraped in the same namespace, expose no request metrics and are left out by name."""
+    The data store exporters and the workers, scraped in the same namespace, serve no requests and are left out by
+    name."""
     by = f"count by ({m.NAMESPACE}, {m.SERVICE})"
     # Neither an exporter nor empty: the regex's last alternative is the empty name.
-    services = {m.NAMESPACE: env.namespace, m.SERVICE: "!~" + "|".join([*(e.name for e in env.exporters), ""])}
+    quiet = [*(e.name for e in env.exporters), *(s.name for s in env.services if s.scraped and not s.takes_requests)]
+    services = {m.NAMESPACE: env.namespace, m.SERVICE: "!~" + "|".join([*quiet, ""])}
     scraped = f"{by} ({selector(m.UP, **services)} == 1)"
     present = f" and on ({m.NAMESPACE}, {m.SERVICE}) ".join(
         f"{by} ({selector(metric, **service_series(env))})" for metric in (m.REQUESTS, m.REQUEST_DURATION_BUCKET))
@@ -270,8 +287,34 @@ def request_metrics_missing(env: EnvironmentPlan) -> Rule:
 
 def service_alert_group(env: EnvironmentPlan) -> Group:
     rules = [high_error_rate(env), high_latency(env), pod_not_ready(env), request_metrics_missing(env),
-             *(service_down(env, service) for service in env.services)]
+             *(service_down(env, service) for service in env.services if service.scraped)]
     return {"name": f"{env.platform}-service-alerts", "rules": rules}
+
+
+# -- cron job alerts ------------------------------------------------------------------------------------------
+
+
+def cron_jobs(env: EnvironmentPlan) -> tuple[ServicePlan, ...]:
+    return tuple(service for service in env.services if service.cron)
+
+
+def cron_job_failed(env: EnvironmentPlan) -> Rule:
+    """A CronJob names each run's Job `<cron job>-<scheduled minute>`; kube-state-metrics counts its failed pods
+    once the Job has given up (its retries spent, or its timeout passed). It keeps firing while the failed run is
+    kept (`job.keep_failed`): deleting that Job once handled resolves it."""
+    names = "|".join(service.name for service in cron_jobs(env))
+    failed = selector(m.JOB_FAILED, namespace=env.namespace, job_name=f"~(?:{names})-[0-9]+")
+    expr = f'label_replace({failed} > 0, "{m.SERVICE}", "$1", "job_name", "(.+)-[0-9]+")'
+    return alert_rule(
+        env, "CronJobFailed", None, expr, None, m.WARNING,
+        f"{SERVICE_TEMPLATE}: a scheduled run failed",
+        f"Run {{{{ $labels.job_name }}}} of the cron job {SERVICE_TEMPLATE} in {env.name} failed: its work for that "
+        "schedule was not done. Read its pod's logs, fix, then delete the Job (or run it again).",
+    )
+
+
+def cron_job_alert_group(env: EnvironmentPlan) -> Group:
+    return {"name": f"{env.platform}-cron-job-alerts", "rules": [cron_job_failed(env)]}
 
 
 # -- data store alerts ----------------------------------------------------------------------------------------

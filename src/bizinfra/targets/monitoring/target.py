@@ -37,7 +37,8 @@ def compile_monitoring(plan: PlatformPlan) -> list[Artifact]:
 
 def kubernetes_documents(env: EnvironmentPlan) -> list[dict[str, Any]]:
     """The PrometheusRule, a PodMonitor per service and the dashboard ConfigMap of one environment."""
-    return [prometheus_rule(env), *(pod_monitor(env, service) for service in env.services), dashboard_config_map(env)]
+    return [prometheus_rule(env), *(pod_monitor(env, service) for service in env.services if service.scraped),
+            dashboard_config_map(env)]
 
 
 def prometheus_rule(env: EnvironmentPlan) -> dict[str, Any]:

@@ -77,9 +77,13 @@ def bucket_id(name: str) -> str:
 
 
 def service_node(service: ServicePlan) -> str:
+    if service.cron:
+        return f'{service_id(service.name)}["{service.name}<br/>cron job, {service.cron.schedule} UTC"]'
     low, high = service.replicas.min, service.replicas.max
     replicas = f"{low} replicas" if low == high else f"{low} to {high} replicas"
-    return f'{service_id(service.name)}["{service.name}<br/>port {service.port}, {replicas}"]'
+    listens = f"port {service.port}" if service.takes_requests else \
+        (f"worker, metrics on {service.port}" if service.port else "worker")
+    return f'{service_id(service.name)}["{service.name}<br/>{listens}, {replicas}"]'
 
 
 def datastore_node(store: DatastorePlan, managed: bool) -> str:
@@ -106,6 +110,15 @@ def egress_table(env: EnvironmentPlan) -> list[str]:
 def service_table(env: EnvironmentPlan) -> list[str]:
     lines = ["| service | port | public host | health | calls | uses |", "|---|---|---|---|---|---|"]
     for service in env.services:
-        lines.append(f"| {service.name} | {service.port} | {service.public_host or '-'} | `{service.health_path}` | "
+        lines.append(f"| {service.name} | {service.port or '-'} | {service.public_host or '-'} | {health(service)} | "
                      f"{', '.join(service.calls) or '-'} | {', '.join(service.uses) or '-'} |")
     return lines
+
+
+def health(service: ServicePlan) -> str:
+    """How it is checked: a web service's health path, a worker's command or metrics path, a cron job's schedule."""
+    if service.cron:
+        return f"runs `{service.cron.schedule}` (UTC)"
+    if service.health_command:
+        return "`{}`".format(service.health_command.replace("|", "\\|"))  # a table cell
+    return f"`{service.liveness_path}`"

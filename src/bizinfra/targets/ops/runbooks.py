@@ -26,7 +26,8 @@ REACHES = {m.CRITICAL: "pages the on-call now", m.WARNING: "opens a ticket, for 
            m.NONE: "reaches no person: it goes to the dead man's switch, which raises the alarm when it stops"}
 PROMETHEUS_SERVICE, PROMETHEUS_PORT = "prometheus-operated", 9090  # prometheus-operator's, like Alertmanager's
 # The annotation templates, as a reader of the page fills them in.
-TEMPLATE_WORDS = {"$labels.service": "<service>", "$labels.pod": "<pod>", "$value | humanizePercentage": "<value>",
+TEMPLATE_WORDS = {"$labels.service": "<service>", "$labels.pod": "<pod>", "$labels.job_name": "<run>",
+                  "$value | humanizePercentage": "<value>",
                   "$value | humanize": "<value>"}
 
 
@@ -126,7 +127,8 @@ def service_commands(env: EnvironmentPlan) -> Commands:
 def request_metrics_commands(env: EnvironmentPlan) -> Commands:
     """What a pod of the service exposes on its metrics path, read through the API server (no port-forward, no
     shell in the image): the request metrics the rules read, or their absence; then what the service logs."""
-    services = ", ".join(f"{service.name}={service.port}{service.metrics_path}" for service in env.services)
+    services = ", ".join(f"{service.name}={service.port}{service.metrics_path}" for service in env.services
+                         if service.takes_requests)
     pod = f'{kubectl(env)} get pods -l {SERVICE_NAME_LABEL}="$service" --output name | head -n 1'
     source = f'"/api/v1/namespaces/{env.namespace}/pods/${{pod#pod/}}:$port/proxy$path"'
     return [f"service=SERVICE port=PORT path=PATH  # the alert's service label, its port and metrics path: {services}",
@@ -195,8 +197,19 @@ STORE_COMMANDS: dict[str, Callable[[EnvironmentPlan, DatastorePlan], Commands]] 
     "RedisReplicasMissing": redis_commands("connected_slaves|instance_info|master_repl_offset"),
     "RedisMasterLinkDown": redis_commands("master_link_up|master_last_io_seconds_ago|connected_slaves"),
 }
+def cron_job_commands(env: EnvironmentPlan) -> Commands:
+    """The failed run's pods and their logs; then, once fixed, a run now and the failed Job gone (which resolves the
+    alert)."""
+    jobs = ", ".join(service.name for service in env.services if service.cron)
+    return [f"service=SERVICE run=RUN  # the alert's service (the cron job: {jobs}) and job_name labels",
+            f'{kubectl(env)} get pods -l job-name="$run"; {kubectl(env)} logs job/"$run" --tail=100',
+            f'{kubectl(env)} create job "$service-manual-$(date +%s)" --from=cronjob/"$service"; '
+            f'{kubectl(env)} delete job "$run"']
+
+
 SERVICE_COMMANDS: dict[str, Callable[[EnvironmentPlan], Commands]] = {
     "RequestMetricsMissing": request_metrics_commands,
+    "CronJobFailed": cron_job_commands,
 }
 
 

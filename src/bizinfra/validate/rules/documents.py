@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 NAME, PART_OF = "app.kubernetes.io/name", "app.kubernetes.io/part-of"
-WORKLOADS = ("Deployment", "Job")  # the kinds whose pod templates run containers
+WORKLOADS = ("Deployment", "Job", "CronJob")  # the kinds whose pod templates run containers
 _TF_ADDRESS = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.[a-z_]+\}$")
 _URL_PORT = re.compile(r"^https?://[^/:]+:(\d+)")
 
@@ -30,8 +30,11 @@ def labels(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def pod(workload: Mapping[str, Any]) -> dict[str, Any]:
-    """A Deployment's or Job's pod template."""
-    return ((workload.get("spec") or {}).get("template") or {})
+    """A Deployment's or Job's pod template, or a CronJob's (in its Job template)."""
+    spec = workload.get("spec") or {}
+    if workload.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return spec.get("template") or {}
 
 
 def pod_spec(workload: Mapping[str, Any]) -> dict[str, Any]:

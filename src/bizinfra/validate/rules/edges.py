@@ -82,12 +82,15 @@ def declared_edges(p: PlatformFiles, env: str) -> tuple[set[Edge], set[Edge]]:
     ingress: set[Edge] = set()
     egress: set[Edge] = {(service, "dns", 53) for service in declared}
     for service, facts in declared.items():
-        ingress.add(("monitoring", service, facts.port))
-        if facts.public:
+        if facts.port is not None:  # what listens is scraped; a worker without a port or a cron job takes nothing in
+            ingress.add(("monitoring", service, facts.port))
+        if facts.public and facts.port is not None:
             ingress.add(("ingress", service, facts.port))
         for callee in facts.calls & set(declared):
-            ingress.add((service, callee, declared[callee].port))
-            egress.add((service, callee, declared[callee].port))
+            port = declared[callee].port
+            if port is not None:
+                ingress.add((service, callee, port))
+                egress.add((service, callee, port))
         egress |= {(service, store, stores[store]) for store in facts.uses if store in stores}
     for service, reaches in p.reaches().items():  # what the spec's `egress` and buckets declare
         egress |= {(service, INTERNET, port) for port in reaches.ports}

@@ -40,7 +40,7 @@ class Problem:
 class Declared:
     """What the architecture document says of one service."""
 
-    port: int
+    port: int | None  # none: it listens to nothing (a worker without metrics, a cron job)
     public: bool
     calls: frozenset[str]
     uses: frozenset[str]
@@ -135,8 +135,9 @@ class PlatformFiles:
         table = {}
         for line in self.text(ARCHITECTURE).splitlines():
             cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-            if len(cells) == 6 and cells[1].isdigit():
-                table[cells[0]] = Declared(int(cells[1]), cells[2] != "-", _names(cells[4]), _names(cells[5]))
+            if len(cells) == 6 and (cells[1].isdigit() or cells[1] == "-"):
+                port = int(cells[1]) if cells[1].isdigit() else None
+                table[cells[0]] = Declared(port, cells[2] != "-", _names(cells[4]), _names(cells[5]))
         return table
 
 

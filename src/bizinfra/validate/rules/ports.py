@@ -42,8 +42,9 @@ def ports_agree(p: PlatformFiles) -> list[Problem]:
 
     def expect(file: str, obj: str, service: str, what: str, value: Any) -> None:
         if service in declared and as_int(value) != declared[service].port:
-            problems.append(Problem(p.where(file), obj, f"{what} is {value}, but {service}'s port is "
-                                                        f"{declared[service].port}"))
+            port = declared[service].port
+            problems.append(Problem(p.where(file), obj, f"{what} is {value}, but " + (
+                f"{service}'s port is {port}" if port is not None else f"{service} listens on no port")))
 
     for env in p.environments("kubernetes"):
         for file, document in p.objects(env):
@@ -141,7 +142,7 @@ def _no_ports(file: str, document: dict[str, Any], expect: Expect) -> None:
 
 
 _KUBERNETES: dict[str, Callable[[str, dict[str, Any], Expect], None]] = {
-    "Service": _service_ports, "Deployment": _deployment_ports, "ConfigMap": _config_map_ports,
+    "Service": _service_ports, "Deployment": _deployment_ports, "CronJob": _deployment_ports, "ConfigMap": _config_map_ports,
     "NetworkPolicy": _policy_ports,
 }
 
@@ -211,7 +212,7 @@ def _security_group_ports(p: PlatformFiles, env: str, declared: Mapping[str, Dec
     resources = p.terraform(env)
     if not resources:
         return []
-    public = {d.port for d in declared.values() if d.public}
+    public = {d.port for d in declared.values() if d.public and d.port is not None}
     file, problems = p.where(f"terraform/{env}/network.tf.json"), []
     for kind, own, peer in (("aws_vpc_security_group_ingress_rule", "eks_nodes", "load_balancer"),
                             ("aws_vpc_security_group_egress_rule", "load_balancer", "eks_nodes")):
