@@ -50,7 +50,7 @@ def test_every_addon_the_stacks_install_has_its_pods_counted() -> None:
 
 
 def test_the_bundled_specs_fit_with_their_defaults() -> None:
-    assert {spec.platform.name for spec in load_specs(SPECS)} == {"business-app", "shop"}
+    assert {spec.platform.name for spec in load_specs(SPECS)} == {"business-app", "shop", "tasks"}
 
 
 # -- the loader against an independent count --------------------------------------------------------------------

@@ -84,15 +84,17 @@ def test_the_bundled_services_build_as_the_stock_nx_workspace_does() -> None:
 
 @given(platforms())
 def test_a_services_command_replaces_the_images_start_and_keeps_tini_everywhere(platform: Platform) -> None:
-    """Kubernetes `args` (not `command`, which would replace tini) and compose's `command`, exactly the spec's."""
+    """Kubernetes `args` (not `command`, which would replace tini) and compose's `command`, exactly the spec's: for
+    services and workers (Deployments) and cron jobs (CronJobs)."""
     plan = plan_of(platform)
     wanted = {name: list(spec.command) if spec.command else None for name, spec in platform.services.items()}
     checked: set[str] = set()
     for artifact in compile_kubernetes(plan):
         for document in artifact.documents:
-            if isinstance(document, dict) and document.get("kind") == "Deployment" \
+            if isinstance(document, dict) and document.get("kind") in ("Deployment", "CronJob") \
                     and document["metadata"]["labels"].get("app.kubernetes.io/name") in wanted:
-                (container,) = document["spec"]["template"]["spec"]["containers"]
+                spec = document["spec"]["jobTemplate"]["spec"] if document["kind"] == "CronJob" else document["spec"]
+                (container,) = spec["template"]["spec"]["containers"]
                 assert "command" not in container
                 assert container.get("args") == wanted[container["name"]]
                 checked.add(container["name"])
