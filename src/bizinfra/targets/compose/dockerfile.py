@@ -1,5 +1,9 @@
 """The seed's multi-stage NestJS Dockerfile, once per platform: pinned base, production dependencies only, non-root.
 
+A third stage, `migrate`, is each service's migration image: the builder's dependencies (the migration tool is
+usually a dev dependency) with the service's folder and the repository's Prisma schema. CI pushes it beside the
+service's image, and the release's migration Job runs `delivery.migrate` in it (targets/kubernetes/migrations.py).
+
 Services differ only in their name, port and health path, so one file takes them as build arguments
 (`ServicePlan.build_args`, which CI and compose both pass) instead of one nearly identical file per service.
 """
@@ -14,6 +18,7 @@ from bizinfra.plan import APP_USER_ID, ServicePlan
 # registry's `node` package when this was written. The official image publishes `<version>-alpine` tags.
 NODE_IMAGE = "node:24.21.0-alpine"
 # health_command's check, with the port and path read from the container's environment when it runs.
+MIGRATE_STAGE = "migrate"  # the stage CI builds as a service's migration image (`--target migrate`)
 HEALTH_CHECK = 'wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" || exit 1'
 
 
@@ -44,6 +49,17 @@ RUN npm ci
 COPY apps/${{SERVICE}} ./apps/${{SERVICE}}
 COPY libs ./libs
 RUN npx nx build "$SERVICE" --prod
+
+# Migration stage: the schema and the migration tool, for the release's migration Job (not root, like the app).
+# Before the production stage, so that a build without --target (compose, CI's app image) still ends there.
+# The Job gives the command (delivery.migrate or delivery.rollback). BuildKit copies nothing, without failing, when
+# the repository has no prisma/ folder (a schema under apps/<SERVICE>/prisma came with the builder stage).
+FROM builder AS {MIGRATE_STAGE}
+COPY prism[a] ./prisma/
+ENV NODE_ENV=production \\
+    npm_config_cache=/tmp/.npm \\
+    npm_config_update_notifier=false
+USER {APP_USER_ID}:{APP_USER_ID}
 
 # Production stage: production dependencies and the built service only, not root.
 FROM {NODE_IMAGE} AS production

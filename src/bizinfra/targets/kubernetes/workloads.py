@@ -100,11 +100,18 @@ def topology_spread(env: EnvironmentPlan, selector: dict[str, str]) -> list[Mani
     ]
 
 
-def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+def environment_sources(env: EnvironmentPlan, service: ServicePlan) -> list[Manifest]:
+    """The variables the service's process reads (its ConfigMaps and Secret): its pods' and its migration Jobs', so a
+    migration connects to the database exactly as the service does."""
     env_from: list[Manifest] = [{"configMapRef": {"name": env.config_map}},
                                 {"configMapRef": {"name": service.config_map}}]
     if service.secrets:
         env_from.append({"secretRef": {"name": service.secret_name}})
+    return env_from
+
+
+def container(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifest:
+    env_from = environment_sources(env, service)
     return {
         "name": service.container,
         # A name kustomize replaces (kustomization.yaml `images:`), with a tag that is never `latest`.
