@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bizinfra.validate.rules.documents import pod as pod_template
 from bizinfra.validate.rules.documents import (
     NAME,
     as_int,
@@ -20,6 +19,7 @@ from bizinfra.validate.rules.documents import (
     security_group,
     selected_name,
 )
+from bizinfra.validate.rules.documents import pod as pod_template
 from bizinfra.validate.rules.platform_files import PlatformFiles, Problem, without_declarations
 
 Edge = tuple[str, str, int]  # (from, to, port); from/to a service, a data store, "ingress", "monitoring" or "dns"
