@@ -3,8 +3,14 @@ build that pushes it, the Jobs and their policy, and the deploy and migration wo
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 
@@ -12,6 +18,17 @@ from bizinfra.spec.models import Platform
 from tests.strategies import platforms
 from tests.support import bundled_tree
 from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered
+from tests.test_deploy_job import (
+    STAND_INS,
+    Run,
+    calls,
+    cluster,
+    deploy_job,
+    empty_cluster,
+    images,
+    run_job,
+    workspace_with,
+)
 
 MIGRATED = ("auth-service", "business-service", "inventory-service", "invoice-service")
 
@@ -74,3 +91,70 @@ def test_migration_jobs_exist_exactly_for_the_services_with_a_database(platform:
             assert policy["ingress"] == [] and [p["port"] for rule in policy["egress"] for p in rule["ports"]] == [
                 platform.datastore_port(next(iter(set(platform.services[service].uses) & postgres)))]
         assert "migrations/jobs.yaml" not in kustomization(files, env)["resources"]
+
+
+# -- the deploy and migration workflows, run against the stand-ins ------------------------------------------------
+
+MIGRATION_FAILS = "Error: P3018 A migration failed to apply. Migration name: 20260101_add_invoices\n"
+
+
+def deploy_twice(tmp_path: Path, env: str, failing: dict[str, str]) -> tuple[Run, Path, dict[str, str]]:
+    """A first release (a...) deployed; then a second (b...) whose migrations `failing` fail. The images the
+    Deployments ran after the first, and the second run."""
+    job = deploy_job(env)
+    workspace = workspace_with(tmp_path / "repo", bundled_tree())
+    state = empty_cluster(tmp_path / "state")
+    assert run_job(job, workspace, state, "a" * 40).failed_step is None
+    before = images(state)
+    data = cluster(state)
+    data["failing_jobs"] = failing
+    (state / "cluster.json").write_text(json.dumps(data))
+    return run_job(job, workspace, state, "b" * 40), state, before
+
+
+@pytest.mark.slow
+def test_a_release_s_migrations_run_with_its_migration_image_before_it_is_applied(tmp_path: Path) -> None:
+    state = empty_cluster(tmp_path / "state")
+    run = run_job(deploy_job("staging"), workspace_with(tmp_path / "repo", bundled_tree()), state, "a" * 40)
+    assert run.failed_step is None, run
+    migrations = sorted(j for j in cluster(state)["jobs_run"] if "bootstrap" not in j)
+    assert migrations == [f"{s}-migrate=ghcr.io/acme/business/{s}:sha-{'a' * 40}-migrate" for s in MIGRATED]
+    log = calls(state)
+    migrated = max(i for i, c in enumerate(log) if c.startswith("kubectl get job") and "-migrate" in c)
+    release = next(i for i, c in enumerate(log) if "--applyset" in c)
+    assert migrated < release
+    assert not [k for k in cluster(state)["objects"] if k.endswith("-rollback")]  # never a rollback Job
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_a_failed_migration_stops_the_deploy_before_traffic_moves(tmp_path: Path, env: str) -> None:
+    run, state, before = deploy_twice(tmp_path, env, {"invoice-service-migrate": MIGRATION_FAILS})
+    assert run.failed_step == "Wait for the migration of invoice-service", run
+    assert "Apply the release" not in run.ran
+    assert images(state) == before  # rolling: every Deployment keeps the old image; blue-green: both slots
+    assert any(c.startswith("kubectl logs job/invoice-service-migrate") for c in calls(state))
+    if env == "production":  # blue-green: every Service still selects the slot that was live
+        objects = cluster(state)["objects"]
+        assert {objects[f"Service/business-app/{s}"]["spec"]["selector"]["bizinfra.dev/slot"]
+                for s in ("api-gateway", *MIGRATED)} == {"green"}
+
+
+def test_a_failed_migration_prints_its_log_and_fails(tmp_path: Path) -> None:
+    """The wait step alone, as the deploy runs it: the pod's log reaches the job's log, and the step fails."""
+    state = empty_cluster(tmp_path / "state")
+    data = cluster(state)
+    data["objects"]["Job/business-app/auth-service-migrate"] = {
+        "kind": "Job", "metadata": {"name": "auth-service-migrate", "namespace": "business-app"},
+        "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
+    data["job_logs"] = {"auth-service-migrate": MIGRATION_FAILS}
+    data["context_namespace"] = "business-app"
+    (state / "cluster.json").write_text(json.dumps(data))
+    (wait,) = [s for s in deploy_job("staging")["steps"] if s["name"] == "Wait for the migration of auth-service"]
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", wait["run"]],
+                            env={"PATH": f"{STAND_INS}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",
+                                 "STAND_IN_STATE": str(state), "NAMESPACE": "business-app", **wait["env"]},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert MIGRATION_FAILS in result.stdout
+    assert "::error::auth-service-migrate failed" in result.stdout
