@@ -15,7 +15,7 @@ Scripts read every name from `env:`, as in workflows.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from bizinfra.naming import (
     MIGRATION_ACTION_LABEL,
@@ -47,7 +47,7 @@ def services_with_database(plan: PlatformPlan) -> frozenset[str]:
     return frozenset(service.name for env in plan.on("kubernetes") for service in migrated(env))
 
 
-def build_steps(plan: PlatformPlan, pin: str, images: str, build_args: str, dockerfile: str) -> list[Document]:
+def build_steps(plan: PlatformPlan, pin: Literal["sha", "tag"], images: str, build_args: str, dockerfile: str) -> list[Document]:
     """For a matrix entry with `migrations: true`: the tags (the app image's, with the suffix) and the build of the
     `migrate` stage, sharing the app build's cache (the stages above it are the same)."""
     suffix = f",suffix={MIGRATION_TAG_SUFFIX}"
