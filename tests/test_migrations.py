@@ -15,9 +15,11 @@ import yaml
 from hypothesis import given
 
 from bizinfra.spec.models import Platform
+from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
 from tests.support import bundled_tree
 from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered
+from tests.support.workflow_runner import Event, JobResult, World
 from tests.test_deploy_job import (
     STAND_INS,
     Run,
@@ -158,3 +160,41 @@ def test_a_failed_migration_prints_its_log_and_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert MIGRATION_FAILS in result.stdout
     assert "::error::auth-service-migrate failed" in result.stdout
+
+
+def migration_workflow() -> dict[str, Any]:
+    return yaml.load(bundled_tree()["business-app/github/workflows/database-migration.yml"], Loader=WorkflowLoader)
+
+
+def rollback_run(tmp_path: Path, failing: dict[str, str]) -> tuple[JobResult, Path]:
+    """Staging deployed (release a...), then database-migration.yml's rollback of auth-service."""
+    world = World(tmp_path / "world", workspace_with(tmp_path / "repo", bundled_tree()), [])
+    for tool in ("kubectl", "kustomize", "aws"):
+        world.add_stand_in(tool, STAND_INS / tool)
+    state = empty_cluster(world.state)
+    assert run_job(deploy_job("staging"), tmp_path / "repo", state, "a" * 40).failed_step is None
+    data = cluster(state)
+    data["failing_jobs"] = failing
+    (state / "cluster.json").write_text(json.dumps(data))
+    event = Event("workflow_dispatch", "refs/heads/main", "acme/business", {"inputs": {
+        "environment": "staging", "service": "auth-service", "action": "rollback"}})
+    results = world.run_workflow(migration_workflow(), event, only=["migrate-staging"])
+    return results["migrate-staging"], state
+
+
+@pytest.mark.slow
+def test_the_rollback_runs_the_live_release_s_migration_image_and_leaves_the_rest(tmp_path: Path) -> None:
+    result, state = rollback_run(tmp_path, {})
+    assert result.status == "success", result.log
+    assert cluster(state)["jobs_run"][-1] == f"auth-service-rollback=ghcr.io/acme/business/auth-service:sha-{'a' * 40}-migrate"
+    objects = cluster(state)["objects"]
+    assert "Job/business-app/auth-service-migrate" in objects  # only the rollback Job was applied
+    assert not [k for k in objects if k.endswith("-rollback") and "auth-service" not in k]
+    assert not [c for c in calls(state) if c.startswith("kubectl exec")]
+
+
+@pytest.mark.slow
+def test_a_failed_rollback_fails_the_workflow_with_its_log(tmp_path: Path) -> None:
+    result, _ = rollback_run(tmp_path, {"auth-service-rollback": "npm error Missing script: \"migrate:rollback\"\n"})
+    assert result.status == "failure"
+    assert 'Missing script: "migrate:rollback"' in result.log
