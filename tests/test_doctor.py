@@ -22,7 +22,7 @@ PLANTED = [
     "libs/: missing; the generated Dockerfile copies libs/",
     'package.json: no "lint" script, which delivery.lint runs (`npm run lint`)',
     'package.json: no "migrate:rollback" script, which delivery.rollback runs',
-    "package.json: prisma is only in devDependencies",
+    "package.json: prisma is not a dependency",
     'apps/auth/project.json: the Nx project is named "auth-api"',
     "apps/auth/project.json: the build writes dist/auth, and the generated Dockerfile copies dist/apps/auth",
     "apps/auth/src/main.ts: listens on 4000, and the spec gives auth port 3001",

@@ -431,7 +431,7 @@ def _delivery(files: Mapping[str, str], root: Mapping[str, Any], apps: list[App]
         delivery["migrate"] = "npx prisma migrate deploy"
         if "migrate:rollback" not in scripts:
             guess.check.append("no migrate:rollback script: the migration workflow's rollback runs "
-                               "`npm run migrate:rollback` in a live pod; add one, or set delivery.rollback")
+                               "`npm run migrate:rollback` in the migration image; add one, or set delivery.rollback")
         guess.check.append("Prisma reads DATABASE_URL; bizinfra gives DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, "
                            "DB_PASSWORD and DB_TLS: build the URL from them when the app starts")
     repository = _github_repository(files.get(".git/config", ""))
