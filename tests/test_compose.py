@@ -115,7 +115,9 @@ def test_compose_builds_the_images_ci_builds_from_the_same_context_dockerfile_an
     assert {name: (compose[name]["image"].removesuffix(":dev"), compose[name]["build"]["args"])
             for name in built_by_ci} == built_by_ci
     assert {compose[name]["build"]["context"] for name in built_by_ci} == {"${APP_SOURCE_DIR:-../../..}"}
-    (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")]
+    # the app's image: the Dockerfile's last stage, as compose builds it (the migration image is the `migrate` stage)
+    (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")
+                     and "target" not in step["with"]]
     assert build_step["with"]["context"] == "."  # CI's checkout is the repository root
     assert {compose[name]["build"]["dockerfile"] for name in built_by_ci} == {build_step["with"]["file"]} \
         == {"generated/business-app/docker/Dockerfile"}

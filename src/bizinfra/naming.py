@@ -48,6 +48,7 @@ MIGRATION_COMPONENT = "migration"  # the `app.kubernetes.io/component` of a serv
 # `rollback` (delivery.rollback, run by hand from the migration workflow).
 MIGRATION_ACTION_LABEL = "bizinfra.dev/migration"
 MIGRATION_ACTIONS = ("migrate", "rollback")
+MIGRATE_STAGE = "migrate"  # the generated Dockerfile's stage that is a service's migration image (`--target`)
 MIGRATION_TAG_SUFFIX = "-migrate"  # a release's migration image: the service's repository, its tag + this
 # Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
 # link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").

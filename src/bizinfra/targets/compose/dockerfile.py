@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 
+from bizinfra.naming import MIGRATE_STAGE
 from bizinfra.plan import APP_USER_ID, ServicePlan
 
 # Node 24 ("Krypton") is the active LTS line; 24.21.0 was its newest release (2026-09-10) in the npm
 # registry's `node` package when this was written. The official image publishes `<version>-alpine` tags.
 NODE_IMAGE = "node:24.21.0-alpine"
 # health_command's check, with the port and path read from the container's environment when it runs.
-MIGRATE_STAGE = "migrate"  # the stage CI builds as a service's migration image (`--target migrate`)
 HEALTH_CHECK = 'wget --quiet --spider "http://127.0.0.1:${PORT}${HEALTH_PATH}" || exit 1'
 
 

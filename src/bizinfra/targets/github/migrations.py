@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from bizinfra.naming import (
+    MIGRATE_STAGE,
     MIGRATION_ACTION_LABEL,
     MIGRATION_COMPONENT,
     MIGRATION_TAG_SUFFIX,
@@ -27,7 +28,6 @@ from bizinfra.naming import (
     migration_name,
 )
 from bizinfra.plan import EnvironmentPlan, PlatformPlan, ServicePlan
-from bizinfra.targets.compose.dockerfile import MIGRATE_STAGE
 from bizinfra.targets.github.actions import uses
 from bizinfra.targets.kubernetes.migrations import DEADLINE_SECONDS, FOLDER, migrated
 
