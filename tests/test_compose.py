@@ -168,7 +168,8 @@ def test_the_one_dockerfile_passes_hadolint_and_keeps_the_hardening(tmp_path: Pa
     result = run([require_tool("hadolint"), str(folder / "Dockerfile")])
     assert result.returncode == 0, result.stdout
     text = (folder / "Dockerfile").read_text()
-    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine"] * 2
+    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:24.21.0-alpine", "builder",
+                                                                     "node:24.21.0-alpine"]  # builder, migrate, app
     assert "EXPOSE ${PORT}\n" in text and "npm ci --omit=dev" in text and "latest" not in text
     assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
 
