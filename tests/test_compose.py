@@ -115,7 +115,9 @@ def test_compose_builds_the_images_ci_builds_from_the_same_context_dockerfile_an
     assert {name: (compose[name]["image"].removesuffix(":dev"), compose[name]["build"]["args"])
             for name in built_by_ci} == built_by_ci
     assert {compose[name]["build"]["context"] for name in built_by_ci} == {"${APP_SOURCE_DIR:-../../..}"}
-    (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")]
+    # the app's image: the Dockerfile's last stage, as compose builds it (the migration image is the `migrate` stage)
+    (build_step,) = [step for step in build["steps"] if step.get("with", {}).get("file")
+                     and "target" not in step["with"]]
     assert build_step["with"]["context"] == "."  # CI's checkout is the repository root
     assert {compose[name]["build"]["dockerfile"] for name in built_by_ci} == {build_step["with"]["file"]} \
         == {"generated/business-app/docker/Dockerfile"}
@@ -166,9 +168,11 @@ def test_the_one_dockerfile_passes_hadolint_and_keeps_the_hardening(tmp_path: Pa
     result = run([require_tool("hadolint"), str(folder / "Dockerfile")])
     assert result.returncode == 0, result.stdout
     text = (folder / "Dockerfile").read_text()
-    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:${NODE_VERSION}-alpine"] * 2
+    # builder, migrate, pruned, production
+    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["node:${NODE_VERSION}-alpine", "builder", "builder",
+                                                                     "node:${NODE_VERSION}-alpine"]
     assert "ARG NODE_VERSION=24.21.0\n" in text and "latest" not in text
-    assert "EXPOSE ${PORT}\n" in text and "tini=~0.19" in text
+    assert "EXPOSE" not in text and "tini=~0.19" in text  # a worker may listen to nothing
     assert 'ENTRYPOINT ["/sbin/tini", "--"]\n' in text
     assert re.search(r"^USER [1-9]\d*:", text, flags=re.MULTILINE)  # numeric, not root
     # No COPY of a folder a workspace may lack (libs/, a tsconfig): the whole context, filtered by the ignore file.
@@ -208,8 +212,8 @@ def test_each_stage_declares_the_build_args_it_uses() -> None:
     assert names == declared_anywhere  # every build argument CI passes is read, and nothing else is expected
 
 
-@pytest.mark.parametrize(("stage", "missing"), [(0, "INSTALL"), (0, "BUILD"), (0, "OUTPUT"), (0, "PRUNE"),
-                                                (1, "START")])
+@pytest.mark.parametrize(("stage", "missing"), [(0, "INSTALL"), (0, "BUILD"), (0, "OUTPUT"), (2, "PRUNE"),
+                                                (3, "START")])
 def test_a_build_without_a_build_arg_stops_before_copying_and_names_it(stage: int, missing: str) -> None:
     """Without them a build would install, build or copy nothing: each stage's first command refuses first. PORT and
     HEALTH_PATH may be empty: a worker that listens to nothing has neither."""

@@ -20,7 +20,7 @@ PLANTED = [
     "nx.json: missing; the generated Dockerfile's default build runs `npx nx build <project>`",
     'package.json: no "lint" script, which delivery.lint runs (`npm run lint`)',
     'package.json: no "migrate:rollback" script, which delivery.rollback runs',
-    "package.json: prisma is only in devDependencies",
+    "package.json: prisma is not a dependency",
     'apps/auth/project.json: the Nx project is named "auth-api"',
     "apps/auth/project.json: the build writes dist/auth, and the generated Dockerfile copies dist/apps/auth",
     "apps/auth/src/main.ts: listens on 4000, and the spec gives auth port 3001",

@@ -127,7 +127,7 @@ def test_images_run_as_the_user_the_pods_run_as(platform: Platform) -> None:
     for artifact in compile_compose(plan):
         if artifact.path == DOCKERFILE:
             (text,) = artifact.documents
-            (user,) = re.findall(r"^USER (\d+):(\d+)$", text, re.MULTILINE)
+            (user,) = set(re.findall(r"^USER (\d+):(\d+)$", text, re.MULTILINE))  # the app's and migrations' stages
             users.add(user)
             assert re.search(rf"adduser .*-u {user[0]} ", text)
     pods = set()

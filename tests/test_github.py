@@ -136,9 +136,15 @@ def test_build_passes_each_service_its_build_args_and_the_platforms_one_dockerfi
         name: (str(spec.port or ""), health_arg(spec)) for name, spec in platform.services.items()}
     assert {name: dict(args) for name, args in passed.items()} == {
         service.name: dict(service.build_args) for service in plan.environments[0].services}
-    (step,) = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
-    assert step["with"]["build-args"] == "${{ matrix.build-args }}"
-    assert step["with"]["file"] == f"generated/{platform.name}/docker/Dockerfile"
+    app, migration = [step for step in build["steps"] if step.get("uses", "").startswith("docker/build-push-action@")]
+    for step in (app, migration):
+        assert step["with"]["build-args"] == "${{ matrix.build-args }}"
+        assert step["with"]["file"] == f"generated/{platform.name}/docker/Dockerfile"
+    # the migration image: the Dockerfile's migrate stage, for the services with a database only
+    assert "target" not in app["with"] and migration["with"]["target"] == "migrate"
+    assert migration["if"] == "matrix.migrations"
+    with_database = {s.name for env in plan.on("kubernetes") for s in env.services if s.database}
+    assert {e["service"] for e in build["strategy"]["matrix"]["include"] if e["migrations"]} == with_database
 
 
 @pytest.mark.slow
@@ -190,16 +196,15 @@ def test_deploys_use_the_environment_facts_and_queue_per_environment(platform: P
         for job in guarded:
             assert job["concurrency"] == lock
             assert job["env"] == {"AWS_REGION": env.region, "NAMESPACE": env.namespace}
-            # The deploy job checks the repository out first (it applies the committed manifests folder), so it
-            # reads contents; the migrate job works only on the live cluster.
+            # Both check the repository out first: they apply the committed manifests (the migrate job its folder's
+            # migration Jobs), so they read contents.
             deploys = job["name"].startswith("Deploy to ")
-            if deploys:
-                assert job["steps"][0]["uses"].startswith("actions/checkout@")
-            assume, cluster = job["steps"][int(deploys)], job["steps"][int(deploys) + 1]
+            assert job["steps"][0]["uses"].startswith("actions/checkout@")
+            assume, cluster = job["steps"][1], job["steps"][2]
             assert assume["with"]["role-to-assume"].endswith(f":role/{env.deploy.role}")
             assert assume["with"]["aws-region"] == env.region
             assert cluster["env"] == {"CLUSTER": env.cluster_name}
-            assert job["permissions"] == ({"contents": "read", "id-token": "write"} if deploys else {"id-token": "write"})
+            assert job["permissions"] == {"contents": "read", "id-token": "write"}, deploys
 
 
 @given(platforms())
@@ -381,7 +386,7 @@ def test_bundled_staging_rolls_every_service() -> None:
     assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "HEALTH_PATH": "/health"}
 
 
-def test_bundled_migration_runs_in_the_live_pod_of_each_postgres_service() -> None:
+def test_bundled_migration_runs_the_live_release_s_migration_job_of_each_postgres_service() -> None:
     doc = workflows(bundled())["database-migration.yml"]
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert inputs["environment"]["options"] == ["production", "staging"]
@@ -390,11 +395,13 @@ def test_bundled_migration_runs_in_the_live_pod_of_each_postgres_service() -> No
     production = doc["jobs"]["migrate-production"]
     assert production["environment"] == "production"
     assert production["concurrency"]["group"] == "deploy-business-app-production"  # queues behind a deploy
-    step = production["steps"][2]
+    step = production["steps"][3]
     assert step["if"] == "inputs.service == 'auth-service'"
     assert step["env"]["DEPLOYMENT_BLUE"] == "auth-service-blue" and step["env"]["ACTION"] == "${{ inputs.action }}"
-    assert step["env"]["MIGRATE"] == "npx prisma migrate deploy"
-    assert "prisma migrate reset" not in files(bundled())["database-migration.yml"].decode()
+    assert (step["env"]["MIGRATE_JOB"], step["env"]["ROLLBACK_JOB"]) == ("auth-service-migrate", "auth-service-rollback")
+    text = files(bundled())["database-migration.yml"].decode()
+    assert "prisma migrate reset" not in text
+    assert "kubectl exec" not in text  # never a command in a live pod of the service
 
 
 def test_no_migration_workflow_without_postgres() -> None:

@@ -140,6 +140,11 @@ def test_network_policies_allow_exactly_the_declared_graph(platform: Platform) -
                 expected |= {Edge(job, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)),
                              Edge(job, "egress", OUTSIDE_THE_VPC, "TCP", 443),
                              Edge(job, "egress", POD_IDENTITY_AGENT, "TCP", 80)}
+        for name, spec in platform.services.items():  # each service's migration Jobs: its database, nothing else
+            for store in (s for s in spec.uses if s in platform.datastores and platform.datastores[s].engine == "postgres"):
+                for job in (f"{name}-migrate", f"{name}-rollback"):
+                    expected |= {Edge(job, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}
+                    expected.add(Edge(job, "egress", PRIVATE_SUBNETS, "TCP", platform.datastore_port(store)))
         for store, store_spec in platform.datastores.items():  # each store's exporter: scraped, and reaching it
             exporter = f"{store}-exporter"
             expected |= {Edge(exporter, "egress", DNS, protocol, 53) for protocol in ("UDP", "TCP")}

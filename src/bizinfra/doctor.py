@@ -238,11 +238,11 @@ def _manager(install: str) -> str | None:
 
 
 def prisma_installed(repo: Repo) -> list[str]:
-    if repo.package is None or "prisma" in repo.dependencies("dependencies"):
+    """The migration image (the Dockerfile's `migrate` stage) keeps every dependency: a dev dependency will do."""
+    if repo.package is None or "prisma" in repo.dependencies():
         return []
-    where = "is only in devDependencies" if "prisma" in repo.dependencies() else "is not in dependencies"
-    return [f"package.json: prisma {where}; migrations run `npx prisma migrate deploy` in a live pod, whose image "
-            "installs production dependencies only: move it to dependencies"]
+    return ["package.json: prisma is not a dependency; the migration Jobs run `npx prisma migrate deploy` in the "
+            "migration image, which installs package.json's dependencies only: add it to devDependencies"]
 
 
 def prisma_schema(repo: Repo, services: list[str]) -> list[str]:

@@ -53,6 +53,13 @@ EXPORTER_COMPONENT = "exporter"  # the `app.kubernetes.io/component` of a data s
 # Where each engine's Prometheus exporter serves its metrics: the exporters' own default ports.
 EXPORTER_PORTS = {"postgres": 9187, "redis": 9121}
 BOOTSTRAP_COMPONENT = "database-bootstrap"  # the `app.kubernetes.io/component` of a bootstrap's objects
+MIGRATION_COMPONENT = "migration"  # the `app.kubernetes.io/component` of a service's migration Jobs and policy
+# Which of a service's two migration Jobs an object is: `migrate` (delivery.migrate, run by every deploy) or
+# `rollback` (delivery.rollback, run by hand from the migration workflow).
+MIGRATION_ACTION_LABEL = "bizinfra.dev/migration"
+MIGRATION_ACTIONS = ("migrate", "rollback")
+MIGRATE_STAGE = "migrate"  # the generated Dockerfile's stage that is a service's migration image (`--target`)
+MIGRATION_TAG_SUFFIX = "-migrate"  # a release's migration image: the service's repository, its tag + this
 # Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
 # link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
@@ -182,6 +189,17 @@ def exporter_name(store: str) -> str:
     """`<store>-exporter`: the exporter's objects, and the `service` label of its series. The spec refuses a service
     of that name."""
     return f"{store}-exporter"
+
+
+def migration_name(service: str) -> str:
+    """What a service's migration pods are called (their name label, ServiceAccount and NetworkPolicy):
+    `<service>-migration`, at most 63 characters since a service name has at most 53."""
+    return f"{service}-migration"
+
+
+def migration_job(service: str, action: str) -> str:
+    """A service's migration Job for one action: `<service>-migrate` or `<service>-rollback`."""
+    return f"{service}-{action}"
 
 
 def slot_deployments(name: str, rollout: str) -> dict[str, str]:

@@ -431,7 +431,7 @@ def _delivery(files: Mapping[str, str], root: Mapping[str, Any], apps: list[App]
         delivery["migrate"] = "npx prisma migrate deploy"
         if "migrate:rollback" not in scripts:
             guess.check.append("no migrate:rollback script: the migration workflow's rollback runs "
-                               "`npm run migrate:rollback` in a live pod; add one, or set delivery.rollback")
+                               "`npm run migrate:rollback` in the migration image; add one, or set delivery.rollback")
         guess.check.append("Prisma reads DATABASE_URL, which bizinfra gives each service of one PostgreSQL store "
                            "(its own role; in the cloud sslmode=verify-full against the mounted RDS CAs): keep "
                            "url = env(\"DATABASE_URL\") in schema.prisma")

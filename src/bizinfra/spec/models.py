@@ -831,10 +831,14 @@ class Delivery(Frozen):
     test: Command = Field("npx nx run-many -t test --coverage", description="The test command; it writes coverage/ "
                           "(Nx's jest projects write coverage/<project folder>). Default every Nx project's test "
                           "target with coverage (seed: npm test -- --coverage).")
-    migrate: Command = Field("npx prisma migrate deploy", description="Applies pending database migrations, run "
-                               "inside a live pod of the service (seed: npx prisma migrate deploy).")
-    rollback: Command = Field("npm run migrate:rollback", description="Undoes the latest migration, run inside a live "
-                                "pod. Default a package.json script the application defines: the seed's "
+    migrate: Command = Field("npx prisma migrate deploy", description="Applies pending database migrations: the "
+                               "service's migration Job runs it in the release's migration image (the Dockerfile's "
+                               "`migrate` stage) before every deploy moves traffic, and the migration workflow on "
+                               "demand (seed: npx prisma migrate deploy).")
+    rollback: Command = Field("npm run migrate:rollback", description="Undoes the latest migration: the service's "
+                                "rollback Job runs it in the live release's migration image when the migration "
+                                "workflow is run with `rollback` (docs/github.md has the procedure). Default a "
+                                "package.json script the application defines (`bizinfra doctor` checks it): the seed's "
                                 "`prisma migrate reset --force` drops every table, which no rollback should do.")
     repository: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")] | None = Field(
         None, description="The GitHub repository (owner/name) whose workflows deploy. Default unset, since "

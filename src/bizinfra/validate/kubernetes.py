@@ -195,16 +195,19 @@ def run_kubernetes_validate(executable: str, files: Iterable[Path],
 
 
 def kustomization_problems(folder: Path) -> list[str]:
-    """The kustomization lists exactly the manifest files of its folder."""
+    """The kustomization lists exactly the manifest files of its folder; a folder below it with a kustomization of
+    its own (the migration Jobs') is that one's, and is judged the same way."""
     kustomization = yaml.safe_load((folder / KUSTOMIZATION).read_text())
     listed = list(kustomization.get("resources", []))
-    present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.yaml") if p.name != KUSTOMIZATION)
+    own = [p.parent for p in folder.rglob(KUSTOMIZATION) if p.parent != folder]
+    present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.yaml")
+                     if p.name != KUSTOMIZATION and not any(o in p.parents for o in own))
     problems = [f"{folder / KUSTOMIZATION}: lists {name}, which does not exist" for name in listed
                 if name not in present]
     problems += [f"{folder / KUSTOMIZATION}: does not list {name}" for name in present if name not in listed]
     if len(set(listed)) != len(listed):
         problems.append(f"{folder / KUSTOMIZATION}: lists a file twice")
-    return problems
+    return problems + [problem for below in own for problem in kustomization_problems(below)]
 
 
 def validate_folders(executable: str, folders: Sequence[Path],

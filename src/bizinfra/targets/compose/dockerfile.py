@@ -9,12 +9,17 @@ The builder copies the whole repository, less what `Dockerfile.dockerignore` bes
 naming folders: a workspace may or may not have libs/, a tsconfig.base.json, an npm or a pnpm lockfile, and a
 COPY of a path that does not exist fails the build. The price is that the install is not a layer of its own
 that survives a source change: npm's cache is a BuildKit cache mount, so a reinstall downloads only what changed.
+
+A `migrate` stage is each service's migration image: the builder before its prune (the migration tool is usually a
+dev dependency), so it has the whole repository's schema and every dependency. CI pushes it beside the service's
+image, and the release's migration Job runs `delivery.migrate` in it (targets/kubernetes/migrations.py).
 """
 
 from __future__ import annotations
 
 import json
 
+from bizinfra.naming import MIGRATE_STAGE
 from bizinfra.plan import APP_USER_ID, ServicePlan
 from bizinfra.spec.node import pinned_node
 
@@ -64,22 +69,34 @@ def dockerfile() -> str:
 # Build context: the application's repository root, less what Dockerfile.dockerignore beside this file leaves out.
 ARG NODE_VERSION={DEFAULT_NODE_RELEASE}
 
-# Build stage: every dependency, then the build of the service, then only its production dependencies.
+# Build stage: every dependency, then the build of the service.
 FROM node:${{NODE_VERSION}}-alpine AS builder
 ARG INSTALL
 ARG BUILD
 ARG OUTPUT
-ARG PRUNE
 # Without them the build would do nothing and copy nothing: stop before anything is copied or installed.
 RUN test -n "$INSTALL" || {{ echo "missing --build-arg INSTALL" >&2; exit 1; }}; \\
     test -n "$BUILD" || {{ echo "missing --build-arg BUILD" >&2; exit 1; }}; \\
-    test -n "$OUTPUT" || {{ echo "missing --build-arg OUTPUT" >&2; exit 1; }}; \\
-    test -n "$PRUNE" || {{ echo "missing --build-arg PRUNE" >&2; exit 1; }}
+    test -n "$OUTPUT" || {{ echo "missing --build-arg OUTPUT" >&2; exit 1; }}
 WORKDIR /app
 COPY . .
 # The commands are the spec's, one line of shell each.
 RUN --mount=type=cache,target=/root/.npm eval "$INSTALL"
 RUN eval "$BUILD" && test -d "$OUTPUT"
+
+# Migration stage: the builder's schema and every dependency, for the release's migration Job, which gives the
+# command (delivery.migrate or delivery.rollback); not root, like the app. Before the production stage, so that a
+# build without --target (compose, CI's app image) still ends there.
+FROM builder AS {MIGRATE_STAGE}
+ENV NODE_ENV=production \\
+    npm_config_cache=/tmp/.npm \\
+    npm_config_update_notifier=false
+USER {APP_USER_ID}:{APP_USER_ID}
+
+# Prune stage: the builder less its development dependencies, which the production stage copies from.
+FROM builder AS pruned
+ARG PRUNE
+RUN test -n "$PRUNE" || {{ echo "missing --build-arg PRUNE" >&2; exit 1; }}
 RUN eval "$PRUNE"
 
 # Production stage: the build's output and production dependencies only, under tini, not root.
@@ -100,9 +117,9 @@ ENV NODE_ENV=production \\
 RUN apk add --no-cache {TINI} && \\
     addgroup -S -g {APP_USER_ID} app && adduser -S -D -H -u {APP_USER_ID} -G app app
 WORKDIR /app
-COPY --from=builder /app/package.json ./
-COPY --from=builder /app/node_modules ./node_modules
-COPY --from=builder /app/${{OUTPUT}} ./dist
+COPY --from=pruned /app/package.json ./
+COPY --from=pruned /app/node_modules ./node_modules
+COPY --from=pruned /app/${{OUTPUT}} ./dist
 USER {APP_USER_ID}:{APP_USER_ID}
 # Docker substitutes no variables in HEALTHCHECK: a shell does, when the check runs, from the environment above.
 # Any failure is 1 (unhealthy): Docker reserves 2.

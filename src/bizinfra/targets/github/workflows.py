@@ -21,6 +21,7 @@ from bizinfra.plan import (
     ServiceBuild,
     ServicePlan,
 )
+from bizinfra.targets.github import migrations
 from bizinfra.targets.github.actions import uses
 from bizinfra.targets.kubernetes.manifests import manifest_files
 
@@ -185,10 +186,11 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
     ecr = plan.registry.ecr
     hosts = {registry_host(build.image) for build in builds}
     (dockerfile,) = {build.dockerfile for build in builds}  # the platform's one Dockerfile
+    with_database = migrations.services_with_database(plan)
     matrix = {
         "service": [build.name for build in builds],
         "include": [{"service": b.name, "image": b.image, **({} if ecr else {"registry": registry_host(b.image)}),
-                     "build-args": build_args(b)} for b in builds],
+                     "build-args": build_args(b), "migrations": b.name in with_database} for b in builds],
     }
     steps = [checkout(pin), {"name": "Set up Docker Buildx", "uses": uses("setup-buildx", pin)}]
     # A pull request builds every image too, so a broken Dockerfile or build fails before the merge; it pushes
@@ -197,9 +199,10 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
     # The deploy jobs set `sha-<full commit>`: the one tag that names exactly what was tested. ECR's tags are
     # immutable, so there a branch tag, moved by every push, cannot be pushed.
     tags = "type=sha,format=long\n" + ("" if ecr else "type=ref,event=branch\n")
+    images = f"{ecr_registry(plan)}/${{{{ matrix.image }}}}" if ecr else "${{ matrix.image }}"
     steps += [
         {"name": "Image tags and labels", "id": "meta", "uses": uses("metadata", pin), "with": {
-            "images": f"{ecr_registry(plan)}/${{{{ matrix.image }}}}" if ecr else "${{ matrix.image }}",
+            "images": images,
             "tags": tags,
         }},
         {"name": "Build, and push from a branch", "uses": uses("build-push", pin), "with": {
@@ -212,6 +215,7 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
             "cache-from": "type=gha,scope=${{ matrix.service }}",
             "cache-to": "type=gha,mode=max,scope=${{ matrix.service }}",
         }},
+        *migrations.build_steps(plan, pin, images, "${{ matrix.build-args }}", dockerfile),
     ]
     grants = {"contents": "read", "id-token": "write"} if ecr else {"contents": "read", "packages": "write"}
     return job("Build ${{ matrix.service }}", 30, grants, steps, needs=["test", "security"],
@@ -281,6 +285,8 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     if external_secrets(env):
         steps.append(script("Wait for the ExternalSecrets to sync", WAIT_FOR_SECRETS, {"TIMEOUT": ROLLOUT_TIMEOUT}))
     steps += [wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps]
+    # Before anything of the release is applied: a failed migration leaves every Deployment and Service as it was.
+    steps += migrations.deploy_steps(env, manifests_folder(env), {s.name: released_image(env, s) for s in env.services})
     if blue_green:
         steps += find_slots_steps(env)
     steps += [set_images(env), script("Apply the release", APPLY_RELEASE, {"APPLYSET": APPLYSET})]
@@ -582,7 +588,8 @@ def database_migration(plan: PlatformPlan) -> Document:
                             "options": [env.name for env in envs]},
             "service": {"description": "Service whose database to migrate", "required": True, "type": "choice",
                         "options": list(services)},
-            "action": {"description": "Apply pending migrations, or undo the latest", "required": True,
+            "action": {"description": "Apply pending migrations (delivery.migrate), or undo the latest "
+                                      "(delivery.rollback), with the live release's migration image", "required": True,
                        "type": "choice", "options": ["migrate", "rollback"]},
         }}},
         "permissions": {},
@@ -591,31 +598,19 @@ def database_migration(plan: PlatformPlan) -> Document:
     }
 
 
-MIGRATE = """\
-case "$ACTION" in
-  migrate) command="$MIGRATE" ;;
-  rollback) command="$ROLLBACK" ;;
-  *) echo "::error::unknown action '$ACTION'"; exit 1 ;;
-esac
-kubectl exec "deployment/$live_deployment" --container "$CONTAINER" --namespace "$NAMESPACE" -- \\
-  env npm_config_cache=/tmp/.npm sh -c "$command"
-"""
-
-
 def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
-    """Migrations run inside a live pod of the service: it has the database's address, credentials and network path."""
-    steps = aws_access(env, plan.delivery.pin_actions)
+    """The chosen service's migrate or rollback Job (targets/github/migrations.py), from the migration image of the
+    release that is live: never a command in a live pod of the service."""
+    pin = plan.delivery.pin_actions
+    steps = [checkout(pin), *aws_access(env, pin)]
     for service in env.services:
         if not service.database or not service.deployments:  # a cron job has no pod to run them in between runs
             continue
         if service.slots:
-            run, names = slot_lookup(with_idle=False) + MIGRATE, slot_env(service)
+            lookup, names = slot_lookup(with_idle=False), slot_env(service)
         else:
-            run, names = f'live_deployment="$DEPLOYMENT"\n{MIGRATE}', {"DEPLOYMENT": service.deployments[0]}
-        steps.append(script(f"Migrate the database of {service.name}", run, {
-            **names, "CONTAINER": service.container, "ACTION": "${{ inputs.action }}",
-            "MIGRATE": plan.delivery.migrate, "ROLLBACK": plan.delivery.rollback,
-        }, **{"if": f"inputs.service == '{service.name}'"}))
-    return job(f"Migrate {env.name}", 30, {"id-token": "write"}, steps, environment=env.name,
+            lookup, names = 'live_deployment="$DEPLOYMENT"\n', {"DEPLOYMENT": service.deployments[0]}
+        steps += migrations.by_hand_steps(env, manifests_folder(env), service, lookup, names)
+    return job(f"Migrate {env.name}", 30, {"contents": "read", "id-token": "write"}, steps, environment=env.name,
                concurrency=deploy_lock(env), env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
                **{"if": f"inputs.environment == '{env.name}'"})

@@ -16,6 +16,7 @@ from bizinfra.targets.kubernetes.bootstrap import bootstrap_documents
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, metadata
 from bizinfra.targets.kubernetes.connections import ca_config_map
 from bizinfra.targets.kubernetes.exporters import exporter_documents
+from bizinfra.targets.kubernetes.migrations import migration_files, migration_policies
 from bizinfra.targets.kubernetes.network import network_policies
 from bizinfra.targets.kubernetes.readme import readme
 from bizinfra.targets.kubernetes.stack import monitoring_documents
@@ -34,6 +35,8 @@ def compile_kubernetes(plan: PlatformPlan) -> list[Artifact]:
                                    environment=env.name))
         artifacts.append(text_file(f"{folder}/README.md", readme(env, files), comment="<!-- {} -->",
                                    environment=env.name))
+        # The services' migration Jobs: a kustomization of their own, which the deploy applies with the release's tag
+        artifacts += migration_files(env, plan.delivery)
     return artifacts
 
 
@@ -47,7 +50,7 @@ def manifest_files(env: EnvironmentPlan) -> Files:
         ("configmaps.yaml", [shared_config_map(env)] + [service_config_map(env, s.name) for s in env.services]
          + ca_config_map(env)),
         ("secrets.yaml", secrets(env)),
-        ("network-policies.yaml", network_policies(env)),
+        ("network-policies.yaml", network_policies(env) + migration_policies(env)),
         # One file for every service, not one each: at a thousand services, creating files costs more than
         # compiling them, and a review still reads one service's documents together, in this order.
         ("workloads.yaml", [document for s in env.services for document in service_documents(env, s)]),

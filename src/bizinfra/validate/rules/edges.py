@@ -19,6 +19,7 @@ from bizinfra.validate.rules.documents import (
     security_group,
     selected_name,
 )
+from bizinfra.validate.rules.documents import pod as pod_template
 from bizinfra.validate.rules.platform_files import PlatformFiles, Problem, without_declarations
 
 Edge = tuple[str, str, int]  # (from, to, port); from/to a service, a data store, "ingress", "monitoring" or "dns"
@@ -27,6 +28,8 @@ DEFAULT_MONITORING_NAMESPACE = "monitoring"
 DASHBOARD_LABEL = "grafana_dashboard"  # what Grafana's dashboard sidecar selects ConfigMaps by
 BOOTSTRAP_COMPONENT = "database-bootstrap"  # the component label of a PostgreSQL store's bootstrap Job
 EXPORTER_COMPONENT = "exporter"  # the component label of a data store's Prometheus exporter
+# The component label of a service's migration Jobs, whose pods are named `<service>-migration`.
+MIGRATION_COMPONENT, MIGRATION_SUFFIX = "migration", "-migration"
 # Where each exporter's documented variable names its store: postgres_exporter `host:port/db?...`, redis_exporter
 # `redis[s]://host:port`.
 _EXPORTER_ADDRESS = re.compile(r"^(?:rediss?://)?([^:/]+):(\d+)(?:/|$)")
@@ -45,7 +48,8 @@ def network_edges_match_declared(p: PlatformFiles) -> list[Problem]:
     """The NetworkPolicies of each environment allow exactly the declared edges: each service's calls (egress at the
     caller, ingress at the callee, on the callee's port), its uses (egress to the store's port), DNS for every pod,
     the public ingress path to public services and the monitoring scrape of every service, for each database
-    bootstrap Job its store's port, HTTPS outside the VPC and the Pod Identity agent (nothing in), and for each data
+    bootstrap Job its store's port, HTTPS outside the VPC and the Pod Identity agent (nothing in), for each service's
+    migration Jobs its PostgreSQL database's port (nothing in), and for each data
     store exporter the monitoring scrape on its container's metrics port and its one store's port; a namespace-wide
     default deny stands behind them. In Terraform, each data store's security group admits only the nodes, on the
     store's port."""
@@ -99,6 +103,11 @@ def declared_edges(p: PlatformFiles, env: str) -> tuple[set[Edge], set[Edge]]:
     # A database bootstrap Job reaches its store (as its Job names it), and the AWS APIs to read the master secret.
     for job, (store, port) in bootstraps(p, env).items():
         egress |= {(job, "dns", 53), (job, store, port), (job, AWS_APIS, 443), (job, POD_IDENTITY_AGENT, 80)}
+    # A service's migration Jobs reach its PostgreSQL database (a store a bootstrap Job prepares), nothing else.
+    databases = {store for store, _ in bootstraps(p, env).values()}
+    for pods, service in migrations(p, env).items():
+        egress |= {(pods, "dns", 53)} | {(pods, store, stores[store]) for store in declared[service].uses
+                                         if store in databases and store in stores}
     # An exporter is scraped on the port its container serves metrics on, and reaches the store its address names.
     for exporter, (store, port, metrics) in exporters(p, env).items():
         ingress.add(("monitoring", exporter, metrics))
@@ -121,6 +130,19 @@ def exporters(p: PlatformFiles, env: str) -> dict[str, tuple[str, int, int]]:
                             if port.get("name") == "metrics"), None)
             if address and metrics is not None:
                 found[str(meta(deployment).get("name"))] = (address[1].split(".")[0], int(address[2]), metrics)
+    return found
+
+
+def migrations(p: PlatformFiles, env: str) -> dict[str, str]:
+    """The migration Jobs' pods, by their name label (`<service>-migration`): the declared service they migrate."""
+    declared = p.declared()
+    found = {}
+    for _, job in p.kinds(env, "Job"):
+        if labels(job).get("app.kubernetes.io/component") != MIGRATION_COMPONENT:
+            continue
+        name = str(labels(pod_template(job)).get(NAME))
+        if name.removesuffix(MIGRATION_SUFFIX) in declared:
+            found[name] = name.removesuffix(MIGRATION_SUFFIX)
     return found
 
 
@@ -161,7 +183,8 @@ def allowed_edges(p: PlatformFiles, env: str) -> dict[tuple[str, Edge], tuple[st
     written, so that it shows up as undeclared."""
     stores = {port: store for store, port in store_ports(p, env).items()}
     monitoring = monitoring_namespace(p, env)
-    services = set(p.declared()) | set(bootstraps(p, env)) | set(exporters(p, env))  # what namespace-wide rules cover
+    # what namespace-wide rules cover
+    services = set(p.declared()) | set(bootstraps(p, env)) | set(exporters(p, env)) | set(migrations(p, env))
     found: dict[tuple[str, Edge], tuple[str, str]] = {}
     for file, policy in p.kinds(env, "NetworkPolicy"):
         spec = policy.get("spec") or {}
