@@ -348,3 +348,60 @@ def test_every_failure_and_cancellation_of_a_blue_green_release_leaves_every_ser
             assert run.ran[-1] == RESTORE_STEP, what
             endpoints = ready_endpoints(state)
             assert set(endpoints) == {"web", "api"} and min(endpoints.values()) > 0, (what, endpoints)
+
+
+def tiny_release(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
+    """The two-service platform after two releases: its Services select blue, green is scaled down."""
+    from bizinfra.pipeline import build_tree
+    from bizinfra.spec.loader import Spec
+    from bizinfra.spec.models import Platform
+
+    files = build_tree([Spec("specs/tiny.yaml", Platform.model_validate(TWO_SERVICES))]).files
+    job = deploy_job("production", files, platform="tiny")
+    workspace = workspace_with(tmp_path / "repo", files)
+    state = empty_cluster(tmp_path / "state")
+    for sha in ("a" * 40, "b" * 40):
+        assert run_job(job, workspace, state, sha).failed_step is None
+    return job, workspace, state
+
+
+def restore_alone(job: dict[str, Any], state: Path, live: str, idle: str) -> dict[str, Any]:
+    """The restore step as it runs after a failure, with the slots the job found: `live` was the old slot."""
+    (step,) = [{**s, "if": None} for s in job["steps"] if s["name"] == RESTORE_STEP]
+    outputs = {f"slot-{service}": {"live": live, "live-deployment": f"{service}-{live}", "live-replicas": "2",
+                                   "idle": idle, "idle-deployment": f"{service}-{idle}"} for service in ("web", "api")}
+    files = {name: (state / name).read_text() for name in ("cluster.json", "calls.log")}
+    return {"job": {"env": job["env"], "steps": [step]}, "start": Checkpoint(0, outputs, files, 0)}
+
+
+@pytest.mark.parametrize("old_slot_comes_up", [True, False])
+def test_the_restore_selects_a_scaled_down_slot_only_once_its_pods_are_ready(tmp_path: Path,
+                                                                             old_slot_comes_up: bool) -> None:
+    """The Services select blue and green was scaled down, but the release failed before it was live: green is the
+    last good slot. The restore serves both slots, scales green up and waits for it before it selects green; a green
+    that cannot come up is never selected, and blue keeps the traffic."""
+    job, workspace, state = tiny_release(tmp_path)
+    if not old_slot_comes_up:
+        data = cluster(state)
+        for service in ("web", "api"):
+            pod = data["objects"][f"Deployment/tiny/{service}-green"]["spec"]["template"]["spec"]
+            pod["containers"][0]["image"] = "ghcr.io/example/tiny/gone:unreleased"  # a rollout never completes
+        (state / "cluster.json").write_text(json.dumps(data))
+    restore = restore_alone(job, state, live="green", idle="blue")
+    earlier = len(calls(state))
+    run = run_job(restore["job"], workspace, state, "c" * 40, start=restore["start"])
+    assert (run.failed_step is None) == old_slot_comes_up
+    objects = cluster(state)["objects"]
+    selected = {s: objects[f"Service/tiny/{s}"]["spec"]["selector"]["bizinfra.dev/slot"] for s in ("web", "api")}
+    assert selected == ({"web": "green", "api": "green"} if old_slot_comes_up else {"web": "blue", "api": "blue"})
+    assert min(ready_endpoints(state).values()) > 0
+    log = [c for c in calls(state)[earlier:] if c.startswith("kubectl ")]
+    scale = log.index("kubectl scale deployment/web-green --replicas 2 --namespace tiny")
+    waited = log.index("kubectl rollout status deployment/web-green --namespace tiny --timeout 10m")
+    both = [i for i, c in enumerate(log) if c.startswith("kubectl patch service web") and "null" in c]
+    assert both and both[0] < scale < waited  # both slots served while green came up
+    if old_slot_comes_up:  # run again: nothing left to do, nothing changes
+        before = cluster(state)
+        again = restore_alone(job, state, live="green", idle="blue")
+        assert run_job(again["job"], workspace, state, "c" * 40, start=again["start"]).failed_step is None
+        assert cluster(state)["objects"] == before["objects"]
