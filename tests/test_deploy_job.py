@@ -397,7 +397,7 @@ def test_the_restore_selects_a_scaled_down_slot_only_once_its_pods_are_ready(tmp
     assert min(ready_endpoints(state).values()) > 0
     log = [c for c in calls(state)[earlier:] if c.startswith("kubectl ")]
     scale = log.index("kubectl scale deployment/web-green --replicas 2 --namespace tiny")
-    waited = log.index("kubectl rollout status deployment/web-green --namespace tiny --timeout 10m")
+    waited = log.index("kubectl rollout status deployment/web-green --namespace tiny --timeout 4m")
     both = [i for i, c in enumerate(log) if c.startswith("kubectl patch service web") and "null" in c]
     assert both and both[0] < scale < waited  # both slots served while green came up
     if old_slot_comes_up:  # run again: nothing left to do, nothing changes

@@ -34,7 +34,11 @@ from bizinfra.targets.github.steps import Document, script
 ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
 SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
 RESTORE_STEP = "Restore the last good slots"
-RESTORE_MINUTES = 15  # the restore may scale a slot back up and wait for it; a cancelled job still runs this long
+RESTORE_MINUTES = 15  # the restore may scale a slot back up and wait for it, and tries three times
+# After a cancellation (a job at its time limit is cancelled too) the runner gives the steps that still run 5 minutes
+# (its job setting `cancel-timeout-minutes`, which the workflow schema bizinfra validates against does not know): a
+# slot that must come back gets 4 of them, and selecting slots that still run takes seconds.
+RESTORE_WAIT = kubectl_duration(240)
 RELEASED_STEP = "released"
 
 
@@ -305,6 +309,6 @@ def restore(env: EnvironmentPlan) -> Document:
         arguments = " ".join(f'"${name}_{index}"' for name in values)
         calls += f"  restore_service {arguments} {str(behind_load_balancer(s)).lower()} || failed=1\n"
     return script(RESTORE_STEP, RESTORE.replace("{calls}", calls), {
-        **names, "SLOT_LABEL": SLOT_LABEL, "SLOT_KEY": SLOT_LABEL.replace(".", "\\."), "TIMEOUT": ROLLOUT_TIMEOUT,
+        **names, "SLOT_LABEL": SLOT_LABEL, "SLOT_KEY": SLOT_LABEL.replace(".", "\\."), "TIMEOUT": RESTORE_WAIT,
         "RELEASED": f"${{{{ steps.{RELEASED_STEP}.outputs.live }}}}",
     }, **{"if": "failure() || cancelled()", "timeout-minutes": RESTORE_MINUTES})
