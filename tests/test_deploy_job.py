@@ -1,11 +1,13 @@
 """The deploy jobs of ci-cd.yml, run step by step against stand-ins of kubectl, kustomize and aws that keep the
-cluster's state (tests/support/stand_ins): a first deploy into an empty namespace, a second deploy, pruning, and a
-failure at every kubectl call.
+cluster's state (tests/support/stand_ins): a first deploy into an empty namespace, a second deploy, pruning, a
+failure at every kubectl call, and a blue-green release failed or cancelled at every kubectl call, after which every
+Service must select ready pods.
 
-The steps run under a minimal runner of this module's own (`run_job`): until the generic one
-(tests/support/workflow_runner.py) lands, it does what these jobs need of GitHub Actions: `uses:` steps are
-skipped (they only sign in), `${{ }}` in `env:` is resolved from step outputs and `vars`, scripts run as
-`bash --noprofile --norc -eo pipefail`, and after a failure only `if: failure()` steps run.
+The steps run under a minimal runner of this module's own (`run_job`), not tests/support/workflow_runner.py: the
+generic runner has no cancellation, no failure at the N-th call and no checkpoints to resume from, which the
+blue-green proof needs to stay within a few hundred stand-in calls. It does what these jobs need of GitHub Actions:
+`uses:` steps are skipped (they only sign in), `${{ }}` in `env:` is resolved from step outputs and `vars`, scripts
+run as `bash --noprofile --norc -eo pipefail`, and `if:` is read from the status functions, `&&` and `||`.
 """
 
 from __future__ import annotations
