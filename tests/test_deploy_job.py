@@ -1,11 +1,13 @@
 """The deploy jobs of ci-cd.yml, run step by step against stand-ins of kubectl, kustomize and aws that keep the
-cluster's state (tests/support/stand_ins): a first deploy into an empty namespace, a second deploy, pruning, and a
-failure at every kubectl call.
+cluster's state (tests/support/stand_ins): a first deploy into an empty namespace, a second deploy, pruning, a
+failure at every kubectl call, and a blue-green release failed or cancelled at every kubectl call, after which every
+Service must select ready pods.
 
-The steps run under a minimal runner of this module's own (`run_job`): until the generic one
-(tests/support/workflow_runner.py) lands, it does what these jobs need of GitHub Actions: `uses:` steps are
-skipped (they only sign in), `${{ }}` in `env:` is resolved from step outputs and `vars`, scripts run as
-`bash --noprofile --norc -eo pipefail`, and after a failure only `if: failure()` steps run.
+The steps run under a minimal runner of this module's own (`run_job`), not tests/support/workflow_runner.py: the
+generic runner has no cancellation, no failure at the N-th call and no checkpoints to resume from, which the
+blue-green proof needs to stay within a few hundred stand-in calls. It does what these jobs need of GitHub Actions:
+`uses:` steps are skipped (they only sign in), `${{ }}` in `env:` is resolved from step outputs and `vars`, scripts
+run as `bash --noprofile --norc -eo pipefail`, and `if:` is read from the status functions, `&&` and `||`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bizinfra.targets.github.rollout import RESTORE_STEP
 from bizinfra.validate.tree import WorkflowLoader
 from tests.support import ROOT, bundled_tree
 
@@ -39,17 +42,51 @@ pytestmark = pytest.mark.slow  # every job runs a few dozen stand-in processes
 class Run:
     failed_step: str | None = None
     ran: list[str] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
-def run_job(job: dict[str, Any], workspace: Path, state: Path, sha: str, fail_at: int | None = None) -> Run:
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a run stood before one of its steps: the cluster, the calls so far, the outputs of earlier steps. A
+    run resumed there does what the whole run would have done from that step on, without its earlier steps."""
+    step: int
+    outputs: dict[str, dict[str, str]]
+    state: dict[str, str]
+    kubectl_calls: int
+
+    def restore(self, state: Path) -> None:
+        for name, text in self.state.items():
+            (state / name).write_text(text)
+
+
+def wanted(condition: str | None, status: str) -> bool:
+    """A step's `if:` built of GitHub's status functions, `&&` and `||`; none means `success()`."""
+    if condition is None:
+        return status == "success"
+    truth = {"success()": status == "success", "failure()": status == "failure",
+             "cancelled()": status == "cancelled", "always()": True}
+    return any(all(truth[term.strip()] for term in alternative.split("&&")) for alternative in condition.split("||"))
+
+
+def run_job(job: dict[str, Any], workspace: Path, state: Path, sha: str, fail_at: int | None = None,
+            cancel: bool = False, start: Checkpoint | None = None) -> Run:
+    """With `fail_at`, that kubectl call fails; with `cancel`, the job is cancelled there instead (it hit its time
+    limit mid-step), so only `cancelled()` steps run after it. With `start`, the run resumes at a checkpoint."""
     outputs: dict[str, dict[str, str]] = {}
+    if start:
+        start.restore(state)
+        outputs = {step_id: dict(values) for step_id, values in start.outputs.items()}
     run = Run()
+    status = "success"
     temp = state / "runner-temp"
     temp.mkdir(exist_ok=True)
-    for step in job["steps"]:
-        wanted = step.get("if") == "failure()"
-        if "run" not in step or wanted != (run.failed_step is not None):
+    for index, step in enumerate(job["steps"]):
+        if "run" not in step or not wanted(step.get("if"), status) or (start and index < start.step):
             continue
+        if status == "success":
+            files = {name: (state / name).read_text() for name in ("cluster.json", "calls.log")}
+            run.checkpoints.append(Checkpoint(index, {k: dict(v) for k, v in outputs.items()}, files,
+                                              sum(1 for c in files["calls.log"].splitlines() if c.startswith("kubectl "))))
 
         def resolve(text: str) -> str:
             def value(match: re.Match[str]) -> str:
@@ -73,14 +110,15 @@ def run_job(job: dict[str, Any], workspace: Path, state: Path, sha: str, fail_at
         run.ran.append(step["name"])
         if "id" in step:
             outputs[step["id"]] = dict(line.split("=", 1) for line in output_file.read_text().splitlines() if line)
-        if result.returncode != 0 and run.failed_step is None:
+        if result.returncode != 0 and status == "success":
             run.failed_step = step["name"]
+            status = "cancelled" if cancel else "failure"
     return run
 
 
-def deploy_job(env: str, files: dict[str, bytes] | None = None) -> dict[str, Any]:
+def deploy_job(env: str, files: dict[str, bytes] | None = None, platform: str = "business-app") -> dict[str, Any]:
     files = files or bundled_tree()
-    workflow = yaml.load(files["business-app/github/workflows/ci-cd.yml"], Loader=WorkflowLoader)
+    workflow = yaml.load(files[f"{platform}/github/workflows/ci-cd.yml"], Loader=WorkflowLoader)
     job: dict[str, Any] = workflow["jobs"][f"deploy-{env}"]
     return job
 
@@ -256,8 +294,118 @@ def test_a_failed_blue_green_release_leaves_traffic_on_the_old_slot(tmp_path: Pa
     (state / "calls.log").write_text("")
     run = run_job(job, workspace, state, "b" * 40, fail_at=number)
     assert run.failed_step is not None and first
-    assert run.ran[-1] in (run.failed_step, "Send traffic back to the old slots")
+    assert run.ran[-1] in (run.failed_step, RESTORE_STEP)
     objects = cluster(state)["objects"]
     for service in ("api-gateway", "invoice-service"):
         assert objects[f"Service/business-app/{service}"]["spec"]["selector"]["bizinfra.dev/slot"] == "green"
         assert images(state)[f"Deployment/business-app/{service}-green"].endswith(":sha-" + "a" * 40)
+
+
+# -- blue-green never blacks out -------------------------------------------------------------------------------------
+
+# Two services are enough for every path: one behind the load balancer (its new slot restarts to get the readiness
+# gate), one only in the cluster, so the job's calls stay few and a failure can be injected at each of them.
+TWO_SERVICES = {
+    "name": "tiny", "domain": "tiny.example.com", "region": "eu-west-1", "registry": "ghcr.io/example/tiny",
+    "services": {"web": {"port": 8080, "public": {"host": "www.tiny.example.com"}, "calls": ["api"]},
+                 "api": {"port": 8081}},
+    "environments": {"development": {"runs_on": "compose"},
+                     "production": {"branch": "main", "rollout": "blue-green"}},
+    "delivery": {"repository": "example/tiny"},
+}
+
+
+def ready_endpoints(state: Path) -> dict[str, int]:
+    """Each Service's ready endpoints: the Ready pods of the Deployments whose pod labels its selector matches."""
+    objects = cluster(state)["objects"].values()
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    return {service["metadata"]["name"]: sum(
+        d.get("status", {}).get("readyReplicas", 0) for d in deployments
+        if service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items())
+        for service in objects if service["kind"] == "Service" and service["spec"].get("selector")}
+
+
+def test_every_failure_and_cancellation_of_a_blue_green_release_leaves_every_service_ready_pods(
+        tmp_path: Path) -> None:
+    """A second release fails, or is cancelled, at each of its kubectl calls in turn; whatever the restore does
+    after it, every Service ends selecting ready pods, on the release's slot only once the release was live."""
+    from bizinfra.pipeline import build_tree
+    from bizinfra.spec.loader import Spec
+    from bizinfra.spec.models import Platform
+
+    files = build_tree([Spec("specs/tiny.yaml", Platform.model_validate(TWO_SERVICES))]).files
+    job = deploy_job("production", files, platform="tiny")
+    workspace = workspace_with(tmp_path / "repo", files)
+    state = empty_cluster(tmp_path / "state")
+    assert run_job(job, workspace, state, "a" * 40).failed_step is None
+    released = run_job(job, workspace, state, "b" * 40)  # the good run, whose checkpoints the failing runs resume
+    assert released.failed_step is None
+    assert ready_endpoints(state) == {"web": 2, "api": 2}  # the default minimum of production
+    total = sum(1 for call in calls(state) if call.startswith("kubectl "))
+    first_release_calls = released.checkpoints[0].kubectl_calls
+    for number in range(first_release_calls + 1, total + 1):
+        start = [c for c in released.checkpoints if c.kubectl_calls < number][-1]
+        for cancel in (False, True):
+            run = run_job(job, workspace, state, "b" * 40, fail_at=number, cancel=cancel, start=start)
+            what = f"{'cancelled' if cancel else 'failed'} at call {number} ({run.failed_step})"
+            assert run.failed_step is not None, what
+            assert run.ran[-1] == RESTORE_STEP, what
+            endpoints = ready_endpoints(state)
+            assert set(endpoints) == {"web", "api"} and min(endpoints.values()) > 0, (what, endpoints)
+
+
+def tiny_release(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
+    """The two-service platform after two releases: its Services select blue, green is scaled down."""
+    from bizinfra.pipeline import build_tree
+    from bizinfra.spec.loader import Spec
+    from bizinfra.spec.models import Platform
+
+    files = build_tree([Spec("specs/tiny.yaml", Platform.model_validate(TWO_SERVICES))]).files
+    job = deploy_job("production", files, platform="tiny")
+    workspace = workspace_with(tmp_path / "repo", files)
+    state = empty_cluster(tmp_path / "state")
+    for sha in ("a" * 40, "b" * 40):
+        assert run_job(job, workspace, state, sha).failed_step is None
+    return job, workspace, state
+
+
+def restore_alone(job: dict[str, Any], state: Path, live: str, idle: str) -> dict[str, Any]:
+    """The restore step as it runs after a failure, with the slots the job found: `live` was the old slot."""
+    (step,) = [{**s, "if": None} for s in job["steps"] if s["name"] == RESTORE_STEP]
+    outputs = {f"slot-{service}": {"live": live, "live-deployment": f"{service}-{live}", "live-replicas": "2",
+                                   "idle": idle, "idle-deployment": f"{service}-{idle}"} for service in ("web", "api")}
+    files = {name: (state / name).read_text() for name in ("cluster.json", "calls.log")}
+    return {"job": {"env": job["env"], "steps": [step]}, "start": Checkpoint(0, outputs, files, 0)}
+
+
+@pytest.mark.parametrize("old_slot_comes_up", [True, False])
+def test_the_restore_selects_a_scaled_down_slot_only_once_its_pods_are_ready(tmp_path: Path,
+                                                                             old_slot_comes_up: bool) -> None:
+    """The Services select blue and green was scaled down, but the release failed before it was live: green is the
+    last good slot. The restore serves both slots, scales green up and waits for it before it selects green; a green
+    that cannot come up is never selected, and blue keeps the traffic."""
+    job, workspace, state = tiny_release(tmp_path)
+    if not old_slot_comes_up:
+        data = cluster(state)
+        for service in ("web", "api"):
+            pod = data["objects"][f"Deployment/tiny/{service}-green"]["spec"]["template"]["spec"]
+            pod["containers"][0]["image"] = "ghcr.io/example/tiny/gone:unreleased"  # a rollout never completes
+        (state / "cluster.json").write_text(json.dumps(data))
+    restore = restore_alone(job, state, live="green", idle="blue")
+    earlier = len(calls(state))
+    run = run_job(restore["job"], workspace, state, "c" * 40, start=restore["start"])
+    assert (run.failed_step is None) == old_slot_comes_up
+    objects = cluster(state)["objects"]
+    selected = {s: objects[f"Service/tiny/{s}"]["spec"]["selector"]["bizinfra.dev/slot"] for s in ("web", "api")}
+    assert selected == ({"web": "green", "api": "green"} if old_slot_comes_up else {"web": "blue", "api": "blue"})
+    assert min(ready_endpoints(state).values()) > 0
+    log = [c for c in calls(state)[earlier:] if c.startswith("kubectl ")]
+    scale = log.index("kubectl scale deployment/web-green --replicas 2 --namespace tiny")
+    waited = log.index("kubectl rollout status deployment/web-green --namespace tiny --timeout 4m")
+    both = [i for i, c in enumerate(log) if c.startswith("kubectl patch service web") and "null" in c]
+    assert both and both[0] < scale < waited  # both slots served while green came up
+    if old_slot_comes_up:  # run again: nothing left to do, nothing changes
+        before = cluster(state)
+        again = restore_alone(job, state, live="green", idle="blue")
+        assert run_job(again["job"], workspace, state, "c" * 40, start=again["start"]).failed_step is None
+        assert cluster(state)["objects"] == before["objects"]

@@ -306,14 +306,20 @@ def test_bundled_production_switches_blue_green_in_order() -> None:
     for service in services:
         order = [names.index(name) for name in [
             f"Find the live slot of {service}", f"Deploy {service} to its idle slot",
-            f"Smoke test {service} on its idle slot", f"Switch {service} to the new slot",
-            "Smoke test https://api.business-app.com", f"Scale down the old slot of {service}"]]
+            f"Smoke test {service} on its idle slot", f"Serve {service} from both slots",
+            f"Switch {service} to the new slot", "Smoke test https://api.business-app.com", "The release is live",
+            "Let the old slots drain, then scale them down"]]
         assert order == sorted(order), service
-    # no traffic moves until every idle slot passed its smoke test
+    # no traffic moves until every idle slot passed its smoke test; no Service leaves its old slot until every new
+    # slot behind the load balancer is a healthy target (the public api-gateway's only)
     assert max(names.index(f"Smoke test {s} on its idle slot") for s in services) < \
+        min(names.index(f"Serve {s} from both slots") for s in services)
+    healthy = [name for name in names if name.startswith("Wait until the new slot of")]
+    assert healthy == ["Wait until the new slot of api-gateway is a healthy load balancer target"]
+    assert max(names.index(f"Serve {s} from both slots") for s in services) < names.index(healthy[0]) < \
         min(names.index(f"Switch {s} to the new slot") for s in services)
-    rollback = job["steps"][-1]
-    assert rollback["if"] == "failure()" and rollback["env"]["SLOT_LABEL"] == SLOT_LABEL
+    restore = job["steps"][-1]
+    assert restore["if"] == "failure() || cancelled()" and restore["env"]["SLOT_LABEL"] == SLOT_LABEL
     switch = next(step for step in job["steps"] if step["name"] == "Switch api-gateway to the new slot")
     assert switch["env"] == {"SERVICE": "api-gateway", "SLOT_LABEL": "bizinfra.dev/slot",
                              "SLOT": "${{ steps.slot-api-gateway.outputs.idle }}"}

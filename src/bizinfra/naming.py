@@ -98,6 +98,12 @@ PULL_SECRET = "registry-credentials"
 ECR_KEEP_IMAGES = 100
 # How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
 ROLLOUT_TIMEOUT_SECONDS = 600
+# How long a load balancer target drains after its pod leaves the target group, within the pods' 30 s grace period
+# after their 10 s preStop sleep; a blue-green deploy waits this long before it scales the old slot down.
+DEREGISTRATION_DELAY_SECONDS = 30
+# On a namespace, makes the AWS Load Balancer Controller give every pod of a TargetGroupBinding's Service a readiness
+# gate: the pod is Ready only once its target is healthy (its docs/deploy/pod_readiness_gate.md).
+READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 
 
 # What a service that calls AWS is given besides its credentials (EKS Pod Identity injects those in the cloud): the

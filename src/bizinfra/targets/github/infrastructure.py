@@ -28,7 +28,8 @@ from typing import Any
 from bizinfra.naming import BIZINFRA_REQUIREMENTS, OUTPUT_FOLDER, arn
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.github.actions import uses
-from bizinfra.targets.github.workflows import Document, Pin, checkout, job, reachable, script
+from bizinfra.targets.github.steps import Document, script
+from bizinfra.targets.github.workflows import Pin, checkout, job, reachable
 
 # The Terraform CLI every job runs: the version the tests validate and apply the stacks with (tests/test_terraform.py,
 # tests/test_infrastructure_workflow.py check it against the machine's and the stacks' required_version).

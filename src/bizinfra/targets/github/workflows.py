@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bizinfra.naming import BOOTSTRAP_COMPONENT, MANAGED_BY, ROLLOUT_TIMEOUT_SECONDS, arn, ecr_host, kubectl_duration
+from bizinfra.naming import BOOTSTRAP_COMPONENT, MANAGED_BY, arn, ecr_host
 from bizinfra.plan import (
-    LIVE_SLOT,
     OUTPUT_FOLDER,
     PART_OF_LABEL,
-    SLOT_LABEL,
-    SLOTS,
     EnvironmentPlan,
     PlatformPlan,
     ServiceBuild,
@@ -23,14 +20,21 @@ from bizinfra.plan import (
 )
 from bizinfra.targets.github import migrations
 from bizinfra.targets.github.actions import uses
+from bizinfra.targets.github.rollout import (
+    ROLLOUT_TIMEOUT,
+    after_release,
+    before_release,
+    roll_out,
+    slot_env,
+    slot_lookup,
+    slot_output,
+)
+from bizinfra.targets.github.steps import Document, script
 from bizinfra.targets.kubernetes.manifests import manifest_files
 
-Document = dict[str, Any]
 Pin = Literal["sha", "tag"]
 
 RUNNER = "ubuntu-24.04"  # a fixed image, so a runner upgrade is a reviewed change rather than a surprise
-ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
-SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
 FIELD_MANAGER = MANAGED_BY  # server-side apply records bizinfra as the owner of every field the files state
 APPLYSET = f"secrets/{MANAGED_BY}"  # the ApplySet's parent: a Secret in the platform's namespace listing the set
 WORKLOADS_FILE = "workloads.yaml"  # the one file of the folder whose images a release sets
@@ -90,10 +94,6 @@ def job(name: str, minutes: int, permissions: dict[str, str], steps: list[Docume
 def checkout(pin: Pin) -> Document:
     # The token is not kept in .git/config, where later steps could read it.
     return {"name": "Check out", "uses": uses("checkout", pin), "with": {"persist-credentials": False}}
-
-
-def script(name: str, run: str, env: dict[str, str] | None = None, **extra: Any) -> Document:
-    return {"name": name, **extra, **({"env": env} if env else {}), "run": run}
 
 
 def app_command(name: str, variable: str, command: str) -> Document:
@@ -287,15 +287,12 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     steps += [wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps]
     # Before anything of the release is applied: a failed migration leaves every Deployment and Service as it was.
     steps += migrations.deploy_steps(env, manifests_folder(env), {s.name: released_image(env, s) for s in env.services})
-    if blue_green:
-        steps += find_slots_steps(env)
+    steps += before_release(env)
     steps += [set_images(env), script("Apply the release", APPLY_RELEASE, {"APPLYSET": APPLYSET})]
-    steps += [*blue_green_steps(env), *rolling_steps(env)] if blue_green else rolling_steps(env)
+    steps += roll_out(env, {service.name: released_image(env, service) for service in env.services})
     hosts = [service for service in env.services if service.public_host]
     steps += [public_smoke_test(env, service) for service in hosts]
-    if blue_green:
-        steps += [scale_down_old_slot(env, service) for service in slotted(env)]
-        steps.append(roll_back_traffic(env))
+    steps += after_release(env)
     environment: Document = {"name": env.name}
     if hosts:
         environment["url"] = f"https://{hosts[0].public_host}"
@@ -409,159 +406,6 @@ def wait_for_bootstrap(job_name: str) -> Document:
     """A PostgreSQL store's role and databases exist before any service that logs in to them rolls out."""
     return script(f"Wait for the database bootstrap {job_name}", WAIT_FOR_BOOTSTRAP,
                   {"JOB": job_name, "TIMEOUT": ROLLOUT_TIMEOUT})
-
-
-def image_env(env: EnvironmentPlan, service: ServicePlan) -> dict[str, str]:
-    return {"CONTAINER": service.container, "IMAGE": released_image(env, service)}
-
-
-ROLLOUT = """\
-kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
-"""
-
-
-def rolling_steps(env: EnvironmentPlan) -> list[Document]:
-    """The release's images were applied with the folder: each Deployment rolls, one new pod ready before an old
-    one goes (in blue-green, those of the workers, which take no traffic to switch). A cron job's next run takes
-    the new image."""
-    return [script(f"Roll out {service.name}", ROLLOUT, {"DEPLOYMENT": service.deployments[0], "TIMEOUT": ROLLOUT_TIMEOUT})
-            for service in env.services if service.deployments and not service.slots]
-
-
-def slotted(env: EnvironmentPlan) -> list[ServicePlan]:
-    """The services blue-green switches: those with slots, behind a Service."""
-    return [service for service in env.services if service.slots]
-
-
-# -- the blue-green switch ------------------------------------------------------------------------------
-
-
-def slot_lookup(with_idle: bool = True) -> str:
-    """Shell that reads the live slot from the Service's selector; a Service never switched serves LIVE_SLOT."""
-    cases = ""
-    for live, idle in zip(SLOTS, reversed(SLOTS), strict=True):
-        also = f'; idle={idle}; idle_deployment="$DEPLOYMENT_{idle.upper()}"' if with_idle else ""
-        cases += f'  {live}) live_deployment="$DEPLOYMENT_{live.upper()}"{also} ;;\n'
-    return (
-        'selected="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" --ignore-not-found \\\n'
-        '  --output "jsonpath={.spec.selector.$SLOT_KEY}")"\n'
-        'live="${selected:-$DEFAULT_SLOT}"\n'
-        'case "$live" in\n'
-        f"{cases}"
-        '  *) echo "::error::Service $SERVICE selects the unknown slot \'$live\'"; exit 1 ;;\n'
-        "esac\n"
-    )
-
-
-def slot_env(service: ServicePlan) -> dict[str, str]:
-    return {
-        "SERVICE": service.name,
-        "SLOT_KEY": SLOT_LABEL.replace(".", "\\."),  # jsonpath escapes the dots of a label key
-        "DEFAULT_SLOT": LIVE_SLOT,
-        **{f"DEPLOYMENT_{slot.upper()}": name for slot, name in service.slots.items()},
-    }
-
-
-# A Service never switched selects every slot, so the idle slot's new pods would take traffic as soon as they are
-# ready, before their smoke test: pin it to the live slot first. On a first deploy there is no Service yet (the
-# release creates it, and both slots start with the release's image): nothing to pin, nothing live to keep.
-FIND_SLOTS = """\
-{lookup}exists="$(kubectl get service "$SERVICE" --namespace "$NAMESPACE" --ignore-not-found --output name)"
-if [ -z "$selected" ] && [ -n "$exists" ]; then
-  patch="$(printf '{{"spec":{{"selector":{{"%s":"%s"}}}}}}' "$SLOT_LABEL" "$live")"
-  kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
-fi
-live_replicas="$(kubectl get deployment "$live_deployment" --namespace "$NAMESPACE" --ignore-not-found \\
-  --output "jsonpath={{.spec.replicas}}")"
-{{
-  echo "live=$live"
-  echo "live-deployment=$live_deployment"
-  echo "live-replicas=${{live_replicas:-0}}"
-  echo "idle=$idle"
-  echo "idle-deployment=$idle_deployment"
-}} >> "$GITHUB_OUTPUT"
-"""
-
-# The idle slot starts as large as the live one has scaled, so the switch takes the load without waiting for the
-# autoscaler; never below the service's minimum.
-IDLE_DEPLOY = """\
-replicas="$MIN_REPLICAS"
-if [ "$LIVE_REPLICAS" -gt "$replicas" ]; then replicas="$LIVE_REPLICAS"; fi
-kubectl set image "deployment/$DEPLOYMENT" "$CONTAINER=$IMAGE:sha-$GITHUB_SHA" --namespace "$NAMESPACE"
-kubectl scale "deployment/$DEPLOYMENT" --replicas "$replicas" --namespace "$NAMESPACE"
-kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
-"""
-
-IDLE_SMOKE_TEST = """\
-kubectl port-forward "deployment/$DEPLOYMENT" "$LOCAL_PORT:$PORT" --namespace "$NAMESPACE" > /dev/null &
-forward=$!
-trap 'kill "$forward"' EXIT
-curl --fail --silent --show-error --retry 10 --retry-delay 3 --retry-all-errors --max-time 10 \\
-  "http://127.0.0.1:$LOCAL_PORT$HEALTH_PATH"
-"""
-
-SWITCH = """\
-patch="$(printf '{"spec":{"selector":{"%s":"%s"}}}' "$SLOT_LABEL" "$SLOT")"
-kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
-"""
-
-SCALE_DOWN = """\
-kubectl scale "deployment/$DEPLOYMENT" --replicas 0 --namespace "$NAMESPACE"
-"""
-
-
-def step_id(service: ServicePlan) -> str:
-    return f"slot-{service.name}"
-
-
-def slot_output(service: ServicePlan, name: str) -> str:
-    return f"${{{{ steps.{step_id(service)}.outputs.{name} }}}}"
-
-
-def find_slots_steps(env: EnvironmentPlan) -> list[Document]:
-    """Before the release is applied: which slot keeps its image, which gets the release's."""
-    return [script(f"Find the live slot of {s.name}", FIND_SLOTS.format(lookup=slot_lookup()),
-                   {**slot_env(s), "SLOT_LABEL": SLOT_LABEL}, id=step_id(s)) for s in slotted(env)]
-
-
-def blue_green_steps(env: EnvironmentPlan) -> list[Document]:
-    """Every service's idle slot gets the new image and passes its smoke test before any traffic moves."""
-    steps = [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
-        "DEPLOYMENT": slot_output(s, "idle-deployment"), **image_env(env, s), "MIN_REPLICAS": str(s.replicas.min),
-        "LIVE_REPLICAS": slot_output(s, "live-replicas"),
-        "TIMEOUT": ROLLOUT_TIMEOUT}) for s in slotted(env)]
-    steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {
-        "DEPLOYMENT": slot_output(s, "idle-deployment"), "LOCAL_PORT": str(SMOKE_PORT), "PORT": str(s.port),
-        "HEALTH_PATH": s.health_path}) for s in slotted(env)]
-    steps += [script(f"Switch {s.name} to the new slot", SWITCH, {
-        "SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL, "SLOT": slot_output(s, "idle")})
-        for s in slotted(env)]
-    return steps
-
-
-def scale_down_old_slot(env: EnvironmentPlan, service: ServicePlan) -> Document:
-    return script(f"Scale down the old slot of {service.name}", SCALE_DOWN,
-                  {"DEPLOYMENT": slot_output(service, "live-deployment")})
-
-
-def roll_back_traffic(env: EnvironmentPlan) -> Document:
-    """On any failure, every Service goes back to the slot that was live; that slot still runs until the end."""
-    names: dict[str, str] = {"SLOT_LABEL": SLOT_LABEL}
-    calls = ""
-    for index, service in enumerate(slotted(env)):
-        names[f"SERVICE_{index}"] = service.name
-        names[f"LIVE_{index}"] = slot_output(service, "live")
-        calls += f'switch_back "$SERVICE_{index}" "$LIVE_{index}"\n'
-    return script("Send traffic back to the old slots", SWITCH_BACK + calls, names, **{"if": "failure()"})
-
-
-SWITCH_BACK = """\
-switch_back() {
-  [ -n "$2" ] || return 0  # its live slot was never read: nothing was switched
-  patch="$(printf '{"spec":{"selector":{"%s":"%s"}}}' "$SLOT_LABEL" "$2")"
-  kubectl patch service "$1" --namespace "$NAMESPACE" --type merge --patch "$patch"
-}
-"""
 
 
 PUBLIC_SMOKE_TEST = """\

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bizinfra.artifacts import Artifact, text_file, yaml_file
+from bizinfra.naming import READINESS_GATE_LABEL
 from bizinfra.plan import EnvironmentPlan, PlatformPlan
 from bizinfra.targets.kubernetes.addons import (
     alert_receivers_secret,
@@ -70,11 +71,14 @@ def manifest_files(env: EnvironmentPlan) -> Files:
 def namespace(env: EnvironmentPlan) -> Manifest:
     # Pod Security Admission `restricted`: the API server itself refuses a pod that is not hardened.
     security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+    # Pods of a public service are Ready only once they are healthy load balancer targets, so a rollout never
+    # leaves the target group with only targets in their initial health checks (docs/github.md, Blue-green).
+    gate = {READINESS_GATE_LABEL: "enabled"}
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": env.namespace,
-                     "labels": {**env.labels, "kubernetes.io/metadata.name": env.namespace, **security}},
+                     "labels": {**env.labels, "kubernetes.io/metadata.name": env.namespace, **security, **gate}},
     }
 
 

@@ -9,6 +9,7 @@ lookup of a load balancer that does not exist yet, no manual step. The Kubernete
 
 from __future__ import annotations
 
+from bizinfra.naming import DEREGISTRATION_DELAY_SECONDS
 from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan, load_balancer_name, secret_key, target_group_name
 from bizinfra.targets.terraform.blocks import Block, merge, name, output, resource, tags
 from bizinfra.targets.terraform.handles import (
@@ -145,7 +146,7 @@ def load_balancer(env: EnvironmentPlan, header: str = ORIGIN_SECRET.ref("secret_
                 "protocol": "HTTP",  # TLS ends at the load balancer, inside the VPC; the pods serve HTTP
                 "target_type": "ip",  # the TargetGroupBinding registers pod IPs
                 "vpc_id": VPC.ref("id"),
-                "deregistration_delay": 30,  # within the pods' 30 s grace period, after their 10 s preStop sleep
+                "deregistration_delay": DEREGISTRATION_DELAY_SECONDS,
                 # Target health is readiness: a pod that cannot serve gets no traffic from the load balancer either.
                 "health_check": {"path": service.probes.readiness, "port": "traffic-port", "protocol": "HTTP",
                                  "matcher": "200-399", "healthy_threshold": 2, "unhealthy_threshold": 3,
