@@ -65,9 +65,11 @@ def sized_specs(draw: st.DrawFn) -> dict[str, Any]:
     store = draw(st.booleans())
     for index in range(draw(st.integers(1, 6))):
         low = draw(st.integers(1, 5))
+        kind = draw(st.sampled_from(["web", "web", "worker", "cron"]))
         services[f"svc{index}"] = {
-            "port": 3000 + index,
-            "replicas": {"min": low, "max": low + draw(st.integers(0, 3))},
+            **({"port": 3000 + index} if kind != "cron" else {"kind": "cron", "schedule": "0 3 * * *"}),
+            **({"kind": "worker"} if kind == "worker" else {}),
+            **({"replicas": {"min": low, "max": low + draw(st.integers(0, 3))}} if kind != "cron" else {}),
             "resources": {"cpu": draw(st.sampled_from(["50m..500m", "250m..1", "1..2", "2..2"])),
                           "memory": draw(st.sampled_from(["128Mi..256Mi", "512Mi..1Gi", "2Gi..4Gi"]))},
             "uses": ["db"] if store and index == 0 else [],
@@ -98,8 +100,14 @@ def fits_on(spec: dict[str, Any], nodes: int) -> bool:
     pods, cpu, memory = ADDON_WORKLOADS, 0, 0
     requests = []
     for service in spec["services"].values():
-        low = service["replicas"]["min"]
-        count = 2 * low if env["rollout"] == "blue-green" else low + -(-low // 4)
+        kind = service.get("kind", "web")
+        low = service["replicas"]["min"] if kind != "cron" else 1
+        if kind == "cron":  # one run at a time
+            count = 1
+        elif kind == "web" and env["rollout"] == "blue-green":  # a whole second slot
+            count = 2 * low
+        else:  # maxSurge 25%, rounded up: workers roll in place in blue-green too
+            count = low + -(-low // 4)
         request = (cpu_millicores(service["resources"]["cpu"].split("..")[0]),
                    memory_mib(service["resources"]["memory"].split("..")[0]))
         pods, cpu, memory = pods + count, cpu + count * request[0], memory + count * request[1]

@@ -1,7 +1,7 @@
 """Will an environment's pods fit on its nodes? The numbers the loader's capacity check compares.
 
 What must fit, at the worst moment of a release: every service at its minimum plus the rollout's surge (a whole
-second slot in blue-green, `maxSurge` for rolling), the data stores' exporters and bootstrap Jobs, and the add-ons
+second slot in blue-green, `maxSurge` for rolling and for workers), a pod per cron job, the data stores' exporters and bootstrap Jobs, and the add-ons
 the stacks install, some once per cluster, some once per node (DaemonSets). What there is: `nodes.max` nodes of the
 instance type, each with the EKS AMI's pod limit and its CPU and memory less what the AMI reserves for the system.
 The scheduler counts requests, not use, so a pod without requests costs a pod slot and nothing else.
@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from bizinfra.nodes import NodeType, node_types
-from bizinfra.plan.model import EnvironmentPlan
+from bizinfra.plan.model import EnvironmentPlan, ServicePlan
 from bizinfra.plan.resolve import resolve
 from bizinfra.spec.models import Platform
 from bizinfra.spec.quantities import memory_bytes, millicores
@@ -76,9 +76,18 @@ def surge(minimum: int, rollout: str) -> int:
     return minimum if rollout == "blue-green" else math.ceil(minimum * ROLLING_SURGE_PERCENT / 100)
 
 
+def running(service: ServicePlan, rollout: str) -> int:
+    """A service's pods at the peak: its minimum and surge. Only services with slots switch blue-green; workers roll
+    in place. A cron job runs one pod at a time (a run that overlaps one is counted by its concurrency policy's
+    default, forbid); migration Jobs finish before the release is applied, so they are not at the peak."""
+    if service.cron:
+        return 1
+    return service.replicas.min + surge(service.replicas.min, rollout if service.slots else "rolling")
+
+
 def workload_pods(env: EnvironmentPlan) -> tuple[Pods, ...]:
     """Every pod that is not a DaemonSet's, at the busiest moment of a release."""
-    pods = [Pods(service.name, service.replicas.min + surge(service.replicas.min, env.rollout),
+    pods = [Pods(service.name, running(service, env.rollout),
                  millicores(service.cpu_request), memory_bytes(service.memory_request) // MIB)
             for service in env.services]
     pods += [Pods(exporter.name, 1, *EXPORTER) for exporter in env.exporters]
