@@ -110,7 +110,7 @@ def test_a_port_changed_in_the_plan_alone_moves_every_file_that_shows_it(platfor
     the plan alone, and compile: the files are the first ones with the sentinel replaced, byte for byte. A copy
     made at resolve time (a string of the port, a URL) keeps the first sentinel; a target reading the spec
     again, or deriving the port another way, leaves a file that did not move."""
-    names = [*platform.services, *platform.datastores]
+    names = [*(n for n, s in platform.services.items() if s.port is not None), *platform.datastores]  # what listens
     name = data.draw(st.sampled_from(names), label="service or data store")
     taken = {str(s.port) for s in platform.services.values()} | {str(platform.datastore_port(d)) for d in platform.datastores}
     base = b"".join(rendered(resolve(platform, "specs/random.yaml")).values())

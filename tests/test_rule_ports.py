@@ -70,8 +70,8 @@ def test_a_build_without_a_port_argument_is_named() -> None:
 
 def test_a_port_written_into_the_shared_dockerfile_is_named() -> None:
     path = "business-app/docker/Dockerfile"
-    line = bundled_tree()[path].decode().splitlines().index("USER 10001:10001") + 2
-    files = replace(bundled_tree(), path, b"USER 10001:10001\n", b"USER 10001:10001\nEXPOSE 3001\n")
+    line = bundled_tree()[path].decode().splitlines().index("COPY . .") + 2
+    files = replace(bundled_tree(), path, b"COPY . .\n", b"COPY . .\nEXPOSE 3001\n")
     assert problems(files, RULE) == [
         f"{path}: line {line}: EXPOSE hard-codes port 3001; every service's port comes from the PORT build argument"]
 

@@ -47,21 +47,22 @@ def services_with_database(plan: PlatformPlan) -> frozenset[str]:
     return frozenset(service.name for env in plan.on("kubernetes") for service in migrated(env))
 
 
-def build_steps(plan: PlatformPlan, pin: Literal["sha", "tag"], images: str, build_args: str, dockerfile: str) -> list[Document]:
+def build_steps(plan: PlatformPlan, pin: Literal["sha", "tag"], images: str, build_args: str, dockerfile: str,
+                push: str) -> list[Document]:
     """For a matrix entry with `migrations: true`: the tags (the app image's, with the suffix) and the build of the
-    `migrate` stage, sharing the app build's cache (the stages above it are the same)."""
+    `migrate` stage, sharing the app build's cache (the stages above it are the same), pushed when the app's is."""
     suffix = f",suffix={MIGRATION_TAG_SUFFIX}"
     tags = f"type=sha,format=long{suffix}\n" + ("" if plan.registry.ecr else f"type=ref,event=branch{suffix}\n")
     only = {"if": "matrix.migrations"}
     return [
         {"name": "Migration image tags", "id": "migration-meta", **only, "uses": uses("metadata", pin),
          "with": {"images": images, "tags": tags}},
-        {"name": "Build and push the migration image", **only, "uses": uses("build-push", pin), "with": {
+        {"name": "Build the migration image, and push from a branch", **only, "uses": uses("build-push", pin), "with": {
             "context": ".",
             "file": dockerfile,
             "target": MIGRATE_STAGE,
             "build-args": build_args,
-            "push": True,
+            "push": push,
             "tags": "${{ steps.migration-meta.outputs.tags }}",
             "labels": "${{ steps.migration-meta.outputs.labels }}",
             "cache-from": "type=gha,scope=${{ matrix.service }}",

@@ -215,7 +215,7 @@ def build_job(plan: PlatformPlan, pin: Pin) -> Document:
             "cache-from": "type=gha,scope=${{ matrix.service }}",
             "cache-to": "type=gha,mode=max,scope=${{ matrix.service }}",
         }},
-        *migrations.build_steps(plan, pin, images, "${{ matrix.build-args }}", dockerfile),
+        *migrations.build_steps(plan, pin, images, "${{ matrix.build-args }}", dockerfile, PUSHING),
     ]
     grants = {"contents": "read", "id-token": "write"} if ecr else {"contents": "read", "packages": "write"}
     return job("Build ${{ matrix.service }}", 30, grants, steps, needs=["test", "security"],

@@ -38,8 +38,11 @@ RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "
 
 
 def migrated(env: EnvironmentPlan) -> tuple[ServicePlan, ...]:
-    """The services with a database to migrate."""
-    return tuple(service for service in env.services if service.database)
+    """The services with a database to migrate, one per database: a cron job that shares a running service's
+    database (`database: api`) uses the schema that service's release migrates, and would run its migrations twice."""
+    running = {service.database for service in env.services if service.database and not service.cron}
+    return tuple(service for service in env.services
+                 if service.database and (not service.cron or service.database not in running))
 
 
 def migration_files(env: EnvironmentPlan, delivery: Delivery) -> list[Artifact]:

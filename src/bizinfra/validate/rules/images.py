@@ -36,7 +36,7 @@ DOCKERFILE, CI_CD = "docker/Dockerfile", "github/workflows/ci-cd.yml"
 
 def migration_images_are_the_services(p: PlatformFiles) -> list[Problem]:
     """A service's migration Jobs run its own image's `migrate` stage: their image is set by the migrations
-    kustomization to the repository of the service's Deployments (`kustomization.yaml`), the Dockerfile has a
+    kustomization to the repository of the service's Deployments or CronJob (`kustomization.yaml`), the Dockerfile has a
     `migrate` stage, and CI builds it."""
     problems = []
     has_jobs = False
@@ -49,7 +49,8 @@ def migration_images_are_the_services(p: PlatformFiles) -> list[Problem]:
                 continue
             has_jobs = True
             service = str(labels(pod(job)).get(NAME)).removesuffix(MIGRATION_SUFFIX)
-            repositories = {released.get(str(meta(d).get("name")), "?") for _, d in p.kinds(env, "Deployment")
+            repositories = {released.get(str(meta(d).get("name")), "?")
+                            for kind in ("Deployment", "CronJob") for _, d in p.kinds(env, kind)
                             if labels(d).get(NAME) == service}
             for container in containers(job):
                 placeholder = str(container.get("image", "")).rpartition(":")[0]
