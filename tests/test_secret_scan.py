@@ -113,6 +113,7 @@ def test_a_literal_secret_is_found(text: str, what: str) -> None:
     "SSL_PASSTHROUGH=on",  # `_PASS` is a secret word only at the end of the name
     "PWD_URL: http://pwd:8080",  # where a service named like a secret word is: an address, no credentials
     "PASSWORD_RESET_URL=https://password-reset:3000/v1",
+    "PWD000_BUCKET: shop-production-pwd000",  # the name of a bucket called like a secret word (`storage: {pwd000}`)
 ])
 def test_references_are_not_secrets(line: str) -> None:
     assert scan({"f.yaml": line.encode()}) == []

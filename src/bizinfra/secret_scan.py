@@ -77,7 +77,8 @@ def _scan_text(path: str, content: bytes) -> Iterator[Finding]:
         for match in shape.finditer(text):
             found.setdefault((_line_of(text, match.start()), what), match[0])
     for match in _assignments(text):
-        if _is_literal(match["value"]):
+        # `<NAME>_BUCKET` is the variable bizinfra gives a bucket's name (a bucket called `passwords` is no secret)
+        if _is_literal(match["value"]) and not match["name"].endswith("_BUCKET"):
             found.setdefault((_line_of(text, match.start()), f"a value for {match['name']}"), match["value"])
     for (line, what), matched in sorted(found.items()):
         yield Finding(path, line, what, matched)
