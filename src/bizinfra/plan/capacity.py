@@ -1,9 +1,10 @@
 """Will an environment's pods fit on its nodes? The numbers the loader's capacity check compares.
 
 What must fit, at the worst moment of a release: every service at its minimum plus the rollout's surge (a whole
-second slot in blue-green, `maxSurge` for rolling and for workers), a pod per cron job, the data stores' exporters and bootstrap Jobs, and the add-ons
-the stacks install, some once per cluster, some once per node (DaemonSets). What there is: `nodes.max` nodes of the
-instance type, each with the EKS AMI's pod limit and its CPU and memory less what the AMI reserves for the system.
+second slot in blue-green, `maxSurge` for rolling and for workers), a pod per cron job, the data stores' exporters
+and bootstrap Jobs, and the add-ons the stacks install, some once per cluster, some once per node (DaemonSets).
+What there is: `nodes.max` nodes of the instance type, each with the EKS AMI's pod limit and its CPU and memory
+less what the AMI reserves for the system.
 The scheduler counts requests, not use, so a pod without requests costs a pod slot and nothing else.
 """
 
