@@ -300,8 +300,9 @@ def test_every_object_is_labelled_as_part_of_the_platform(platform: Platform) ->
             assert labels["app.kubernetes.io/managed-by"] == "bizinfra"
             assert labels["bizinfra.dev/environment"] == env
             if labels.get("app.kubernetes.io/name") in platform.services:
-                public = platform.services[labels["app.kubernetes.io/name"]].public is not None
-                assert labels["app.kubernetes.io/component"] == ("public" if public else "internal")
+                spec = platform.services[labels["app.kubernetes.io/name"]]
+                kind = spec.kind if spec.kind != "web" else "public" if spec.public is not None else "internal"
+                assert labels["app.kubernetes.io/component"] == kind  # web: public or internal; else its kind
         for name in platform.services:
             owned = [d for d in documents if d["metadata"]["labels"].get("app.kubernetes.io/name") == name]
             assert {d["kind"] for d in owned} >= {"ServiceAccount", "Service", "Deployment", "ConfigMap",

@@ -117,7 +117,7 @@ def test_tool_output_names_the_file_relative_to_the_tree(generated: Path, tmp_pa
     require_tool("hadolint")
     replace(out / "shop/docker/Dockerfile", "USER 10001:10001", "USER root")
     check = validate_tree.hadolint(validate_tree.read_tree(out))
-    assert check.status == "failed" and check.note == "2 Dockerfiles"  # one per platform, each docker/Dockerfile
+    assert check.status == "failed" and check.note == "3 Dockerfiles"  # one per platform, each docker/Dockerfile
     assert check.problems and all(p.startswith("shop/docker/Dockerfile: line ") for p in check.problems), \
         check.problems
     require_tool("promtool")

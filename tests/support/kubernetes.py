@@ -27,12 +27,14 @@ def rendered(platform: Platform, source: str = "spec.yaml") -> dict[str, bytes]:
 
 
 def write(files: Mapping[str, bytes], root: Path) -> list[Path]:
-    """Write the files under root; return the environment folders (those holding a kustomization)."""
+    """Write the files under root; return the environment folders (`kubernetes/<env>/`, each holding a
+    kustomization; a subfolder with its own, such as `migrations/`, is validated with its environment's)."""
     for path, data in files.items():
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    return sorted({(root / path).parent for path in files if path.endswith("/kustomization.yaml")})
+    return sorted({(root / path).parent for path in files
+                   if path.endswith("/kustomization.yaml") and (root / path).parent.parent.name == "kubernetes"})
 
 
 def environments(files: Mapping[str, bytes]) -> dict[str, list[Document]]:
