@@ -24,6 +24,7 @@ import yaml
 from hypothesis import given
 from pydantic import ValidationError
 
+from bizinfra.naming import BOOTSTRAP_COMPONENT
 from bizinfra.plan import resolve
 from bizinfra.render import render
 from bizinfra.spec.models import Platform
@@ -63,7 +64,9 @@ def test_one_bootstrap_job_per_postgres_store_in_every_kubernetes_environment(pl
     files = rendered(platform)
     stores = postgres_stores(platform)
     for env, documents in environments(files).items():
-        jobs = {d["metadata"]["name"]: d for d in of_kind(documents, "Job")}
+        # the bootstraps' Jobs, by their component label: the services' migration Jobs are Jobs too
+        jobs = {d["metadata"]["name"]: d for d in of_kind(documents, "Job")
+                if d["metadata"]["labels"].get("app.kubernetes.io/component") == BOOTSTRAP_COMPONENT}
         assert set(jobs) == {f"{store}-bootstrap" for store in stores}
         listed = kustomization(files, env)["resources"]
         assert ("database-bootstrap.yaml" in listed) == bool(stores)
@@ -458,9 +461,13 @@ def test_each_service_logs_in_as_its_database_s_own_role_set_by_the_bootstrap(pl
                 url = secret["target"]["template"]["data"]["DATABASE_URL"]
                 assert set(re.findall(r"\{\{ \.(\w+)", url)) <= set(data)
                 assert f"/{database}?sslmode=verify-full&sslrootcert=/etc/ssl/rds/ca.pem" in url
-                (deployment, *_) = [d for d in of_kind(documents, "Deployment")
-                                    if d["metadata"]["labels"]["app.kubernetes.io/name"] == name]
-                (container,) = deployment["spec"]["template"]["spec"]["containers"]
+                # a web service's or worker's Deployment, or a cron job's CronJob: each pod connects the same way
+                templates = [d["spec"]["template"] for d in of_kind(documents, "Deployment")
+                             if d["metadata"]["labels"]["app.kubernetes.io/name"] == name]
+                templates += [d["spec"]["jobTemplate"]["spec"]["template"] for d in of_kind(documents, "CronJob")
+                              if d["metadata"]["labels"]["app.kubernetes.io/name"] == name]
+                (template, *_) = templates
+                (container,) = template["spec"]["containers"]
                 assert {"name": "rds-ca", "mountPath": "/etc/ssl/rds", "readOnly": True} in container["volumeMounts"]
                 assert "BEGIN CERTIFICATE" in named(documents, "ConfigMap", "rds-ca-bundle")["data"]["ca.pem"]
         assert all(len(databases) == 1 for databases in readers.values())  # no role serves two databases
