@@ -80,8 +80,8 @@ def test_a_forced_replacement_of_a_data_store_is_marked_data_loss() -> None:
 
 
 def test_adding_a_service_adds_kubernetes_objects_and_leaves_alerts_alone() -> None:
-    found = changed(("  invoice-service:\n    port: 3004\n",
-                     "  invoice-service:\n    port: 3004\n  search-service:\n    port: 3005\n"))
+    # Ahead of invoice-service, so the new service does not take over the keys (uses) after its port.
+    found = changed(("  invoice-service:\n", "  search-service:\n    port: 3005\n  invoice-service:\n"))
     added = {(c.kind, c.object) for c in found if c.environment == "production" and c.change == "added"}
     assert {("Deployment", "business-app/search-service-blue"), ("Service", "business-app/search-service"),
             ("ServiceAccount", "business-app/search-service")} <= added
