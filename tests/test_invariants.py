@@ -78,7 +78,12 @@ def test_every_invariant_holds_on_random_platforms_with_harmless_patches(spec: d
     bootstraps = {(f"{store}-bootstrap", store, port) for store, port in stores.items()
                   if spec["datastores"][store]["engine"] == "postgres"}
     exporters = {(f"{store}-exporter", store, port) for store, port in stores.items()}
-    assert {edge for edge in egress if edge[1] in stores and edge[0] not in spec["services"]} == bootstraps | exporters
+    # each service using PostgreSQL (every one has its own database here) migrates through `<service>-migration`,
+    # which reaches each PostgreSQL store the service uses
+    migrations = {(f"{user}-migration", store, stores[store]) for user, s in spec["services"].items()
+                  for store in s["uses"] if store in stores and spec["datastores"][store]["engine"] == "postgres"}
+    assert {edge for edge in egress if edge[1] in stores and edge[0] not in spec["services"]} \
+        == bootstraps | exporters | migrations
     assert {b for a, b, _ in ingress if a == "ingress"} == {n for n, s in spec["services"].items() if "public" in s}
 
 

@@ -91,7 +91,7 @@ def test_migration_jobs_exist_exactly_for_the_services_with_a_database(platform:
         for service in with_database:
             policy = named(documents, "NetworkPolicy", f"{service}-migration")["spec"]
             assert policy["ingress"] == [] and [p["port"] for rule in policy["egress"] for p in rule["ports"]] == [
-                platform.datastore_port(next(iter(set(platform.services[service].uses) & postgres)))]
+                *sorted({platform.datastore_port(store) for store in set(platform.services[service].uses) & postgres})]
         assert "migrations/jobs.yaml" not in kustomization(files, env)["resources"]
 
 

@@ -6,7 +6,7 @@ They live in their own kustomization, `migrations/`, outside the folder's: the d
 with the release's tag after what the workloads need and before any traffic moves, and the migration workflow
 applies one of them by hand (docs/github.md). The deploy's passes over the folder never apply them, so a Job never
 starts with the placeholder tag nor runs twice. Their pods read the service's own ConfigMaps and Secret (the same
-`envFrom` as its containers) and reach only its database, through `<service>-migration`, a NetworkPolicy of the
+`envFrom` as its containers) and reach only its databases, through `<service>-migration`, a NetworkPolicy of the
 folder's, applied with the other policies before any Job exists.
 """
 
@@ -126,15 +126,17 @@ def container(env: EnvironmentPlan, service: ServicePlan, action: str, command: 
     }
 
 
-def database_store(env: EnvironmentPlan, service: ServicePlan) -> DatastorePlan:
-    return next(store for store in map(env.datastore, service.uses) if store.engine == "postgres")
+def database_stores(env: EnvironmentPlan, service: ServicePlan) -> list[DatastorePlan]:
+    """Every PostgreSQL store the service uses: it has a database on each, and its migrations may touch any."""
+    return [store for store in map(env.datastore, service.uses) if store.engine == "postgres"]
 
 
 def migration_policies(env: EnvironmentPlan) -> list[Manifest]:
-    """`<service>-migration`: nothing in; out only to its database's port in the private subnets (DNS comes from
-    `allow-dns`, like every pod's)."""
+    """`<service>-migration`: nothing in; out only to its databases' ports (one per PostgreSQL store it uses) in the
+    private subnets (DNS comes from `allow-dns`, like every pod's)."""
     return [policy(env, migration_name(s.name), labels(env, s), selector(env, s), ingress=[],
-                   egress=[{"to": private_subnets(env), "ports": tcp(database_store(env, s).port)}])
+                   egress=[{"to": private_subnets(env),
+                            "ports": [port for p in sorted({d.port for d in database_stores(env, s)}) for port in tcp(p)]}])
             for s in migrated(env)]
 
 
