@@ -303,10 +303,11 @@ def test_every_object_is_labelled_as_part_of_the_platform(platform: Platform) ->
                 spec = platform.services[labels["app.kubernetes.io/name"]]
                 kind = spec.kind if spec.kind != "web" else "public" if spec.public is not None else "internal"
                 assert labels["app.kubernetes.io/component"] == kind  # web: public or internal; else its kind
-        for name in platform.services:
+        for name, spec in platform.services.items():
             owned = [d for d in documents if d["metadata"]["labels"].get("app.kubernetes.io/name") == name]
-            assert {d["kind"] for d in owned} >= {"ServiceAccount", "Service", "Deployment", "ConfigMap",
-                                                  "NetworkPolicy"}
+            # a web service behind its Service; a worker runs with none; a cron job is a CronJob
+            runs = {"web": {"Service", "Deployment"}, "worker": {"Deployment"}, "cron": {"CronJob"}}[spec.kind]
+            assert {d["kind"] for d in owned} >= {"ServiceAccount", "ConfigMap", "NetworkPolicy", *runs}
 
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035, what a Service's name must be
