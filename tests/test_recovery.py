@@ -104,15 +104,13 @@ def check_recovery(env: EnvironmentPlan) -> None:
         assert (rule["schedule"], rule["lifecycle"]["delete_after"]) == (env.recovery.snapshot_schedule,
                                                                           env.backups.keep_days)
         assert ("copy_action" in rule) == (env.recovery.standby is not None)
+    check_bucket_replication(env, files)
     standby, replicated = env.recovery.standby, resources(files, "aws_db_instance_automated_backups_replication")
     if standby is None:
         assert replicated == {} and standby_files(env) == {}
         return
     assert {name: (r["provider"], r["retention_period"]) for name, r in replicated.items()} == \
         {store.name: ("aws.standby", backup_days(env)) for store in postgres}
-    (configuration,) = resources(files, "aws_s3_bucket_replication_configuration").values()
-    destination = configuration["rule"][0]["destination"]
-    assert destination["replication_time"] == {"status": "Enabled", "time": {"minutes": 15}}
     assert files["recovery.tf.json"]["provider"]["aws"]["region"] == standby.region
     assert resources(files, "aws_s3_bucket")["backups_replica"]["bucket"] == standby.bucket
     site = standby_files(env)
@@ -124,6 +122,50 @@ def check_recovery(env: EnvironmentPlan) -> None:
     assert site["versions.tf.json"]["terraform"]["backend"]["s3"]["key"] == standby.state_key
     for version in SCHEMA_VERSIONS:
         assert check_folder(site, load_schema(version)) == []
+
+
+def check_bucket_replication(env: EnvironmentPlan, files: dict[str, Any]) -> None:
+    """With a second region, the backup bucket and every application bucket replicate, deletions and SSE-KMS objects
+    included, to a replica there that is private, versioned, under the replicas' key, TLS only and with the bucket's
+    own lifecycle; without one, no replica and no replication."""
+    buckets = resources(files, "aws_s3_bucket")
+    configurations = resources(files, "aws_s3_bucket_replication_configuration")
+    replicas = {label: body for label, body in buckets.items() if label.endswith("_replica")}
+    standby = env.recovery.standby
+    if standby is None:
+        assert replicas == {} and configurations == {}
+        assert all(plan.replica is None for plan in env.buckets)
+        return
+    expected = {"backups": "backups_replica"} | {f"app_{plan.name.replace('-', '_')}":
+                                                  f"app_{plan.name.replace('-', '_')}_replica" for plan in env.buckets}
+    assert {label: body["bucket"] for label, body in configurations.items()} == \
+        {label: f"${{aws_s3_bucket.{label}.id}}" for label in expected}
+    assert set(replicas) == set(expected.values())
+    for plan in env.buckets:
+        label = f"app_{plan.name.replace('-', '_')}"
+        replica = f"{label}_replica"
+        assert replicas[replica] == {"bucket": plan.replica, "force_destroy": not env.production,
+                                     "tags": {"Name": plan.replica}, "provider": "aws.standby"}
+        assert plan.replica and plan.replica != plan.bucket and len(plan.replica) <= 63
+        (rule,) = configurations[label]["rule"]
+        assert rule["delete_marker_replication"] == {"status": "Enabled"}
+        assert rule["source_selection_criteria"] == {"sse_kms_encrypted_objects": {"status": "Enabled"}}
+        assert rule["destination"]["bucket"] == f"${{aws_s3_bucket.{replica}.arn}}"
+        assert rule["destination"]["encryption_configuration"] == {"replica_kms_key_id": "${aws_kms_key.standby.arn}"}
+        assert configurations[label]["depends_on"] == [f"aws_s3_bucket_versioning.{label}",
+                                                      f"aws_s3_bucket_versioning.{replica}"]
+        for kind in ("aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy",
+                     "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_lifecycle_configuration"):
+            assert resources(files, kind)[replica]["provider"] == "aws.standby", kind
+        (encryption,) = resources(files, "aws_s3_bucket_server_side_encryption_configuration")[replica]["rule"]
+        assert encryption["apply_server_side_encryption_by_default"]["kms_master_key_id"] == \
+            "${aws_kms_key.standby.arn}"
+        lifecycle = resources(files, "aws_s3_bucket_lifecycle_configuration")
+        assert lifecycle[replica]["rule"] == lifecycle[label]["rule"]
+    for configuration in configurations.values():
+        destination = configuration["rule"][0]["destination"]
+        assert destination["replication_time"] == {"status": "Enabled", "time": {"minutes": 15}}
+        assert configuration["role"] == "${aws_iam_role.replication.arn}"
 
 
 def test_the_bundled_production_recovers_in_a_second_region() -> None:

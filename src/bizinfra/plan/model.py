@@ -112,6 +112,7 @@ class BucketPlan:
     storage_class: str | None  # S3's name: STANDARD_IA, GLACIER_IR, ...
     keep_versions_days: int  # a replaced or deleted object's previous version is kept this long
     users: tuple[str, ...]  # the services that read and write it, sorted
+    replica: str | None  # S3, in the second region (recovery.region): its replica; none without a region
 
     @property
     def variable(self) -> str:  # what tells its users its name

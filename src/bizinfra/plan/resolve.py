@@ -139,7 +139,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     cluster_name = f"{platform.name}-{env_name}"
     services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
                      for name in sorted(platform.services))
-    buckets = tuple(_bucket(platform, name, bucket_stem) for name in sorted(platform.storage))
+    standby_region = environment.recovery.region
+    buckets = tuple(_bucket(platform, name, bucket_stem, standby_region) for name in sorted(platform.storage))
     return EnvironmentPlan(
         platform=platform.name,
         name=env_name,
@@ -200,12 +201,15 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     )
 
 
-def _bucket(platform: Platform, name: str, bucket_stem: str) -> BucketPlan:
+def _bucket(platform: Platform, name: str, bucket_stem: str, standby_region: str | None) -> BucketPlan:
     spec = platform.storage[name]
     transition = spec.transition
+    bucket = aws_name(bucket_stem, name, limit=63)  # S3 allows 63
     return BucketPlan(
         name=name,
-        bucket=aws_name(bucket_stem, name, limit=63),  # S3 allows 63
+        bucket=bucket,
+        # Named like the backup bucket's replica: the bucket's name and the region it is in.
+        replica=aws_name(bucket, standby_region, limit=63) if standby_region else None,
         expire_days=days(spec.expire) if spec.expire else None,
         transition_days=days(transition.after) if transition else None,
         storage_class=STORAGE_CLASSES[transition.to] if transition else None,

@@ -461,9 +461,9 @@ def environment_skips(env: EnvironmentPlan) -> dict[str, str]:
         skips["CKV_AWS_144"] = f"{name} names no second region (recovery.region): there is nowhere to replicate to."
         skips["CKV_AWS_310"] = f"{name} names no second region: one origin, its load balancer (itself across zones)."
     else:
-        skips["CKV_AWS_144"] = (f"{name}: the backup bucket replicates to {standby.region}; the log buckets (access "
-                                "and flow logs are no recovery asset) and the application buckets (their replication "
-                                "is not built yet) do not.")
+        skips["CKV_AWS_144"] = (f"{name}: the backup bucket and the application buckets replicate to "
+                                f"{standby.region}; their replicas there (the second copy already) and the log "
+                                "buckets (access and flow logs are no recovery asset) do not.")
         skips["CKV_AWS_310"] = (f"{name}: CloudFront's one origin is a name Route 53 fails over to the standby "
                                 f"in {standby.region} (an origin group would retry only GET, HEAD and OPTIONS).")
     return skips

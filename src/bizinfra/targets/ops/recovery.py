@@ -106,11 +106,23 @@ def namespace_page(envs: tuple[EnvironmentPlan, ...]) -> str:
     return "\n".join(lines)
 
 
+def replica_buckets_step(env: EnvironmentPlan) -> list[str]:
+    """The application buckets' replicas the services use there: S3 replicates one way, so what the services write
+    in the standby region stays in the replica until someone copies it back."""
+    if not env.buckets:
+        return []
+    return ["Buckets: each service finds its bucket by its variable; in the standby region point it at the replica "
+            "(what is written there is not replicated back), and grant the services' roles the replica and the "
+            f"replicas' key (`alias/{env.qualified_name}-replicas`): they name this region's buckets only.", "",
+            "| bucket | variable | replica |", "| --- | --- | --- |",
+            *[f"| `{plan.bucket}` | `{plan.variable}` | `{plan.replica}` |" for plan in env.buckets], ""]
+
+
 def failover_page(envs: tuple[EnvironmentPlan, ...]) -> str:
     lines = ["# Fail over to the standby region", "",
              "When the environment's region is lost. The standby stack (`terraform/<env>/standby/`) was applied "
              "beforehand; it holds the network, the cluster and the database's restore path. The database's "
-             "automated backups and the backup bucket are already replicated there.", ""]
+             "automated backups, the backup bucket and the application buckets are already replicated there.", ""]
     for env in envs:
         standby = env.recovery.standby
         assert standby is not None
@@ -149,6 +161,7 @@ def failover_page(envs: tuple[EnvironmentPlan, ...]) -> str:
                   f"velero --kubecontext {env.cluster_name} restore create --from-backup BACKUP "
                   f"--include-namespaces {env.namespace} --wait",
                   f"{kubectl} --namespace {env.namespace} get deployments", "```", "",
+                  *replica_buckets_step(env),
                   "4. Secrets: Secrets Manager holds the environment's secrets in its own region; store them under "
                   f"the same names (`{env.platform}/{env.name}/...`) in {region} before the services start.",
                   f"5. DNS: the private zone `{env.private_zone}` of the standby VPC gets each store's record "

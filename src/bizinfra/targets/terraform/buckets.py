@@ -63,33 +63,39 @@ def buckets(env: EnvironmentPlan) -> Block:
 def bucket(env: EnvironmentPlan, plan: BucketPlan) -> Block:
     """Private, versioned, SSE-KMS with the environment's key, TLS only, access logged; outside production a destroy
     empties it first (force_destroy), so a stack that comes and goes leaves nothing behind."""
-    handle = application_bucket(plan.name)
-    key, bucket_id = handle.name, handle.ref("id")
-    public_access = Resource("aws_s3_bucket_public_access_block", key)
-    versioning = Resource("aws_s3_bucket_versioning", key)
+    return private_bucket(env, plan, application_bucket(plan.name), plan.bucket, KMS_KEY, LOG_BUCKET)
+
+
+def private_bucket(env: EnvironmentPlan, plan: BucketPlan, handle: Resource, bucket_name: str, key: Resource,
+                   logs: Resource) -> Block:
+    """An application bucket or its replica in the second region (recovery.py): named `bucket_name`, encrypted with
+    `key`, its access logged to `logs`, its lifecycle the spec's."""
+    label, bucket_id = handle.name, handle.ref("id")
+    public_access = Resource("aws_s3_bucket_public_access_block", label)
+    versioning = Resource("aws_s3_bucket_versioning", label)
     return merge(
-        handle.declare({"bucket": plan.bucket, "force_destroy": not env.production, "tags": {"Name": plan.bucket}}),
-        resource("aws_s3_bucket_ownership_controls", key, {
+        handle.declare({"bucket": bucket_name, "force_destroy": not env.production, "tags": {"Name": bucket_name}}),
+        resource("aws_s3_bucket_ownership_controls", label, {
             "bucket": bucket_id, "rule": {"object_ownership": "BucketOwnerEnforced"}}),
         public_access.declare({
             "bucket": bucket_id, "block_public_acls": True, "block_public_policy": True,
             "ignore_public_acls": True, "restrict_public_buckets": True}),
         versioning.declare({"bucket": bucket_id, "versioning_configuration": {"status": "Enabled"}}),
-        resource("aws_s3_bucket_server_side_encryption_configuration", key, {
+        resource("aws_s3_bucket_server_side_encryption_configuration", label, {
             "bucket": bucket_id,
             "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                  "kms_master_key_id": KMS_KEY.ref("arn")},
+                                                                  "kms_master_key_id": key.ref("arn")},
                       "bucket_key_enabled": True}]}),
-        resource("aws_s3_bucket_lifecycle_configuration", key, {
+        resource("aws_s3_bucket_lifecycle_configuration", label, {
             "bucket": bucket_id, "rule": [lifecycle(plan)], "depends_on": [versioning.address]}),
         policy_document(bucket_document(handle), [tls_only(handle)]),
         bucket_policy(handle).declare({
             "bucket": bucket_id, "policy": bucket_document(handle).ref("json"),
             "depends_on": [public_access.address]}),
-        resource("aws_s3_bucket_logging", key, {
-            "bucket": bucket_id, "target_bucket": LOG_BUCKET.ref("id"), "target_prefix": f"s3-access/{plan.name}/",
+        resource("aws_s3_bucket_logging", label, {
+            "bucket": bucket_id, "target_bucket": logs.ref("id"), "target_prefix": f"s3-access/{plan.name}/",
             # S3 refuses the setting until the log bucket's policy lets its logging service write there.
-            "depends_on": [bucket_policy(LOG_BUCKET).address]}),
+            "depends_on": [bucket_policy(logs).address]}),
     )
 
 

@@ -2,9 +2,9 @@
 
 In the environment's own stack (`recovery.tf.json`): AWS Backup snapshots of the PostgreSQL databases on the spec's
 schedule, kept `backups.keep` (RDS's own automated backups stop at 35 days; point-in-time recovery within them gives
-the 5-minute RPO). With a second region, through the `aws.standby` provider: a KMS key there, the backup bucket
-replicated under it with S3 Replication Time Control (15 minutes), each database's automated backups (snapshots and
-transaction logs) replicated, and the snapshots copied to a vault there.
+the 5-minute RPO). With a second region, through the `aws.standby` provider: a KMS key there, the backup bucket and
+every application bucket (`storage:`) replicated under it with S3 Replication Time Control (15 minutes), each
+database's automated backups (snapshots and transaction logs) replicated, and the snapshots copied to a vault there.
 
 The standby stack (`standby/`) is the pilot light in the second region: the network, the cluster (its node group at
 zero unless the RTO is too short for a scale-up), and what a database restored there needs (subnet group, security
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, EnvironmentPlan, StandbyPlan
+from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, BucketPlan, EnvironmentPlan, StandbyPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
@@ -34,6 +34,7 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
+from bizinfra.targets.terraform.buckets import application_bucket, private_bucket
 from bizinfra.targets.terraform.cluster import access, control_plane, nodes, oidc_provider
 from bizinfra.targets.terraform.datastores import backup_days, postgres_family
 from bizinfra.targets.terraform.edge import standby_edge
@@ -83,6 +84,7 @@ def recovery(env: EnvironmentPlan) -> Block:
     parts = [snapshots(env)] if postgres_stores(env) else []
     if standby:
         parts += [standby_provider(env, standby), standby_key(env), replica_bucket(env, standby),
+                  *[application_replica(env, plan) for plan in env.buckets],
                   replication(env, standby), database_backup_replication(env)]
     return merge(*parts)
 
@@ -177,6 +179,22 @@ def replica_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
     )
 
 
+def application_replica_bucket(name: str) -> Resource:
+    """`aws_s3_bucket.app_<name>_replica`: an application bucket's replica in the standby region."""
+    return Resource("aws_s3_bucket", f"{application_bucket(name).name}_replica")
+
+
+def application_replica(env: EnvironmentPlan, plan: BucketPlan) -> Block:
+    """Like the application bucket (private, versioned, TLS only, the spec's lifecycle), under the replicas' key."""
+    assert plan.replica is not None  # the plan names a replica wherever the environment names a second region
+    handle = application_replica_bucket(plan.name)
+    return merge(
+        in_standby_region(private_bucket(env, plan, handle, plan.replica, STANDBY_KEY, STANDBY_LOGS)),
+        output(f"standby_{application_bucket(plan.name).name}_bucket", handle.ref("id"),
+               f"Bucket {plan.name}'s replica in the standby region: what its users read there after a failover."),
+    )
+
+
 def standby_log_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
     """The standby region's log bucket: the replica's access logs and the standby network's flow logs (which the
     standby stack writes here by name). SSE-S3, as the main log bucket, for the load balancer a failover adds."""
@@ -209,50 +227,63 @@ def standby_log_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
     )
 
 
+def replicated_buckets(env: EnvironmentPlan) -> list[tuple[str, Resource, Resource]]:
+    """(the configuration's label, the bucket, its replica): the backup bucket and every application bucket."""
+    return [("backups", BACKUP_BUCKET, REPLICA_BUCKET)] + [
+        (application_bucket(plan.name).name, application_bucket(plan.name), application_replica_bucket(plan.name))
+        for plan in env.buckets]
+
+
 def replication(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
-    """S3 replicates every object of the backup bucket, deletions included, within Replication Time Control's 15
-    minutes, re-encrypted under the standby key."""
+    """S3 replicates every object of the backup bucket and the application buckets, deletions included, within
+    Replication Time Control's 15 minutes, re-encrypted under the standby key; one role for them all."""
     trust, permissions = iam_document("replication_trust"), iam_document("replication")
-    source, replica = BACKUP_BUCKET.ref("arn"), REPLICA_BUCKET.ref("arn")
+    pairs = replicated_buckets(env)
+    sources = [source.ref("arn") for _, source, _ in pairs]
+    replicas = [replica.ref("arn") for _, _, replica in pairs]
     return merge(
         assume_role_policy(trust, "s3.amazonaws.com"),
         policy_document(permissions, [
-            statement(["s3:GetReplicationConfiguration", "s3:ListBucket"], [source], sid="ReadConfiguration"),
+            statement(["s3:GetReplicationConfiguration", "s3:ListBucket"], sources, sid="ReadConfiguration"),
             statement(["s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication", "s3:GetObjectVersionTagging"],
-                      [f"{source}/*"], sid="ReadVersions"),
-            statement(["s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"], [f"{replica}/*"],
-                      sid="WriteReplicas"),
+                      [f"{source}/*" for source in sources], sid="ReadVersions"),
+            statement(["s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"],
+                      [f"{replica}/*" for replica in replicas], sid="WriteReplicas"),
             statement(["kms:Decrypt"], [KMS_KEY.ref("arn")], sid="DecryptSource"),
             statement(["kms:Encrypt", "kms:GenerateDataKey"], [STANDBY_KEY.ref("arn")], sid="EncryptReplicas"),
         ]),
         REPLICATION_ROLE.declare({
             "name": standby.replication_role,
-            "description": f"S3 replication of {env.backups.bucket} to {standby.region}",
+            "description": f"S3 replication of {env.qualified_name}'s buckets to {standby.region}",
             "assume_role_policy": trust.ref("json"),
         }),
         resource("aws_iam_role_policy", "replication", {
-            "name": "replicate-backups", "role": REPLICATION_ROLE.ref("id"), "policy": permissions.ref("json")}),
-        resource("aws_s3_bucket_replication_configuration", "backups", {
-            "bucket": BACKUP_BUCKET.ref("id"),
-            "role": REPLICATION_ROLE.ref("arn"),
-            "rule": [{
-                "id": "to-standby",
-                "status": "Enabled",
-                "filter": {},
-                "delete_marker_replication": {"status": "Enabled"},
-                "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
-                "destination": {
-                    "bucket": replica,
-                    "storage_class": "STANDARD",
-                    "encryption_configuration": {"replica_kms_key_id": STANDBY_KEY.ref("arn")},
-                    "replication_time": {"status": "Enabled", "time": {"minutes": REPLICATION_MINUTES}},
-                    "metrics": {"status": "Enabled", "event_threshold": {"minutes": REPLICATION_MINUTES}},
-                },
-            }],
-            # Both buckets must be versioned before S3 accepts the configuration.
-            "depends_on": ["aws_s3_bucket_versioning.backups", "aws_s3_bucket_versioning.backups_replica"],
-        }),
+            "name": "replicate-buckets", "role": REPLICATION_ROLE.ref("id"), "policy": permissions.ref("json")}),
+        *[replication_configuration(label, source, replica) for label, source, replica in pairs],
     )
+
+
+def replication_configuration(label: str, source: Resource, replica: Resource) -> Block:
+    return resource("aws_s3_bucket_replication_configuration", label, {
+        "bucket": source.ref("id"),
+        "role": REPLICATION_ROLE.ref("arn"),
+        "rule": [{
+            "id": "to-standby",
+            "status": "Enabled",
+            "filter": {},
+            "delete_marker_replication": {"status": "Enabled"},
+            "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+            "destination": {
+                "bucket": replica.ref("arn"),
+                "storage_class": "STANDARD",
+                "encryption_configuration": {"replica_kms_key_id": STANDBY_KEY.ref("arn")},
+                "replication_time": {"status": "Enabled", "time": {"minutes": REPLICATION_MINUTES}},
+                "metrics": {"status": "Enabled", "event_threshold": {"minutes": REPLICATION_MINUTES}},
+            },
+        }],
+        # Both buckets must be versioned before S3 accepts the configuration.
+        "depends_on": [f"aws_s3_bucket_versioning.{source.name}", f"aws_s3_bucket_versioning.{replica.name}"],
+    })
 
 
 def database_backup_replication(env: EnvironmentPlan) -> Block:
