@@ -199,6 +199,9 @@ class ServicePlan:
     kind: str = "web"  # web (serves requests on its port) | worker (a process, no Service) | cron (a scheduled job)
     health_command: str | None = None  # a worker's liveness check, run in its container
     cron: CronPlan | None = None  # a cron job's schedule
+    # Its release runs its database's migrations (the migrate and rollback Jobs): every service with a database, one
+    # per database, so a cron job sharing a running service's database leaves them to that service's release.
+    migrated: bool = False
 
     @property
     def takes_requests(self) -> bool:
@@ -517,6 +520,11 @@ class EnvironmentPlan:
 
     def service(self, name: str) -> ServicePlan:
         return self._services_by_name[name]
+
+    @property
+    def migrated_services(self) -> tuple[ServicePlan, ...]:
+        """The services whose releases run migrations: the Kubernetes Jobs and the workflows' steps read these."""
+        return tuple(service for service in self.services if service.migrated)
 
     @cached_property
     def _services_by_name(self) -> dict[str, ServicePlan]:  # targets look services up by name per edge

@@ -29,7 +29,7 @@ from bizinfra.naming import (
 )
 from bizinfra.plan import EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
-from bizinfra.targets.kubernetes.migrations import DEADLINE_SECONDS, FOLDER, migrated
+from bizinfra.targets.kubernetes.migrations import DEADLINE_SECONDS, FOLDER
 
 Document = dict[str, Any]
 WAIT_SECONDS = DEADLINE_SECONDS + 60  # the Job's own deadline fails it first; this only guards a lost Job
@@ -44,7 +44,7 @@ def step(name: str, run: str, env: Mapping[str, str], **extra: Any) -> Document:
 
 def services_with_database(plan: PlatformPlan) -> frozenset[str]:
     """The services whose migration image CI builds: those with a database in some cluster environment."""
-    return frozenset(service.name for env in plan.on("kubernetes") for service in migrated(env))
+    return frozenset(service.name for env in plan.on("kubernetes") for service in env.migrated_services)
 
 
 def build_steps(plan: PlatformPlan, pin: Literal["sha", "tag"], images: str, build_args: str, dockerfile: str,
@@ -119,7 +119,7 @@ def migration_selector(env: EnvironmentPlan) -> str:
 def deploy_steps(env: EnvironmentPlan, folder: str, images: Mapping[str, str]) -> list[Document]:
     """The release's migrations, before anything of the release is applied: `folder` is the environment's manifests
     folder, `images` each service's image without its tag (as the release sets it)."""
-    services = migrated(env)
+    services = env.migrated_services
     if not services:
         return []
     lines = "".join(f"{migration_name(s.name)} {images[s.name]}\n" for s in services)

@@ -56,10 +56,10 @@ def deployed(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
 
 
 def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
-    """Services with a PostgreSQL database in an environment CI can reach, whose migrations the migration workflow
-    runs."""
-    return tuple(sorted({service.name for env in reachable(plan) for service in env.services
-                         if service.database and service.deployments}))
+    """The migrated services of the environments CI can reach that run a Deployment, whose migrations the migration
+    workflow runs by hand (from the live Deployment's release; a cron job has none)."""
+    return tuple(sorted({service.name for env in reachable(plan) for service in env.migrated_services
+                         if service.deployments}))
 
 
 ACCOUNT = "${{ vars.AWS_ACCOUNT_ID }}"  # not known when the files are generated: a repository or environment variable

@@ -37,16 +37,8 @@ TTL_SECONDS = 86400  # a finished Job and its pod's logs are kept a day (the nex
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 
 
-def migrated(env: EnvironmentPlan) -> tuple[ServicePlan, ...]:
-    """The services with a database to migrate, one per database: a cron job that shares a running service's
-    database (`database: api`) uses the schema that service's release migrates, and would run its migrations twice."""
-    running = {service.database for service in env.services if service.database and not service.cron}
-    return tuple(service for service in env.services
-                 if service.database and (not service.cron or service.database not in running))
-
-
 def migration_files(env: EnvironmentPlan, delivery: Delivery) -> list[Artifact]:
-    services = migrated(env)
+    services = env.migrated_services
     if not services:
         return []
     folder = f"kubernetes/{env.name}/{FOLDER}"
@@ -137,7 +129,7 @@ def migration_policies(env: EnvironmentPlan) -> list[Manifest]:
     return [policy(env, migration_name(s.name), labels(env, s), selector(env, s), ingress=[],
                    egress=[{"to": private_subnets(env),
                             "ports": [port for p in sorted({d.port for d in database_stores(env, s)}) for port in tcp(p)]}])
-            for s in migrated(env)]
+            for s in env.migrated_services]
 
 
 def kustomization(env: EnvironmentPlan, services: tuple[ServicePlan, ...]) -> Manifest:
