@@ -21,8 +21,6 @@ from bizinfra.spec.quantities import memory_bytes, millicores
 from bizinfra.spec.text import PathTuple
 
 MIB = 1 << 20
-# A rolling Deployment's surge (workloads.py `maxSurge: 25%`): Kubernetes rounds a percentage surge up.
-ROLLING_SURGE_PERCENT = 25
 
 
 @dataclass(frozen=True)
@@ -72,23 +70,19 @@ EXPORTER = (25, 32)
 BOOTSTRAP = (50, 128)
 
 
-def surge(minimum: int, rollout: str) -> int:
-    """Extra pods while a release rolls out: a whole second slot in blue-green, maxSurge (rounded up) in rolling."""
-    return minimum if rollout == "blue-green" else math.ceil(minimum * ROLLING_SURGE_PERCENT / 100)
-
-
-def running(service: ServicePlan, rollout: str) -> int:
-    """A service's pods at the peak: its minimum and surge. Only services with slots switch blue-green; workers roll
-    in place. A cron job runs one pod at a time (a run that overlaps one is counted by its concurrency policy's
-    default, forbid); migration Jobs finish before the release is applied, so they are not at the peak."""
+def running(service: ServicePlan) -> int:
+    """A service's pods at the peak: its minimum and its release's surge (ServicePlan.surge: a second slot for the
+    slotted services, the rolling surge for the rest). A cron job runs one pod at a time (a run that overlaps one is
+    counted by its concurrency policy's default, forbid); migration Jobs finish before the release is applied, so
+    they are not at the peak."""
     if service.cron:
         return 1
-    return service.replicas.min + surge(service.replicas.min, rollout if service.slots else "rolling")
+    return service.replicas.min + service.surge
 
 
 def workload_pods(env: EnvironmentPlan) -> tuple[Pods, ...]:
     """Every pod that is not a DaemonSet's, at the busiest moment of a release."""
-    pods = [Pods(service.name, running(service, env.rollout),
+    pods = [Pods(service.name, running(service),
                  millicores(service.cpu_request), memory_bytes(service.memory_request) // MIB)
             for service in env.services]
     pods += [Pods(exporter.name, 1, *EXPORTER) for exporter in env.exporters]

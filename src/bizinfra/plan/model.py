@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -9,6 +10,10 @@ from functools import cached_property
 from bizinfra.naming import bucket_variable, connection_url_variables, service_url_variable
 from bizinfra.spec.models import Delivery, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores
+
+# A rolling update's `maxSurge`, as a percentage of the Deployment's replicas (Kubernetes rounds it up): the
+# Deployments say it, and the capacity check counts it.
+ROLLING_SURGE_PERCENT = 25
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,19 @@ class ServicePlan:
         """The ports it reaches outside the private ranges: its hosts' ports, and HTTPS for the AWS APIs."""
         ports = {host.port for host in self.external_hosts} | ({443} if self.aws_services else set())
         return tuple(sorted(ports))
+
+    @property
+    def slotted(self) -> bool:
+        """Blue-green switches its traffic between two slots: a web service where the rollout is blue-green; workers
+        and cron jobs take no traffic to switch, and roll in place."""
+        return bool(self.slots)
+
+    @property
+    def surge(self) -> int:
+        """The pods a release runs beside its minimum at its peak: a whole second slot when it is slotted, else the
+        rolling update's surge."""
+        minimum = self.replicas.min
+        return minimum if self.slotted else math.ceil(minimum * ROLLING_SURGE_PERCENT / 100)
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -520,6 +538,11 @@ class EnvironmentPlan:
 
     def service(self, name: str) -> ServicePlan:
         return self._services_by_name[name]
+
+    @property
+    def slotted_services(self) -> tuple[ServicePlan, ...]:
+        """The services blue-green switches, slot by slot: the deploy job's steps and the capacity check read these."""
+        return tuple(service for service in self.services if service.slotted)
 
     @property
     def migrated_services(self) -> tuple[ServicePlan, ...]:

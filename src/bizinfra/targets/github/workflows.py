@@ -388,7 +388,7 @@ def set_images(env: EnvironmentPlan) -> Document:
     lines = []
     for service in env.services:
         image = released_image(env, service)
-        if service.slots:
+        if service.slotted:
             lines += [f"{slot_output(service, 'live-deployment')} {image} live",
                       f"{slot_output(service, 'idle-deployment')} {image} idle"]
         else:  # a cron job's image is named after it, as a Deployment's is
@@ -448,9 +448,9 @@ def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
     pin = plan.delivery.pin_actions
     steps = [checkout(pin), *aws_access(env, pin)]
     for service in env.services:
-        if not service.database or not service.deployments:  # a cron job has no pod to run them in between runs
+        if not service.migrated or not service.deployments:  # a cron job has no pod to run them in between runs
             continue
-        if service.slots:
+        if service.slotted:
             lookup, names = slot_lookup(with_idle=False), slot_env(service)
         else:
             lookup, names = 'live_deployment="$DEPLOYMENT"\n', {"DEPLOYMENT": service.deployments[0]}
