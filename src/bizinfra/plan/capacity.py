@@ -38,16 +38,20 @@ def daemon(name: str, millicores: int = 0, mib: int = 0) -> Pods:
     return Pods(name, 1, millicores, mib, per_node=True)
 
 
-# What each add-on runs, keyed as the add-on tables (addon_versions.EKS_ADDONS, charts.CHARTS) name it; a test keeps
-# the keys equal. Requests are the defaults of the version pinned there (data/reference/nodes/SOURCES.md), 0 where
-# the chart sets none. Short-lived hook Jobs (CRD upgrades, webhook certificates) run before the services, not
-# beside them, and are left out.
+# What each add-on runs, keyed as the add-on tables (addon_versions.EKS_ADDONS, charts.CHARTS) name it. Replicas and
+# requests (a pod's: the sum of its containers') are those of the version pinned there with our values over them, 0
+# where the chart sets none; tests/test_capacity_addons.py reads every figure again from the vendored values, all but
+# coredns', kube-proxy's and the pod identity agent's, which AWS publishes nowhere to vendor (data/reference/nodes/
+# SOURCES.md). Short-lived hook Jobs (CRD upgrades, webhook certificates) run before the services, not beside them,
+# and are left out.
 ADDON_PODS: dict[str, tuple[Pods, ...]] = {
     "vpc-cni": (daemon("aws-node", 25),),
     "kube-proxy": (daemon("kube-proxy", 100),),
     "coredns": (Pods("coredns", 2, 100, 70),),
     "eks-pod-identity-agent": (daemon("eks-pod-identity-agent"),),
-    "aws-ebs-csi-driver": (Pods("ebs-csi-controller", 2, 10, 40), daemon("ebs-csi-node", 10, 40)),
+    # The controller's four CSI sidecars take its requests (the chart's default), the snapshotter counted although it
+    # runs only where the VolumeSnapshot API is served.
+    "aws-ebs-csi-driver": (Pods("ebs-csi-controller", 2, 5 * 10, 5 * 40), daemon("ebs-csi-node", 10, 40)),
     "metrics-server": (Pods("metrics-server", 1, 100, 200),),
     # Counted as the chart renders with its defaults; Container Insights being off may leave the agents out, and
     # counting them errs on the side of refusing.
