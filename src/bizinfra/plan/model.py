@@ -204,8 +204,8 @@ class ServicePlan:
     kind: str = "web"  # web (serves requests on its port) | worker (a process, no Service) | cron (a scheduled job)
     health_command: str | None = None  # a worker's liveness check, run in its container
     cron: CronPlan | None = None  # a cron job's schedule
-    # Its release runs its database's migrations (the migrate and rollback Jobs): every service with a database, one
-    # per database, so a cron job sharing a running service's database leaves them to that service's release.
+    # Its release runs its database's migrations (the migrate and rollback Jobs): every service with a database, but a
+    # cron job sharing a running service's database leaves them to that service's release.
     migrated: bool = False
 
     @property

@@ -388,9 +388,9 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
 
 
 def _with_migrations(services: tuple[ServicePlan, ...]) -> tuple[ServicePlan, ...]:
-    """Marks whose release migrates its database: one service per database. A cron job that shares a running
-    service's database (`database: api`) uses the schema that service's release migrates, and would run its
-    migrations twice."""
+    """Marks the services whose releases migrate their database: each service's own, except a cron job's that shares a
+    running service's database (`database: api`): it uses the schema that service's release migrates, and would run
+    its migrations twice."""
     running = {service.database for service in services if service.database and not service.cron}
     return tuple(replace(service, migrated=bool(service.database)
                          and (not service.cron or service.database not in running)) for service in services)
