@@ -17,6 +17,8 @@ from bizinfra.naming import (
     MIGRATION_ACTION_LABEL,
     MIGRATION_ACTIONS,
     MIGRATION_COMPONENT,
+    MIGRATION_DEADLINE_SECONDS,
+    MIGRATIONS_FOLDER,
     PART_OF_LABEL,
     SERVICE_NAME_LABEL,
     migration_job,
@@ -28,11 +30,9 @@ from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, harden
 from bizinfra.targets.kubernetes.network import policy, private_subnets, tcp
 from bizinfra.targets.kubernetes.workloads import environment_sources
 
-FOLDER = "migrations"  # below the environment's folder: a kustomization of its own
 JOBS_FILE = "jobs.yaml"
 # A failed migration is not retried blindly: Prisma records it and refuses to go on until someone looks (P3009).
 BACKOFF_LIMIT = 0
-DEADLINE_SECONDS = 600  # a migration that runs longer fails, and the deploy with it, before traffic moves
 TTL_SECONDS = 86400  # a finished Job and its pod's logs are kept a day (the next deploy replaces it sooner)
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 
@@ -41,7 +41,7 @@ def migration_files(env: EnvironmentPlan, delivery: Delivery) -> list[Artifact]:
     services = env.migrated_services
     if not services:
         return []
-    folder = f"kubernetes/{env.name}/{FOLDER}"
+    folder = f"kubernetes/{env.name}/{MIGRATIONS_FOLDER}"
     documents = [document for service in services for document in service_documents(env, service, delivery)]
     return [yaml_file(f"{folder}/{JOBS_FILE}", *documents, environment=env.name),
             yaml_file(f"{folder}/kustomization.yaml", kustomization(env, services), environment=env.name)]
@@ -83,7 +83,7 @@ def job(env: EnvironmentPlan, service: ServicePlan, action: str, command: str) -
         "metadata": metadata(env, migration_job(service.name, action), pod_labels),
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
-            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,
             "ttlSecondsAfterFinished": TTL_SECONDS,
             "template": {
                 "metadata": {"labels": pod_labels},
