@@ -14,10 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bizinfra.nodes import node_types
+from bizinfra.plan import SLOT_LABEL, resolve
 from bizinfra.plan.capacity import ADDON_PODS, BOOTSTRAP, EXPORTER
 from bizinfra.spec.loader import SpecError, load_specs, parse_spec
+from bizinfra.spec.models import Platform
+from bizinfra.targets.kubernetes.workloads import deployment
 from bizinfra.targets.terraform.addon_versions import EKS_ADDONS
 from bizinfra.targets.terraform.charts import CHARTS
+from tests.strategies import platforms
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -52,6 +56,21 @@ def test_every_addon_the_stacks_install_has_its_pods_counted() -> None:
 def test_the_bundled_specs_fit_with_their_defaults() -> None:
     assert {spec.platform.name for spec in load_specs(SPECS)} == {"business-app", "shop", "tasks"}
 
+
+
+@given(platforms())
+def test_the_release_surge_counted_is_the_one_the_deployments_roll_with(platform: Platform) -> None:
+    """Which services run two slots and how many pods a release adds are plan facts (ServicePlan.slotted, .surge),
+    read by the check, the manifests and the deploy job: counted again here from the Deployments themselves."""
+    for env in resolve(platform, "spec.yaml").on("kubernetes"):
+        for service in env.services:
+            documents = [deployment(env, service, name) for name in service.deployments]
+            slots = {d["spec"]["template"]["metadata"]["labels"].get(SLOT_LABEL) for d in documents} - {None}
+            assert service.slotted == (len(slots) == 2) == (env.rollout == "blue-green" and service.kind == "web")
+            for document in documents:
+                percent = int(document["spec"]["strategy"]["rollingUpdate"]["maxSurge"].rstrip("%"))
+                low = service.replicas.min
+                assert service.surge == (low if slots else -(-low * percent // 100))
 
 # -- the loader against an independent count --------------------------------------------------------------------
 

@@ -14,10 +14,12 @@ import pytest
 import yaml
 from hypothesis import given
 
+from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
+from bizinfra.targets.github.workflows import migrated_services
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
-from tests.support import bundled_tree
+from tests.support import bundled_tree, plan_of
 from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered
 from tests.support.workflow_runner import Event, JobResult, World
 from tests.test_deploy_job import (
@@ -94,6 +96,16 @@ def test_migration_jobs_exist_exactly_for_the_services_with_a_database(platform:
                 *sorted({platform.datastore_port(store) for store in set(platform.services[service].uses) & postgres})]
         assert "migrations/jobs.yaml" not in kustomization(files, env)["resources"]
 
+
+
+def test_a_cron_job_sharing_a_running_service_s_database_leaves_its_migrations_to_that_release() -> None:
+    """tasks' billing-sync reads the api's database (`database: api`): the plan marks only the api as migrated, and
+    both the Jobs and the workflows read that one fact."""
+    plan = plan_of(load_platform(Path(__file__).resolve().parents[1] / "specs" / "tasks.yaml"))
+    for env in plan.on("kubernetes"):
+        assert env.service("billing-sync").database == env.service("api").database
+        assert [service.name for service in env.migrated_services] == ["api"]
+    assert migrated_services(plan) == ("api",)
 
 # -- the deploy and migration workflows, run against the stand-ins ------------------------------------------------
 

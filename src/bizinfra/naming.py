@@ -60,6 +60,10 @@ MIGRATION_ACTION_LABEL = "bizinfra.dev/migration"
 MIGRATION_ACTIONS = ("migrate", "rollback")
 MIGRATE_STAGE = "migrate"  # the generated Dockerfile's stage that is a service's migration image (`--target`)
 MIGRATION_TAG_SUFFIX = "-migrate"  # a release's migration image: the service's repository, its tag + this
+MIGRATIONS_FOLDER = "migrations"  # below an environment's manifests folder: the Jobs' kustomization of their own
+# A migration Job that runs longer fails, and the deploy with it, before traffic moves; the workflows wait a little
+# longer than this for it.
+MIGRATION_DEADLINE_SECONDS = 600
 # Where EKS Pod Identity hands out credentials: the agent on every node (host network) answers on this
 # link-local address, plain HTTP on port 80 (EKS user guide, "EKS Pod Identity agent").
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)

@@ -42,6 +42,7 @@ from bizinfra.naming import (
     state_key,
 )
 from bizinfra.plan.model import (
+    ROLLING_SURGE_PERCENT,
     AlertingPlan,
     BackupPlan,
     BucketPlan,
@@ -77,7 +78,8 @@ __all__ = [
     "APP_USER_ID", "BOOTSTRAP_COMPONENT", "BOOTSTRAP_STACK", "CLUSTER_AUTOSCALER", "DATABASE_EXPORTER_USER",
     "DATABASE_MASTER_USER", "DOCKERFILE", "EXPORTER_COMPONENT", "EXPORTER_PORTS",
     "LIVE_SLOT", "LOAD_BALANCER_LOG_PREFIX", "MANAGED_BY", "OUTPUT_FOLDER", "PART_OF_LABEL", "POD_IDENTITY_AGENT",
-    "PULL_SECRET", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL", "AlertingPlan", "BackupPlan", "BucketPlan", "BuildPlan",
+    "PULL_SECRET", "ROLLING_SURGE_PERCENT", "SERVICE_NAME_LABEL", "SLOTS", "SLOT_LABEL",
+    "AlertingPlan", "BackupPlan", "BucketPlan", "BuildPlan",
     "CronPlan", "DatabaseBootstrap", "DatabaseRole", "DatastorePlan", "DeployPlan", "EdgePlan", "EnvironmentPlan",
     "ExporterPlan",
     "ExternalHost", "LogQuery", "LogsPlan", "MonitoringStackPlan", "NetworkPlan", "PlatformPlan", "PullSecretPlan",

@@ -21,8 +21,6 @@ from bizinfra.spec.quantities import memory_bytes, millicores
 from bizinfra.spec.text import PathTuple
 
 MIB = 1 << 20
-# A rolling Deployment's surge (workloads.py `maxSurge: 25%`): Kubernetes rounds a percentage surge up.
-ROLLING_SURGE_PERCENT = 25
 
 
 @dataclass(frozen=True)
@@ -40,16 +38,20 @@ def daemon(name: str, millicores: int = 0, mib: int = 0) -> Pods:
     return Pods(name, 1, millicores, mib, per_node=True)
 
 
-# What each add-on runs, keyed as the add-on tables (addon_versions.EKS_ADDONS, charts.CHARTS) name it; a test keeps
-# the keys equal. Requests are the defaults of the version pinned there (data/reference/nodes/SOURCES.md), 0 where
-# the chart sets none. Short-lived hook Jobs (CRD upgrades, webhook certificates) run before the services, not
-# beside them, and are left out.
+# What each add-on runs, keyed as the add-on tables (addon_versions.EKS_ADDONS, charts.CHARTS) name it. Replicas and
+# requests (a pod's: the sum of its containers') are those of the version pinned there with our values over them, 0
+# where the chart sets none; tests/test_capacity_addons.py reads every figure again from the vendored values, all but
+# coredns', kube-proxy's and the pod identity agent's, which AWS publishes nowhere to vendor (data/reference/nodes/
+# SOURCES.md). Short-lived hook Jobs (CRD upgrades, webhook certificates) run before the services, not beside them,
+# and are left out.
 ADDON_PODS: dict[str, tuple[Pods, ...]] = {
     "vpc-cni": (daemon("aws-node", 25),),
     "kube-proxy": (daemon("kube-proxy", 100),),
     "coredns": (Pods("coredns", 2, 100, 70),),
     "eks-pod-identity-agent": (daemon("eks-pod-identity-agent"),),
-    "aws-ebs-csi-driver": (Pods("ebs-csi-controller", 2, 10, 40), daemon("ebs-csi-node", 10, 40)),
+    # The controller's four CSI sidecars take its requests (the chart's default), the snapshotter counted although it
+    # runs only where the VolumeSnapshot API is served.
+    "aws-ebs-csi-driver": (Pods("ebs-csi-controller", 2, 5 * 10, 5 * 40), daemon("ebs-csi-node", 10, 40)),
     "metrics-server": (Pods("metrics-server", 1, 100, 200),),
     # Counted as the chart renders with its defaults; Container Insights being off may leave the agents out, and
     # counting them errs on the side of refusing.
@@ -72,23 +74,19 @@ EXPORTER = (25, 32)
 BOOTSTRAP = (50, 128)
 
 
-def surge(minimum: int, rollout: str) -> int:
-    """Extra pods while a release rolls out: a whole second slot in blue-green, maxSurge (rounded up) in rolling."""
-    return minimum if rollout == "blue-green" else math.ceil(minimum * ROLLING_SURGE_PERCENT / 100)
-
-
-def running(service: ServicePlan, rollout: str) -> int:
-    """A service's pods at the peak: its minimum and surge. Only services with slots switch blue-green; workers roll
-    in place. A cron job runs one pod at a time (a run that overlaps one is counted by its concurrency policy's
-    default, forbid); migration Jobs finish before the release is applied, so they are not at the peak."""
+def running(service: ServicePlan) -> int:
+    """A service's pods at the peak: its minimum and its release's surge (ServicePlan.surge: a second slot for the
+    slotted services, the rolling surge for the rest). A cron job runs one pod at a time (a run that overlaps one is
+    counted by its concurrency policy's default, forbid); migration Jobs finish before the release is applied, so
+    they are not at the peak."""
     if service.cron:
         return 1
-    return service.replicas.min + surge(service.replicas.min, rollout if service.slots else "rolling")
+    return service.replicas.min + service.surge
 
 
 def workload_pods(env: EnvironmentPlan) -> tuple[Pods, ...]:
     """Every pod that is not a DaemonSet's, at the busiest moment of a release."""
-    pods = [Pods(service.name, running(service, env.rollout),
+    pods = [Pods(service.name, running(service),
                  millicores(service.cpu_request), memory_bytes(service.memory_request) // MIB)
             for service in env.services]
     pods += [Pods(exporter.name, 1, *EXPORTER) for exporter in env.exporters]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -9,6 +10,10 @@ from functools import cached_property
 from bizinfra.naming import bucket_variable, connection_url_variables, service_url_variable
 from bizinfra.spec.models import Delivery, Scale, Sizes
 from bizinfra.spec.quantities import memory_bytes, millicores
+
+# A rolling update's `maxSurge`, as a percentage of the Deployment's replicas (Kubernetes rounds it up): the
+# Deployments say it, and the capacity check counts it.
+ROLLING_SURGE_PERCENT = 25
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,9 @@ class ServicePlan:
     kind: str = "web"  # web (serves requests on its port) | worker (a process, no Service) | cron (a scheduled job)
     health_command: str | None = None  # a worker's liveness check, run in its container
     cron: CronPlan | None = None  # a cron job's schedule
+    # Its release runs its database's migrations (the migrate and rollback Jobs): every service with a database, but a
+    # cron job sharing a running service's database leaves them to that service's release.
+    migrated: bool = False
 
     @property
     def takes_requests(self) -> bool:
@@ -215,6 +223,19 @@ class ServicePlan:
         """The ports it reaches outside the private ranges: its hosts' ports, and HTTPS for the AWS APIs."""
         ports = {host.port for host in self.external_hosts} | ({443} if self.aws_services else set())
         return tuple(sorted(ports))
+
+    @property
+    def slotted(self) -> bool:
+        """Blue-green switches its traffic between two slots: a web service where the rollout is blue-green; workers
+        and cron jobs take no traffic to switch, and roll in place."""
+        return bool(self.slots)
+
+    @property
+    def surge(self) -> int:
+        """The pods a release runs beside its minimum at its peak: a whole second slot when it is slotted, else the
+        rolling update's surge."""
+        minimum = self.replicas.min
+        return minimum if self.slotted else math.ceil(minimum * ROLLING_SURGE_PERCENT / 100)
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -517,6 +538,16 @@ class EnvironmentPlan:
 
     def service(self, name: str) -> ServicePlan:
         return self._services_by_name[name]
+
+    @property
+    def slotted_services(self) -> tuple[ServicePlan, ...]:
+        """The services blue-green switches, slot by slot: the deploy job's steps and the capacity check read these."""
+        return tuple(service for service in self.services if service.slotted)
+
+    @property
+    def migrated_services(self) -> tuple[ServicePlan, ...]:
+        """The services whose releases run migrations: the Kubernetes Jobs and the workflows' steps read these."""
+        return tuple(service for service in self.services if service.migrated)
 
     @cached_property
     def _services_by_name(self) -> dict[str, ServicePlan]:  # targets look services up by name per edge

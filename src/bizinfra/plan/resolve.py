@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import replace
 
 from bizinfra.naming import (
     ANYWHERE,
@@ -137,8 +138,8 @@ def resolve_environment(platform: Platform, env_name: str, source: str) -> Envir
     registry = _registry(platform)
     callers = _callers(platform)
     cluster_name = f"{platform.name}-{env_name}"
-    services = tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
-                     for name in sorted(platform.services))
+    services = _with_migrations(tuple(_service(platform, name, env_name, labels, registry, datastores, callers[name])
+                                      for name in sorted(platform.services)))
     standby_region = environment.recovery.region
     buckets = tuple(_bucket(platform, name, bucket_stem, standby_region) for name in sorted(platform.storage))
     return EnvironmentPlan(
@@ -384,6 +385,15 @@ def _service(platform: Platform, name: str, env_name: str, env_labels: Mapping[s
         health_command=spec.health_command,
         cron=_cron(spec.schedule, spec.job) if spec.schedule else None,
     )
+
+
+def _with_migrations(services: tuple[ServicePlan, ...]) -> tuple[ServicePlan, ...]:
+    """Marks the services whose releases migrate their database: each service's own, except a cron job's that shares a
+    running service's database (`database: api`): it uses the schema that service's release migrates, and would run
+    its migrations twice."""
+    running = {service.database for service in services if service.database and not service.cron}
+    return tuple(replace(service, migrated=bool(service.database)
+                         and (not service.cron or service.database not in running)) for service in services)
 
 
 # What a package manager's install leaves in node_modules that the server does not need at run time, dropped after

@@ -21,7 +21,9 @@ from bizinfra.naming import (
     MIGRATE_STAGE,
     MIGRATION_ACTION_LABEL,
     MIGRATION_COMPONENT,
+    MIGRATION_DEADLINE_SECONDS,
     MIGRATION_TAG_SUFFIX,
+    MIGRATIONS_FOLDER,
     PART_OF_LABEL,
     SERVICE_NAME_LABEL,
     migration_job,
@@ -29,10 +31,9 @@ from bizinfra.naming import (
 )
 from bizinfra.plan import EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
-from bizinfra.targets.kubernetes.migrations import DEADLINE_SECONDS, FOLDER, migrated
 
 Document = dict[str, Any]
-WAIT_SECONDS = DEADLINE_SECONDS + 60  # the Job's own deadline fails it first; this only guards a lost Job
+WAIT_SECONDS = MIGRATION_DEADLINE_SECONDS + 60  # the Job's own deadline fails it first; this only guards a lost Job
 
 
 def step(name: str, run: str, env: Mapping[str, str], **extra: Any) -> Document:
@@ -44,7 +45,7 @@ def step(name: str, run: str, env: Mapping[str, str], **extra: Any) -> Document:
 
 def services_with_database(plan: PlatformPlan) -> frozenset[str]:
     """The services whose migration image CI builds: those with a database in some cluster environment."""
-    return frozenset(service.name for env in plan.on("kubernetes") for service in migrated(env))
+    return frozenset(service.name for env in plan.on("kubernetes") for service in env.migrated_services)
 
 
 def build_steps(plan: PlatformPlan, pin: Literal["sha", "tag"], images: str, build_args: str, dockerfile: str,
@@ -119,13 +120,13 @@ def migration_selector(env: EnvironmentPlan) -> str:
 def deploy_steps(env: EnvironmentPlan, folder: str, images: Mapping[str, str]) -> list[Document]:
     """The release's migrations, before anything of the release is applied: `folder` is the environment's manifests
     folder, `images` each service's image without its tag (as the release sets it)."""
-    services = migrated(env)
+    services = env.migrated_services
     if not services:
         return []
     lines = "".join(f"{migration_name(s.name)} {images[s.name]}\n" for s in services)
     selector = migration_selector(env)
     run = step("Run the release's database migrations", RUN_MIGRATIONS, {
-        "FOLDER": f"{folder}/{FOLDER}", "IMAGES": lines,
+        "FOLDER": f"{folder}/{MIGRATIONS_FOLDER}", "IMAGES": lines,
         "JOBS": f"{selector},{MIGRATION_ACTION_LABEL}=migrate",
         "APPLIED": f"{selector},{MIGRATION_ACTION_LABEL}!=rollback"})
     return [run, *(wait_step(f"Wait for the migration of {s.name}", migration_job(s.name, "migrate"))
@@ -172,7 +173,7 @@ def by_hand_steps(env: EnvironmentPlan, folder: str, service: ServicePlan, live_
     `live_lookup` is shell that sets `live_deployment` from `lookup_env` (workflows.slot_lookup in blue-green)."""
     only = {"if": f"inputs.service == '{service.name}'"}
     run = step(f"Run the {service.name} migration Job", live_lookup + RUN_BY_HAND, {
-        **lookup_env, "ACTION": "${{ inputs.action }}", "FOLDER": f"{folder}/{FOLDER}",
+        **lookup_env, "ACTION": "${{ inputs.action }}", "FOLDER": f"{folder}/{MIGRATIONS_FOLDER}",
         "IMAGE_NAME": migration_name(service.name),
         "PODS": f"{SERVICE_NAME_LABEL}={migration_name(service.name)}",
         "MIGRATE_JOB": migration_job(service.name, "migrate"),

@@ -78,12 +78,12 @@ def rolling_steps(env: EnvironmentPlan) -> list[Document]:
     image."""
     return [script(f"Roll out {service.name}", ROLLOUT, {"DEPLOYMENT": service.deployments[0],
                                                          "TIMEOUT": ROLLOUT_TIMEOUT})
-            for service in env.services if service.deployments and not service.slots]
+            for service in env.services if service.deployments and not service.slotted]
 
 
 def slotted(env: EnvironmentPlan) -> list[ServicePlan]:
     """The services blue-green switches: those with slots, behind a Service."""
-    return [service for service in env.services if service.slots]
+    return list(env.slotted_services)
 
 
 # -- blue-green: which slot is live -----------------------------------------------------------------------------

@@ -56,10 +56,10 @@ def deployed(plan: PlatformPlan) -> tuple[EnvironmentPlan, ...]:
 
 
 def migrated_services(plan: PlatformPlan) -> tuple[str, ...]:
-    """Services with a PostgreSQL database in an environment CI can reach, whose migrations the migration workflow
-    runs."""
-    return tuple(sorted({service.name for env in reachable(plan) for service in env.services
-                         if service.database and service.deployments}))
+    """The migrated services of the environments CI can reach that run a Deployment, whose migrations the migration
+    workflow runs by hand (from the live Deployment's release; a cron job has none)."""
+    return tuple(sorted({service.name for env in reachable(plan) for service in env.migrated_services
+                         if service.deployments}))
 
 
 ACCOUNT = "${{ vars.AWS_ACCOUNT_ID }}"  # not known when the files are generated: a repository or environment variable
@@ -388,7 +388,7 @@ def set_images(env: EnvironmentPlan) -> Document:
     lines = []
     for service in env.services:
         image = released_image(env, service)
-        if service.slots:
+        if service.slotted:
             lines += [f"{slot_output(service, 'live-deployment')} {image} live",
                       f"{slot_output(service, 'idle-deployment')} {image} idle"]
         else:  # a cron job's image is named after it, as a Deployment's is
@@ -448,9 +448,9 @@ def migration_job(plan: PlatformPlan, env: EnvironmentPlan) -> Document:
     pin = plan.delivery.pin_actions
     steps = [checkout(pin), *aws_access(env, pin)]
     for service in env.services:
-        if not service.database or not service.deployments:  # a cron job has no pod to run them in between runs
+        if not service.migrated or not service.deployments:  # a cron job has no pod to run them in between runs
             continue
-        if service.slots:
+        if service.slotted:
             lookup, names = slot_lookup(with_idle=False), slot_env(service)
         else:
             lookup, names = 'live_deployment="$DEPLOYMENT"\n', {"DEPLOYMENT": service.deployments[0]}

@@ -17,6 +17,8 @@ from bizinfra.naming import (
     MIGRATION_ACTION_LABEL,
     MIGRATION_ACTIONS,
     MIGRATION_COMPONENT,
+    MIGRATION_DEADLINE_SECONDS,
+    MIGRATIONS_FOLDER,
     PART_OF_LABEL,
     SERVICE_NAME_LABEL,
     migration_job,
@@ -28,28 +30,18 @@ from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, harden
 from bizinfra.targets.kubernetes.network import policy, private_subnets, tcp
 from bizinfra.targets.kubernetes.workloads import environment_sources
 
-FOLDER = "migrations"  # below the environment's folder: a kustomization of its own
 JOBS_FILE = "jobs.yaml"
 # A failed migration is not retried blindly: Prisma records it and refuses to go on until someone looks (P3009).
 BACKOFF_LIMIT = 0
-DEADLINE_SECONDS = 600  # a migration that runs longer fails, and the deploy with it, before traffic moves
 TTL_SECONDS = 86400  # a finished Job and its pod's logs are kept a day (the next deploy replaces it sooner)
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 
 
-def migrated(env: EnvironmentPlan) -> tuple[ServicePlan, ...]:
-    """The services with a database to migrate, one per database: a cron job that shares a running service's
-    database (`database: api`) uses the schema that service's release migrates, and would run its migrations twice."""
-    running = {service.database for service in env.services if service.database and not service.cron}
-    return tuple(service for service in env.services
-                 if service.database and (not service.cron or service.database not in running))
-
-
 def migration_files(env: EnvironmentPlan, delivery: Delivery) -> list[Artifact]:
-    services = migrated(env)
+    services = env.migrated_services
     if not services:
         return []
-    folder = f"kubernetes/{env.name}/{FOLDER}"
+    folder = f"kubernetes/{env.name}/{MIGRATIONS_FOLDER}"
     documents = [document for service in services for document in service_documents(env, service, delivery)]
     return [yaml_file(f"{folder}/{JOBS_FILE}", *documents, environment=env.name),
             yaml_file(f"{folder}/kustomization.yaml", kustomization(env, services), environment=env.name)]
@@ -91,7 +83,7 @@ def job(env: EnvironmentPlan, service: ServicePlan, action: str, command: str) -
         "metadata": metadata(env, migration_job(service.name, action), pod_labels),
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
-            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,
             "ttlSecondsAfterFinished": TTL_SECONDS,
             "template": {
                 "metadata": {"labels": pod_labels},
@@ -137,7 +129,7 @@ def migration_policies(env: EnvironmentPlan) -> list[Manifest]:
     return [policy(env, migration_name(s.name), labels(env, s), selector(env, s), ingress=[],
                    egress=[{"to": private_subnets(env),
                             "ports": [port for p in sorted({d.port for d in database_stores(env, s)}) for port in tcp(p)]}])
-            for s in migrated(env)]
+            for s in env.migrated_services]
 
 
 def kustomization(env: EnvironmentPlan, services: tuple[ServicePlan, ...]) -> Manifest:

@@ -4,7 +4,7 @@ job is a CronJob."""
 
 from __future__ import annotations
 
-from bizinfra.plan import SLOT_LABEL, EnvironmentPlan, ServicePlan
+from bizinfra.plan import ROLLING_SURGE_PERCENT, SLOT_LABEL, EnvironmentPlan, ServicePlan
 from bizinfra.targets.kubernetes.common import PLACEHOLDER_TAG, Manifest, hardened_container, hardened_pod, metadata
 from bizinfra.targets.kubernetes.connections import ca_mounts, ca_volumes
 
@@ -68,7 +68,8 @@ def deployment(env: EnvironmentPlan, service: ServicePlan, name: str) -> Manifes
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector},
         # A new pod must be ready before an old one goes: no capacity is lost during a rollout.
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        "strategy": {"type": "RollingUpdate",
+                     "rollingUpdate": {"maxSurge": f"{ROLLING_SURGE_PERCENT}%", "maxUnavailable": 0}},
         "template": {
             "metadata": {"labels": {**service.labels, **selector},
                          **({"annotations": dict(service.scrape_annotations)} if service.scraped else {})},
