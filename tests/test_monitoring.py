@@ -342,7 +342,8 @@ def test_bundled_dashboard_shows_traffic_errors_latency_and_budget(tmp_path: Pat
 def test_metric_and_label_names_are_documented() -> None:
     docs = (ROOT / "docs" / "monitoring.md").read_text()
     names = [m.REQUESTS, m.REQUEST_DURATION_BUCKET, m.STATUS, m.SERVICE, m.NAMESPACE, m.POD, m.SLOT, m.UP,
-             m.POD_READY, m.POSTGRES_UP, m.SCRAPE_ANNOTATION, m.PORT_ANNOTATION, m.PATH_ANNOTATION,
+             m.POD_READY, m.CRONJOB_LAST_SUCCESS, m.CRONJOB_CREATED, m.POSTGRES_UP, m.SCRAPE_ANNOTATION, m.PORT_ANNOTATION,
+             m.PATH_ANNOTATION,
              m.ERROR_BUDGET_REMAINING, SERVICE_NAME_LABEL, *(m.error_ratio(w) for w in m.ERROR_RATIO_WINDOWS)]
     assert [name for name in names if f"`{name}`" not in docs] == []
 

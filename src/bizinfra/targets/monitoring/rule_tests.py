@@ -308,6 +308,29 @@ def cron_job_tests(env: EnvironmentPlan) -> list[TestGroup]:
         test_group("CronJobFailed fires when a scheduled run fails", [failed(run, "0 0 1x5"), failed(outsider, "1x5")],
                    [check("CronJobFailed", 1), check("CronJobFailed", 2, [alert])]),
         test_group("CronJobFailed stays silent while runs succeed", [failed(run, "0x5")], [check("CronJobFailed", 4)]),
+        *(test for job in jobs if r.overdue_after_seconds(job) is not None for test in overdue_tests(env, job)),
+    ]
+
+
+def overdue_tests(env: EnvironmentPlan, job: ServicePlan) -> list[TestGroup]:
+    """The test starts at Unix time 0, so a time before it is negative: the last success (or, with none, the
+    creation) is set two minutes short of overdue, and the alert fires between minute 1 and minute 3. A recent
+    success holds it back however old the CronJob is."""
+    overdue = r.overdue_after_seconds(job)
+    assert overdue is not None
+    labels = {m.NAMESPACE: env.namespace, "cronjob": job.name}
+    rule = r.cron_job_success_overdue(env, job)
+
+    def at(metric: str, unix_time: int) -> Series:
+        return {"series": r.selector(metric, **labels), "values": f"{unix_time}x5"}
+    fires = [check(rule["alert"], 1), check(rule["alert"], 3, [expected(rule, labels)])]
+    return [
+        test_group(f"CronJobSuccessOverdue fires when {job.name} last succeeded over {r.hours_text(overdue)} ago",
+                   [at(m.CRONJOB_LAST_SUCCESS, 120 - overdue), at(m.CRONJOB_CREATED, -10 * overdue)], fires),
+        test_group(f"CronJobSuccessOverdue fires when {job.name} never succeeded since it was created",
+                   [at(m.CRONJOB_CREATED, 120 - overdue)], fires),
+        test_group(f"CronJobSuccessOverdue stays silent while {job.name} succeeds on schedule",
+                   [at(m.CRONJOB_LAST_SUCCESS, -60), at(m.CRONJOB_CREATED, -10 * overdue)], [check(rule["alert"], 3)]),
     ]
 
 

@@ -29,6 +29,9 @@ REDIS_DOWN_FOR = DATABASE_DOWN_FOR
 REDIS_SATURATION_FOR = "10m"  # memory or connections near their limit, for longer than a burst
 REDIS_EVICTIONS_FOR = "10m"  # keys evicted throughout: the data set no longer fits
 REDIS_REPLICATION_FOR = "5m"  # longer than a replica's resynchronisation after a failover
+# A cron job's success is overdue when this many runs in a row did not succeed: one missed run (a node drain at its
+# minute) is CronJobFailed's or nobody's business, two are a ticket.
+MISSED_RUNS = 2
 NEAR_LIMIT = Decimal("0.9")  # the share of maxmemory or maxclients that is "near"
 WATCHDOG = "Watchdog"
 
@@ -312,8 +315,42 @@ def cron_job_failed(env: EnvironmentPlan) -> Rule:
     )
 
 
+def overdue_after_seconds(service: ServicePlan) -> int | None:
+    """How old a cron job's last success may grow: MISSED_RUNS of its schedule's longest gap between runs, plus the
+    latest a run on time can still succeed (its start_within and timeout). None for a schedule that never runs."""
+    cron = service.cron
+    if cron is None or cron.longest_gap_seconds is None:
+        return None
+    return MISSED_RUNS * cron.longest_gap_seconds + cron.start_within_seconds + cron.timeout_seconds
+
+
+def cron_job_success_overdue(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    """Per cron job, as each has its own schedule. It sees the runs CronJobFailed cannot: skipped (the cluster busy
+    past start_within), never started (the CronJob suspended or deleted), or failed and already cleaned up. A job
+    that never succeeded counts from its creation."""
+    overdue = overdue_after_seconds(service)
+    assert service.cron is not None and overdue is not None
+    cronjob = {m.NAMESPACE: env.namespace, "cronjob": service.name}
+    last = f"({selector(m.CRONJOB_LAST_SUCCESS, **cronjob)} or {selector(m.CRONJOB_CREATED, **cronjob)})"
+    return alert_rule(
+        env, "CronJobSuccessOverdue", service.name, f"time() - {last} > {overdue}", None, m.WARNING,
+        f"{service.name}: no successful run for {hours_text(overdue)}",
+        f"The cron job {service.name} in {env.name} ('{service.cron.schedule}' UTC) has not "
+        f"succeeded for more than {hours_text(overdue)}: {MISSED_RUNS} runs in a row were missed or failed, so its "
+        "work is that far behind.",
+    )
+
+
+def hours_text(seconds: int) -> str:
+    """4500 -> 1h15m; 86400 -> 24h; 1800 -> 30m."""
+    hours, rest = divmod(seconds // 60, 60)
+    return f"{hours}h{rest}m" if hours and rest else f"{hours}h" if hours else f"{rest}m"
+
+
 def cron_job_alert_group(env: EnvironmentPlan) -> Group:
-    return {"name": f"{env.platform}-cron-job-alerts", "rules": [cron_job_failed(env)]}
+    overdue = [cron_job_success_overdue(env, service) for service in cron_jobs(env)
+               if overdue_after_seconds(service) is not None]
+    return {"name": f"{env.platform}-cron-job-alerts", "rules": [cron_job_failed(env), *overdue]}
 
 
 # -- data store alerts ----------------------------------------------------------------------------------------
