@@ -412,7 +412,8 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
         engines = [platform.datastores[name].engine for name in sorted(platform.datastores)]
         highly_available = platform.environments[env.name].highly_available
         listening = [service.name for service in env.services if service.port is not None]  # what is scraped
-        cron = ["CronJobFailed"] if any(service.cron for service in env.services) else []
+        jobs = [service for service in env.services if service.cron]  # every drawn schedule runs: each is watched
+        cron = (["CronJobFailed"] if jobs else []) + ["CronJobSuccessOverdue"] * len(jobs)
         assert names == sorted([*AGGREGATED_ALERTS, *["ServiceDown"] * len(listening),
                                 *store_alerts(engines, highly_available), "Watchdog", *cron])
         down = [rule["labels"][m.SERVICE] for rule in rules if rule["alert"] == "ServiceDown"]
