@@ -342,7 +342,8 @@ def test_bundled_dashboard_shows_traffic_errors_latency_and_budget(tmp_path: Pat
 def test_metric_and_label_names_are_documented() -> None:
     docs = (ROOT / "docs" / "monitoring.md").read_text()
     names = [m.REQUESTS, m.REQUEST_DURATION_BUCKET, m.STATUS, m.SERVICE, m.NAMESPACE, m.POD, m.SLOT, m.UP,
-             m.POD_READY, m.POSTGRES_UP, m.SCRAPE_ANNOTATION, m.PORT_ANNOTATION, m.PATH_ANNOTATION,
+             m.POD_READY, m.CRONJOB_LAST_SUCCESS, m.CRONJOB_CREATED, m.POSTGRES_UP, m.SCRAPE_ANNOTATION, m.PORT_ANNOTATION,
+             m.PATH_ANNOTATION,
              m.ERROR_BUDGET_REMAINING, SERVICE_NAME_LABEL, *(m.error_ratio(w) for w in m.ERROR_RATIO_WINDOWS)]
     assert [name for name in names if f"`{name}`" not in docs] == []
 
@@ -411,7 +412,8 @@ def test_every_alert_is_labelled_annotated_and_burns_at_factor_times_budget(plat
         engines = [platform.datastores[name].engine for name in sorted(platform.datastores)]
         highly_available = platform.environments[env.name].highly_available
         listening = [service.name for service in env.services if service.port is not None]  # what is scraped
-        cron = ["CronJobFailed"] if any(service.cron for service in env.services) else []
+        jobs = [service for service in env.services if service.cron]  # every drawn schedule runs: each is watched
+        cron = (["CronJobFailed"] if jobs else []) + ["CronJobSuccessOverdue"] * len(jobs)
         assert names == sorted([*AGGREGATED_ALERTS, *["ServiceDown"] * len(listening),
                                 *store_alerts(engines, highly_available), "Watchdog", *cron])
         down = [rule["labels"][m.SERVICE] for rule in rules if rule["alert"] == "ServiceDown"]

@@ -33,7 +33,7 @@ def names(requirements: list[str]) -> set[str]:
 
 def test_the_validate_extra_is_exactly_what_validate_runs() -> None:
     code = Path(tree.__file__).read_text(encoding="utf-8")
-    looked_up = set(re.findall(r"""(?:_tool\(|_file_linter\(tree, )["']([\w-]+)["']""", code))
+    looked_up = set(re.findall(r"""(?:_tool\(|_tool_for\(name, |_file_linter\(tree, )["']([\w-]+)["']""", code))
     assert looked_up == set(TOOLS) | NOT_FROM_PIP  # a new judge needs its distribution named here and in the extra
     assert names(PROJECT["optional-dependencies"]["validate"]) == set(TOOLS.values()) | {"jsonschema"}
 

@@ -165,6 +165,7 @@ class CronPlan:
     start_within_seconds: int  # a run that cannot start this late is skipped
     keep_succeeded: int
     keep_failed: int
+    longest_gap_seconds: int | None  # the most time between two runs (plan/cron.py); None: it never runs
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from bizinfra.naming import (
     store_endpoint_secret,
     tls_servername_variable,
 )
+from bizinfra.plan.cron import longest_gap_seconds
 from bizinfra.plan.model import (
     AlertingPlan,
     BackupPlan,
@@ -434,7 +435,8 @@ def _component(spec: Service) -> str:
 def _cron(schedule: str, job: Job) -> CronPlan:
     return CronPlan(schedule=schedule, concurrency=job.concurrency.capitalize(),
                     timeout_seconds=int(seconds(job.timeout)), start_within_seconds=int(seconds(job.start_within)),
-                    keep_succeeded=job.keep_succeeded, keep_failed=job.keep_failed)
+                    keep_succeeded=job.keep_succeeded, keep_failed=job.keep_failed,
+                    longest_gap_seconds=longest_gap_seconds(schedule))
 
 
 def _service_identity(platform: str, env_name: str, service: str) -> WorkloadIdentity:

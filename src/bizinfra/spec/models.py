@@ -376,19 +376,28 @@ class Public(Frozen):
     host: Hostname = Field(description="The public host name the load balancer answers for, under the platform's domain.")
 
 
+def probe_path(answers: str) -> Any:
+    """A probe's path: unset, it is the service's `health`."""
+    return Field(None, description=f"Answers 200 {answers} Default: health.")
+
+
 class Probes(Frozen):
     """The paths the cluster asks a service about itself, each defaulting to its `health`. Kubernetes uses all three;
     compose's healthcheck and the load balancer's target health ask `readiness`."""
 
-    startup: HttpPath | None = Field(
-        None, description="Answers 200 once the service has started; until then the other two are not asked (up to "
-        "60 s). Default: health.")
-    readiness: HttpPath | None = Field(
-        None, description="Answers 200 while the service can serve: it may check what the service needs (its "
-        "database, its cache), so a pod that cannot reach them gets no traffic. Default: health.")
-    liveness: HttpPath | None = Field(
-        None, description="Answers 200 unless the process is stuck and must be restarted. It must not check "
-        "dependencies: a database outage would restart every pod at once. Default: health.")
+    startup: HttpPath | None = probe_path(
+        "once the service has started; until then the other two are not asked (up to 60 s).")
+    readiness: HttpPath | None = probe_path(
+        "while the service can serve: it may check what the service needs (its database, its cache), so a pod that "
+        "cannot reach them gets no traffic.")
+    liveness: HttpPath | None = probe_path(
+        "unless the process is stuck and must be restarted. It must not check dependencies: a database outage would "
+        "restart every pod at once.")
+
+
+def build_setting(description: str, default: str) -> Any:
+    """A build setting: unset, the plan takes `default` (the delivery's setting or the stock Nx layout's)."""
+    return Field(None, description=f"{description} Default {default}")
 
 
 class Build(Frozen):
@@ -396,28 +405,25 @@ class Build(Frozen):
     line). Every field falls back to the delivery's setting or to the stock Nx layout, so a NestJS app of the
     workspace needs none of them."""
 
-    project: Name | None = Field(
-        None, description="The Nx project the image is built from. Default the service's name.")
-    node_version: NodeVersion | None = Field(
-        None, description="Node.js version of the image: a major line (pinned to its newest release bizinfra "
-        "knows) or a full release such as 22.23.3. Default delivery.node_version.")
-    install: Command | None = Field(
-        None, description="Installs the dependencies in the image, from the whole repository. Default "
-        "delivery.install.")
-    command: Command | None = Field(
-        None, description="Builds the service. Default `npx nx build <project>`: a stock Nx build target builds "
-        "for production by default (the webpack plugin's node-env, or the executor's defaultConfiguration).")
-    output: RelativeFolder | None = Field(
-        None, description="The folder the build writes, relative to the repository root; the image holds it as "
-        "dist/. Default dist/apps/<project> (Nx's layout).")
-    prune: Command | None = Field(
-        None, description="Drops the development dependencies once the build is done; the image keeps what "
-        "is left of node_modules. Default by the install's package manager: `npm prune --omit=dev`, `pnpm prune "
-        "--prod`, `yarn workspaces focus --all --production`.")
-    start: Command | None = Field(
-        None, description="Starts the server in the image, from its /app folder (the output is dist/), under "
-        "tini so that SIGTERM reaches it at once. Default `node dist/main.js`; a Next.js standalone build: "
-        "`node dist/server.js`.")
+    project: Name | None = build_setting("The Nx project the image is built from.", "the service's name.")
+    node_version: NodeVersion | None = build_setting(
+        "Node.js version of the image: a major line (pinned to its newest release bizinfra knows) or a full release "
+        "such as 22.23.3.", "delivery.node_version.")
+    install: Command | None = build_setting(
+        "Installs the dependencies in the image, from the whole repository.", "delivery.install.")
+    command: Command | None = build_setting(
+        "Builds the service.", "`npx nx build <project>`: a stock Nx build target builds for production by default "
+        "(the webpack plugin's node-env, or the executor's defaultConfiguration).")
+    output: RelativeFolder | None = build_setting(
+        "The folder the build writes, relative to the repository root; the image holds it as dist/.",
+        "dist/apps/<project> (Nx's layout).")
+    prune: Command | None = build_setting(
+        "Drops the development dependencies once the build is done; the image keeps what is left of node_modules.",
+        "by the install's package manager: `npm prune --omit=dev`, `pnpm prune --prod`, `yarn workspaces focus "
+        "--all --production`.")
+    start: Command | None = build_setting(
+        "Starts the server in the image, from its /app folder (the output is dist/), under tini so that SIGTERM "
+        "reaches it at once.", "`node dist/main.js`; a Next.js standalone build: `node dist/server.js`.")
 
 
 # A web service's port when the spec names none.

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -122,6 +122,16 @@ def _missing(name: str, tool: str) -> Check:
     return Check(name, "not run", note=f"{tool} is not installed")
 
 
+def _tool_for(name: str, tool: str, found: Collection[object], nothing: str) -> str | Check:
+    """The tool a check runs, or its outcome already: passed with `nothing` found to check, or not run without it."""
+    executable = _tool(tool)
+    if not found:
+        return _outcome(name, [], nothing)
+    if executable is None:
+        return _missing(name, tool)
+    return executable
+
+
 def _counted(count: int, what: str) -> str:
     return f"{count} {what}{'' if count == 1 else 's'}"
 
@@ -132,11 +142,9 @@ def _counted(count: int, what: str) -> str:
 def kubernetes_schemas(tree: Tree) -> Check:
     name = "kubernetes-validate --strict and the CRD schemas"
     folders = tree.folders(r".+/kubernetes/[^/]+/kustomization\.yaml")
-    executable = _tool("kubernetes-validate")
-    if not folders:
-        return _outcome(name, [], "no Kubernetes folders")
-    if executable is None:
-        return _missing(name, "kubernetes-validate")
+    executable = _tool_for(name, "kubernetes-validate", folders, "no Kubernetes folders")
+    if isinstance(executable, Check):
+        return executable
     problems = kubernetes.validate_folders(executable, [tree.root / folder for folder in folders])
     return _outcome(name, [_relative(tree, line) for line in problems], _counted(len(folders), "folder"))
 
@@ -174,11 +182,9 @@ def helm_values(tree: Tree) -> Check:
 def promtool(tree: Tree) -> Check:
     name = "promtool check rules, test rules, check config"
     folders = tree.folders(r".+/monitoring/[^/]+/prometheus\.yml")
-    executable = _tool("promtool")
-    if not folders:
-        return _outcome(name, [], "no Prometheus folders")
-    if executable is None:
-        return _missing(name, "promtool")
+    executable = _tool_for(name, "promtool", folders, "no Prometheus folders")
+    if isinstance(executable, Check):
+        return executable
     problems: list[str] = []
     for folder in folders:
         here = tree.root / folder
@@ -218,11 +224,9 @@ def _promtool_problems(executable: str, arguments: list[str], cwd: Path, shown: 
 def amtool(tree: Tree) -> Check:
     name = "amtool check-config, config routes test"
     configs = tree.paths(r".+/monitoring/[^/]+/alertmanager\.yml")
-    executable = _tool("amtool")
-    if not configs:
-        return _outcome(name, [], "no Alertmanager configurations")
-    if executable is None:
-        return _missing(name, "amtool")
+    executable = _tool_for(name, "amtool", configs, "no Alertmanager configurations")
+    if isinstance(executable, Check):
+        return executable
     problems: list[str] = []
     replaced: set[str] = set()
     for path in configs:
@@ -246,11 +250,9 @@ _ACTIONLINT_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): 
 def actionlint(tree: Tree) -> Check:
     name = "actionlint (with shellcheck)"
     workflows = tree.paths(r".+/github/workflows/[^/]+\.ya?ml")
-    executable = _tool("actionlint")
-    if not workflows:
-        return _outcome(name, [], "no workflows")
-    if executable is None:
-        return _missing(name, "actionlint")
+    executable = _tool_for(name, "actionlint", workflows, "no workflows")
+    if isinstance(executable, Check):
+        return executable
     shellcheck = _tool("shellcheck")
     # explicit paths: outside a git repository a bare run exits 3
     _, output = _run([executable, "-oneline", "-shellcheck", shellcheck or "", *workflows], cwd=tree.root)
@@ -317,11 +319,9 @@ def compose_schema(tree: Tree) -> Check:
 def docker_compose(tree: Tree) -> Check:
     name = "docker-compose config -q"
     files = _compose_files(tree)
-    executable = _tool("docker-compose")
-    if not files:
-        return _outcome(name, [], "no compose files")
-    if executable is None:
-        return _missing(name, "docker-compose")
+    executable = _tool_for(name, "docker-compose", files, "no compose files")
+    if isinstance(executable, Check):
+        return executable
     problems = []
     for path in files:
         # The secrets are `${VAR:?...}`: a placeholder for each lets compose judge the file without the developer's .env.
@@ -350,11 +350,9 @@ def shellcheck(tree: Tree) -> Check:
 
 def _file_linter(tree: Tree, tool: str, paths: list[str], options: list[str], shape: re.Pattern[str],
                  what: str) -> Check:
-    executable = _tool(tool)
-    if not paths:
-        return _outcome(tool, [], f"no {what}s")
-    if executable is None:
-        return _missing(tool, tool)
+    executable = _tool_for(tool, tool, paths, f"no {what}s")
+    if isinstance(executable, Check):
+        return executable
     code, output = _run([executable, *options, *paths], cwd=tree.root)
     problems = [_line(shape, line) for line in _relative(tree, output).splitlines() if line.strip()]
     if code != 0 and not problems:

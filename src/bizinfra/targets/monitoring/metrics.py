@@ -27,6 +27,10 @@ SLOT = "slot"  # blue or green, on blue-green pods
 UP = "up"  # Prometheus' own: 1 when the last scrape of a target worked
 POD_READY = "kube_pod_status_ready"  # kube-state-metrics: labels namespace, pod, condition
 JOB_FAILED = "kube_job_status_failed"  # kube-state-metrics: a Job's failed pods; labels namespace, job_name, reason
+# kube-state-metrics 2.20 (the chart's pin), both labelled namespace, cronjob: the Unix time of a CronJob's last
+# successful run (no series before its first), and of its creation.
+CRONJOB_LAST_SUCCESS = "kube_cronjob_status_last_successful_time"
+CRONJOB_CREATED = "kube_cronjob_created"
 POSTGRES_UP = "pg_up"  # prometheus-community/postgres_exporter: 1 when it can query the database
 # oliver006/redis_exporter (exporter/exporter.go): INFO fields as gauges and counters, labelled like any scrape.
 REDIS_UP = "redis_up"  # 1 when the exporter reached Redis at its last scrape

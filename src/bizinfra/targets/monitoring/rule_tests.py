@@ -308,6 +308,29 @@ def cron_job_tests(env: EnvironmentPlan) -> list[TestGroup]:
         test_group("CronJobFailed fires when a scheduled run fails", [failed(run, "0 0 1x5"), failed(outsider, "1x5")],
                    [check("CronJobFailed", 1), check("CronJobFailed", 2, [alert])]),
         test_group("CronJobFailed stays silent while runs succeed", [failed(run, "0x5")], [check("CronJobFailed", 4)]),
+        *(test for job in jobs if r.overdue_after_seconds(job) is not None for test in overdue_tests(env, job)),
+    ]
+
+
+def overdue_tests(env: EnvironmentPlan, job: ServicePlan) -> list[TestGroup]:
+    """The test starts at Unix time 0, so a time before it is negative: the last success (or, with none, the
+    creation) is set two minutes short of overdue, and the alert fires between minute 1 and minute 3. A recent
+    success holds it back however old the CronJob is."""
+    overdue = r.overdue_after_seconds(job)
+    assert overdue is not None
+    labels = {m.NAMESPACE: env.namespace, "cronjob": job.name}
+    rule = r.cron_job_success_overdue(env, job)
+
+    def at(metric: str, unix_time: int) -> Series:
+        return {"series": r.selector(metric, **labels), "values": f"{unix_time}x5"}
+    fires = [check(rule["alert"], 1), check(rule["alert"], 3, [expected(rule, labels)])]
+    return [
+        test_group(f"CronJobSuccessOverdue fires when {job.name} last succeeded over {r.hours_text(overdue)} ago",
+                   [at(m.CRONJOB_LAST_SUCCESS, 120 - overdue), at(m.CRONJOB_CREATED, -10 * overdue)], fires),
+        test_group(f"CronJobSuccessOverdue fires when {job.name} never succeeded since it was created",
+                   [at(m.CRONJOB_CREATED, 120 - overdue)], fires),
+        test_group(f"CronJobSuccessOverdue stays silent while {job.name} succeeds on schedule",
+                   [at(m.CRONJOB_LAST_SUCCESS, -60), at(m.CRONJOB_CREATED, -10 * overdue)], [check(rule["alert"], 3)]),
     ]
 
 
@@ -371,7 +394,7 @@ def database_tests(env: EnvironmentPlan, store_name: str) -> list[TestGroup]:
     labels = {m.NAMESPACE: env.namespace, m.SERVICE: exporter, m.POD: f"{exporter}-{POD_SUFFIX}"}
     pg_up = r.selector(m.POSTGRES_UP, **labels)
     down_at, missing_at = minutes(r.DATABASE_DOWN_FOR), minutes(r.EXPORTER_MISSING_FOR)
-    failed, missing = r.database_connection_failed(env, store), r.database_metrics_missing(env, store)
+    failed, missing = r.store_alert(env, store, "DatabaseConnectionFailed"), r.store_alert(env, store, "DatabaseMetricsMissing")
     other = {"series": r.selector(m.UP, **labels), "values": f"1x{missing_at + 5}"}
     # The other PostgreSQL stores' exporters report throughout: their own DatabaseMetricsMissing stays silent.
     reporting = [{"series": r.selector(m.POSTGRES_UP, namespace=env.namespace, service=m.exporter(name)),
@@ -408,33 +431,33 @@ def redis_tests(env: EnvironmentPlan, store_name: str) -> list[TestGroup]:
                   "values": f"1x{missing_at + 5}"}
                  for name in (s.name for s in env.datastores if s.engine == "redis" and s.name != store.name)]
     tests = [
-        *held(r.redis_connection_failed(env, store), labels, r.REDIS_DOWN_FOR,
+        *held(r.store_alert(env, store, "RedisConnectionFailed"), labels, r.REDIS_DOWN_FOR,
               {m.REDIS_UP: ("0", "1")}),
         test_group(f"RedisMetricsMissing fires when {store.name} has no exporter for {r.EXPORTER_MISSING_FOR}",
                    [other, *reporting],
                    [check("RedisMetricsMissing", missing_at - 1),
                     check("RedisMetricsMissing", missing_at,
-                          [expected(r.redis_metrics_missing(env, store), {m.NAMESPACE: env.namespace,
+                          [expected(r.store_alert(env, store, "RedisMetricsMissing"), {m.NAMESPACE: env.namespace,
                                                                           m.SERVICE: exporter})])]),
         test_group(f"RedisMetricsMissing stays silent while {store.name}'s exporter reports",
                    [other, *reporting, {"series": r.selector(m.REDIS_UP, **labels), "values": f"1x{missing_at + 5}"}],
                    [check("RedisMetricsMissing", missing_at + 5)]),
-        *saturation_tests(r.redis_memory_near_limit(env, store), labels, m.REDIS_MEMORY_USED,
+        *saturation_tests(r.store_alert(env, store, "RedisMemoryNearLimit"), labels, m.REDIS_MEMORY_USED,
                           [m.REDIS_MEMORY_MAX], Decimal(1_000_000_000)),
         test_group(f"RedisMemoryNearLimit stays silent on {store.name} without a maxmemory",
                    [{"series": r.selector(m.REDIS_MEMORY_USED, **labels), "values": f"1000x{missing_at + 5}"},
                     {"series": r.selector(m.REDIS_MEMORY_MAX, **labels), "values": f"0x{missing_at + 5}"}],
                    [check("RedisMemoryNearLimit", missing_at + 5)]),
-        *saturation_tests(r.redis_connections_near_limit(env, store), labels, m.REDIS_CLIENTS,
+        *saturation_tests(r.store_alert(env, store, "RedisConnectionsNearLimit"), labels, m.REDIS_CLIENTS,
                           [m.REDIS_MAX_CLIENTS, m.REDIS_CONFIG_MAX_CLIENTS], Decimal(10000)),
-        *growth_tests(r.redis_evictions(env, store), labels, m.REDIS_EVICTED_KEYS, Decimal(10)),
-        *growth_tests(r.redis_rejected_connections(env, store), labels, m.REDIS_REJECTED_CONNECTIONS, Decimal(1)),
+        *growth_tests(r.store_alert(env, store, "RedisEvictions"), labels, m.REDIS_EVICTED_KEYS, Decimal(10)),
+        *growth_tests(r.store_alert(env, store, "RedisRejectedConnections"), labels, m.REDIS_REJECTED_CONNECTIONS, Decimal(1)),
     ]
     if store.replicas:
-        tests += held(r.redis_replicas_missing(env, store), labels, r.REDIS_REPLICATION_FOR,
+        tests += held(r.store_alert(env, store, "RedisReplicasMissing"), labels, r.REDIS_REPLICATION_FOR,
                       {m.REDIS_REPLICAS: (str(store.replicas - 1), str(store.replicas))})
         link = {**labels, "master_host": "10.0.8.10", "master_port": str(store.port)}
-        tests += held(r.redis_master_link_down(env, store), link, r.REDIS_REPLICATION_FOR,
+        tests += held(r.store_alert(env, store, "RedisMasterLinkDown"), link, r.REDIS_REPLICATION_FOR,
                       {m.REDIS_MASTER_LINK_UP: ("0", "1")})
     return tests
 

@@ -6,9 +6,8 @@ PrometheusRule."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bizinfra.naming import RUNBOOKS
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, ServicePlan, SloPlan
@@ -30,6 +29,9 @@ REDIS_DOWN_FOR = DATABASE_DOWN_FOR
 REDIS_SATURATION_FOR = "10m"  # memory or connections near their limit, for longer than a burst
 REDIS_EVICTIONS_FOR = "10m"  # keys evicted throughout: the data set no longer fits
 REDIS_REPLICATION_FOR = "5m"  # longer than a replica's resynchronisation after a failover
+# A cron job's success is overdue when this many runs in a row did not succeed: one missed run (a node drain at its
+# minute) is CronJobFailed's or nobody's business, two are a ticket.
+MISSED_RUNS = 2
 NEAR_LIMIT = Decimal("0.9")  # the share of maxmemory or maxclients that is "near"
 WATCHDOG = "Watchdog"
 
@@ -313,32 +315,111 @@ def cron_job_failed(env: EnvironmentPlan) -> Rule:
     )
 
 
+def overdue_after_seconds(service: ServicePlan) -> int | None:
+    """How old a cron job's last success may grow: MISSED_RUNS of its schedule's longest gap between runs, plus the
+    latest a run on time can still succeed (its start_within and timeout). None for a schedule that never runs."""
+    cron = service.cron
+    if cron is None or cron.longest_gap_seconds is None:
+        return None
+    return MISSED_RUNS * cron.longest_gap_seconds + cron.start_within_seconds + cron.timeout_seconds
+
+
+def cron_job_success_overdue(env: EnvironmentPlan, service: ServicePlan) -> Rule:
+    """Per cron job, as each has its own schedule. It sees the runs CronJobFailed cannot: skipped (the cluster busy
+    past start_within), never started (the CronJob suspended or deleted), or failed and already cleaned up. A job
+    that never succeeded counts from its creation."""
+    overdue = overdue_after_seconds(service)
+    assert service.cron is not None and overdue is not None
+    cronjob = {m.NAMESPACE: env.namespace, "cronjob": service.name}
+    last = f"({selector(m.CRONJOB_LAST_SUCCESS, **cronjob)} or {selector(m.CRONJOB_CREATED, **cronjob)})"
+    return alert_rule(
+        env, "CronJobSuccessOverdue", service.name, f"time() - {last} > {overdue}", None, m.WARNING,
+        f"{service.name}: no successful run for {hours_text(overdue)}",
+        f"The cron job {service.name} in {env.name} ('{service.cron.schedule}' UTC) has not "
+        f"succeeded for more than {hours_text(overdue)}: {MISSED_RUNS} runs in a row were missed or failed, so its "
+        "work is that far behind.",
+    )
+
+
+def hours_text(seconds: int) -> str:
+    """4500 -> 1h15m; 86400 -> 24h; 1800 -> 30m."""
+    hours, rest = divmod(seconds // 60, 60)
+    return f"{hours}h{rest}m" if hours and rest else f"{hours}h" if hours else f"{rest}m"
+
+
 def cron_job_alert_group(env: EnvironmentPlan) -> Group:
-    return {"name": f"{env.platform}-cron-job-alerts", "rules": [cron_job_failed(env)]}
+    overdue = [cron_job_success_overdue(env, service) for service in cron_jobs(env)
+               if overdue_after_seconds(service) is not None]
+    return {"name": f"{env.platform}-cron-job-alerts", "rules": [cron_job_failed(env), *overdue]}
 
 
 # -- data store alerts ----------------------------------------------------------------------------------------
 
 
-def database_connection_failed(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    up = selector(m.POSTGRES_UP, namespace=env.namespace, service=m.exporter(store.name))
-    users = ", ".join(store.users) or "no service"
-    return alert_rule(
-        env, "DatabaseConnectionFailed", store.name, f"{up} == 0", DATABASE_DOWN_FOR, m.CRITICAL,
-        f"{store.name}: cannot connect to PostgreSQL",
-        f"postgres_exporter cannot query {store.name} ({store.host}:{store.port}) in {env.name}; "
-        f"{users} depend on it.",
-    )
+class StoreAlert(NamedTuple):
+    """A data store's alert, read from its exporter's series. `expr` and `description` are templates over
+    `store_facts`: each exporter metric by its own name stands for its selector over the store's series
+    ({redis_up} is `redis_up{namespace="...",service="<store>-exporter"}`), beside the store's facts ({store},
+    {env}...). The summary follows "<store>: "."""
+
+    name: str
+    expr: str
+    duration: str | None
+    severity: str
+    summary: str
+    description: str
 
 
-def database_metrics_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    up = selector(m.POSTGRES_UP, **exporter_series(env, store))
-    return alert_rule(
-        env, "DatabaseMetricsMissing", store.name, f"absent({up})", EXPORTER_MISSING_FOR, m.WARNING,
-        f"{store.name}: no metrics from postgres_exporter",
-        f"Prometheus has no {m.POSTGRES_UP} for {store.name} in {env.name}, so DatabaseConnectionFailed cannot fire: "
-        f"the Deployment {m.exporter(store.name)} is not running, or its PodMonitor is not scraped.",
-    )
+POSTGRES_ALERTS = (
+    StoreAlert("DatabaseConnectionFailed", "{pg_up} == 0", DATABASE_DOWN_FOR, m.CRITICAL,
+               "cannot connect to PostgreSQL",
+               "postgres_exporter cannot query {store} ({host}:{port}) in {env}; {users} depend on it."),
+    StoreAlert("DatabaseMetricsMissing", "absent({pg_up})", EXPORTER_MISSING_FOR, m.WARNING,
+               "no metrics from postgres_exporter",
+               "Prometheus has no pg_up for {store} in {env}, so DatabaseConnectionFailed cannot fire: the Deployment "
+               "{exporter} is not running, or its PodMonitor is not scraped."),
+)
+REDIS_ALERTS = (
+    StoreAlert("RedisConnectionFailed", "{redis_up} == 0", REDIS_DOWN_FOR, m.CRITICAL, "cannot connect to Redis",
+               "redis_exporter cannot reach {store} ({host}:{port}) in {env}; {users} depend on it."),
+    StoreAlert("RedisMetricsMissing", "absent({redis_up})", EXPORTER_MISSING_FOR, m.WARNING,
+               "no metrics from redis_exporter",
+               "Prometheus has no redis_up for {store} in {env}, so no Redis alert can fire: the Deployment "
+               "{exporter} is not running, or its PodMonitor is not scraped."),
+    # `maxmemory` 0 means no limit: that series is left out, not divided by.
+    StoreAlert("RedisMemoryNearLimit", "{redis_memory_used_bytes} / ({redis_memory_max_bytes} > 0) > {near}",
+               REDIS_SATURATION_FOR, m.WARNING, "memory near maxmemory",
+               "{store} in {env} uses {{{{ $value | humanizePercentage }}}} of its maxmemory (threshold "
+               "{near_percent}): next it evicts keys or refuses writes. A larger node size, or shorter TTLs."),
+    StoreAlert("RedisEvictions", "rate({redis_evicted_keys_total}[5m]) > 0", REDIS_EVICTIONS_FOR, m.WARNING,
+               "keys evicted",
+               "{store} in {env} has evicted {{{{ $value | humanize }}}} keys per second for "
+               f"{REDIS_EVICTIONS_FOR} to stay under maxmemory: whatever the services keep there (sessions, cached "
+               "answers) is being lost."),
+    # maxclients from INFO (Redis 7 on), else from CONFIG where the server allows it.
+    StoreAlert("RedisConnectionsNearLimit",
+               "{redis_connected_clients} / ({redis_max_clients} or {redis_config_maxclients}) > {near}",
+               REDIS_SATURATION_FOR, m.WARNING, "connections near maxclients",
+               "{store} in {env} holds {{{{ $value | humanizePercentage }}}} of its maxclients connections "
+               "(threshold {near_percent}): a client leaking connections, or too many pods with large pools."),
+    StoreAlert("RedisRejectedConnections", "increase({redis_rejected_connections_total}[5m]) > 0", None, m.CRITICAL,
+               "connections refused at maxclients",
+               "{store} in {env} refused {{{{ $value | humanize }}}} connections over the last 5 minutes: it is at "
+               "maxclients, and the services that connected then failed."),
+)
+REPLICATION_ALERTS = (  # where the store keeps replicas
+    StoreAlert("RedisReplicasMissing", "{redis_connected_slaves} < {replicas}", REDIS_REPLICATION_FOR, m.WARNING,
+               "fewer replicas than the environment keeps",
+               "The primary of {store} in {env} feeds {{{{ $value | humanize }}}} replicas, not {replicas}: a "
+               "failover would have no up-to-date copy to promote."),
+    StoreAlert("RedisMasterLinkDown", "{redis_master_link_up} == 0", REDIS_REPLICATION_FOR, m.WARNING,
+               "a replica lost its primary",
+               f"A replica of {{store}} in {{env}} has had no link to its primary for {REDIS_REPLICATION_FOR}: it "
+               "serves stale data and cannot take over."),
+)
+EXPORTER_METRICS = (m.POSTGRES_UP, m.REDIS_UP, m.REDIS_MEMORY_USED, m.REDIS_MEMORY_MAX, m.REDIS_EVICTED_KEYS,
+                    m.REDIS_CLIENTS, m.REDIS_MAX_CLIENTS, m.REDIS_CONFIG_MAX_CLIENTS, m.REDIS_REJECTED_CONNECTIONS,
+                    m.REDIS_REPLICAS, m.REDIS_MASTER_LINK_UP)
 
 
 def exporter_series(env: EnvironmentPlan, store: DatastorePlan) -> dict[str, str]:
@@ -346,108 +427,30 @@ def exporter_series(env: EnvironmentPlan, store: DatastorePlan) -> dict[str, str
     return {m.NAMESPACE: env.namespace, m.SERVICE: m.exporter(store.name)}
 
 
-def redis_connection_failed(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    up = selector(m.REDIS_UP, **exporter_series(env, store))
-    users = ", ".join(store.users) or "no service"
-    return alert_rule(
-        env, "RedisConnectionFailed", store.name, f"{up} == 0", REDIS_DOWN_FOR, m.CRITICAL,
-        f"{store.name}: cannot connect to Redis",
-        f"redis_exporter cannot reach {store.name} ({store.host}:{store.port}) in {env.name}; {users} depend on it.",
-    )
+def store_facts(env: EnvironmentPlan, store: DatastorePlan) -> dict[str, object]:
+    """What a StoreAlert's templates may name."""
+    series = {metric: selector(metric, **exporter_series(env, store)) for metric in EXPORTER_METRICS}
+    return {**series, "store": store.name, "env": env.name, "host": store.host, "port": store.port,
+            "users": ", ".join(store.users) or "no service", "exporter": m.exporter(store.name),
+            "replicas": store.replicas, "near": number(NEAR_LIMIT), "near_percent": percent(NEAR_LIMIT)}
 
 
-def redis_metrics_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    up = selector(m.REDIS_UP, **exporter_series(env, store))
-    return alert_rule(
-        env, "RedisMetricsMissing", store.name, f"absent({up})", EXPORTER_MISSING_FOR, m.WARNING,
-        f"{store.name}: no metrics from redis_exporter",
-        f"Prometheus has no {m.REDIS_UP} for {store.name} in {env.name}, so no Redis alert can fire: the Deployment "
-        f"{m.exporter(store.name)} is not running, or its PodMonitor is not scraped.",
-    )
-
-
-def redis_memory_near_limit(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    """`maxmemory` 0 means no limit: that series is left out, not divided by."""
-    series = exporter_series(env, store)
-    expr = (f"{selector(m.REDIS_MEMORY_USED, **series)} / ({selector(m.REDIS_MEMORY_MAX, **series)} > 0)"
-            f" > {number(NEAR_LIMIT)}")
-    return alert_rule(
-        env, "RedisMemoryNearLimit", store.name, expr, REDIS_SATURATION_FOR, m.WARNING,
-        f"{store.name}: memory near maxmemory",
-        f"{store.name} in {env.name} uses {{{{ $value | humanizePercentage }}}} of its maxmemory (threshold "
-        f"{percent(NEAR_LIMIT)}): next it evicts keys or refuses writes. A larger node size, or shorter TTLs.",
-    )
-
-
-def redis_evictions(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    evicted = selector(m.REDIS_EVICTED_KEYS, **exporter_series(env, store))
-    return alert_rule(
-        env, "RedisEvictions", store.name, f"rate({evicted}[5m]) > 0", REDIS_EVICTIONS_FOR, m.WARNING,
-        f"{store.name}: keys evicted",
-        f"{store.name} in {env.name} has evicted {{{{ $value | humanize }}}} keys per second for "
-        f"{REDIS_EVICTIONS_FOR} to stay under maxmemory: whatever the services keep there (sessions, cached "
-        "answers) is being lost.",
-    )
-
-
-def redis_connections_near_limit(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    """maxclients from INFO (Redis 7 on), else from CONFIG where the server allows it."""
-    series = exporter_series(env, store)
-    limit = f"({selector(m.REDIS_MAX_CLIENTS, **series)} or {selector(m.REDIS_CONFIG_MAX_CLIENTS, **series)})"
-    return alert_rule(
-        env, "RedisConnectionsNearLimit", store.name,
-        f"{selector(m.REDIS_CLIENTS, **series)} / {limit} > {number(NEAR_LIMIT)}", REDIS_SATURATION_FOR, m.WARNING,
-        f"{store.name}: connections near maxclients",
-        f"{store.name} in {env.name} holds {{{{ $value | humanizePercentage }}}} of its maxclients connections "
-        f"(threshold {percent(NEAR_LIMIT)}): a client leaking connections, or too many pods with large pools.",
-    )
-
-
-def redis_rejected_connections(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    rejected = selector(m.REDIS_REJECTED_CONNECTIONS, **exporter_series(env, store))
-    return alert_rule(
-        env, "RedisRejectedConnections", store.name, f"increase({rejected}[5m]) > 0", None, m.CRITICAL,
-        f"{store.name}: connections refused at maxclients",
-        f"{store.name} in {env.name} refused {{{{ $value | humanize }}}} connections over the last 5 minutes: it "
-        "is at maxclients, and the services that connected then failed.",
-    )
-
-
-def redis_replicas_missing(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    replicas = selector(m.REDIS_REPLICAS, **exporter_series(env, store))
-    return alert_rule(
-        env, "RedisReplicasMissing", store.name, f"{replicas} < {store.replicas}", REDIS_REPLICATION_FOR,
-        m.WARNING,
-        f"{store.name}: fewer replicas than the environment keeps",
-        f"The primary of {store.name} in {env.name} feeds {{{{ $value | humanize }}}} replicas, not {store.replicas}: "
-        "a failover would have no up-to-date copy to promote.",
-    )
-
-
-def redis_master_link_down(env: EnvironmentPlan, store: DatastorePlan) -> Rule:
-    link = selector(m.REDIS_MASTER_LINK_UP, **exporter_series(env, store))
-    return alert_rule(
-        env, "RedisMasterLinkDown", store.name, f"{link} == 0", REDIS_REPLICATION_FOR, m.WARNING,
-        f"{store.name}: a replica lost its primary",
-        f"A replica of {store.name} in {env.name} has had no link to its primary for {REDIS_REPLICATION_FOR}: "
-        "it serves stale data and cannot take over.",
-    )
-
-
-POSTGRES_ALERTS = (database_connection_failed, database_metrics_missing)
-REDIS_ALERTS = (redis_connection_failed, redis_metrics_missing, redis_memory_near_limit, redis_evictions,
-                redis_connections_near_limit, redis_rejected_connections)
-REPLICATION_ALERTS = (redis_replicas_missing, redis_master_link_down)  # where the store keeps replicas
-
-
-def store_alerts(store: DatastorePlan) -> tuple[Callable[[EnvironmentPlan, DatastorePlan], Rule], ...]:
+def store_alerts(store: DatastorePlan) -> tuple[StoreAlert, ...]:
     if store.engine == "postgres":
         return POSTGRES_ALERTS
     return REDIS_ALERTS + (REPLICATION_ALERTS if store.replicas else ())
 
 
+def store_alert(env: EnvironmentPlan, store: DatastorePlan, name: str) -> Rule:
+    """The store's alert of that name, as a rule."""
+    alert = next(alert for alert in store_alerts(store) if alert.name == name)
+    facts = store_facts(env, store)
+    return alert_rule(env, alert.name, store.name, alert.expr.format(**facts), alert.duration, alert.severity,
+                      f"{store.name}: {alert.summary}", alert.description.format(**facts))
+
+
 def datastore_alert_group(env: EnvironmentPlan) -> Group:
-    rules = [build(env, store) for store in env.datastores for build in store_alerts(store)]
+    rules = [store_alert(env, store, alert.name) for store in env.datastores for alert in store_alerts(store)]
     return {"name": f"{env.platform}-datastore-alerts", "rules": rules}
 
 

@@ -207,9 +207,21 @@ def cron_job_commands(env: EnvironmentPlan) -> Commands:
             f'{kubectl(env)} delete job "$run"']
 
 
+def overdue_commands(env: EnvironmentPlan) -> Commands:
+    """Is the CronJob there and not suspended, when did it last schedule and succeed; then its last runs and the
+    controller's events (missed start times, runs skipped past start_within); then a run now."""
+    jobs = ", ".join(service.name for service in env.services if service.cron)
+    return [f"service=SERVICE  # the alert's service label (the cron job: {jobs})",
+            f'{kubectl(env)} get cronjob "$service" --output wide; '
+            f'{kubectl(env)} get jobs -l {SERVICE_NAME_LABEL}="$service" --sort-by=.status.startTime',
+            f'{kubectl(env)} get events --field-selector involvedObject.name="$service"',
+            f'{kubectl(env)} create job "$service-manual-$(date +%s)" --from=cronjob/"$service"  # resolves on success']
+
+
 SERVICE_COMMANDS: dict[str, Callable[[EnvironmentPlan], Commands]] = {
     "RequestMetricsMissing": request_metrics_commands,
     "CronJobFailed": cron_job_commands,
+    "CronJobSuccessOverdue": overdue_commands,
 }
 
 

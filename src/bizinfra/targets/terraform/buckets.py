@@ -15,7 +15,6 @@ from bizinfra.plan import BucketPlan, EnvironmentPlan, ServicePlan, WorkloadIden
 from bizinfra.targets.terraform.blocks import (
     Block,
     condition,
-    iam_document,
     merge,
     output,
     policy_document,
@@ -23,14 +22,12 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
-from bizinfra.targets.terraform.cluster import POD_IDENTITY_TRUST
+from bizinfra.targets.terraform.cluster import pod_identity
 from bizinfra.targets.terraform.handles import (
-    CLUSTER,
     KMS_KEY,
     LOG_BUCKET,
     VPC,
     Resource,
-    addon,
     bucket_policy,
     identity_role,
 )
@@ -128,28 +125,9 @@ def service_identity(env: EnvironmentPlan, service: ServicePlan, identity: Workl
     """The service's own role for its ServiceAccount. A service that calls AWS services but uses no bucket gets the
     role with no permission: bizinfra grants nothing it cannot scope to this stack (a queue it does not know)."""
     role = identity_role(identity.name)
-    parts = [
-        role.declare({
-            "name": identity.role_name,
-            "description": f"{identity.namespace}/{identity.service_account} on {env.cluster_name} (EKS Pod Identity)",
-            "assume_role_policy": POD_IDENTITY_TRUST.ref("json"),
-        }),
-        resource("aws_eks_pod_identity_association", role.name, {
-            "cluster_name": CLUSTER.ref("name"),
-            "namespace": identity.namespace,
-            "service_account": identity.service_account,
-            "role_arn": role.ref("arn"),
-            "depends_on": [addon("eks-pod-identity-agent").address],
-        }),
-        output(f"{role.name}_role_arn", role.ref("arn"), f"The IAM role of {identity.namespace}/"
-               f"{identity.service_account}."),
-    ]
-    statements = bucket_statements(env, service)
-    if statements:
-        permissions = iam_document(role.name)
-        parts += [policy_document(permissions, statements), resource("aws_iam_role_policy", role.name, {
-            "name": identity.name, "role": role.ref("id"), "policy": permissions.ref("json")})]
-    return merge(*parts)
+    return merge(pod_identity(env, identity, bucket_statements(env, service)),
+                 output(f"{role.name}_role_arn", role.ref("arn"),
+                        f"The IAM role of {identity.namespace}/{identity.service_account}."))
 
 
 def dynamodb_endpoint(env: EnvironmentPlan) -> Block:

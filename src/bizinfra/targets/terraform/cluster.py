@@ -216,19 +216,14 @@ def identities(env: EnvironmentPlan) -> Block:
 
 
 def pod_identity(env: EnvironmentPlan, identity: WorkloadIdentity, statements: list[Block]) -> Block:
+    """The identity's IAM role, which EKS Pod Identity hands its ServiceAccount, with `statements` as its inline
+    policy; with none, a role with no permission."""
     role = identity_role(identity.name)
-    permissions = iam_document(role.name)
-    return merge(
-        policy_document(permissions, statements),
+    parts = [
         role.declare({
             "name": identity.role_name,
             "description": f"{identity.namespace}/{identity.service_account} on {env.cluster_name} (EKS Pod Identity)",
             "assume_role_policy": POD_IDENTITY_TRUST.ref("json"),
-        }),
-        resource("aws_iam_role_policy", role.name, {
-            "name": identity.name,
-            "role": role.ref("id"),
-            "policy": permissions.ref("json"),
         }),
         resource("aws_eks_pod_identity_association", role.name, {
             "cluster_name": CLUSTER.ref("name"),
@@ -237,4 +232,9 @@ def pod_identity(env: EnvironmentPlan, identity: WorkloadIdentity, statements: l
             "role_arn": role.ref("arn"),
             "depends_on": [addon("eks-pod-identity-agent").address],
         }),
-    )
+    ]
+    if statements:
+        permissions = iam_document(role.name)
+        parts += [policy_document(permissions, statements), resource("aws_iam_role_policy", role.name, {
+            "name": identity.name, "role": role.ref("id"), "policy": permissions.ref("json")})]
+    return merge(*parts)
