@@ -56,7 +56,7 @@ from bizinfra.targets.terraform.handles import (
     target_group,
 )
 from bizinfra.targets.terraform.network import nat_gateways
-from bizinfra.targets.terraform.public import US_EAST_1, public_hosts
+from bizinfra.targets.terraform.public import CLOUDFRONT_REGION, US_EAST_1, public_hosts
 from bizinfra.targets.terraform.settings import alarm_topics_grant
 
 PAGES = Resource("aws_sns_topic", "pages")
@@ -453,8 +453,9 @@ def _failover_section(env: EnvironmentPlan) -> list[str]:
         f"`{name(env, 'origin', 'failover')}` (us-east-1, topic **failover**, which reaches whoever **pages** reaches) "
         f"means Route 53 answers `{origin_name(env)}` with the standby's load balancer in {standby.region}: one "
         "public service has had no healthy target here for minutes, or this region's CloudWatch stopped "
-        "reporting. It lives in us-east-1 because Route 53 publishes its health checks' metrics only there, and so "
-        f"it pages while {env.region} is down too.", "",
+        "reporting. It lives in us-east-1 because Route 53 publishes its health checks' metrics only there, "
+        + (f"so it pages while {env.region} is down too." if env.region != CLOUDFRONT_REGION else
+           "which is this environment's own region: its loss silences this page too."), "",
         f"1. Which: a `no-healthy-targets` page of the same minutes names the service and {env.region} is up: fix "
         "that service (the standby serves only if it runs the services). No such page: the region is in trouble.",
         f"2. The region is lost: follow [the region failover runbook]({runbook}), section *{env.name}: to "
