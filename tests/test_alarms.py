@@ -17,6 +17,7 @@ from hypothesis import given
 from bizinfra.plan import EnvironmentPlan, resolve
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
+from bizinfra.targets.ops.recovery import RECOVERY_DOCS
 from bizinfra.targets.terraform import environment_files
 from bizinfra.targets.terraform.alarms import alarms_markdown
 from bizinfra.targets.terraform.network import nat_gateways
@@ -186,7 +187,8 @@ def test_a_failover_to_the_second_region_pages_whoever_pages_reaches_from_us_eas
             if label.startswith("failover_"):
                 assert (body["topic_arn"], body["provider"]) == ("${aws_sns_topic.failover.arn}", "aws.us_east_1")
         page = alarms_markdown(env, files["alarms.tf.json"])
-        assert "## When the failover page fires" in page and "docs/recovery/region-failover.md" in page
+        assert "## When the failover page fires" in page
+        assert f"](../../{RECOVERY_DOCS}/region-failover.md)" in page  # from terraform/<env>/, the runbook ops writes
 
 
 # -- the endpoints variable, judged by Terraform itself ------------------------------------

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, ReceiverPlan
-from bizinfra.targets.ops.recovery import RECOVERY_DOCS
 from bizinfra.targets.terraform.blocks import (
     Block,
     iam_document,
@@ -447,7 +446,7 @@ def alarms_markdown(env: EnvironmentPlan, document: Block) -> str:
 def _failover_section(env: EnvironmentPlan) -> list[str]:
     standby = env.recovery.standby
     assert standby is not None
-    runbook = f"../../{RECOVERY_DOCS}/region-failover.md"
+    runbook = "../../docs/recovery/region-failover.md"  # the ops target writes it (targets/ops/recovery.py)
     return [
         "## When the failover page fires", "",
         f"`{name(env, 'origin', 'failover')}` (us-east-1, topic **failover**, which reaches whoever **pages** reaches) "
