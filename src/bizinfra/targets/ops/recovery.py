@@ -122,7 +122,10 @@ def failover_page(envs: tuple[EnvironmentPlan, ...]) -> str:
     lines = ["# Fail over to the standby region", "",
              "When the environment's region is lost. The standby stack (`terraform/<env>/standby/`) was applied "
              "beforehand; it holds the network, the cluster and the database's restore path. The database's "
-             "automated backups, the backup bucket and the application buckets are already replicated there.", ""]
+             "automated backups, the backup bucket and the application buckets are already replicated there.", "",
+             "The `<platform>-<env>-origin-failover` alarm pages (from us-east-1) when Route 53 has moved the public "
+             "hosts to the standby; `terraform/<env>/alarms.md` says how to tell a lost region from one failing "
+             "service.", ""]
     for env in envs:
         standby = env.recovery.standby
         assert standby is not None

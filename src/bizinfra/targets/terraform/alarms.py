@@ -15,6 +15,10 @@ How a receiver is reached:
   the first plan the secret has no value yet (reading it would fail the plan).
 - slack: AWS Chatbot, whose Slack workspace must be authorised once in its console and whose API answers in a few
   regions only; the generated alarms.md says how to point it at the topics. Not generated.
+
+With a second region, a third topic, `failover`, in us-east-1, pages the same receivers when Route 53 fails the
+public hosts' origin over to the standby: Route 53 publishes its health checks' metrics in us-east-1 only, and an
+alarm in the environment's own region could not page anyone while that region is down.
 """
 
 from __future__ import annotations
@@ -23,8 +27,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, ReceiverPlan
-from bizinfra.targets.terraform.blocks import Block, merge, name, output, ref, tags, variable
+from bizinfra.targets.terraform.blocks import (
+    Block,
+    iam_document,
+    merge,
+    name,
+    output,
+    policy_document,
+    principal,
+    ref,
+    stack_arn,
+    statement,
+    tags,
+    variable,
+)
+from bizinfra.targets.terraform.edge import PRIMARY_HEALTH, origin_name
 from bizinfra.targets.terraform.handles import (
+    ACCOUNT,
     KMS_KEY,
     LOAD_BALANCER,
     NAT_GATEWAYS,
@@ -36,9 +55,13 @@ from bizinfra.targets.terraform.handles import (
     target_group,
 )
 from bizinfra.targets.terraform.network import nat_gateways
+from bizinfra.targets.terraform.public import CLOUDFRONT_REGION, US_EAST_1, public_hosts
+from bizinfra.targets.terraform.settings import alarm_topics_grant
 
 PAGES = Resource("aws_sns_topic", "pages")
 TICKETS = Resource("aws_sns_topic", "tickets")
+FAILOVER = Resource("aws_sns_topic", "failover")  # in us-east-1, with the second region only
+FAILOVER_KEY = Resource("aws_kms_key", "failover")
 ENDPOINTS = "alert_endpoints"  # the variable of the https receivers' URLs
 DATABASE_CLASS = Data("aws_ec2_instance_type", "database_class")
 HTTPS_KINDS = ("pagerduty", "webhook")
@@ -81,6 +104,11 @@ UNHEALTHY_DATAPOINTS = 2
 # (VPC user guide, "NAT gateway metrics": above it, "there may be an issue with Amazon VPC service"), 5 of 5.
 PORT_ALLOCATION_MINUTES = 15
 DROPPED_PACKETS_PERCENT = 0.01
+# Route 53 HealthCheckStatus: 1 healthy, 0 unhealthy, one datapoint a minute, in us-east-1 only (Route 53 developer
+# guide, "Monitoring health checks using CloudWatch"); Minimum, so one unhealthy reading in a minute counts. 3 of 3
+# one-minute datapoints, the shape AWS Incident Detection and Response gives for "potential workload impact" (its
+# user guide, "Example use cases for CloudWatch alarms"): a failover that outlasts a blip.
+FAILOVER_MINUTES = 3
 
 
 @dataclass(frozen=True)
@@ -99,13 +127,13 @@ class Metric:
 
 
 def alarms(env: EnvironmentPlan) -> Block:
-    parts = [topics(env), endpoints_variable(env), subscriptions(env)]
+    parts = [topics(env), endpoints_variable(env), subscriptions(topic_receivers(env))]
     databases = [store for store in env.datastores if store.engine == "postgres"]
     if databases:  # every database has the environment's one instance class
         parts.append(DATABASE_CLASS.declare({"instance_type": env.sizes.database.removeprefix("db.")}))
     parts += [database_alarms(env, store) for store in databases]
     parts += [cache_alarms(env, store) for store in env.datastores if store.engine == "redis"]
-    parts += [load_balancer_alarms(env), nat_alarms(env)]
+    parts += [load_balancer_alarms(env), nat_alarms(env), failover_alarm(env)]
     return merge(*parts)
 
 
@@ -152,9 +180,10 @@ def endpoints_variable(env: EnvironmentPlan) -> Block:
                     "error_message": f"Name receivers among {', '.join(names)}, each with an https:// URL."})
 
 
-def subscriptions(env: EnvironmentPlan) -> Block:
+def subscriptions(routes: list[tuple[Resource, ReceiverPlan]]) -> Block:
+    """Each (topic, receiver) route as an SNS subscription; a Slack receiver is subscribed by hand (alarms.md)."""
     parts = []
-    for topic, receiver in topic_receivers(env):
+    for topic, receiver in routes:
         label = f"{topic.name}_{receiver.name.replace('-', '_')}"
         if receiver.kind == "email":
             parts.append(Resource("aws_sns_topic_subscription", label).declare({
@@ -318,6 +347,70 @@ def nat_alarms(env: EnvironmentPlan) -> Block:
     return merge(*parts)
 
 
+# -- the failover page, in us-east-1 ------------------------------------------------------
+# The per-service origin alarms (edge.py) feed Route 53's health checks and send nothing: alarms.py's
+# no-healthy-targets alarm of each service already pages for the same condition while the region is up. What no
+# alarm in the region can say is that Route 53 moved the public hosts to the standby, nor anything at all while the
+# region is down. This one watches the primary (calculated) check from us-east-1, where Route 53's metrics are.
+
+
+def failover_routes(env: EnvironmentPlan) -> list[tuple[Resource, ReceiverPlan]]:
+    """The failover topic reaches whoever `pages` reaches."""
+    return [(FAILOVER, receiver) for topic, receiver in topic_receivers(env) if topic == PAGES]
+
+
+def failover_alarm(env: EnvironmentPlan) -> Block:
+    """With a second region and a public service (edge.primary_origin exists): the alarm, its topic and key, and
+    the pages receivers' subscriptions, all through the us-east-1 provider public.py declares."""
+    standby = env.recovery.standby
+    if standby is None or not public_hosts(env):
+        return {}
+    return merge(
+        failover_key(env),
+        in_us_east_1(merge(
+            FAILOVER.declare({"name": name(env, "alarms", FAILOVER.name, limit=256),
+                              "display_name": f"{env.qualified_name} {FAILOVER.name}",
+                              "kms_master_key_id": FAILOVER_KEY.ref("arn"),
+                              "tags": tags(env, "alarms", FAILOVER.name)}),
+            subscriptions(failover_routes(env)),
+            alarm(env, "origin_failover", FAILOVER,
+                  f"Route 53 answers {origin_name(env)} with the standby in {standby.region}: this region's origin "
+                  f"failed its health check for {FAILOVER_MINUTES} minutes",
+                  metric=Metric("AWS/Route53", "HealthCheckStatus", {"HealthCheckId": PRIMARY_HEALTH.ref("id")},
+                                "Minimum"),
+                  # Route 53 reports every minute whatever the origin does: no data is no verdict, not a failover.
+                  comparison="LessThanThreshold", threshold=1, minutes=FAILOVER_MINUTES, missing="missing"),
+        )),
+        output("failover_topic_arn", FAILOVER.ref("arn"), "The SNS topic (us-east-1) of the region failover page."),
+    )
+
+
+def failover_key(env: EnvironmentPlan) -> Block:
+    """A key never leaves its region, so the failover topic has its own in us-east-1, with the pages key's grant."""
+    policy = iam_document("kms_failover")
+    account = ACCOUNT.ref("account_id")
+    return merge(
+        policy_document(policy, [
+            statement(["kms:*"], ["*"], sid="AccountAdministers",
+                      principals=[principal("AWS", stack_arn("iam", "root", account=account))]),
+            alarm_topics_grant(),
+        ]),
+        in_us_east_1(FAILOVER_KEY.declare({
+            "description": f"{env.qualified_name}: the failover alarm topic in us-east-1",
+            "enable_key_rotation": True,
+            "deletion_window_in_days": 30 if env.production else 7,
+            "policy": policy.ref("json"),
+        })),
+    )
+
+
+def in_us_east_1(block: Block) -> Block:
+    """Every resource of a block, made through the us-east-1 provider."""
+    return {section: {kind: {label: {**body, "provider": US_EAST_1} if section == "resource" else body
+                             for label, body in named.items()} for kind, named in entries.items()}
+            for section, entries in block.items()}
+
+
 # -- the page people read -----------------------------------------------------------------
 
 
@@ -334,17 +427,42 @@ def alarms_markdown(env: EnvironmentPlan, document: Block) -> str:
         topic = body["alarm_actions"][0].split(".")[1]
         lines.append(f"| `{body['alarm_name']}` | `{metric}` | {body['alarm_description'].split(' (')[0]} | {topic} |")
     lines += ["", "## Who hears them", ""]
-    routes = topic_receivers(env)
-    for topic in (PAGES, TICKETS):
+    failover = FAILOVER.name in document.get("resource", {}).get("aws_sns_topic", {})
+    routes = topic_receivers(env) + (failover_routes(env) if failover else [])
+    for topic in (PAGES, TICKETS, FAILOVER) if failover else (PAGES, TICKETS):
         reached = [receiver for t, receiver in routes if t == topic]
         lines.append(f"- **{topic.name}** (output `{topic.name}_topic_arn`): "
                      + (", ".join(f"{r.name} ({_how(r)})" for r in reached) or "nobody: `monitoring."
-                        f"{topic.name}` names no receiver"))
+                        f"{PAGES.name if topic == FAILOVER else topic.name}` names no receiver"))
+    if failover:
+        lines += ["", *_failover_section(env)]
     lines += ["", "## What a human does once", ""]
     steps = _steps(env, routes)
     lines += [f"{number}. {step}" for number, step in enumerate(steps, start=1)] if steps else \
         ["Nothing: no receiver of pages or tickets needs a step."]
     return "\n".join(lines) + "\n"
+
+
+def _failover_section(env: EnvironmentPlan) -> list[str]:
+    standby = env.recovery.standby
+    assert standby is not None
+    runbook = "../../docs/recovery/region-failover.md"  # the ops target writes it (targets/ops/recovery.py)
+    return [
+        "## When the failover page fires", "",
+        f"`{name(env, 'origin', 'failover')}` (us-east-1, topic **failover**, which reaches whoever **pages** reaches) "
+        f"means Route 53 answers `{origin_name(env)}` with the standby's load balancer in {standby.region}: one "
+        "public service has had no healthy target here for minutes, or this region's CloudWatch stopped "
+        "reporting. It lives in us-east-1 because Route 53 publishes its health checks' metrics only there, "
+        + (f"so it pages while {env.region} is down too." if env.region != CLOUDFRONT_REGION else
+           "which is this environment's own region: its loss silences this page too."), "",
+        f"1. Which: a `no-healthy-targets` page of the same minutes names the service and {env.region} is up: fix "
+        "that service (the standby serves only if it runs the services). No such page: the region is in trouble.",
+        f"2. The region is lost: follow [the region failover runbook]({runbook}), section *{env.name}: to "
+        f"{standby.region}*.",
+        "3. The OK comes when this region's origin is healthy again, and Route 53 moves the public hosts back by "
+        "itself. If the standby took writes (its database was restored there), keep this region's services "
+        "scaled down until the data is moved back.",
+    ]
 
 
 def _how(receiver: ReceiverPlan) -> str:

@@ -298,7 +298,9 @@ def failover_record(env: EnvironmentPlan, role: str, load_balancer: str, zone: s
 
 def primary_origin(env: EnvironmentPlan) -> Block:
     """A health check per public service (its target group has a healthy target, by a CloudWatch alarm in this
-    region), one that needs them all, and the primary failover record it guards."""
+    region), one that needs them all, and the primary failover record it guards. The per-service alarms send
+    nothing: alarms.py's no-healthy-targets alarm pages for the same condition, and its failover alarm (us-east-1)
+    pages when the check they feed fails the origin over."""
     parts, children = [], []
     standby_region = env.recovery.standby.region if env.recovery.standby else None
     for service in (service for service in env.services if service.public_host):

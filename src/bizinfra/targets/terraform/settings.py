@@ -126,6 +126,15 @@ def budget(env: EnvironmentPlan) -> Block:
     })
 
 
+def alarm_topics_grant() -> Block:
+    """The key-policy statement of a key encrypting alarm topics: CloudWatch must encrypt what it publishes to them,
+    and AWS Chatbot, if a human subscribes it (alarms.md), read it (SNS developer guide, "Enable compatibility
+    between event sources from AWS services and encrypted topics")."""
+    return {"sid": "AlarmsPublishToEncryptedTopics", "effect": "Allow",
+            "actions": ["kms:Decrypt", "kms:GenerateDataKey*"], "resources": ["*"],
+            "principals": [{"type": "Service", "identifiers": ["chatbot.amazonaws.com", "cloudwatch.amazonaws.com"]}]}
+
+
 def kms_key(env: EnvironmentPlan) -> Block:
     """One customer managed key for the environment's data at rest: Kubernetes secrets, databases, caches,
     Secrets Manager, backups and logs. CloudWatch Logs may use it only for this account's log groups."""
@@ -141,12 +150,7 @@ def kms_key(env: EnvironmentPlan) -> Block:
              "principals": [{"type": "Service", "identifiers": [f"logs.{env.region}.amazonaws.com"]}],
              "condition": [{"test": "ArnLike", "variable": "kms:EncryptionContext:aws:logs:arn",
                             "values": [stack_arn("logs", "*", region=env.region, account=account)]}]},
-            # The alarm topics are encrypted with this key: CloudWatch must encrypt what it publishes to them, and
-            # AWS Chatbot, if a human subscribes it (alarms.md), read it (SNS developer guide, "Enable compatibility
-            # between event sources from AWS services and encrypted topics").
-            {"sid": "AlarmsPublishToEncryptedTopics", "effect": "Allow",
-             "actions": ["kms:Decrypt", "kms:GenerateDataKey*"], "resources": ["*"],
-             "principals": [{"type": "Service", "identifiers": ["chatbot.amazonaws.com", "cloudwatch.amazonaws.com"]}]},
+            alarm_topics_grant(),
         ]}),
         KMS_KEY.declare({
             "description": f"{env.qualified_name}: data at rest",
