@@ -34,7 +34,7 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
-from bizinfra.targets.terraform.buckets import application_bucket, private_bucket
+from bizinfra.targets.terraform.buckets import application_bucket, application_replica_bucket, private_bucket
 from bizinfra.targets.terraform.cluster import access, control_plane, nodes, oidc_provider
 from bizinfra.targets.terraform.datastores import backup_days, postgres_family
 from bizinfra.targets.terraform.edge import standby_edge
@@ -44,6 +44,7 @@ from bizinfra.targets.terraform.handles import (
     CLUSTER,
     KMS_KEY,
     PRIVATE_SUBNETS,
+    REPLICA_BUCKET,
     STANDBY_KEY,
     VPC,
     Data,
@@ -56,7 +57,6 @@ from bizinfra.targets.terraform.settings import kms_key, provider, terraform_blo
 from bizinfra.targets.terraform.storage import bucket, bucket_document, tls_only
 
 STANDBY = "aws.standby"  # the provider alias of the second region
-REPLICA_BUCKET = Resource("aws_s3_bucket", "backups_replica")
 STANDBY_LOGS = Resource("aws_s3_bucket", "standby_logs")
 STANDBY_ELB_ACCOUNT = Data("aws_elb_service_account", "standby")
 REPLICATION_ROLE = Resource("aws_iam_role", "replication")
@@ -177,11 +177,6 @@ def replica_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
         output("standby_backup_bucket", REPLICA_BUCKET.ref("id"),
                "The backup bucket's replica in the standby region: what Velero restores from there."),
     )
-
-
-def application_replica_bucket(name: str) -> Resource:
-    """`aws_s3_bucket.app_<name>_replica`: an application bucket's replica in the standby region."""
-    return Resource("aws_s3_bucket", f"{application_bucket(name).name}_replica")
 
 
 def application_replica(env: EnvironmentPlan, plan: BucketPlan) -> Block:
