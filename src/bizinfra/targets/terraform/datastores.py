@@ -233,6 +233,7 @@ def endpoint_secret(env: EnvironmentPlan, store: DatastorePlan) -> Block:
     """`{"host": ...}`: the endpoint AWS gives the store, the name its certificate holds, which the services'
     DATABASE_URL and REDIS_URL connect to so that TLS checks it. Nothing generated in it, so no `ignore_changes`:
     a replaced instance's new endpoint follows at the next apply."""
+    assert store.endpoint_secret  # every store AWS runs speaks TLS, so has one (compose, without TLS, has none)
     handle = store_endpoint(store.name)
     return merge(
         secret(env, handle, store.endpoint_secret,
