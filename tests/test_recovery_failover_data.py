@@ -4,6 +4,7 @@ External Secrets, Velero) reaches the replicas there. None of it without a secon
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from bizinfra.naming import EXTERNAL_SECRETS, VELERO
 from bizinfra.plan import EnvironmentPlan, resolve
 from bizinfra.spec.loader import load_platform
 from bizinfra.spec.models import Platform
+from bizinfra.targets.ops.recovery import failover_page
 from bizinfra.targets.terraform import environment_files
 from bizinfra.targets.terraform.handles import identity_role
 from tests.strategies import platform_specs
@@ -124,3 +126,18 @@ def test_the_bundled_production_fails_over_with_its_secrets_and_buckets() -> Non
 @given(platforms_with_or_without_a_second_region())
 def test_random_platforms_fail_over_with_their_secrets_and_buckets(platform: Platform) -> None:
     check_failover_data(platform)
+
+
+def test_the_failover_runbook_repoints_each_bucket_user_to_the_replicas() -> None:
+    """The replicas' names differ from the buckets': each user's ConfigMap is patched to them and the standby's
+    region; the secrets keep their names, so the runbook repoints none."""
+    plan = resolve(load_platform(SPECS / "business-app.yaml"), "spec.yaml")
+    (env,) = [env for env in plan.on("kubernetes") if env.recovery.standby]
+    assert env.recovery.standby and env.buckets
+    page = failover_page((env,))
+    for bucket in env.buckets:
+        for user in bucket.users:
+            (patch,) = [line for line in page.splitlines() if f"patch configmap {user}-config" in line]
+            data = json.loads(patch.split("--patch ", 1)[1].strip("'"))["data"]
+            assert data == {"AWS_REGION": env.recovery.standby.region, bucket.variable: bucket.replica}
+    assert f"under the same name (`{env.platform}/{env.name}/...`)" in page
