@@ -17,6 +17,7 @@ from bizinfra.spec.models import Platform
 from bizinfra.targets.ops.recovery import failover_page
 from bizinfra.targets.terraform import environment_files
 from bizinfra.targets.terraform.handles import identity_role
+from bizinfra.targets.terraform.recovery import standby_files
 from tests.strategies import platform_specs
 from tests.support import SPECS
 from tests.support.kubernetes import Document, environments, of_kind, rendered
@@ -107,6 +108,24 @@ def platforms_with_or_without_a_second_region(draw: st.DrawFn) -> Platform:
     return Platform.model_validate(spec)
 
 
+def check_standby_identities(env: EnvironmentPlan) -> None:
+    """The standby cluster gives every workload the environment's role, on the same ServiceAccount, through the Pod
+    Identity agent there: the roles that reach the replicas are the ones its pods run as."""
+    site = standby_files(env)
+    if not env.recovery.standby:
+        assert site == {}
+        return
+    workloads = [*env.identities, *(b.identity for b in env.database_bootstraps),
+                 *(service.identity for service in env.services if service.identity)]
+    associations = declared(site, "resource", "aws_eks_pod_identity_association")
+    assert {(a["namespace"], a["service_account"], a["role_arn"].rsplit(":", 1)[-1])
+            for a in associations.values()} == {(w.namespace, w.service_account, f"role/{w.role_name}")
+                                                for w in workloads}
+    assert all(a["depends_on"] == ["aws_eks_addon.eks_pod_identity_agent"] for a in associations.values())
+    assert declared(site, "resource", "aws_eks_addon")["eks_pod_identity_agent"]["addon_name"] == \
+        "eks-pod-identity-agent"
+
+
 def check_failover_data(platform: Platform) -> None:
     plan = resolve(platform, "spec.yaml")
     manifests = environments(rendered(platform))
@@ -114,6 +133,7 @@ def check_failover_data(platform: Platform) -> None:
         files = environment_files(env)
         check_secrets(env, files, manifests[env.name])
         check_roles(env, files)
+        check_standby_identities(env)
 
 
 def test_the_bundled_production_fails_over_with_its_secrets_and_buckets() -> None:
@@ -122,7 +142,7 @@ def test_the_bundled_production_fails_over_with_its_secrets_and_buckets() -> Non
     check_failover_data(platform)
 
 
-@settings(max_examples=12)
+@settings(max_examples=10)
 @given(platforms_with_or_without_a_second_region())
 def test_random_platforms_fail_over_with_their_secrets_and_buckets(platform: Platform) -> None:
     check_failover_data(platform)

@@ -24,9 +24,11 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
     groups, and nothing else. Its published policy would also let it create, retag and delete load balancers and
     rewrite any listener in the account, which here only widens what a compromised controller could break.
     The read-only actions are the published policy's."""
-    # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only.
-    bound = [stack_arn("elasticloadbalancing", f"targetgroup/{target_group_name(env, service)}/*", region=env.region,
-                       account=ACCOUNT_ID) for service in env.services if service.public_host]
+    # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only; with
+    # a second region, also in the standby's, by the same names (the standby cluster's controller has this role).
+    regions = [env.region, *([env.recovery.standby.region] if env.recovery.standby else [])]
+    bound = [stack_arn("elasticloadbalancing", f"targetgroup/{target_group_name(env, service)}/*", region=region,
+                       account=ACCOUNT_ID) for region in regions for service in env.services if service.public_host]
     return [
         *([statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"], bound,
                      sid="RegisterPodsInBoundTargetGroups")] if bound else []),
