@@ -119,9 +119,11 @@ def test_the_load_balancer_controller_only_reads_and_registers_pods_in_the_bound
         policy = found(files, "aws_iam_policy_document", "data")["aws_load_balancer_controller"]["statement"]
         writes = [(action, tuple(s["resources"])) for s in policy for action in s["actions"]
                   if not action.split(":")[1].startswith(("Describe", "Get"))]
-        expected = tuple(f"arn:${{data.aws_partition.current.partition}}:elasticloadbalancing:{env.region}:"
+        # with a second region, the standby's target groups too: the same names there, the same (global) role
+        regions = [env.region, *([env.recovery.standby.region] if env.recovery.standby else [])]
+        expected = tuple(f"arn:${{data.aws_partition.current.partition}}:elasticloadbalancing:{region}:"
                          f"${{data.aws_caller_identity.current.account_id}}:targetgroup/{group['name']}/*"
-                         for group in groups.values())
+                         for region in regions for group in groups.values())
         assert sorted(writes) == sorted((action, expected) for action in
                                         ["elasticloadbalancing:DeregisterTargets",
                                          "elasticloadbalancing:RegisterTargets"] if expected)

@@ -125,8 +125,8 @@ STUBS = (
          "regions and empty child lists, and forgets the status it takes without data",
          ignore=("insufficient_data_health_status", "request_interval", "port", "invert_healthcheck", "regions",
                  "child_health_threshold", "child_healthchecks")),
-    Stub("aws_secretsmanager_secret", "moto replicates a secret under the default key, whichever key it is given",
-         name="origin_verify", ignore=("replica",)),
+    Stub("aws_secretsmanager_secret", "moto replicates a secret (ReplicateSecretToRegions) under the default key, "
+         "whichever key it is given: with a second region every secret has a replica", ignore=("replica",)),
     Stub("aws_vpc_security_group_ingress_rule", "moto forgets a rule's description", ignore=("description",)),
     Stub("aws_vpc_security_group_egress_rule", "moto forgets a rule's description", ignore=("description",)),
 )

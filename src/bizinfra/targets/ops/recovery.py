@@ -106,16 +106,35 @@ def namespace_page(envs: tuple[EnvironmentPlan, ...]) -> str:
     return "\n".join(lines)
 
 
-def replica_buckets_step(env: EnvironmentPlan) -> list[str]:
-    """The application buckets' replicas the services use there: S3 replicates one way, so what the services write
-    in the standby region stays in the replica until someone copies it back."""
+def replica_buckets_step(env: EnvironmentPlan, region: str) -> list[str]:
+    """What the services read there: their secrets by the same names, their buckets by other names. A service finds
+    its bucket and region in its ConfigMap, which names this region's; the replicas' names differ (bucket names are
+    global), so those are what a failover repoints."""
+    kubectl = f"kubectl --context {env.cluster_name} --namespace {env.namespace}"
+    lines = ["4. Secrets: every secret of the environment is replicated to "
+             f"{region} by Secrets Manager, under the same name (`{env.platform}/{env.name}/...`) and the replicas' "
+             f"key (`alias/{env.qualified_name}-replicas`); the External Secrets operator's role reads them there, so "
+             "the ExternalSecrets sync as they are. A replica is read-only: to change a value (rotate a password), "
+             f"promote it first (`aws secretsmanager stop-replication-to-replica --region {region} --secret-id NAME`); "
+             "after failing back, replicate it again.", ""]
     if not env.buckets:
-        return []
-    return ["Buckets: each service finds its bucket by its variable; in the standby region point it at the replica "
-            "(what is written there is not replicated back), and grant the services' roles the replica and the "
-            f"replicas' key (`alias/{env.qualified_name}-replicas`): they name this region's buckets only.", "",
-            "| bucket | variable | replica |", "| --- | --- | --- |",
-            *[f"| `{plan.bucket}` | `{plan.variable}` | `{plan.replica}` |" for plan in env.buckets], ""]
+        return lines
+    users = sorted({user for plan in env.buckets for user in plan.users})
+    lines += ["5. Buckets: each application bucket's replica there holds its objects up to about 15 minutes ago. The "
+              "services' roles already grant the replicas and the replicas' key; what must be repointed is the "
+              "configuration that names the bucket and the region. A deploy from git writes the primary's values "
+              "again: patch after each deploy until failing back. What is written to a replica is not replicated "
+              "back: copy it to the primary before failing back.", "",
+              "| bucket | variable | replica |", "| --- | --- | --- |",
+              *[f"| `{plan.bucket}` | `{plan.variable}` | `{plan.replica}` |" for plan in env.buckets], "", "```sh"]
+    for user in users:
+        data = {"AWS_REGION": region, **{plan.variable: plan.replica for plan in env.buckets if user in plan.users}}
+        service = env.service(user)
+        lines.append(f"{kubectl} patch configmap {service.config_map} --type merge "
+                     f"--patch '{json.dumps({'data': data}, sort_keys=True)}'")
+        if service.deployments:  # a CronJob's next run reads the ConfigMap as it is
+            lines.append(f"{kubectl} rollout restart deployment {' '.join(service.deployments)}")
+    return [*lines, "```", ""]
 
 
 def failover_page(envs: tuple[EnvironmentPlan, ...]) -> str:
@@ -164,10 +183,9 @@ def failover_page(envs: tuple[EnvironmentPlan, ...]) -> str:
                   f"velero --kubecontext {env.cluster_name} restore create --from-backup BACKUP "
                   f"--include-namespaces {env.namespace} --wait",
                   f"{kubectl} --namespace {env.namespace} get deployments", "```", "",
-                  *replica_buckets_step(env),
-                  "4. Secrets: Secrets Manager holds the environment's secrets in its own region; store them under "
-                  f"the same names (`{env.platform}/{env.name}/...`) in {region} before the services start.",
-                  f"5. DNS: the private zone `{env.private_zone}` of the standby VPC gets each store's record "
+                  *replica_buckets_step(env, region),
+                  f"{6 if env.buckets else 5}. DNS: the private zone `{env.private_zone}` of the standby VPC gets "
+                  "each store's record "
                   "(the restored endpoint). The public hosts move by themselves: CloudFront reaches the "
                   f"environment by `origin-{env.name}.{env.domain}`, which Route 53 answers with the standby's load "
                   "balancer while this region's health check fails; its target groups fill as the deploy's pods "

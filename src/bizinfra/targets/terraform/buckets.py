@@ -26,6 +26,7 @@ from bizinfra.targets.terraform.cluster import pod_identity
 from bizinfra.targets.terraform.handles import (
     KMS_KEY,
     LOG_BUCKET,
+    STANDBY_KEY,
     VPC,
     Resource,
     bucket_policy,
@@ -46,6 +47,11 @@ KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 def application_bucket(name: str) -> Resource:
     """`aws_s3_bucket.app_<name>`: apart from the platform's own `backups` and `logs` whatever the spec names."""
     return Resource("aws_s3_bucket", f"app_{name.replace('-', '_')}")
+
+
+def application_replica_bucket(name: str) -> Resource:
+    """`aws_s3_bucket.app_<name>_replica`: an application bucket's replica in the second region (recovery.py)."""
+    return Resource("aws_s3_bucket", f"{application_bucket(name).name}_replica")
 
 
 def buckets(env: EnvironmentPlan) -> Block:
@@ -109,16 +115,28 @@ def lifecycle(plan: BucketPlan) -> Block:
 
 
 def bucket_statements(env: EnvironmentPlan, service: ServicePlan) -> list[Block]:
-    """Its buckets' objects and listings, and the key only as S3 uses it on their behalf."""
+    """Its buckets' objects and listings, and the key only as S3 uses it on their behalf. With a second region, the
+    same on the buckets' replicas there and the replicas' key: the role is global, so a service failed over to the
+    standby cluster works with the replicas under the same role."""
     if not service.buckets:
         return []
     arns = [application_bucket(name).ref("arn") for name in service.buckets]
+    keys = [key_statement(KMS_KEY, env.region, "EncryptOwnObjects")]
+    standby = env.recovery.standby
+    if standby:
+        arns += [application_replica_bucket(name).ref("arn") for name in service.buckets]
+        keys.append(key_statement(STANDBY_KEY, standby.region, "EncryptOwnReplicas"))
     return [
         statement(BUCKET_ACTIONS, arns, sid="ListOwnBuckets"),
         statement(OBJECT_ACTIONS, [f"{arn}/*" for arn in arns], sid="ReadWriteOwnObjects"),
-        statement(KEY_ACTIONS, [KMS_KEY.ref("arn")], sid="EncryptOwnObjects", conditions=[
-            condition("StringEquals", "kms:ViaService", [f"s3.{env.region}.amazonaws.com"])]),
+        *keys,
     ]
+
+
+def key_statement(key: Resource, region: str, sid: str) -> Block:
+    """The key's use, only by S3 in the region the key is in."""
+    return statement(KEY_ACTIONS, [key.ref("arn")], sid=sid, conditions=[
+        condition("StringEquals", "kms:ViaService", [f"s3.{region}.amazonaws.com"])])
 
 
 def service_identity(env: EnvironmentPlan, service: ServicePlan, identity: WorkloadIdentity) -> Block:

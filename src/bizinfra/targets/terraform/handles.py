@@ -54,6 +54,7 @@ IRSA_PROVIDER = Resource("aws_iam_openid_connect_provider", "eks")
 BACKUP_BUCKET = Resource("aws_s3_bucket", "backups")
 LOG_BUCKET = Resource("aws_s3_bucket", "logs")
 STANDBY_KEY = Resource("aws_kms_key", "standby")  # in the second region: what the replicas are encrypted with
+REPLICA_BUCKET = Resource("aws_s3_bucket", "backups_replica")  # in the second region: the backup bucket's replica
 REGIONAL_CERTIFICATE = Resource("aws_acm_certificate_validation", "public")
 LOAD_BALANCER = Resource("aws_lb", "public")
 NAT_GATEWAYS = Resource("aws_nat_gateway", "main")

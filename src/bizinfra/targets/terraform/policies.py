@@ -5,7 +5,14 @@ from __future__ import annotations
 from bizinfra.naming import cluster_autoscaler_tags
 from bizinfra.plan import DatastorePlan, EnvironmentPlan, target_group_name
 from bizinfra.targets.terraform.blocks import Block, condition, stack_arn, statement
-from bizinfra.targets.terraform.handles import ACCOUNT, BACKUP_BUCKET, KMS_KEY, database
+from bizinfra.targets.terraform.handles import (
+    ACCOUNT,
+    BACKUP_BUCKET,
+    KMS_KEY,
+    REPLICA_BUCKET,
+    STANDBY_KEY,
+    database,
+)
 
 ACCOUNT_ID = ACCOUNT.ref("account_id")
 KEY = KMS_KEY.ref("arn")
@@ -17,9 +24,11 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
     groups, and nothing else. Its published policy would also let it create, retag and delete load balancers and
     rewrite any listener in the account, which here only widens what a compromised controller could break.
     The read-only actions are the published policy's."""
-    # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only.
-    bound = [stack_arn("elasticloadbalancing", f"targetgroup/{target_group_name(env, service)}/*", region=env.region,
-                       account=ACCOUNT_ID) for service in env.services if service.public_host]
+    # Terraform's target groups carry no controller tag: the TargetGroupBindings may register pods in them only; with
+    # a second region, also in the standby's, by the same names (the standby cluster's controller has this role).
+    regions = [env.region, *([env.recovery.standby.region] if env.recovery.standby else [])]
+    bound = [stack_arn("elasticloadbalancing", f"targetgroup/{target_group_name(env, service)}/*", region=region,
+                       account=ACCOUNT_ID) for region in regions for service in env.services if service.public_host]
     return [
         *([statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"], bound,
                      sid="RegisterPodsInBoundTargetGroups")] if bound else []),
@@ -42,14 +51,19 @@ def load_balancer_controller(env: EnvironmentPlan) -> list[Block]:
 
 
 def secrets_reader(env: EnvironmentPlan) -> list[Block]:
-    """External Secrets: read this environment's secrets (names `<platform>/<environment>/...`) and nothing else."""
-    prefix = stack_arn("secretsmanager", f"secret:{env.platform}/{env.name}/*", region=env.region, account=ACCOUNT_ID)
+    """External Secrets: read this environment's secrets (names `<platform>/<environment>/...`) and nothing else; with
+    a second region, their replicas there too, by the same names: the standby cluster's operator reads in its own
+    region under this same (global) role."""
+    regions = [(env.region, KMS_KEY, "Own"), *([(env.recovery.standby.region, STANDBY_KEY, "Replicated")]
+                                               if env.recovery.standby else [])]
     return [
         statement(["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy",
-                   "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"], [prefix],
-                  sid="ReadOwnSecrets"),
-        statement(["kms:Decrypt"], [KEY], sid="DecryptOwnSecrets", conditions=[
-            condition("StringEquals", "kms:ViaService", [f"secretsmanager.{env.region}.amazonaws.com"])]),
+                   "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"],
+                  [stack_arn("secretsmanager", f"secret:{env.platform}/{env.name}/*", region=region, account=ACCOUNT_ID)
+                   for region, _, _ in regions], sid="ReadOwnSecrets"),
+        *[statement(["kms:Decrypt"], [key.ref("arn")], sid=f"Decrypt{which}Secrets", conditions=[
+            condition("StringEquals", "kms:ViaService", [f"secretsmanager.{region}.amazonaws.com"])])
+          for region, key, which in regions],
     ]
 
 
@@ -66,17 +80,22 @@ def database_bootstrap(env: EnvironmentPlan, store: DatastorePlan) -> list[Block
 
 
 def velero(env: EnvironmentPlan) -> list[Block]:
-    """Velero with the AWS plugin: objects in the backup bucket, EBS snapshots of volumes (velero-plugin-for-aws)."""
-    bucket = BACKUP_BUCKET.ref("arn")
+    """Velero with the AWS plugin: objects in the backup bucket, EBS snapshots of volumes (velero-plugin-for-aws).
+    With a second region, the same in the backup bucket's replica there, which the standby cluster's Velero restores
+    from under this same (global) role."""
+    standby = env.recovery.standby
+    buckets = [BACKUP_BUCKET.ref("arn"), *([REPLICA_BUCKET.ref("arn")] if standby else [])]
+    keys = [KEY, *([STANDBY_KEY.ref("arn")] if standby else [])]
+    regions = [env.region, *([standby.region] if standby else [])]
     return [
         statement(["ec2:DescribeSnapshots", "ec2:DescribeVolumes"], ["*"], sid="DescribeVolumes"),
         statement(["ec2:CreateSnapshot", "ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteSnapshot"], ["*"],
-                  sid="SnapshotVolumes", conditions=[condition("StringEquals", "aws:RequestedRegion", [env.region])]),
-        statement(["s3:ListBucket"], [bucket], sid="ListBackups"),
+                  sid="SnapshotVolumes", conditions=[condition("StringEquals", "aws:RequestedRegion", regions)]),
+        statement(["s3:ListBucket"], buckets, sid="ListBackups"),
         statement(["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts",
-                   "s3:PutObject"], [f"{bucket}/*"], sid="ReadWriteBackups"),
+                   "s3:PutObject"], [f"{bucket}/*" for bucket in buckets], sid="ReadWriteBackups"),
         statement(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:DescribeKey"],
-                  [KEY], sid="BackupEncryption"),
+                  keys, sid="BackupEncryption"),
     ]
 
 

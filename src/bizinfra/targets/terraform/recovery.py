@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from bizinfra.plan import LOAD_BALANCER_LOG_PREFIX, BucketPlan, EnvironmentPlan, StandbyPlan
+from bizinfra.targets.terraform.addons import Addon, eks_addon
 from bizinfra.targets.terraform.blocks import (
     Block,
     assume_role_policy,
@@ -34,7 +35,7 @@ from bizinfra.targets.terraform.blocks import (
     statement,
     tags,
 )
-from bizinfra.targets.terraform.buckets import application_bucket, private_bucket
+from bizinfra.targets.terraform.buckets import application_bucket, application_replica_bucket, private_bucket
 from bizinfra.targets.terraform.cluster import access, control_plane, nodes, oidc_provider
 from bizinfra.targets.terraform.datastores import backup_days, postgres_family
 from bizinfra.targets.terraform.edge import standby_edge
@@ -44,11 +45,14 @@ from bizinfra.targets.terraform.handles import (
     CLUSTER,
     KMS_KEY,
     PRIVATE_SUBNETS,
+    REPLICA_BUCKET,
     STANDBY_KEY,
     VPC,
     Data,
     Resource,
+    addon,
     database,
+    identity_role,
     store_group,
 )
 from bizinfra.targets.terraform.network import gateways, routes, security_groups, subnets, vpc
@@ -56,7 +60,6 @@ from bizinfra.targets.terraform.settings import kms_key, provider, terraform_blo
 from bizinfra.targets.terraform.storage import bucket, bucket_document, tls_only
 
 STANDBY = "aws.standby"  # the provider alias of the second region
-REPLICA_BUCKET = Resource("aws_s3_bucket", "backups_replica")
 STANDBY_LOGS = Resource("aws_s3_bucket", "standby_logs")
 STANDBY_ELB_ACCOUNT = Data("aws_elb_service_account", "standby")
 REPLICATION_ROLE = Resource("aws_iam_role", "replication")
@@ -177,11 +180,6 @@ def replica_bucket(env: EnvironmentPlan, standby: StandbyPlan) -> Block:
         output("standby_backup_bucket", REPLICA_BUCKET.ref("id"),
                "The backup bucket's replica in the standby region: what Velero restores from there."),
     )
-
-
-def application_replica_bucket(name: str) -> Resource:
-    """`aws_s3_bucket.app_<name>_replica`: an application bucket's replica in the standby region."""
-    return Resource("aws_s3_bucket", f"{application_bucket(name).name}_replica")
 
 
 def application_replica(env: EnvironmentPlan, plan: BucketPlan) -> Block:
@@ -325,7 +323,7 @@ def standby_files(env: EnvironmentPlan) -> dict[str, Block]:
             "private_subnet_cidrs": list(site.network.private_subnets)}}),
         "network.tf.json": merge(vpc(site), subnets(site), gateways(site), routes(site), flow_logs(site, standby),
                                  security_groups(site)),
-        "eks.tf.json": merge(control_plane(site), access(site), nodes(site), oidc_provider()),
+        "eks.tf.json": merge(control_plane(site), access(site), nodes(site), oidc_provider(), identities(env, site)),
         "restore.tf.json": restore_path(site),
         "public.tf.json": merge(standby_edge(env, site, standby.log_bucket)),
         "variables.tf.json": {"variable": {key: value for key, value in variables(site, 0)["variable"].items()
@@ -333,6 +331,25 @@ def standby_files(env: EnvironmentPlan) -> dict[str, Block]:
         "outputs.tf.json": standby_outputs(site),
     }
     return {file: document for file, document in files.items() if document}
+
+
+def identities(env: EnvironmentPlan, site: EnvironmentPlan) -> Block:
+    """The environment's workload roles on the same ServiceAccounts of the standby cluster, with the Pod Identity
+    agent that hands them out. IAM is global and the roles grant the replicas here (secrets, buckets, backups), so
+    after a failover every pod calls AWS as it did. The EKS add-ons with roles of their own (EBS CSI, CloudWatch)
+    are not here: like the Helm add-ons, the runbook's failover installs them."""
+    agent = Addon("eks-pod-identity-agent")
+    workloads = [*env.identities, *(bootstrap.identity for bootstrap in env.database_bootstraps),
+                 *(service.identity for service in env.services if service.identity)]
+    account = ACCOUNT.ref("account_id")
+    return merge(eks_addon(site, agent), *[
+        resource("aws_eks_pod_identity_association", identity_role(identity.name).name, {
+            "cluster_name": CLUSTER.ref("name"),
+            "namespace": identity.namespace,
+            "service_account": identity.service_account,
+            "role_arn": stack_arn("iam", f"role/{identity.role_name}", account=account),
+            "depends_on": [addon(agent.name).address],
+        }) for identity in workloads])
 
 
 def flow_logs(site: EnvironmentPlan, standby: StandbyPlan) -> Block:

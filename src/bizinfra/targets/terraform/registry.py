@@ -24,7 +24,7 @@ from bizinfra.targets.terraform.blocks import (
 )
 from bizinfra.targets.terraform.deploy import AUDIENCE, GITHUB_ISSUER
 from bizinfra.targets.terraform.handles import ACCOUNT, KMS_KEY, Resource
-from bizinfra.targets.terraform.secrets import recovery_window_days
+from bizinfra.targets.terraform.secrets import secret
 
 PUSH_ROLE = Resource("aws_iam_role", "image_push")
 # What docker/build-push-action needs to push a multi-layer image (ECR user guide, "Pushing an image").
@@ -44,14 +44,9 @@ def pull_token_secret(env: EnvironmentPlan) -> Block:
     """No value: a person stores `{"username": ..., "token": ...}` once (a read-only token of the registry); until
     then the pull Secret does not sync and the first deploy stops at its wait, saying so."""
     assert env.pull_secret
-    return Resource("aws_secretsmanager_secret", "registry").declare({
-        "name": env.pull_secret.credentials,
-        "description": f"Read-only token the cluster pulls images from {env.pull_secret.host} with "
-                       "(JSON: username, token); stored by a person",
-        "kms_key_id": KMS_KEY.ref("arn"),
-        "recovery_window_in_days": recovery_window_days(env),
-        "tags": {"Name": env.pull_secret.credentials},
-    })
+    return secret(env, Resource("aws_secretsmanager_secret", "registry"), env.pull_secret.credentials,
+                  f"Read-only token the cluster pulls images from {env.pull_secret.host} with "
+                  "(JSON: username, token); stored by a person", {"Name": env.pull_secret.credentials})
 
 
 def repository(name: str) -> Resource:

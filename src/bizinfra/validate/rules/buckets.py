@@ -3,7 +3,8 @@
 Each service the architecture document says uses a bucket has `<NAME>_BUCKET` in its ConfigMap (and its compose
 environment), naming an `aws_s3_bucket` of its environment's Terraform (or a bucket the compose S3 stand-in creates);
 the Pod Identity association of its ServiceAccount leads to a role whose policy reaches exactly the buckets its
-ConfigMap names; no role reaches a bucket for a service that does not declare it.
+ConfigMap names (and their replicas in a second region); no role reaches a bucket for a service that does not
+declare it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bizinfra.validate.rules.platform_files import PlatformFiles, Problem
 
 BUCKET_SUFFIX = "_BUCKET"
 STAND_IN_BUCKETS = "COM_ADOBE_TESTING_S3MOCK_STORE_INITIAL_BUCKETS"  # how compose's S3 stand-in creates them
+REPLICA_SUFFIX = "_replica"  # terraform/buckets.py application_replica_bucket
 _BUCKET_ARN = re.compile(r"^\$\{aws_s3_bucket\.([A-Za-z0-9_-]+)\.arn\}(/\*)?$")
 
 
@@ -116,9 +118,19 @@ def _buckets_named(document: Mapping[str, Any], created: Mapping[str, str]) -> s
     for statement in document.get("statement") or []:
         for resource in statement.get("resources") or []:
             match = _BUCKET_ARN.match(str(resource))
-            if match and match[1] in created:
-                names.add(created[match[1]])
+            label = match and _replicated(match[1], created)
+            if label:
+                names.add(created[label])
     return names
+
+
+def _replicated(label: str, created: Mapping[str, str]) -> str | None:
+    """The bucket a label names; a replica in the second region (`<label>_replica`) counts as its bucket: the same
+    objects, which its users reach there after a failover."""
+    source = label.removesuffix(REPLICA_SUFFIX)
+    if label.endswith(REPLICA_SUFFIX) and source in created:
+        return source
+    return label if label in created else None
 
 
 def _compose(p: PlatformFiles, path: str, declared: Mapping[str, frozenset[str]], variables: set[str]) -> list[Problem]:
