@@ -237,6 +237,22 @@ def test_scripts_never_interpolate_expressions(platform: Platform) -> None:
 
 
 @given(platforms())
+def test_smoke_tests_ask_each_service_s_readiness_path(platform: Platform) -> None:
+    """An idle slot and a public host pass only if the service can serve: its readiness path, which may check its
+    dependencies, never the liveness path, which must not."""
+    plan = resolve(platform, "specs/random.yaml")
+    deploys = workflows(plan)["ci-cd.yml"]["jobs"] if plan.on("kubernetes") else {}
+    for env in plan.on("kubernetes"):
+        if f"deploy-{env.name}" not in deploys:
+            continue
+        expected = {f"Smoke test {s.name} on its idle slot": s.probes.readiness for s in env.services if s.slots}
+        expected |= {f"Smoke test https://{s.public_host}": s.probes.readiness for s in env.services if s.public_host}
+        asked = {step["name"]: step["env"]["READINESS_PATH"] for step in deploys[f"deploy-{env.name}"]["steps"]
+                 if step["name"].startswith("Smoke test")}
+        assert asked == expected
+
+
+@given(platforms())
 def test_workflows_match_the_schema_and_render_identically(platform: Platform) -> None:
     plan = resolve(platform, "specs/random.yaml")
     for name, doc in workflows(plan).items():
@@ -390,7 +406,7 @@ def test_bundled_staging_rolls_every_service() -> None:
     (release,) = [s for s in job["steps"] if s["name"] == "Set the release's images"]
     assert release["env"]["IMAGES"].splitlines() == [
         f"{name} ghcr.io/acme/business/{name} release" for name in services]
-    assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "HEALTH_PATH": "/health"}
+    assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "READINESS_PATH": "/health"}
 
 
 def test_bundled_migration_runs_the_live_release_s_migration_job_of_each_postgres_service() -> None:

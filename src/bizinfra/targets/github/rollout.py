@@ -167,7 +167,7 @@ kubectl port-forward "deployment/$DEPLOYMENT" "$LOCAL_PORT:$PORT" --namespace "$
 forward=$!
 trap 'kill "$forward"' EXIT
 curl --fail --silent --show-error --retry 10 --retry-delay 3 --retry-all-errors --max-time 10 \\
-  "http://127.0.0.1:$LOCAL_PORT$HEALTH_PATH"
+  "http://127.0.0.1:$LOCAL_PORT$READINESS_PATH"
 """
 
 # A merge patch's null removes the slot from the selector: the Service selects both slots' pods.
@@ -201,7 +201,7 @@ def blue_green_steps(env: EnvironmentPlan, images: Mapping[str, str]) -> list[Do
         "TIMEOUT": ROLLOUT_TIMEOUT}) for s in slotted(env)]
     steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), "LOCAL_PORT": str(SMOKE_PORT), "PORT": str(s.port),
-        "HEALTH_PATH": s.health_path}) for s in slotted(env)]
+        "READINESS_PATH": s.probes.readiness}) for s in slotted(env)]
     steps += [script(f"Serve {s.name} from both slots", BOTH_SLOTS, {"SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL})
               for s in slotted(env)]
     steps += [script(f"Wait until the new slot of {s.name} is a healthy load balancer target", HEALTHY_TARGETS, {

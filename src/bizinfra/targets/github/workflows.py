@@ -410,13 +410,15 @@ def wait_for_bootstrap(job_name: str) -> Document:
 
 PUBLIC_SMOKE_TEST = """\
 curl --fail --silent --show-error --retry 10 --retry-delay 6 --retry-all-errors --max-time 10 \\
-  "https://$HOST$HEALTH_PATH"
+  "https://$HOST$READINESS_PATH"
 """
 
 
 def public_smoke_test(env: EnvironmentPlan, service: ServicePlan) -> Document:
+    """The readiness path, which may check the service's dependencies: a release that cannot reach its database
+    fails here (the liveness path must not check them, so it would pass)."""
     return script(f"Smoke test https://{service.public_host}", PUBLIC_SMOKE_TEST,
-                  {"HOST": service.public_host or "", "HEALTH_PATH": service.health_path})
+                  {"HOST": service.public_host or "", "READINESS_PATH": service.probes.readiness})
 
 
 # -- database-migration.yml ---------------------------------------------------------------------------
