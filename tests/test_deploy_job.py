@@ -409,3 +409,22 @@ def test_the_restore_selects_a_scaled_down_slot_only_once_its_pods_are_ready(tmp
         again = restore_alone(job, state, live="green", idle="blue")
         assert run_job(again["job"], workspace, state, "c" * 40, start=again["start"]).failed_step is None
         assert cluster(state)["objects"] == before["objects"]
+
+
+def test_new_pods_without_the_target_health_gate_never_take_the_traffic(tmp_path: Path) -> None:
+    """The load balancer controller is down: its pod webhook fails open (failurePolicy Ignore), so the new slot's pods
+    come up without the target-health readiness gate, and `rollout status` waits for plain readiness only. Phase one
+    refuses them: the release fails before any Service leaves its old slot, and the restore keeps the old slot."""
+    job, workspace, state = tiny_release(tmp_path)  # the Services select blue, which runs release b
+    data = cluster(state)
+    data["webhook_down"] = True
+    (state / "cluster.json").write_text(json.dumps(data))
+    run = run_job(job, workspace, state, "c" * 40)
+    assert run.failed_step == "Wait until the new slot of web is a healthy load balancer target", run
+    assert run.ran[-1] == RESTORE_STEP
+    assert "Switch web to the new slot" not in run.ran
+    objects = cluster(state)["objects"]
+    assert {s: objects[f"Service/tiny/{s}"]["spec"]["selector"]["bizinfra.dev/slot"] for s in ("web", "api")} == \
+        {"web": "blue", "api": "blue"}
+    assert images(state)["Deployment/tiny/web-blue"].endswith(":sha-" + "b" * 40)
+    assert min(ready_endpoints(state).values()) > 0

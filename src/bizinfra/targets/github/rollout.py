@@ -40,6 +40,9 @@ RESTORE_MINUTES = 15  # the restore may scale a slot back up and wait for it, an
 # slot that must come back gets 4 of them, and selecting slots that still run takes seconds.
 RESTORE_WAIT = kubectl_duration(240)
 RELEASED_STEP = "released"
+# The condition type of the readiness gate the controller's webhook adds, `<this>/<TargetGroupBinding name>` (its
+# docs/deploy/pod_readiness_gate.md).
+TARGET_HEALTH_GATE = "target-health.elbv2.k8s.aws"
 
 
 def before_release(env: EnvironmentPlan) -> list[Document]:
@@ -176,16 +179,38 @@ patch="$(printf '{"spec":{"selector":{"%s":null}}}' "$SLOT_LABEL")"
 kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
 """
 
-# Re-created while their Service selects them, the new slot's pods get the load balancer's readiness gate.
+# Re-created while their Service selects them, the new slot's pods get the load balancer's readiness gate. The
+# controller's pod webhook fails open (failurePolicy Ignore): with the controller down, pods are created without the
+# gate, and `rollout status` then waits for plain readiness only. So every new pod must carry the gate before traffic
+# moves; a pod being deleted (of the ReplicaSet the restart replaced) is skipped.
 HEALTHY_TARGETS = """\
 kubectl rollout restart "deployment/$DEPLOYMENT" --namespace "$NAMESPACE"
 kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+each='{.metadata.name}{" deleting="}{.metadata.deletionTimestamp}{" gates="}{.spec.readinessGates[*].conditionType}'
+pods="$(kubectl get pods --namespace "$NAMESPACE" --selector "$PODS" \\
+  --output "jsonpath={range .items[*]}$each{\\"\\n\\"}{end}")"
+gated=0
+while read -r pod deleting gates; do
+  if [ -z "$pod" ] || [ "$deleting" != "deleting=" ]; then continue; fi
+  case " ${gates#gates=} " in
+    *" $GATE/"*) gated=$((gated + 1)) ;;
+    *) echo "::error::pod $pod has no $GATE readiness gate: its Ready does not mean a healthy load balancer" \\
+         "target (is the AWS Load Balancer Controller, whose webhook adds the gate, running?)"; exit 1 ;;
+  esac
+done <<< "$pods"
+if [ "$gated" -eq 0 ]; then echo "::error::no pod of $DEPLOYMENT found with the $GATE readiness gate"; exit 1; fi
 """
 
 SWITCH = """\
 patch="$(printf '{"spec":{"selector":{"%s":"%s"}}}' "$SLOT_LABEL" "$SLOT")"
 kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
 """
+
+
+def idle_pods(service: ServicePlan) -> str:
+    """A label selector of the idle slot's pods."""
+    labels = {**service.selector, SLOT_LABEL: slot_output(service, "idle")}
+    return ",".join(f"{name}={value}" for name, value in labels.items())
 
 
 def behind_load_balancer(service: ServicePlan) -> bool:
@@ -205,8 +230,8 @@ def blue_green_steps(env: EnvironmentPlan, images: Mapping[str, str]) -> list[Do
     steps += [script(f"Serve {s.name} from both slots", BOTH_SLOTS, {"SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL})
               for s in slotted(env)]
     steps += [script(f"Wait until the new slot of {s.name} is a healthy load balancer target", HEALTHY_TARGETS, {
-        "DEPLOYMENT": slot_output(s, "idle-deployment"), "TIMEOUT": ROLLOUT_TIMEOUT})
-        for s in slotted(env) if behind_load_balancer(s)]
+        "DEPLOYMENT": slot_output(s, "idle-deployment"), "TIMEOUT": ROLLOUT_TIMEOUT, "PODS": idle_pods(s),
+        "GATE": TARGET_HEALTH_GATE}) for s in slotted(env) if behind_load_balancer(s)]
     steps += [script(f"Switch {s.name} to the new slot", SWITCH, {
         "SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL, "SLOT": slot_output(s, "idle")}) for s in slotted(env)]
     return steps
