@@ -23,6 +23,7 @@ from bizinfra.spec.loader import load_specs
 from bizinfra.spec.models import Platform
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.github.actions import ACTIONS
+from bizinfra.targets.github.rollout import RESTORE_STEP
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
@@ -180,9 +181,69 @@ def test_every_job_states_timeout_permissions_and_runner(platform: Platform) -> 
     for name, doc in workflows(plan).items():
         assert doc["permissions"] == {}, name
         for job_id, job in doc["jobs"].items():
-            assert 0 < job["timeout-minutes"] <= 60, (name, job_id)
+            # a deploy job's limit is the sum of its steps' (test_deploy_steps_fail_at_their_own_limits...)
+            assert 0 < job["timeout-minutes"] <= (JOB_LIMIT_MINUTES if job_id.startswith("deploy-") else 60), job_id
             assert isinstance(job["permissions"], dict), (name, job_id)
             assert "write-all" not in json.dumps(job["permissions"])
+
+
+def kubectl_seconds(duration: str) -> int:
+    number, unit = int(duration[:-1]), duration[-1]
+    return number * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+def worst_case_seconds(step: dict[str, Any]) -> int:
+    """What a deploy step's waits may take at worst, read from the step as generated: its kubectl timeouts, its
+    polling of a Job, its drain, the restore's budget, and its curl's tries and delays."""
+    env, run = step.get("env", {}), step.get("run", "")
+    seconds = kubectl_seconds(env["TIMEOUT"]) * run.count('--timeout "$TIMEOUT"') if "TIMEOUT" in env else 0
+    seconds += sum(int(env.get(name, 0)) for name in ("WAIT_SECONDS", "POLL_SECONDS", "DRAIN_SECONDS",
+                                                        "BUDGET_SECONDS"))
+    for curl in re.findall(r"curl .*", run):
+        retries, delay, limit = (int(re.search(rf"{flag} (\d+)", curl)[1])  # type: ignore[index]
+                                 for flag in ("--retry", "--retry-delay", "--max-time"))
+        seconds += (retries + 1) * limit + retries * delay
+    return seconds
+
+
+# GitHub's limits (docs.github.com, "Workflow cancellation reference" and "Usage limits"): after a cancellation, the
+# steps that still run are ended after 5 minutes; the step being cancelled gets 7.5 s of SIGINT and 2.5 s of SIGTERM
+# first. A job on a GitHub-hosted runner runs for 6 hours at most.
+CANCELLATION_SECONDS = 5 * 60
+SIGNAL_SECONDS = 10
+JOB_LIMIT_MINUTES = 6 * 60
+
+
+@given(platforms())
+def test_deploy_steps_fail_at_their_own_limits_within_the_job_s_and_the_restore_fits_a_cancellation(
+        platform: Platform) -> None:
+    """Each deploy step's limit covers its worst-case waits (plus a minute for its quick calls), so a hung step fails
+    and the restore runs; the job's limit covers every step at its limit, so the job is never cancelled for a slow
+    but working release; and the restore's every wait fits in what GitHub leaves a cancelled job."""
+    plan = resolve(platform, "specs/random.yaml")
+    for job_id, job in workflows(plan)["ci-cd.yml"]["jobs"].items():
+        if not job_id.startswith("deploy-"):
+            continue
+        for step in job["steps"]:
+            assert step["timeout-minutes"] * 60 >= worst_case_seconds(step) + 60, (job_id, step["name"])
+        assert job["timeout-minutes"] > sum(step["timeout-minutes"] for step in job["steps"])
+        for restore in [step for step in job["steps"] if step["name"] == RESTORE_STEP]:
+            assert restore["if"] == "failure() || cancelled()"
+            assert SIGNAL_SECONDS + worst_case_seconds(restore) < CANCELLATION_SECONDS
+            assert restore["timeout-minutes"] * 60 <= CANCELLATION_SECONDS
+
+
+def test_the_bundled_production_deploy_s_time_limits() -> None:
+    """The numbers, for a reader: 10 minutes a rollout, 4 minutes a smoke test; the restore's 4-minute budget."""
+    job = workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]
+    limits = {step["name"]: step["timeout-minutes"] for step in job["steps"]}
+    assert limits["Deploy api-gateway to its idle slot"] == 11
+    assert limits["Smoke test api-gateway on its idle slot"] == 4  # 11 tries of 10 s, 10 delays of 3 s: 140 s
+    assert limits["Wait until the new slot of api-gateway is a healthy load balancer target"] == 11
+    assert limits["Switch api-gateway to the new slot"] == 2
+    assert limits[RESTORE_STEP] == 5
+    assert worst_case_seconds(job["steps"][-1]) == 240
+    assert job["timeout-minutes"] == sum(limits.values()) + 5
 
 
 @pytest.mark.slow
