@@ -28,6 +28,7 @@ from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
 from tests.support import ROOT, SPECS, require_tool
+from tests.support.deploy_runner import calls, cluster, run_step
 
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -407,55 +408,66 @@ def test_bundled_production_switches_blue_green_in_order() -> None:
         "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/business-app-production-deploy"
 
 
-STAND_IN_KUBECTL = """#!/bin/sh
-echo "$*" >> "$CALLS"
-case "$1 $2" in
-  "get deployment") printf %s "$LIVE_NOW" ;;
-  "get service") case "$*" in *"--output name"*) echo "service/$3" ;; *) printf %s "${SELECTED-}" ;; esac ;;
-esac
-"""
+def production_with_api_gateway(state: Path, live_now: str, selected: str) -> dict[str, Any]:
+    """The bundled production deploy job, and a cluster for it holding api-gateway's Service (selecting the slot
+    `selected`; "" for a Service never switched, which selects both) and its slots' Deployments, the live one running
+    `live_now` replicas ("" for a live slot that does not exist)."""
+    job: dict[str, Any] = workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]
+    deploy = deploy_step(job, "Deploy api-gateway to its idle slot")
+    labels = {"app.kubernetes.io/name": "api-gateway"}
+    objects: dict[str, Any] = {"Namespace//business-app": {"kind": "Namespace", "metadata": {"name": "business-app"}},
+                               "Service/business-app/api-gateway": {
+                                   "kind": "Service", "metadata": {"name": "api-gateway", "namespace": "business-app"},
+                                   "spec": {"selector": {**labels, **({SLOT_LABEL: selected} if selected else {})}}}}
+    for slot in ("blue", "green"):
+        live = slot == (selected or "blue")
+        if live and not live_now:
+            continue
+        replicas = int(live_now) if live else 0
+        objects[f"Deployment/business-app/api-gateway-{slot}"] = {
+            "kind": "Deployment", "metadata": {"name": f"api-gateway-{slot}", "namespace": "business-app"},
+            "spec": {"replicas": replicas, "template": {"metadata": {"labels": {**labels, SLOT_LABEL: slot}}, "spec": {
+                "containers": [{"name": deploy["env"]["CONTAINER"], "image": "ghcr.io/acme/business/api-gateway:sha-0"}]}}},
+            "status": {"readyReplicas": replicas}}
+    state.mkdir()
+    (state / "cluster.json").write_text(json.dumps({"objects": objects, "crds": []}))
+    (state / "calls.log").write_text("")
+    return job
+
+
+def deploy_step(job: dict[str, Any], name: str) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [step for step in job["steps"] if step["name"] == name]
+    (step,) = steps
+    return step
 
 
 @pytest.mark.parametrize(("live_now", "expected"), [("7", "7"), ("1", "3"), ("", "3")])
 def test_the_idle_slot_starts_as_large_as_the_live_slot_runs_and_never_below_the_minimum(
         tmp_path: Path, live_now: str, expected: str) -> None:
-    steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
-    find, deploy = steps["Find the live slot of api-gateway"], steps["Deploy api-gateway to its idle slot"]
-    base = {"LIVE_NOW": live_now, "SELECTED": "blue", "GITHUB_SHA": "abc"}
-    calls, found = run_with_stand_in_kubectl(tmp_path, find, base)
-    step_env = {k: v.replace("${{ steps.slot-api-gateway.outputs.live-replicas }}", found["live-replicas"])
-                .replace("${{ steps.slot-api-gateway.outputs.idle-deployment }}", found["idle-deployment"])
-                for k, v in deploy["env"].items()}
-    calls, _ = run_with_stand_in_kubectl(tmp_path, {**deploy, "env": step_env}, base)
+    state = tmp_path / "state"
+    job = production_with_api_gateway(state, live_now, selected="blue")
+    result, found = run_step(deploy_step(job, "Find the live slot of api-gateway"), state, tmp_path, job_env=job["env"])
+    assert result.returncode == 0, result.stderr
     assert found["idle-deployment"] == "api-gateway-green"
-    assert f"scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in calls
+    result, _ = run_step(deploy_step(job, "Deploy api-gateway to its idle slot"), state, tmp_path, "a" * 40,
+                         job["env"], {"slot-api-gateway": found})
+    assert result.returncode == 0, result.stderr
+    assert f"kubectl scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in calls(state)
 
 
 @pytest.mark.parametrize(("selected", "pinned"), [("", True), ("blue", False), ("green", False)])
 def test_a_service_never_switched_is_pinned_to_the_live_slot_before_the_idle_one_starts(
         tmp_path: Path, selected: str, pinned: bool) -> None:
-    steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
-    calls, found = run_with_stand_in_kubectl(tmp_path, steps["Find the live slot of api-gateway"],
-                                             {"LIVE_NOW": "3", "SELECTED": selected})
-    patches = [call for call in calls if call.startswith("patch service api-gateway")]
-    assert patches == ([f'patch service api-gateway --namespace business-app --type merge --patch '
+    state = tmp_path / "state"
+    job = production_with_api_gateway(state, "3", selected)
+    result, found = run_step(deploy_step(job, "Find the live slot of api-gateway"), state, tmp_path, job_env=job["env"])
+    assert result.returncode == 0, result.stderr
+    patches = [call for call in calls(state) if call.startswith("kubectl patch service api-gateway")]
+    assert patches == ([f'kubectl patch service api-gateway --namespace business-app --type merge --patch '
                         f'{{"spec":{{"selector":{{"bizinfra.dev/slot":"{found["live"]}"}}}}}}'] if pinned else [])
     assert found["live"] == (selected or "blue")
-
-
-def run_with_stand_in_kubectl(folder: Path, step: dict[str, Any], values: dict[str, str]) -> tuple[list[str],
-                                                                                                    dict[str, str]]:
-    """Run a step's shell as Actions would, with a kubectl that logs its arguments and answers from `values`; the
-    logged calls and the step's outputs."""
-    kubectl, calls, outputs = folder / "kubectl", folder / "calls", folder / "outputs"
-    kubectl.write_text(STAND_IN_KUBECTL)
-    kubectl.chmod(0o755)
-    calls.touch()
-    outputs.write_text("")
-    env = {"PATH": f"{folder}:/usr/bin:/bin", "CALLS": str(calls), "NAMESPACE": "business-app",
-           "GITHUB_OUTPUT": str(outputs), **values, **step["env"]}
-    subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True)
-    return calls.read_text().splitlines(), dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    selector = cluster(state)["objects"]["Service/business-app/api-gateway"]["spec"]["selector"]
+    assert selector[SLOT_LABEL] == found["live"]
 
 
 def test_bundled_staging_rolls_every_service() -> None:
