@@ -27,7 +27,7 @@ from bizinfra.targets.github.rollout import RESTORE_STEP
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
-from tests.support import ROOT, SPECS, require_tool
+from tests.support import ROOT, SPECS, bundled_tree, require_tool
 from tests.support.deploy_runner import calls, cluster, run_step
 
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -228,6 +228,9 @@ def test_deploy_steps_fail_at_their_own_limits_within_the_job_s_and_the_restore_
         for step in job["steps"]:
             assert step["timeout-minutes"] * 60 >= worst_case_seconds(step) + 60, (job_id, step["name"])
         assert job["timeout-minutes"] > sum(step["timeout-minutes"] for step in job["steps"])
+        # the AWS session kubectl signs in with lasts the whole job, the restore included (the action's default: 1 h)
+        (sign_in,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+        assert sign_in["with"]["role-duration-seconds"] >= job["timeout-minutes"] * 60
         for restore in [step for step in job["steps"] if step["name"] == RESTORE_STEP]:
             assert restore["if"] == "failure() || cancelled()"
             assert SIGNAL_SECONDS + worst_case_seconds(restore) < CANCELLATION_SECONDS
@@ -245,6 +248,10 @@ def test_the_bundled_production_deploy_s_time_limits() -> None:
     assert limits[RESTORE_STEP] == 5
     assert worst_case_seconds(job["steps"][-1]) == 240
     assert job["timeout-minutes"] == sum(limits.values()) + 5
+    # the deploy role allows a session that long
+    (sign_in,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+    role = json.loads(bundled_tree()["business-app/terraform/production/deploy.tf.json"])["resource"]["aws_iam_role"]
+    assert role["deploy"]["max_session_duration"] >= sign_in["with"]["role-duration-seconds"] > 3600
 
 
 @pytest.mark.slow

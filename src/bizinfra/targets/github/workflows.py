@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bizinfra.naming import BOOTSTRAP_COMPONENT, MANAGED_BY, ROLLOUT_TIMEOUT_SECONDS, arn, ecr_host, kubectl_duration
+from bizinfra.naming import (
+    BOOTSTRAP_COMPONENT,
+    DEPLOY_SESSION_LIMIT_SECONDS,
+    MANAGED_BY,
+    ROLLOUT_TIMEOUT_SECONDS,
+    arn,
+    ecr_host,
+    kubectl_duration,
+)
 from bizinfra.plan import (
     OUTPUT_FOLDER,
     PART_OF_LABEL,
@@ -303,10 +311,20 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     # all of them together, so a release slow at every step is not cancelled by it.
     steps = time_limited(steps)
     minutes = worst_case_minutes(steps) + JOB_MARGIN_MINUTES
+    steps = [signed_in_for(step, minutes) for step in steps]
     return job(f"Deploy to {env.name}", minutes, {"contents": "read", "id-token": "write"}, steps,
                needs="build", environment=environment, concurrency=deploy_lock(env),
                env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
                **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.deploy.branch}'"})
+
+
+def signed_in_for(step: Document, minutes: int) -> Document:
+    """The deploy role's session lasts as long as the job may (the action's default is an hour): kubectl signs in to
+    the cluster with it at every call, the restore's included. Terraform's deploy role allows sessions this long."""
+    if not str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+        return step
+    seconds = min(minutes * 60, DEPLOY_SESSION_LIMIT_SECONDS)
+    return {**step, "with": {**step["with"], "role-duration-seconds": seconds}}
 
 
 def manifests_folder(env: EnvironmentPlan) -> str:
