@@ -3,151 +3,33 @@ cluster's state (tests/support/stand_ins): a first deploy into an empty namespac
 failure at every kubectl call, and a blue-green release failed or cancelled at every kubectl call, after which every
 Service must select ready pods.
 
-The steps run under a minimal runner of this module's own (`run_job`), not tests/support/workflow_runner.py: the
-generic runner has no cancellation, no failure at the N-th call and no checkpoints to resume from, which the
-blue-green proof needs to stay within a few hundred stand-in calls. It does what these jobs need of GitHub Actions:
-`uses:` steps are skipped (they only sign in), `${{ }}` in `env:` is resolved from step outputs and `vars`, scripts
-run as `bash --noprofile --norc -eo pipefail`, and `if:` is read from the status functions, `&&` and `||`.
+The runner and the cluster's helpers are tests/support/deploy_runner.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from bizinfra.targets.github.rollout import RESTORE_STEP
-from bizinfra.validate.tree import WorkflowLoader
-from tests.support import ROOT, bundled_tree
-
-STAND_INS = ROOT / "tests/support/stand_ins"
-ACCOUNT = "123456789012"
-CRDS = ["clustersecretstores.external-secrets.io", "externalsecrets.external-secrets.io",
-        "podmonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com", "schedules.velero.io",
-        "targetgroupbindings.elbv2.k8s.aws"]
-EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+from bizinfra.targets.github.rollout import RESTORE_BUDGET_SECONDS, RESTORE_STEP
+from tests.support import bundled_tree
+from tests.support.deploy_runner import (
+    Checkpoint,
+    calls,
+    cluster,
+    deploy_job,
+    empty_cluster,
+    images,
+    ready_endpoints,
+    run_job,
+    workspace_with,
+)
 
 pytestmark = pytest.mark.slow  # every job runs a few dozen stand-in processes
-
-
-@dataclass
-class Run:
-    failed_step: str | None = None
-    ran: list[str] = field(default_factory=list)
-    checkpoints: list[Checkpoint] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a run stood before one of its steps: the cluster, the calls so far, the outputs of earlier steps. A
-    run resumed there does what the whole run would have done from that step on, without its earlier steps."""
-    step: int
-    outputs: dict[str, dict[str, str]]
-    state: dict[str, str]
-    kubectl_calls: int
-
-    def restore(self, state: Path) -> None:
-        for name, text in self.state.items():
-            (state / name).write_text(text)
-
-
-def wanted(condition: str | None, status: str) -> bool:
-    """A step's `if:` built of GitHub's status functions, `&&` and `||`; none means `success()`."""
-    if condition is None:
-        return status == "success"
-    truth = {"success()": status == "success", "failure()": status == "failure",
-             "cancelled()": status == "cancelled", "always()": True}
-    return any(all(truth[term.strip()] for term in alternative.split("&&")) for alternative in condition.split("||"))
-
-
-def run_job(job: dict[str, Any], workspace: Path, state: Path, sha: str, fail_at: int | None = None,
-            cancel: bool = False, start: Checkpoint | None = None) -> Run:
-    """With `fail_at`, that kubectl call fails; with `cancel`, the job is cancelled there instead (it hit its time
-    limit mid-step), so only `cancelled()` steps run after it. With `start`, the run resumes at a checkpoint."""
-    outputs: dict[str, dict[str, str]] = {}
-    if start:
-        start.restore(state)
-        outputs = {step_id: dict(values) for step_id, values in start.outputs.items()}
-    run = Run()
-    status = "success"
-    temp = state / "runner-temp"
-    temp.mkdir(exist_ok=True)
-    for index, step in enumerate(job["steps"]):
-        if "run" not in step or not wanted(step.get("if"), status) or (start and index < start.step):
-            continue
-        if status == "success":
-            files = {name: (state / name).read_text() for name in ("cluster.json", "calls.log")}
-            run.checkpoints.append(Checkpoint(index, {k: dict(v) for k, v in outputs.items()}, files,
-                                              sum(1 for c in files["calls.log"].splitlines() if c.startswith("kubectl "))))
-
-        def resolve(text: str) -> str:
-            def value(match: re.Match[str]) -> str:
-                expression = match.group(1)
-                if expression == "vars.AWS_ACCOUNT_ID":
-                    return ACCOUNT
-                found = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression)
-                assert found, expression
-                return outputs.get(found.group(1), {}).get(found.group(2), "")
-            return EXPRESSION.sub(value, text)
-
-        output_file = temp / "output"
-        output_file.write_text("")
-        env = {"PATH": f"{STAND_INS}:{os.path.dirname(sys.executable)}:/usr/bin:/bin", "STAND_IN_STATE": str(state),
-               "GITHUB_SHA": sha, "GITHUB_OUTPUT": str(output_file), "RUNNER_TEMP": str(temp), "HOME": str(temp),
-               **({"KUBECTL_FAIL_AT": str(fail_at)} if fail_at else {}),
-               **{k: resolve(str(v)) for k, v in job.get("env", {}).items()},
-               **{k: resolve(str(v)) for k, v in step.get("env", {}).items()}}
-        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env,
-                                cwd=workspace, capture_output=True, text=True, timeout=120)
-        run.ran.append(step["name"])
-        if "id" in step:
-            outputs[step["id"]] = dict(line.split("=", 1) for line in output_file.read_text().splitlines() if line)
-        if result.returncode != 0 and status == "success":
-            run.failed_step = step["name"]
-            status = "cancelled" if cancel else "failure"
-    return run
-
-
-def deploy_job(env: str, files: dict[str, bytes] | None = None, platform: str = "business-app") -> dict[str, Any]:
-    files = files or bundled_tree()
-    workflow = yaml.load(files[f"{platform}/github/workflows/ci-cd.yml"], Loader=WorkflowLoader)
-    job: dict[str, Any] = workflow["jobs"][f"deploy-{env}"]
-    return job
-
-
-def workspace_with(folder: Path, files: dict[str, bytes]) -> Path:
-    """The repository as the job checks it out: the generated tree below `generated/`."""
-    for path, content in files.items():
-        target = folder / "generated" / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    return folder
-
-
-def cluster(state: Path) -> dict[str, Any]:
-    return json.loads((state / "cluster.json").read_text())
-
-
-def calls(state: Path) -> list[str]:
-    return (state / "calls.log").read_text().splitlines()
-
-
-def empty_cluster(state: Path) -> Path:
-    """A cluster with the add-ons' CRDs and the add-ons' namespaces (the add-ons stack made them), nothing else."""
-    state.mkdir(parents=True, exist_ok=True)
-    objects = {f"Namespace//{name}": {"kind": "Namespace", "metadata": {"name": name}}
-               for name in ("kube-system", "monitoring", "velero", "external-secrets")}
-    (state / "cluster.json").write_text(json.dumps({"objects": objects, "crds": CRDS}))
-    (state / "calls.log").write_text("")
-    return state
 
 
 def generated_objects(env: str, files: dict[str, bytes] | None = None) -> set[str]:
@@ -178,11 +60,6 @@ def pinned_images(env: str, files: dict[str, bytes] | None = None) -> dict[str, 
                         key = f"Deployment/{doc['metadata'].get('namespace', '')}/{doc['metadata']['name']}"
                         pinned[key] = image
     return pinned
-
-
-def images(state: Path) -> dict[str, str]:
-    return {k: o["spec"]["template"]["spec"]["containers"][0]["image"]
-            for k, o in cluster(state)["objects"].items() if o["kind"] == "Deployment"}
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
@@ -315,16 +192,6 @@ TWO_SERVICES = {
 }
 
 
-def ready_endpoints(state: Path) -> dict[str, int]:
-    """Each Service's ready endpoints: the Ready pods of the Deployments whose pod labels its selector matches."""
-    objects = cluster(state)["objects"].values()
-    deployments = [o for o in objects if o["kind"] == "Deployment"]
-    return {service["metadata"]["name"]: sum(
-        d.get("status", {}).get("readyReplicas", 0) for d in deployments
-        if service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items())
-        for service in objects if service["kind"] == "Service" and service["spec"].get("selector")}
-
-
 def test_every_failure_and_cancellation_of_a_blue_green_release_leaves_every_service_ready_pods(
         tmp_path: Path) -> None:
     """A second release fails, or is cancelled, at each of its kubectl calls in turn; whatever the restore does
@@ -401,7 +268,9 @@ def test_the_restore_selects_a_scaled_down_slot_only_once_its_pods_are_ready(tmp
     assert min(ready_endpoints(state).values()) > 0
     log = [c for c in calls(state)[earlier:] if c.startswith("kubectl ")]
     scale = log.index("kubectl scale deployment/web-green --replicas 2 --namespace tiny")
-    waited = log.index("kubectl rollout status deployment/web-green --namespace tiny --timeout 4m")
+    waited = next(i for i, c in enumerate(log) if c.startswith("kubectl rollout status deployment/web-green "))
+    left = int(log[waited].rpartition("--timeout ")[2].removesuffix("s"))
+    assert 0 < left <= RESTORE_BUDGET_SECONDS  # what is left of the restore's one budget
     both = [i for i, c in enumerate(log) if c.startswith("kubectl patch service web") and "null" in c]
     assert both and both[0] < scale < waited  # both slots served while green came up
     if old_slot_comes_up:  # run again: nothing left to do, nothing changes
@@ -409,3 +278,22 @@ def test_the_restore_selects_a_scaled_down_slot_only_once_its_pods_are_ready(tmp
         again = restore_alone(job, state, live="green", idle="blue")
         assert run_job(again["job"], workspace, state, "c" * 40, start=again["start"]).failed_step is None
         assert cluster(state)["objects"] == before["objects"]
+
+
+def test_new_pods_without_the_target_health_gate_never_take_the_traffic(tmp_path: Path) -> None:
+    """The load balancer controller is down: its pod webhook fails open (failurePolicy Ignore), so the new slot's pods
+    come up without the target-health readiness gate, and `rollout status` waits for plain readiness only. Phase one
+    refuses them: the release fails before any Service leaves its old slot, and the restore keeps the old slot."""
+    job, workspace, state = tiny_release(tmp_path)  # the Services select blue, which runs release b
+    data = cluster(state)
+    data["webhook_down"] = True
+    (state / "cluster.json").write_text(json.dumps(data))
+    run = run_job(job, workspace, state, "c" * 40)
+    assert run.failed_step == "Wait until the new slot of web is a healthy load balancer target", run
+    assert run.ran[-1] == RESTORE_STEP
+    assert "Switch web to the new slot" not in run.ran
+    objects = cluster(state)["objects"]
+    assert {s: objects[f"Service/tiny/{s}"]["spec"]["selector"]["bizinfra.dev/slot"] for s in ("web", "api")} == \
+        {"web": "blue", "api": "blue"}
+    assert images(state)["Deployment/tiny/web-blue"].endswith(":sha-" + "b" * 40)
+    assert min(ready_endpoints(state).values()) > 0

@@ -23,10 +23,12 @@ from bizinfra.spec.loader import load_specs
 from bizinfra.spec.models import Platform
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.github.actions import ACTIONS
+from bizinfra.targets.github.rollout import RESTORE_STEP
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
-from tests.support import ROOT, SPECS, require_tool
+from tests.support import ROOT, SPECS, bundled_tree, require_tool
+from tests.support.deploy_runner import calls, cluster, run_step
 
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -180,9 +182,76 @@ def test_every_job_states_timeout_permissions_and_runner(platform: Platform) -> 
     for name, doc in workflows(plan).items():
         assert doc["permissions"] == {}, name
         for job_id, job in doc["jobs"].items():
-            assert 0 < job["timeout-minutes"] <= 60, (name, job_id)
+            # a deploy job's limit is the sum of its steps' (test_deploy_steps_fail_at_their_own_limits...)
+            assert 0 < job["timeout-minutes"] <= (JOB_LIMIT_MINUTES if job_id.startswith("deploy-") else 60), job_id
             assert isinstance(job["permissions"], dict), (name, job_id)
             assert "write-all" not in json.dumps(job["permissions"])
+
+
+def kubectl_seconds(duration: str) -> int:
+    number, unit = int(duration[:-1]), duration[-1]
+    return number * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+def worst_case_seconds(step: dict[str, Any]) -> int:
+    """What a deploy step's waits may take at worst, read from the step as generated: its kubectl timeouts, its
+    polling of a Job, its drain, the restore's budget, and its curl's tries and delays."""
+    env, run = step.get("env", {}), step.get("run", "")
+    seconds = kubectl_seconds(env["TIMEOUT"]) * run.count('--timeout "$TIMEOUT"') if "TIMEOUT" in env else 0
+    seconds += sum(int(env.get(name, 0)) for name in ("WAIT_SECONDS", "POLL_SECONDS", "DRAIN_SECONDS",
+                                                        "BUDGET_SECONDS"))
+    for curl in re.findall(r"curl .*", run):
+        retries, delay, limit = (int(re.search(rf"{flag} (\d+)", curl)[1])  # type: ignore[index]
+                                 for flag in ("--retry", "--retry-delay", "--max-time"))
+        seconds += (retries + 1) * limit + retries * delay
+    return seconds
+
+
+# GitHub's limits (docs.github.com, "Workflow cancellation reference" and "Usage limits"): after a cancellation, the
+# steps that still run are ended after 5 minutes; the step being cancelled gets 7.5 s of SIGINT and 2.5 s of SIGTERM
+# first. A job on a GitHub-hosted runner runs for 6 hours at most.
+CANCELLATION_SECONDS = 5 * 60
+SIGNAL_SECONDS = 10
+JOB_LIMIT_MINUTES = 6 * 60
+
+
+@given(platforms())
+def test_deploy_steps_fail_at_their_own_limits_within_the_job_s_and_the_restore_fits_a_cancellation(
+        platform: Platform) -> None:
+    """Each deploy step's limit covers its worst-case waits (plus a minute for its quick calls), so a hung step fails
+    and the restore runs; the job's limit covers every step at its limit, so the job is never cancelled for a slow
+    but working release; and the restore's every wait fits in what GitHub leaves a cancelled job."""
+    plan = resolve(platform, "specs/random.yaml")
+    for job_id, job in workflows(plan)["ci-cd.yml"]["jobs"].items():
+        if not job_id.startswith("deploy-"):
+            continue
+        for step in job["steps"]:
+            assert step["timeout-minutes"] * 60 >= worst_case_seconds(step) + 60, (job_id, step["name"])
+        assert job["timeout-minutes"] > sum(step["timeout-minutes"] for step in job["steps"])
+        # the AWS session kubectl signs in with lasts the whole job, the restore included (the action's default: 1 h)
+        (sign_in,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+        assert sign_in["with"]["role-duration-seconds"] >= job["timeout-minutes"] * 60
+        for restore in [step for step in job["steps"] if step["name"] == RESTORE_STEP]:
+            assert restore["if"] == "failure() || cancelled()"
+            assert SIGNAL_SECONDS + worst_case_seconds(restore) < CANCELLATION_SECONDS
+            assert restore["timeout-minutes"] * 60 <= CANCELLATION_SECONDS
+
+
+def test_the_bundled_production_deploy_s_time_limits() -> None:
+    """The numbers, for a reader: 10 minutes a rollout, 4 minutes a smoke test; the restore's 4-minute budget."""
+    job = workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]
+    limits = {step["name"]: step["timeout-minutes"] for step in job["steps"]}
+    assert limits["Deploy api-gateway to its idle slot"] == 11
+    assert limits["Smoke test api-gateway on its idle slot"] == 4  # 11 tries of 10 s, 10 delays of 3 s: 140 s
+    assert limits["Wait until the new slot of api-gateway is a healthy load balancer target"] == 11
+    assert limits["Switch api-gateway to the new slot"] == 2
+    assert limits[RESTORE_STEP] == 5
+    assert worst_case_seconds(job["steps"][-1]) == 240
+    assert job["timeout-minutes"] == sum(limits.values()) + 5
+    # the deploy role allows a session that long
+    (sign_in,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+    role = json.loads(bundled_tree()["business-app/terraform/production/deploy.tf.json"])["resource"]["aws_iam_role"]
+    assert role["deploy"]["max_session_duration"] >= sign_in["with"]["role-duration-seconds"] > 3600
 
 
 @pytest.mark.slow
@@ -234,6 +303,22 @@ def test_scripts_never_interpolate_expressions(platform: Platform) -> None:
     for _, _, job in jobs(plan):
         for step in job["steps"]:
             assert "${{" not in step.get("run", "")
+
+
+@given(platforms())
+def test_smoke_tests_ask_each_service_s_readiness_path(platform: Platform) -> None:
+    """An idle slot and a public host pass only if the service can serve: its readiness path, which may check its
+    dependencies, never the liveness path, which must not."""
+    plan = resolve(platform, "specs/random.yaml")
+    deploys = workflows(plan)["ci-cd.yml"]["jobs"] if plan.on("kubernetes") else {}
+    for env in plan.on("kubernetes"):
+        if f"deploy-{env.name}" not in deploys:
+            continue
+        expected = {f"Smoke test {s.name} on its idle slot": s.probes.readiness for s in env.services if s.slots}
+        expected |= {f"Smoke test https://{s.public_host}": s.probes.readiness for s in env.services if s.public_host}
+        asked = {step["name"]: step["env"]["READINESS_PATH"] for step in deploys[f"deploy-{env.name}"]["steps"]
+                 if step["name"].startswith("Smoke test")}
+        assert asked == expected
 
 
 @given(platforms())
@@ -330,55 +415,66 @@ def test_bundled_production_switches_blue_green_in_order() -> None:
         "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/business-app-production-deploy"
 
 
-STAND_IN_KUBECTL = """#!/bin/sh
-echo "$*" >> "$CALLS"
-case "$1 $2" in
-  "get deployment") printf %s "$LIVE_NOW" ;;
-  "get service") case "$*" in *"--output name"*) echo "service/$3" ;; *) printf %s "${SELECTED-}" ;; esac ;;
-esac
-"""
+def production_with_api_gateway(state: Path, live_now: str, selected: str) -> dict[str, Any]:
+    """The bundled production deploy job, and a cluster for it holding api-gateway's Service (selecting the slot
+    `selected`; "" for a Service never switched, which selects both) and its slots' Deployments, the live one running
+    `live_now` replicas ("" for a live slot that does not exist)."""
+    job: dict[str, Any] = workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]
+    deploy = deploy_step(job, "Deploy api-gateway to its idle slot")
+    labels = {"app.kubernetes.io/name": "api-gateway"}
+    objects: dict[str, Any] = {"Namespace//business-app": {"kind": "Namespace", "metadata": {"name": "business-app"}},
+                               "Service/business-app/api-gateway": {
+                                   "kind": "Service", "metadata": {"name": "api-gateway", "namespace": "business-app"},
+                                   "spec": {"selector": {**labels, **({SLOT_LABEL: selected} if selected else {})}}}}
+    for slot in ("blue", "green"):
+        live = slot == (selected or "blue")
+        if live and not live_now:
+            continue
+        replicas = int(live_now) if live else 0
+        objects[f"Deployment/business-app/api-gateway-{slot}"] = {
+            "kind": "Deployment", "metadata": {"name": f"api-gateway-{slot}", "namespace": "business-app"},
+            "spec": {"replicas": replicas, "template": {"metadata": {"labels": {**labels, SLOT_LABEL: slot}}, "spec": {
+                "containers": [{"name": deploy["env"]["CONTAINER"], "image": "ghcr.io/acme/business/api-gateway:sha-0"}]}}},
+            "status": {"readyReplicas": replicas}}
+    state.mkdir()
+    (state / "cluster.json").write_text(json.dumps({"objects": objects, "crds": []}))
+    (state / "calls.log").write_text("")
+    return job
+
+
+def deploy_step(job: dict[str, Any], name: str) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [step for step in job["steps"] if step["name"] == name]
+    (step,) = steps
+    return step
 
 
 @pytest.mark.parametrize(("live_now", "expected"), [("7", "7"), ("1", "3"), ("", "3")])
 def test_the_idle_slot_starts_as_large_as_the_live_slot_runs_and_never_below_the_minimum(
         tmp_path: Path, live_now: str, expected: str) -> None:
-    steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
-    find, deploy = steps["Find the live slot of api-gateway"], steps["Deploy api-gateway to its idle slot"]
-    base = {"LIVE_NOW": live_now, "SELECTED": "blue", "GITHUB_SHA": "abc"}
-    calls, found = run_with_stand_in_kubectl(tmp_path, find, base)
-    step_env = {k: v.replace("${{ steps.slot-api-gateway.outputs.live-replicas }}", found["live-replicas"])
-                .replace("${{ steps.slot-api-gateway.outputs.idle-deployment }}", found["idle-deployment"])
-                for k, v in deploy["env"].items()}
-    calls, _ = run_with_stand_in_kubectl(tmp_path, {**deploy, "env": step_env}, base)
+    state = tmp_path / "state"
+    job = production_with_api_gateway(state, live_now, selected="blue")
+    result, found = run_step(deploy_step(job, "Find the live slot of api-gateway"), state, tmp_path, job_env=job["env"])
+    assert result.returncode == 0, result.stderr
     assert found["idle-deployment"] == "api-gateway-green"
-    assert f"scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in calls
+    result, _ = run_step(deploy_step(job, "Deploy api-gateway to its idle slot"), state, tmp_path, "a" * 40,
+                         job["env"], {"slot-api-gateway": found})
+    assert result.returncode == 0, result.stderr
+    assert f"kubectl scale deployment/api-gateway-green --replicas {expected} --namespace business-app" in calls(state)
 
 
 @pytest.mark.parametrize(("selected", "pinned"), [("", True), ("blue", False), ("green", False)])
 def test_a_service_never_switched_is_pinned_to_the_live_slot_before_the_idle_one_starts(
         tmp_path: Path, selected: str, pinned: bool) -> None:
-    steps = {step["name"]: step for step in workflows(bundled())["ci-cd.yml"]["jobs"]["deploy-production"]["steps"]}
-    calls, found = run_with_stand_in_kubectl(tmp_path, steps["Find the live slot of api-gateway"],
-                                             {"LIVE_NOW": "3", "SELECTED": selected})
-    patches = [call for call in calls if call.startswith("patch service api-gateway")]
-    assert patches == ([f'patch service api-gateway --namespace business-app --type merge --patch '
+    state = tmp_path / "state"
+    job = production_with_api_gateway(state, "3", selected)
+    result, found = run_step(deploy_step(job, "Find the live slot of api-gateway"), state, tmp_path, job_env=job["env"])
+    assert result.returncode == 0, result.stderr
+    patches = [call for call in calls(state) if call.startswith("kubectl patch service api-gateway")]
+    assert patches == ([f'kubectl patch service api-gateway --namespace business-app --type merge --patch '
                         f'{{"spec":{{"selector":{{"bizinfra.dev/slot":"{found["live"]}"}}}}}}'] if pinned else [])
     assert found["live"] == (selected or "blue")
-
-
-def run_with_stand_in_kubectl(folder: Path, step: dict[str, Any], values: dict[str, str]) -> tuple[list[str],
-                                                                                                    dict[str, str]]:
-    """Run a step's shell as Actions would, with a kubectl that logs its arguments and answers from `values`; the
-    logged calls and the step's outputs."""
-    kubectl, calls, outputs = folder / "kubectl", folder / "calls", folder / "outputs"
-    kubectl.write_text(STAND_IN_KUBECTL)
-    kubectl.chmod(0o755)
-    calls.touch()
-    outputs.write_text("")
-    env = {"PATH": f"{folder}:/usr/bin:/bin", "CALLS": str(calls), "NAMESPACE": "business-app",
-           "GITHUB_OUTPUT": str(outputs), **values, **step["env"]}
-    subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True)
-    return calls.read_text().splitlines(), dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    selector = cluster(state)["objects"]["Service/business-app/api-gateway"]["spec"]["selector"]
+    assert selector[SLOT_LABEL] == found["live"]
 
 
 def test_bundled_staging_rolls_every_service() -> None:
@@ -390,7 +486,7 @@ def test_bundled_staging_rolls_every_service() -> None:
     (release,) = [s for s in job["steps"] if s["name"] == "Set the release's images"]
     assert release["env"]["IMAGES"].splitlines() == [
         f"{name} ghcr.io/acme/business/{name} release" for name in services]
-    assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "HEALTH_PATH": "/health"}
+    assert job["steps"][-1]["env"] == {"HOST": "api.staging.business-app.com", "READINESS_PATH": "/health"}
 
 
 def test_bundled_migration_runs_the_live_release_s_migration_job_of_each_postgres_service() -> None:

@@ -4,9 +4,6 @@ build that pushes it, the Jobs and their policy, and the deploy and migration wo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,7 @@ from bizinfra.targets.github.workflows import migrated_services
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
 from tests.support import bundled_tree, plan_of
-from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered
-from tests.support.workflow_runner import Event, JobResult, World
-from tests.test_deploy_job import (
+from tests.support.deploy_runner import (
     STAND_INS,
     Run,
     calls,
@@ -31,8 +26,11 @@ from tests.test_deploy_job import (
     empty_cluster,
     images,
     run_job,
+    run_step,
     workspace_with,
 )
+from tests.support.kubernetes import environments, kustomization, named, of_kind, rendered
+from tests.support.workflow_runner import Event, JobResult, World
 
 MIGRATED = ("auth-service", "business-service", "inventory-service", "invoice-service")
 
@@ -165,10 +163,7 @@ def test_a_failed_migration_prints_its_log_and_fails(tmp_path: Path) -> None:
     data["context_namespace"] = "business-app"
     (state / "cluster.json").write_text(json.dumps(data))
     (wait,) = [s for s in deploy_job("staging")["steps"] if s["name"] == "Wait for the migration of auth-service"]
-    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", wait["run"]],
-                            env={"PATH": f"{STAND_INS}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",
-                                 "STAND_IN_STATE": str(state), "NAMESPACE": "business-app", **wait["env"]},
-                            capture_output=True, text=True, timeout=60)
+    result, _ = run_step(wait, state, tmp_path, job_env={"NAMESPACE": "business-app"})
     assert result.returncode == 1
     assert MIGRATION_FAILS in result.stdout
     assert "::error::auth-service-migrate failed" in result.stdout

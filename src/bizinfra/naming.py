@@ -102,6 +102,9 @@ PULL_SECRET = "registry-credentials"
 ECR_KEEP_IMAGES = 100
 # How long a deploy waits for a rollout, or for a database bootstrap Job, before it fails and rolls back.
 ROLLOUT_TIMEOUT_SECONDS = 600
+# The longest session the deploy role allows (IAM's maximum, 12 hours): a deploy job's session lasts as long as the job
+# may (its steps' limits summed), which is longer than IAM's default hour; the job asks for no more than it needs.
+DEPLOY_SESSION_LIMIT_SECONDS = 12 * 3600
 # How long a load balancer target drains after its pod leaves the target group, within the pods' 30 s grace period
 # after their 10 s preStop sleep; a blue-green deploy waits this long before it scales the old slot down.
 DEREGISTRATION_DELAY_SECONDS = 30

@@ -2,7 +2,7 @@
 built, and the external tools (judges) the full tier runs.
 
 Modules beside this one hold the helpers of one area: `rules` (the validate rules), `kubernetes`, `localdev`
-(compose and ops) and `monitoring`."""
+(compose and ops), `monitoring`, and `deploy_runner` (the deploy jobs' steps against the stand-in kubectl)."""
 
 from __future__ import annotations
 

@@ -31,9 +31,11 @@ from bizinfra.naming import (
 )
 from bizinfra.plan import EnvironmentPlan, PlatformPlan, ServicePlan
 from bizinfra.targets.github.actions import uses
+from bizinfra.targets.github.steps import minutes_for
 
 Document = dict[str, Any]
 WAIT_SECONDS = MIGRATION_DEADLINE_SECONDS + 60  # the Job's own deadline fails it first; this only guards a lost Job
+POLL_SECONDS = 5
 
 
 def step(name: str, run: str, env: Mapping[str, str], **extra: Any) -> Document:
@@ -105,7 +107,7 @@ while :; do
     echo "::error::$JOB did not finish within ${WAIT_SECONDS}s"
     break
   fi
-  sleep 5
+  sleep "$POLL_SECONDS"
 done
 kubectl logs "job/$JOB" --namespace "$NAMESPACE" --all-containers --tail 200 || true
 echo "::error::$JOB failed: nothing of the release was applied after it, and traffic stays where it was"
@@ -129,12 +131,13 @@ def deploy_steps(env: EnvironmentPlan, folder: str, images: Mapping[str, str]) -
         "FOLDER": f"{folder}/{MIGRATIONS_FOLDER}", "IMAGES": lines,
         "JOBS": f"{selector},{MIGRATION_ACTION_LABEL}=migrate",
         "APPLIED": f"{selector},{MIGRATION_ACTION_LABEL}!=rollback"})
-    return [run, *(wait_step(f"Wait for the migration of {s.name}", migration_job(s.name, "migrate"))
-                   for s in services)]
+    return [run, *(wait_step(f"Wait for the migration of {s.name}", migration_job(s.name, "migrate"),
+                             **{"timeout-minutes": minutes_for(WAIT_SECONDS + POLL_SECONDS)}) for s in services)]
 
 
 def wait_step(name: str, job_name: str, **extra: Any) -> Document:
-    return step(name, WAIT_FOR_MIGRATION, {"JOB": job_name, "WAIT_SECONDS": str(WAIT_SECONDS)}, **extra)
+    return step(name, WAIT_FOR_MIGRATION, {"JOB": job_name, "WAIT_SECONDS": str(WAIT_SECONDS),
+                                           "POLL_SECONDS": str(POLL_SECONDS)}, **extra)
 
 
 # -- database-migration.yml ----------------------------------------------------------------------------------------
@@ -179,5 +182,5 @@ def by_hand_steps(env: EnvironmentPlan, folder: str, service: ServicePlan, live_
         "MIGRATE_JOB": migration_job(service.name, "migrate"),
         "ROLLBACK_JOB": migration_job(service.name, "rollback")}, **only)
     wait = {"name": f"Wait for the {service.name} migration Job", **only,
-            "env": {"WAIT_SECONDS": str(WAIT_SECONDS)}, "run": WAIT_FOR_MIGRATION}
+            "env": {"WAIT_SECONDS": str(WAIT_SECONDS), "POLL_SECONDS": str(POLL_SECONDS)}, "run": WAIT_FOR_MIGRATION}
     return [run, wait]

@@ -29,17 +29,21 @@ from collections.abc import Mapping
 
 from bizinfra.naming import DEREGISTRATION_DELAY_SECONDS, ROLLOUT_TIMEOUT_SECONDS, kubectl_duration
 from bizinfra.plan import LIVE_SLOT, SLOT_LABEL, SLOTS, EnvironmentPlan, ServicePlan
-from bizinfra.targets.github.steps import Document, script
+from bizinfra.targets.github.steps import Document, script, within
 
 ROLLOUT_TIMEOUT = kubectl_duration(ROLLOUT_TIMEOUT_SECONDS)
 SMOKE_PORT = 18080  # the runner's end of `kubectl port-forward`: unprivileged, clear of common dev ports
 RESTORE_STEP = "Restore the last good slots"
-RESTORE_MINUTES = 15  # the restore may scale a slot back up and wait for it, and tries three times
-# After a cancellation (a job at its time limit is cancelled too) the runner gives the steps that still run 5 minutes
-# (its job setting `cancel-timeout-minutes`, which the workflow schema bizinfra validates against does not know): a
-# slot that must come back gets 4 of them, and selecting slots that still run takes seconds.
-RESTORE_WAIT = kubectl_duration(240)
+# After a cancellation (a job at its time limit is cancelled too) GitHub forcibly ends the steps that still run after
+# 5 minutes (docs.github.com, "Workflow cancellation reference"), after signalling the cancelled step for up to 10 s.
+# The restore's every wait shares one budget that fits in them, so it ends, and says what it left, before it is cut.
+CANCELLATION_MINUTES = 5
+RESTORE_BUDGET_SECONDS = 240
+RESTORE_MINUTES = CANCELLATION_MINUTES  # on failure() too: the restore never needs more than its budget
 RELEASED_STEP = "released"
+# The condition type of the readiness gate the controller's webhook adds, `<this>/<TargetGroupBinding name>` (its
+# docs/deploy/pod_readiness_gate.md).
+TARGET_HEALTH_GATE = "target-health.elbv2.k8s.aws"
 
 
 def before_release(env: EnvironmentPlan) -> list[Document]:
@@ -68,6 +72,13 @@ kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeo
 """
 
 
+def smoke_test_seconds(curl_options: str) -> int:
+    """The worst case of a `curl --retry N --retry-delay D --max-time M`: N+1 tries of M seconds, N delays."""
+    words = curl_options.split()
+    retries, delay, limit = (int(words[words.index(flag) + 1]) for flag in ("--retry", "--retry-delay", "--max-time"))
+    return (retries + 1) * limit + retries * delay
+
+
 def rolling_steps(env: EnvironmentPlan) -> list[Document]:
     """The release's images were applied with the folder: each Deployment rolls, one new pod ready before an old one
     goes (`maxUnavailable: 0`; with the readiness gate, Ready means a healthy target). A rollout that fails or is
@@ -77,7 +88,7 @@ def rolling_steps(env: EnvironmentPlan) -> list[Document]:
     In blue-green, the workers roll this way (they take no traffic to switch); a cron job's next run takes the new
     image."""
     return [script(f"Roll out {service.name}", ROLLOUT, {"DEPLOYMENT": service.deployments[0],
-                                                         "TIMEOUT": ROLLOUT_TIMEOUT})
+                                                         "TIMEOUT": ROLLOUT_TIMEOUT}, **within(ROLLOUT_TIMEOUT_SECONDS))
             for service in env.services if service.deployments and not service.slotted]
 
 
@@ -162,12 +173,13 @@ kubectl scale "deployment/$DEPLOYMENT" --replicas "$replicas" --namespace "$NAME
 kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
 """
 
-IDLE_SMOKE_TEST = """\
+IDLE_CURL = "--retry 10 --retry-delay 3 --max-time 10"
+IDLE_SMOKE_TEST = f"""\
 kubectl port-forward "deployment/$DEPLOYMENT" "$LOCAL_PORT:$PORT" --namespace "$NAMESPACE" > /dev/null &
 forward=$!
 trap 'kill "$forward"' EXIT
-curl --fail --silent --show-error --retry 10 --retry-delay 3 --retry-all-errors --max-time 10 \\
-  "http://127.0.0.1:$LOCAL_PORT$HEALTH_PATH"
+curl --fail --silent --show-error --retry-all-errors {IDLE_CURL} \\
+  "http://127.0.0.1:$LOCAL_PORT$READINESS_PATH"
 """
 
 # A merge patch's null removes the slot from the selector: the Service selects both slots' pods.
@@ -176,16 +188,38 @@ patch="$(printf '{"spec":{"selector":{"%s":null}}}' "$SLOT_LABEL")"
 kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
 """
 
-# Re-created while their Service selects them, the new slot's pods get the load balancer's readiness gate.
+# Re-created while their Service selects them, the new slot's pods get the load balancer's readiness gate. The
+# controller's pod webhook fails open (failurePolicy Ignore): with the controller down, pods are created without the
+# gate, and `rollout status` then waits for plain readiness only. So every new pod must carry the gate before traffic
+# moves; a pod being deleted (of the ReplicaSet the restart replaced) is skipped.
 HEALTHY_TARGETS = """\
 kubectl rollout restart "deployment/$DEPLOYMENT" --namespace "$NAMESPACE"
 kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+each='{.metadata.name}{" deleting="}{.metadata.deletionTimestamp}{" gates="}{.spec.readinessGates[*].conditionType}'
+pods="$(kubectl get pods --namespace "$NAMESPACE" --selector "$PODS" \\
+  --output "jsonpath={range .items[*]}$each{\\"\\n\\"}{end}")"
+gated=0
+while read -r pod deleting gates; do
+  if [ -z "$pod" ] || [ "$deleting" != "deleting=" ]; then continue; fi
+  case " ${gates#gates=} " in
+    *" $GATE/"*) gated=$((gated + 1)) ;;
+    *) echo "::error::pod $pod has no $GATE readiness gate: its Ready does not mean a healthy load balancer" \\
+         "target (is the AWS Load Balancer Controller, whose webhook adds the gate, running?)"; exit 1 ;;
+  esac
+done <<< "$pods"
+if [ "$gated" -eq 0 ]; then echo "::error::no pod of $DEPLOYMENT found with the $GATE readiness gate"; exit 1; fi
 """
 
 SWITCH = """\
 patch="$(printf '{"spec":{"selector":{"%s":"%s"}}}' "$SLOT_LABEL" "$SLOT")"
 kubectl patch service "$SERVICE" --namespace "$NAMESPACE" --type merge --patch "$patch"
 """
+
+
+def idle_pods(service: ServicePlan) -> str:
+    """A label selector of the idle slot's pods."""
+    labels = {**service.selector, SLOT_LABEL: slot_output(service, "idle")}
+    return ",".join(f"{name}={value}" for name, value in labels.items())
 
 
 def behind_load_balancer(service: ServicePlan) -> bool:
@@ -198,15 +232,15 @@ def blue_green_steps(env: EnvironmentPlan, images: Mapping[str, str]) -> list[Do
     steps = [script(f"Deploy {s.name} to its idle slot", IDLE_DEPLOY, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), "CONTAINER": s.container, "IMAGE": images[s.name],
         "MIN_REPLICAS": str(s.replicas.min), "LIVE_REPLICAS": slot_output(s, "live-replicas"),
-        "TIMEOUT": ROLLOUT_TIMEOUT}) for s in slotted(env)]
+        "TIMEOUT": ROLLOUT_TIMEOUT}, **within(ROLLOUT_TIMEOUT_SECONDS)) for s in slotted(env)]
     steps += [script(f"Smoke test {s.name} on its idle slot", IDLE_SMOKE_TEST, {
         "DEPLOYMENT": slot_output(s, "idle-deployment"), "LOCAL_PORT": str(SMOKE_PORT), "PORT": str(s.port),
-        "HEALTH_PATH": s.health_path}) for s in slotted(env)]
+        "READINESS_PATH": s.probes.readiness}, **within(smoke_test_seconds(IDLE_CURL))) for s in slotted(env)]
     steps += [script(f"Serve {s.name} from both slots", BOTH_SLOTS, {"SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL})
               for s in slotted(env)]
     steps += [script(f"Wait until the new slot of {s.name} is a healthy load balancer target", HEALTHY_TARGETS, {
-        "DEPLOYMENT": slot_output(s, "idle-deployment"), "TIMEOUT": ROLLOUT_TIMEOUT})
-        for s in slotted(env) if behind_load_balancer(s)]
+        "DEPLOYMENT": slot_output(s, "idle-deployment"), "TIMEOUT": ROLLOUT_TIMEOUT, "PODS": idle_pods(s),
+        "GATE": TARGET_HEALTH_GATE}, **within(ROLLOUT_TIMEOUT_SECONDS)) for s in slotted(env) if behind_load_balancer(s)]
     steps += [script(f"Switch {s.name} to the new slot", SWITCH, {
         "SERVICE": s.name, "SLOT_LABEL": SLOT_LABEL, "SLOT": slot_output(s, "idle")}) for s in slotted(env)]
     return steps
@@ -232,7 +266,8 @@ done
 def drain_old_slots(env: EnvironmentPlan) -> Document:
     deployments = " ".join(slot_output(s, "live-deployment") for s in slotted(env))
     return script("Let the old slots drain, then scale them down", DRAIN,
-                  {"DRAIN_SECONDS": str(DEREGISTRATION_DELAY_SECONDS), "DEPLOYMENTS": deployments})
+                  {"DRAIN_SECONDS": str(DEREGISTRATION_DELAY_SECONDS), "DEPLOYMENTS": deployments},
+                  **within(DEREGISTRATION_DELAY_SECONDS))
 
 
 # Per Service: the good slot is the old one until the release is live (every switch and smoke test passed), the new
@@ -240,8 +275,9 @@ def drain_old_slots(env: EnvironmentPlan) -> Document:
 # slots serve, so the pods it creates get the readiness gate. A public service whose Service already left the good
 # slot has had its old targets deregistered: its pods are re-created while both slots serve, as in phase one. A slot
 # that cannot come up is never selected; the other keeps the traffic if it has ready pods. Every call is safe to
-# repeat, so after an API error the whole restore runs again.
+# repeat, so after an API error the whole restore runs again, within one budget for every wait of every attempt.
 RESTORE = """\
+deadline=$((SECONDS + BUDGET_SECONDS))
 ready() {
   kubectl get deployment "$1" --namespace "$NAMESPACE" --ignore-not-found \\
     --output 'jsonpath={.status.readyReplicas}'
@@ -253,7 +289,8 @@ select_slot() {  # a slot, or "" for both
     --patch "$(printf '{"spec":{"selector":{"%s":%s}}}' "$SLOT_LABEL" "$value")"
 }
 come_up() {  # deployment, service, the other slot, its ready pods
-  if ! kubectl rollout status "deployment/$1" --namespace "$NAMESPACE" --timeout "$TIMEOUT"; then
+  local left=$((deadline - SECONDS))
+  if [ "$left" -le 0 ] || ! kubectl rollout status "deployment/$1" --namespace "$NAMESPACE" --timeout "${left}s"; then
     echo "::error::$1 has no ready pods: $2 keeps the $3 slot"
     if [ "${4:-0}" -gt 0 ]; then select_slot "$2" "$3"; fi
     return 1
@@ -298,8 +335,10 @@ restore_service() {  # service, live slot, its Deployment, idle slot, its Deploy
 for attempt in 1 2 3; do
   failed=0
 {calls}  if [ "$failed" = 0 ]; then exit 0; fi
+  if [ "$SECONDS" -ge "$deadline" ]; then break; fi
   echo "::warning::restore attempt $attempt did not finish; trying again"
 done
+echo "::error::the restore did not finish within ${BUDGET_SECONDS}s: check every Service's slot by hand"
 exit 1
 """
 
@@ -316,6 +355,7 @@ def restore(env: EnvironmentPlan) -> Document:
         arguments = " ".join(f'"${name}_{index}"' for name in values)
         calls += f"  restore_service {arguments} {str(behind_load_balancer(s)).lower()} || failed=1\n"
     return script(RESTORE_STEP, RESTORE.replace("{calls}", calls), {
-        **names, "SLOT_LABEL": SLOT_LABEL, "SLOT_KEY": SLOT_LABEL.replace(".", "\\."), "TIMEOUT": RESTORE_WAIT,
+        **names, "SLOT_LABEL": SLOT_LABEL, "SLOT_KEY": SLOT_LABEL.replace(".", "\\."),
+        "BUDGET_SECONDS": str(RESTORE_BUDGET_SECONDS),
         "RELEASED": f"${{{{ steps.{RELEASED_STEP}.outputs.live }}}}",
     }, **{"if": "failure() || cancelled()", "timeout-minutes": RESTORE_MINUTES})

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bizinfra.naming import BOOTSTRAP_COMPONENT, MANAGED_BY, arn, ecr_host
+from bizinfra.naming import (
+    BOOTSTRAP_COMPONENT,
+    DEPLOY_SESSION_LIMIT_SECONDS,
+    MANAGED_BY,
+    ROLLOUT_TIMEOUT_SECONDS,
+    arn,
+    ecr_host,
+    kubectl_duration,
+)
 from bizinfra.plan import (
     OUTPUT_FOLDER,
     PART_OF_LABEL,
@@ -28,8 +36,9 @@ from bizinfra.targets.github.rollout import (
     slot_env,
     slot_lookup,
     slot_output,
+    smoke_test_seconds,
 )
-from bizinfra.targets.github.steps import Document, script
+from bizinfra.targets.github.steps import Document, script, time_limited, within, worst_case_minutes
 from bizinfra.targets.kubernetes.manifests import manifest_files
 
 Pin = Literal["sha", "tag"]
@@ -38,7 +47,9 @@ RUNNER = "ubuntu-24.04"  # a fixed image, so a runner upgrade is a reviewed chan
 FIELD_MANAGER = MANAGED_BY  # server-side apply records bizinfra as the owner of every field the files state
 APPLYSET = f"secrets/{MANAGED_BY}"  # the ApplySet's parent: a Secret in the platform's namespace listing the set
 WORKLOADS_FILE = "workloads.yaml"  # the one file of the folder whose images a release sets
-CRD_WAIT = "2m"  # the add-ons stack installs the CRDs; a fresh cluster may still be registering them
+CRD_WAIT_SECONDS = 120  # the add-ons stack installs the CRDs; a fresh cluster may still be registering them
+# Beyond its steps' limits, a job's time to start: the runner's set-up, downloading the actions.
+JOB_MARGIN_MINUTES = 5
 
 
 # -- shared facts of the workflows ------------------------------------------------------------------
@@ -270,7 +281,6 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     """The folder applied in two passes (docs/github.md): what the workloads need first (the Namespace, ConfigMaps,
     secrets, the database bootstrap), waited for; then the whole folder with the release's image tags, pruning what
     left git; then the rollouts."""
-    blue_green = env.rollout == "blue-green"
     # the first pass holds no workload: the services' Deployments (workloads.yaml) and the data stores' exporters
     # (exporters.yaml, which need the bootstrap's monitoring role) start only once it was waited for
     first = [name for name, documents in manifest_files(env)
@@ -283,7 +293,8 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     steps.append(script("Apply what the workloads need first", APPLY_FIRST,
                         {"FOLDER": manifests_folder(env), "FILES": " ".join(first)}))
     if external_secrets(env):
-        steps.append(script("Wait for the ExternalSecrets to sync", WAIT_FOR_SECRETS, {"TIMEOUT": ROLLOUT_TIMEOUT}))
+        steps.append(script("Wait for the ExternalSecrets to sync", WAIT_FOR_SECRETS, {"TIMEOUT": ROLLOUT_TIMEOUT},
+                            **within(ROLLOUT_TIMEOUT_SECONDS)))
     steps += [wait_for_bootstrap(bootstrap.name) for bootstrap in env.database_bootstraps]
     # Before anything of the release is applied: a failed migration leaves every Deployment and Service as it was.
     steps += migrations.deploy_steps(env, manifests_folder(env), {s.name: released_image(env, s) for s in env.services})
@@ -296,10 +307,24 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     environment: Document = {"name": env.name}
     if hosts:
         environment["url"] = f"https://{hosts[0].public_host}"
-    return job(f"Deploy to {env.name}", 45 if blue_green else 30, {"contents": "read", "id-token": "write"}, steps,
+    # Each step fails at its own limit (then the restore runs); the job's limit, the backstop, is never shorter than
+    # all of them together, so a release slow at every step is not cancelled by it.
+    steps = time_limited(steps)
+    minutes = worst_case_minutes(steps) + JOB_MARGIN_MINUTES
+    steps = [signed_in_for(step, minutes) for step in steps]
+    return job(f"Deploy to {env.name}", minutes, {"contents": "read", "id-token": "write"}, steps,
                needs="build", environment=environment, concurrency=deploy_lock(env),
                env={"AWS_REGION": env.region, "NAMESPACE": env.namespace},
                **{"if": f"github.event_name == 'push' && github.ref == 'refs/heads/{env.deploy.branch}'"})
+
+
+def signed_in_for(step: Document, minutes: int) -> Document:
+    """The deploy role's session lasts as long as the job may (the action's default is an hour): kubectl signs in to
+    the cluster with it at every call, the restore's included. Terraform's deploy role allows sessions this long."""
+    if not str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+        return step
+    seconds = min(minutes * 60, DEPLOY_SESSION_LIMIT_SECONDS)
+    return {**step, "with": {**step["with"], "role-duration-seconds": seconds}}
 
 
 def manifests_folder(env: EnvironmentPlan) -> str:
@@ -331,7 +356,8 @@ kubectl wait --for condition=Established --timeout "$TIMEOUT" "${crds[@]/#/crd/}
 def crds_served(env: EnvironmentPlan) -> Document:
     """The add-ons stack installs these; without them the API server refuses the folder's custom resources."""
     return script("The add-ons' CRDs are served", CRDS_SERVED,
-                  {"CRDS": " ".join(custom_resource_definitions(env)), "TIMEOUT": CRD_WAIT})
+                  {"CRDS": " ".join(custom_resource_definitions(env)), "TIMEOUT": kubectl_duration(CRD_WAIT_SECONDS)},
+                  **within(CRD_WAIT_SECONDS))
 
 
 # A Job's pod template cannot change: the previous run's Job goes, so this release's (new SQL, a rotated password,
@@ -405,18 +431,22 @@ kubectl wait --for condition=complete "job/$JOB" --namespace "$NAMESPACE" --time
 def wait_for_bootstrap(job_name: str) -> Document:
     """A PostgreSQL store's role and databases exist before any service that logs in to them rolls out."""
     return script(f"Wait for the database bootstrap {job_name}", WAIT_FOR_BOOTSTRAP,
-                  {"JOB": job_name, "TIMEOUT": ROLLOUT_TIMEOUT})
+                  {"JOB": job_name, "TIMEOUT": ROLLOUT_TIMEOUT}, **within(ROLLOUT_TIMEOUT_SECONDS))
 
 
-PUBLIC_SMOKE_TEST = """\
-curl --fail --silent --show-error --retry 10 --retry-delay 6 --retry-all-errors --max-time 10 \\
-  "https://$HOST$HEALTH_PATH"
+PUBLIC_CURL = "--retry 10 --retry-delay 6 --max-time 10"
+PUBLIC_SMOKE_TEST = f"""\
+curl --fail --silent --show-error --retry-all-errors {PUBLIC_CURL} \\
+  "https://$HOST$READINESS_PATH"
 """
 
 
 def public_smoke_test(env: EnvironmentPlan, service: ServicePlan) -> Document:
+    """The readiness path, which may check the service's dependencies: a release that cannot reach its database
+    fails here (the liveness path must not check them, so it would pass)."""
     return script(f"Smoke test https://{service.public_host}", PUBLIC_SMOKE_TEST,
-                  {"HOST": service.public_host or "", "HEALTH_PATH": service.health_path})
+                  {"HOST": service.public_host or "", "READINESS_PATH": service.probes.readiness},
+                  **within(smoke_test_seconds(PUBLIC_CURL)))
 
 
 # -- database-migration.yml ---------------------------------------------------------------------------

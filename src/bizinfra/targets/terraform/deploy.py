@@ -9,6 +9,7 @@ and the output says why.
 
 from __future__ import annotations
 
+from bizinfra.naming import DEPLOY_SESSION_LIMIT_SECONDS
 from bizinfra.plan import EnvironmentPlan
 from bizinfra.targets.terraform.blocks import (
     Block,
@@ -79,7 +80,7 @@ def deploy_access(env: EnvironmentPlan) -> Block:
             "name": env.deploy.role,
             "description": f"GitHub Actions deploys to {env.cluster_name} (jobs of {env.deploy.subject})",
             "assume_role_policy": trust.ref("json"),
-            "max_session_duration": 3600,
+            "max_session_duration": DEPLOY_SESSION_LIMIT_SECONDS,
         }),
         policy_document(permissions, [statement(
             ["eks:DescribeCluster"],
