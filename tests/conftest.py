@@ -26,7 +26,7 @@ from tests.support import SPECS, schedule, tiers
 # ci: twenty whole random platforms per property (each compiles every target); the suite has 116 properties, so this is
 # the figure that keeps CI within its 20 minutes on 2 cores. `deep` is for long runs before a release.
 settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=10, deadline=None)  # the fast tier: under a minute on 2 cores
+settings.register_profile("dev", max_examples=5, deadline=None)  # the fast tier: about a minute on 2 cores
 settings.register_profile("deep", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
