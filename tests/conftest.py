@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests import support
-from tests.support import SPECS, tiers
+from tests.support import SPECS, schedule, tiers
 
 # ci: twenty whole random platforms per property (each compiles every target); the suite has 116 properties, so this is
 # the figure that keeps CI within its 20 minutes on 2 cores. `deep` is for long runs before a release.
 settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=10, deadline=None)  # the fast tier: under a minute on 2 cores
+settings.register_profile("dev", max_examples=5, deadline=None)  # the fast tier: about a minute on 2 cores
 settings.register_profile("deep", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -46,13 +46,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # -- tiers ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
+    """Mark the judges before `-m` deselects; once it has, put the longest tests where they start first."""
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
         if item.get_closest_marker("judge") is None and tiers.reaches_a_judge(item):
             item.add_marker(pytest.mark.judge)
+    yield
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))  # set on each xdist worker
+    items[:] = schedule.longest_first(items, [item.nodeid for item in items], workers)
 
 
 @pytest.hookimpl(wrapper=True)

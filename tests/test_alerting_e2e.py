@@ -6,8 +6,9 @@ Only what cannot exist here is changed, in copies: Kubernetes pod discovery beco
 would report (`stubbed_config`, as `promtool check config` runs it), the Alertmanager address becomes the one this
 test started, and the receivers' secret files (mounted by kube-prometheus-stack under /etc/alertmanager/secrets) are
 read from a scratch folder holding this test's webhook URLs; a webhook's `url_file`, which Debian's Alertmanager 0.25
-predates (0.26 reads it), becomes the `url` it would hold. Scrape and evaluation intervals are shortened, since the
-test waits for them; every `for:` stays as generated.
+predates (0.26 reads it), becomes the `url` it would hold. Scrape and evaluation intervals and Alertmanager's
+group_wait are shortened, since the test waits for them; every `for:`, every route and every receiver stays as
+generated.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.slow
 ENVIRONMENT = "production"
 SECRETS_MOUNT = "/etc/alertmanager/secrets/"  # where kube-prometheus-stack mounts alertmanagerSpec.secrets
 INTERVAL = "2s"  # scrape and rule evaluation, in the test only
+GROUP_WAIT = "1s"  # Alertmanager's wait before a new group's first notification, in the test only (30 s generated)
 PAGE_ALERT = "ErrorBudgetFastBurn"
 # Every wait is bounded: the longest is ServiceDown's `for:` plus a scrape, an evaluation and Alertmanager's
 # group_wait, with room for a loaded machine.
@@ -198,9 +200,20 @@ def alertmanager_config(files: dict[str, bytes], folder: Path, receiver: Receive
         relocated.parent.mkdir(parents=True, exist_ok=True)
         relocated.write_text(url)
         block[setting] = str(relocated)
+    shorten_group_waits(config["route"])
     path = folder / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def shorten_group_waits(route: dict[str, Any]) -> None:
+    """Each group_wait of the routing tree longer than GROUP_WAIT set to it: the test waits out one per new group
+    (a page, ServiceDown) and proves who is told, not when."""
+    wait = route.get("group_wait", "0s")
+    if wait != "0s" and seconds(wait) > seconds(GROUP_WAIT):
+        route["group_wait"] = GROUP_WAIT
+    for child in route.get("routes") or []:
+        shorten_group_waits(child)
 
 
 def prometheus_config(plan: PlatformPlan, files: dict[str, bytes], folder: Path, alertmanager_port: int) -> Path:

@@ -11,8 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ from bizinfra.validate.terraform import (
 )
 from bizinfra.validate.terraform import main as terraform_check
 from tests.strategies import platforms
-from tests.support import SPECS, require_tool
+from tests.support import SPECS, checkov_batch, require_tool
 from tests.support.terraform import offline_terraform
 
 ANYWHERE = "0.0.0.0/0"
@@ -115,23 +113,21 @@ def test_terraform_validate_with_the_local_provider_mirror(bundled_tree: Path, t
         validate_with_terraform(bundled_tree / env, tmp_path / env, plugin_cache)
 
 
-def checkov(folder: Path, skips: Mapping[str, str]) -> dict[str, Any]:
-    """checkov's summary of one stack; fails the test on any failed check or file it could not parse."""
-    require_tool("checkov")
-    result = subprocess.run(checkov_command(folder, skips), capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "CKV_PARSE_ERROR_FAIL": "true", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true",
-                                 "LOG_LEVEL": "WARNING"})
-    report = json.loads(result.stdout)
-    summary: dict[str, Any] = report["summary"]
-    failed = [(c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]]
-    assert (result.returncode, summary["parsing_errors"], failed) == (0, 0, []), (folder, result.stderr[-2000:])
-    return summary
-
-
 def checkov_stacks(plan: PlatformPlan, tree: Path) -> int:
-    """checkov over every stack of a tree, each with its own skips: the checks passed, in all."""
-    with ThreadPoolExecutor(2) as pool:  # the machine's two cores; each run is mostly checkov starting up
-        return sum(summary["passed"] for summary in pool.map(lambda run: checkov(*run), checkov_runs(plan, tree)))
+    """checkov over every stack of a tree, each with its own skips: the checks passed, in all. Fails the test on any
+    failed check or file it could not parse."""
+    require_tool("checkov")
+    runs = checkov_runs(plan, tree)
+    results = checkov_batch.run([checkov_command(folder, skips) for folder, skips in runs],
+                                {**os.environ, "CKV_PARSE_ERROR_FAIL": "true", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true",
+                                 "LOG_LEVEL": "WARNING"})
+    passed = 0
+    for (folder, _), (code, stdout, stderr) in zip(runs, results, strict=True):
+        report = json.loads(stdout)
+        failed = [(c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]]
+        assert (code, report["summary"]["parsing_errors"], failed) == (0, 0, []), (folder, stderr[-2000:])
+        passed += report["summary"]["passed"]
+    return passed
 
 
 def test_checkov_passes_each_stack_with_only_its_documented_skips(bundled_tree: Path) -> None:
