@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -19,11 +20,12 @@ from hypothesis import strategies as st
 
 from bizinfra.plan import SLOT_LABEL, PlatformPlan, resolve
 from bizinfra.render import render
-from bizinfra.spec.loader import load_specs
+from bizinfra.spec.loader import load_platform, load_specs
 from bizinfra.spec.models import Platform
 from bizinfra.targets.github import compile_github
 from bizinfra.targets.github.actions import ACTIONS
 from bizinfra.targets.github.rollout import RESTORE_STEP
+from bizinfra.targets.github.workflows import DEPLOY_LIMIT_MINUTES
 from bizinfra.targets.kubernetes import compile_kubernetes
 from bizinfra.validate.tree import WorkflowLoader
 from tests.strategies import platforms
@@ -227,7 +229,9 @@ def test_deploy_steps_fail_at_their_own_limits_within_the_job_s_and_the_restore_
             continue
         for step in job["steps"]:
             assert step["timeout-minutes"] * 60 >= worst_case_seconds(step) + 60, (job_id, step["name"])
-        assert job["timeout-minutes"] > sum(step["timeout-minutes"] for step in job["steps"])
+        steps_minutes = sum(step["timeout-minutes"] for step in job["steps"])
+        assert job["timeout-minutes"] > steps_minutes or job["timeout-minutes"] == DEPLOY_LIMIT_MINUTES
+        assert job["timeout-minutes"] + CANCELLATION_SECONDS // 60 < JOB_LIMIT_MINUTES
         # the AWS session kubectl signs in with lasts the whole job, the restore included (the action's default: 1 h)
         (sign_in,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
         assert sign_in["with"]["role-duration-seconds"] >= job["timeout-minutes"] * 60
@@ -235,6 +239,25 @@ def test_deploy_steps_fail_at_their_own_limits_within_the_job_s_and_the_restore_
             assert restore["if"] == "failure() || cancelled()"
             assert SIGNAL_SECONDS + worst_case_seconds(restore) < CANCELLATION_SECONDS
             assert restore["timeout-minutes"] * 60 <= CANCELLATION_SECONDS
+
+
+def test_a_deploy_whose_steps_outlast_github_s_six_hours_is_cancelled_in_time_to_restore(tmp_path: Path) -> None:
+    """Twelve migrated blue-green services: their steps' limits add up past the hosted runner's six hours, where
+    GitHub terminates a job without a cancellation (no restore). The job's own limit cancels it first, with the
+    restore's five minutes to spare."""
+    spec = yaml.safe_load((SPECS / "business-app.yaml").read_text())
+    template = spec["services"]["auth-service"]
+    for number in range(8):
+        spec["services"][f"extra-{number}"] = {**copy.deepcopy(template), "port": 3100 + number}
+    for environment in ("staging", "production"):
+        spec["environments"][environment]["nodes"] = {"min": 3, "max": 40}
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(spec))
+    plan = resolve(load_platform(tmp_path / "many.yaml"), "many.yaml")
+    job = workflows(plan)["ci-cd.yml"]["jobs"]["deploy-production"]
+    assert sum(step["timeout-minutes"] for step in job["steps"]) + CANCELLATION_SECONDS // 60 > JOB_LIMIT_MINUTES
+    assert job["timeout-minutes"] + CANCELLATION_SECONDS // 60 < JOB_LIMIT_MINUTES
+    (restore,) = [step for step in job["steps"] if step["name"] == RESTORE_STEP]
+    assert restore["if"] == "failure() || cancelled()"
 
 
 def test_the_bundled_production_deploy_s_time_limits() -> None:

@@ -29,6 +29,7 @@ from bizinfra.plan import (
 from bizinfra.targets.github import migrations
 from bizinfra.targets.github.actions import uses
 from bizinfra.targets.github.rollout import (
+    CANCELLATION_MINUTES,
     ROLLOUT_TIMEOUT,
     after_release,
     before_release,
@@ -50,6 +51,10 @@ WORKLOADS_FILE = "workloads.yaml"  # the one file of the folder whose images a r
 CRD_WAIT_SECONDS = 120  # the add-ons stack installs the CRDs; a fresh cluster may still be registering them
 # Beyond its steps' limits, a job's time to start: the runner's set-up, downloading the actions.
 JOB_MARGIN_MINUTES = 5
+# A job on a GitHub-hosted runner is terminated at 6 hours, with no cancellation and so no restore (docs.github.com,
+# "Usage limits"). A deploy job's own limit stays under it by the time a cancelled job's restore may take.
+HOSTED_JOB_LIMIT_MINUTES = 6 * 60
+DEPLOY_LIMIT_MINUTES = HOSTED_JOB_LIMIT_MINUTES - CANCELLATION_MINUTES - 1
 
 
 # -- shared facts of the workflows ------------------------------------------------------------------
@@ -308,9 +313,10 @@ def deploy_job(env: EnvironmentPlan, pin: Pin) -> Document:
     if hosts:
         environment["url"] = f"https://{hosts[0].public_host}"
     # Each step fails at its own limit (then the restore runs); the job's limit, the backstop, is never shorter than
-    # all of them together, so a release slow at every step is not cancelled by it.
+    # all of them together, so a release slow at every step is not cancelled by it, unless that sum passes GitHub's
+    # six hours (a dozen migrated services): then the job's limit cancels it first, and the restore still runs.
     steps = time_limited(steps)
-    minutes = worst_case_minutes(steps) + JOB_MARGIN_MINUTES
+    minutes = min(worst_case_minutes(steps) + JOB_MARGIN_MINUTES, DEPLOY_LIMIT_MINUTES)
     steps = [signed_in_for(step, minutes) for step in steps]
     return job(f"Deploy to {env.name}", minutes, {"contents": "read", "id-token": "write"}, steps,
                needs="build", environment=environment, concurrency=deploy_lock(env),
