@@ -150,16 +150,34 @@ def test_cloudfront_reaches_a_name_route_53_fails_over_to_the_standby_load_balan
     assert (secondary["name"], secondary["failover_routing_policy"], secondary["alias"]["name"]) == \
         (origin, {"type": "SECONDARY"}, "${aws_lb.public.dns_name}")
     assert primary["set_identifier"] != secondary["set_identifier"]
-    # The primary is healthy only while every public service has a healthy target here, and not without data.
+    # The primary is healthy while any public service has a healthy target here (one service down is not a
+    # region down), and not without data.
     checks = kinds(here, "aws_route53_health_check")
     public = [service.name for service in production.services if service.public_host]
     assert primary["health_check_id"] == "${aws_route53_health_check.origin.id}"
-    assert checks["origin"]["child_health_threshold"] == len(checks["origin"]["child_healthchecks"]) == len(public)
+    assert len(checks["origin"]["child_healthchecks"]) == len(public)
+    assert checks["origin"]["child_health_threshold"] == 1
     for service in public:
         check = checks[f"origin_{service.replace('-', '_')}"]
         assert (check["type"], check["insufficient_data_health_status"]) == ("CLOUDWATCH_METRIC", "Unhealthy")
         alarm = kinds(here, "aws_cloudwatch_metric_alarm")[f"origin_{service.replace('-', '_')}"]
         assert (alarm["metric_name"], alarm["treat_missing_data"]) == ("HealthyHostCount", "breaching")
+
+
+def test_one_public_service_down_is_not_a_region_down(tmp_path: Path) -> None:
+    """Two public services: the origin stays in this region while either has a healthy target; only when neither
+    has (or CloudWatch here is silent) does Route 53 send both hosts to the standby."""
+    spec = tmp_path / "tasks.yaml"
+    spec.write_text((SPECS / "tasks.yaml").read_text().replace(
+        "    rollout: blue-green\n", "    rollout: blue-green\n    recovery: {region: eu-west-1}\n", 1))
+    plan = resolve(load_platform(spec), "tasks.yaml")
+    env = next(env for env in plan.environments if env.name == "production")
+    checks = environment_files(env)["public.tf.json"]["resource"]["aws_route53_health_check"]
+    children = [f"${{aws_route53_health_check.origin_{service.name.replace('-', '_')}.id}}"
+                for service in env.services if service.public_host]
+    assert len(children) == 2
+    assert sorted(checks["origin"]["child_healthchecks"]) == sorted(children)
+    assert checks["origin"]["child_health_threshold"] == 1
 
 
 def test_the_standby_load_balancer_matches_the_environments_by_name_and_header() -> None:

@@ -450,13 +450,14 @@ def _failover_section(env: EnvironmentPlan) -> list[str]:
     return [
         "## When the failover page fires", "",
         f"`{name(env, 'origin', 'failover')}` (us-east-1, topic **failover**, which reaches whoever **pages** reaches) "
-        f"means Route 53 answers `{origin_name(env)}` with the standby's load balancer in {standby.region}: one "
-        "public service has had no healthy target here for minutes, or this region's CloudWatch stopped "
+        f"means Route 53 answers `{origin_name(env)}` with the standby's load balancer in {standby.region}: no "
+        "public service has had a healthy target here for minutes, or this region's CloudWatch stopped "
         "reporting. It lives in us-east-1 because Route 53 publishes its health checks' metrics only there, "
         + (f"so it pages while {env.region} is down too." if env.region != CLOUDFRONT_REGION else
            "which is this environment's own region: its loss silences this page too."), "",
-        f"1. Which: a `no-healthy-targets` page of the same minutes names the service and {env.region} is up: fix "
-        "that service (the standby serves only if it runs the services). No such page: the region is in trouble.",
+        f"1. Which: `no-healthy-targets` pages of the same minutes for every public service while {env.region} "
+        "answers (its console, `kubectl get nodes`): the services are down here (a release, the cluster), so fix "
+        "them here; the standby serves only once it runs them. No such pages: the region is in trouble.",
         f"2. The region is lost: follow [the region failover runbook]({runbook}), section *{env.name}: to "
         f"{standby.region}*.",
         "3. The OK comes when this region's origin is healthy again, and Route 53 moves the public hosts back by "

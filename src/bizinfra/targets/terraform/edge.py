@@ -262,8 +262,10 @@ def records(env: EnvironmentPlan) -> Block:
 # (CloudFront developer guide, "Request and response behavior for origin groups"). So with a second region the
 # distribution's origin is a name in the public zone with Route 53 failover records: the primary aliases this
 # region's load balancer, the standby stack's secondary aliases the standby's. Route 53 answers the secondary while
-# the primary's health check fails: a public target group without a healthy target, or no data at all from this
-# region's CloudWatch (the region is gone).
+# the primary's health check fails: no public target group with a healthy target, or no data at all from this
+# region's CloudWatch (the region is gone). One service down is not a region down: moving every host to a standby
+# whose database is restored from backups (and, as a pilot light, has no nodes yet) would take the healthy services
+# with it and split the data; that service's own no-healthy-targets alarm pages instead.
 
 PRIMARY_HEALTH = Resource("aws_route53_health_check", "origin")
 
@@ -289,7 +291,7 @@ def failover_record(env: EnvironmentPlan, role: str, load_balancer: str, zone: s
 
 def primary_origin(env: EnvironmentPlan) -> Block:
     """A health check per public service (its target group has a healthy target, by a CloudWatch alarm in this
-    region), one that needs them all, and the primary failover record it guards. The per-service alarms send
+    region), one healthy while any of them is, and the primary failover record it guards. The per-service alarms send
     nothing: alarms.py's no-healthy-targets alarm pages for the same condition, and its failover alarm (us-east-1)
     pages when the check they feed fails the origin over."""
     parts, children = [], []
@@ -327,7 +329,7 @@ def primary_origin(env: EnvironmentPlan) -> Block:
         PRIMARY_HEALTH.declare({
             "type": "CALCULATED",
             "child_healthchecks": children,
-            "child_health_threshold": len(children),
+            "child_health_threshold": 1,
             "tags": tags(env, "origin"),
         }),
         failover_record(env, "PRIMARY", "public", zone_id(env), {"health_check_id": PRIMARY_HEALTH.ref("id")}),
